@@ -1,0 +1,62 @@
+# Weiquan — every target carries a "## help" line; `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PY311 ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+RASA_VENV := .venv-rasa
+# Rasa 3.6 runs on Python 3.10 only: take it from PYTHON310, pyenv, or PATH.
+PY310 ?= $(shell \
+	if [ -n "$$PYTHON310" ]; then echo "$$PYTHON310"; \
+	elif command -v pyenv >/dev/null 2>&1 && ls -d "$$(pyenv root)"/versions/3.10.*/bin/python3.10 >/dev/null 2>&1; then \
+		ls -d "$$(pyenv root)"/versions/3.10.*/bin/python3.10 | sort -V | tail -1; \
+	elif command -v python3.10 >/dev/null 2>&1; then command -v python3.10; fi)
+
+.PHONY: help run test lint fmt venv rasa-venv db-upgrade bench clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PY311) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+venv: $(VENV)/.installed ## create .venv with the app and its dev tools
+
+# --- rasa ---
+$(RASA_VENV)/.installed: nlu/requirements-rasa.txt nlu/constraints-rasa.txt
+	@if [ -z "$(PY310)" ]; then echo "error: Rasa 3.6 needs Python 3.10; install it (e.g. 'pyenv install 3.10.13') or set PYTHON310=/path/to/python3.10" >&2; exit 1; fi
+	@test -x $(RASA_VENV)/bin/python || $(PY310) -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/python -m pip install --quiet -r nlu/requirements-rasa.txt -c nlu/constraints-rasa.txt
+	@touch $@
+
+rasa-venv: $(RASA_VENV)/.installed ## create .venv-rasa (Python 3.10) with Rasa 3.6.21 and jieba
+# --- end rasa ---
+
+db-upgrade: venv ## apply database migrations
+	$(VENV)/bin/weiquan db upgrade
+
+run: venv rasa-venv ## set up and start the service on http://127.0.0.1:8000
+	$(VENV)/bin/weiquan db upgrade
+	$(VENV)/bin/weiquan serve
+
+test: venv rasa-venv ## set up and run the whole test suite
+	$(PY) -m pytest
+
+lint: venv ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+fmt: venv ## format the code
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: venv ## run the chat load benchmark against a local server
+	$(PY) benchmarks/chat_load.py
+
+clean: ## remove local state (var/, models/, reports/)
+	rm -rf var models reports

@@ -1,0 +1,1 @@
+"""The Weiquan application: settings, app factory, pipeline, persistence, cases, CLI."""

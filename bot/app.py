@@ -1,0 +1,75 @@
+"""The ASGI app factory; long-lived resources live in the lifespan, never at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from starlette.types import ASGIApp
+
+from bot.db.engine import engine_from_settings, make_sessionmaker
+from bot.db.migrate import upgrade_async
+from bot.evidence import EvidenceStore
+from bot.pipeline import Pipeline
+from bot.settings import Settings
+from bot.understanding import NluNormalizer, RulesOnly, Understanding
+from bot.web import errors, health, rest
+from bot.web.limits import BodyLimit
+from dialogues.engine import Engine
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "web" / "static"
+
+
+def build_understanding(settings: Settings) -> Understanding:
+    return RulesOnly()
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if migrate:
+            await upgrade_async(settings.resolved_database_url)
+        db_engine = engine_from_settings(settings)
+        sessions = make_sessionmaker(db_engine)
+        understanding = build_understanding(settings)
+        app.state.settings = settings
+        app.state.db_engine = db_engine
+        app.state.sessions = sessions
+        app.state.evidence = EvidenceStore(settings.evidence_dir)
+        app.state.understanding = understanding
+        app.state.pipeline = Pipeline(sessions, Engine(), understanding, NluNormalizer())
+        try:
+            yield
+        finally:
+            await db_engine.dispose()
+
+    app = FastAPI(
+        title="Weiquan 维权助手",
+        version="0.1.0",
+        description="Complaints and tip-offs about counterfeit and substandard goods.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(health.router)
+    app.include_router(rest.router)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def chat_page() -> HTMLResponse:
+        return HTMLResponse((STATIC / "chat.html").read_text(encoding="utf-8"))
+
+    return app
+
+
+def create_asgi(settings: Settings | None = None) -> ASGIApp:
+    """The served app: the FastAPI app behind the body-size limit."""
+    settings = settings or Settings()
+    return BodyLimit(create_app(settings), settings.max_body_bytes)

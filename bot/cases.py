@@ -1,0 +1,164 @@
+"""Cases: numbering, submission inside the message transaction, and reading them back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot.db.models import Case, CaseEvent, CaseSequence, Evidence
+from bot.deadlines import Deadline, complaint_acceptance_due, local_date, report_verification_due
+from dialogues.ports import CaseReceipt
+
+PREFIX = {"complaint": "TS", "report": "JB"}
+
+
+async def next_case_no(session: AsyncSession, *, kind: str, at: datetime) -> str:
+    """``TS``/``JB`` + local date + 6-digit daily sequence; atomic across workers and hosts."""
+    prefix, day = PREFIX[kind], local_date(at).strftime("%Y%m%d")
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(CaseSequence)
+        .values(prefix=prefix, day=day, last=1)
+        .on_conflict_do_update(
+            index_elements=["prefix", "day"], set_={"last": CaseSequence.last + 1}
+        )
+        .returning(CaseSequence.last)
+    )
+    seq = (await session.execute(stmt)).scalar_one()
+    if seq > 999_999:
+        raise RuntimeError(f"case sequence exhausted for {prefix}{day}")
+    return f"{prefix}{day}{seq:06d}"
+
+
+def decision_deadline(kind: str, at: datetime) -> Deadline:
+    return complaint_acceptance_due(at) if kind == "complaint" else report_verification_due(at)
+
+
+class SessionCaseService:
+    """The dialogue engine's CaseService, bound to the transaction of one message."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        conversation_id: int,
+        channel: str,
+        sender_id: str,
+        locale: str,
+        now: datetime,
+    ) -> None:
+        self.session = session
+        self.conversation_id = conversation_id
+        self.channel = channel
+        self.sender_id = sender_id
+        self.locale = locale
+        self.now = now
+        self.created: list[Case] = []
+
+    async def submit(
+        self,
+        *,
+        kind: str,
+        fields: dict[str, Any],
+        personal: dict[str, Any],
+        evidence_ids: list[int],
+    ) -> CaseReceipt:
+        case_no = await next_case_no(self.session, kind=kind, at=self.now)
+        deadline = decision_deadline(kind, self.now)
+        case = Case(
+            case_no=case_no,
+            kind=kind,
+            status="submitted",
+            conversation_id=self.conversation_id,
+            channel=self.channel,
+            sender_id=self.sender_id,
+            locale=self.locale,
+            fields=fields,
+            personal=personal,
+            platform=fields.get("platform"),
+            merchant=fields.get("merchant"),
+            submitted_at=self.now,
+            decision_due=deadline.due,
+            updated_at=self.now,
+        )
+        self.session.add(case)
+        await self.session.flush()
+        if evidence_ids:
+            await self.session.execute(
+                update(Evidence)
+                .where(Evidence.id.in_(evidence_ids), Evidence.conversation_id == self.conversation_id)
+                .values(case_id=case.id)
+            )
+        self.session.add(
+            CaseEvent(
+                case_id=case.id,
+                kind="submitted",
+                detail={"decision_due": deadline.due.isoformat(), "evidence": len(evidence_ids)},
+                actor=f"{self.channel}:user",
+                at=self.now,
+            )
+        )
+        self.created.append(case)
+        return CaseReceipt(
+            case_no=case_no,
+            kind=kind,
+            decision_due=deadline.due,
+            working_days=deadline.working_days,
+            calendar_estimated=deadline.estimated,
+        )
+
+
+async def get_case(session: AsyncSession, case_no: str) -> Case | None:
+    stmt = (
+        select(Case)
+        .where(Case.case_no == case_no.strip().upper())
+        .options(selectinload(Case.events), selectinload(Case.evidence))
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_cases(
+    session: AsyncSession,
+    *,
+    kind: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+) -> list[Case]:
+    stmt = select(Case).order_by(Case.id.desc()).limit(limit)
+    if kind:
+        stmt = stmt.where(Case.kind == kind)
+    if status:
+        stmt = stmt.where(Case.status == status)
+    return list((await session.execute(stmt)).scalars())
+
+
+def case_as_dict(case: Case, *, with_details: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "case_no": case.case_no,
+        "kind": case.kind,
+        "status": case.status,
+        "channel": case.channel,
+        "sender_id": case.sender_id,
+        "submitted_at": case.submitted_at.isoformat(),
+        "decision_due": case.decision_due.isoformat() if case.decision_due else None,
+        "platform": case.platform,
+        "merchant": case.merchant,
+        "fields": case.fields,
+        "personal": case.personal,
+    }
+    if with_details:
+        data["events"] = [
+            {"kind": e.kind, "at": e.at.isoformat(), "actor": e.actor, "detail": e.detail}
+            for e in case.events
+        ]
+        data["evidence"] = [
+            {"sha256": e.sha256, "content_type": e.content_type, "size": e.size, "filename": e.filename}
+            for e in case.evidence
+        ]
+    return data

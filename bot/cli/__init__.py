@@ -1,0 +1,16 @@
+"""The ``weiquan`` command line: one typer app, with a sub-app per concern."""
+
+from __future__ import annotations
+
+import typer
+
+from bot.cli import cases, db, serve
+
+app = typer.Typer(help="维权助手 Weiquan — complaints and tip-offs about counterfeit goods.", no_args_is_help=True)
+app.command("serve")(serve.serve)
+app.add_typer(db.app, name="db")
+app.add_typer(cases.app, name="cases")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,113 @@
+"""``weiquan cases``: list and show cases, for people (tables) and scripts (``--json``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.cases import case_as_dict, get_case, list_cases
+from bot.db.engine import engine_from_settings, make_sessionmaker
+from bot.settings import Settings
+from dialogues.flows import all_flows
+from dialogues.texts import t
+
+app = typer.Typer(help="Cases (complaints TS…, reports JB…).", no_args_is_help=True)
+T = TypeVar("T")
+
+
+def run_with_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def runner() -> T:
+        engine = engine_from_settings(Settings())
+        try:
+            async with make_sessionmaker(engine)() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(runner())
+
+
+@app.command("list")
+def list_cmd(
+    kind: str | None = typer.Option(None, help="complaint or report"),
+    status: str | None = typer.Option(None, help="e.g. submitted"),
+    limit: int = typer.Option(50, min=1, max=10000),
+    as_json: bool = typer.Option(False, "--json", help="JSON lines for scripts"),
+) -> None:
+    """The newest cases first."""
+    cases = run_with_session(lambda s: list_cases(s, kind=kind, status=status, limit=limit))
+    rows = [case_as_dict(c) for c in cases]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"{len(rows)} case(s)")
+    for column in ("编号", "类型", "状态", "提交时间", "受理截止", "平台", "商家", "商品"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["case_no"],
+            row["kind"],
+            row["status"],
+            row["submitted_at"][:19],
+            row["decision_due"] or "",
+            row["platform"] or "",
+            row["merchant"] or "",
+            str(row["fields"].get("product", "")),
+        )
+    Console().print(table)
+
+
+def _label(kind: str, slot: str) -> str:
+    flow = all_flows().get(kind)
+    if flow and flow.has_step(slot):
+        return t("zh", flow.step(slot).label)
+    return slot
+
+
+def _display(value: Any) -> str:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, list):
+        return "、".join(t("zh", f"demand.{v}") if isinstance(v, str) else str(v) for v in value) or "无"
+    if value in (None, ""):
+        return "无"
+    return str(value)
+
+
+@app.command("show")
+def show_cmd(
+    case_no: str = typer.Argument(..., help="e.g. TS20261127000042"),
+    as_json: bool = typer.Option(False, "--json", help="JSON for scripts"),
+) -> None:
+    """Every field of one case, its evidence and its timeline."""
+    case = run_with_session(lambda s: get_case(s, case_no))
+    if case is None:
+        typer.echo(f"没有找到案件 {case_no}", err=True)
+        raise typer.Exit(code=1)
+    data = case_as_dict(case, with_details=True)
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    console = Console()
+    table = Table(title=f"{data['case_no']}（{data['kind']} · {data['status']}）", show_header=False)
+    table.add_column("项目", style="bold")
+    table.add_column("内容")
+    table.add_row("提交时间", data["submitted_at"])
+    table.add_row("受理截止", data["decision_due"] or "")
+    table.add_row("渠道", f"{data['channel']} / {data['sender_id']}")
+    for slot, value in {**data["fields"], **data["personal"]}.items():
+        table.add_row(_label(data["kind"], slot), _display(value))
+    table.add_row("证据", f"{len(data['evidence'])} 件")
+    console.print(table)
+    for item in data["evidence"]:
+        console.print(f"  · {item['content_type']} {item['size']} B sha256={item['sha256']}")
+    console.print("[bold]时间线[/bold]")
+    for event in data["events"]:
+        console.print(f"  · {event['at'][:19]} {event['kind']} ({event['actor']}) {event['detail']}")

@@ -1,0 +1,175 @@
+"""The app's tables: conversations, inbound messages, transcript, cases, evidence, outbox."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bot.db.base import Base, UTCDateTime, utcnow
+
+# A surrogate key that is BIGINT on PostgreSQL and the rowid on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Conversation(Base):
+    """One user on one channel; holds the dialogue state between messages."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("channel", "sender_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    sender_id: Mapped[str] = mapped_column(String(128))
+    locale: Mapped[str] = mapped_column(String(16), default="zh")
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    handover: Mapped[str | None] = mapped_column(String(16), default=None)
+    message_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InboundMessage(Base):
+    """Every message received, stored before it is answered; unique per channel message."""
+
+    __tablename__ = "inbound_messages"
+    __table_args__ = (UniqueConstraint("channel", "channel_message_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    channel_message_id: Mapped[str] = mapped_column(String(128))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    content: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    replies: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class TranscriptEntry(Base):
+    """The conversation as both sides saw it, in order."""
+
+    __tablename__ = "transcript"
+    __table_args__ = (Index("ix_transcript_conversation_at", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
+    direction: Mapped[str] = mapped_column(String(4))  # "in" | "out"
+    author: Mapped[str] = mapped_column(String(32), default="bot")  # user | bot | staff:<name>
+    text: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseSequence(Base):
+    """Per-prefix, per-day counters behind case numbers (TS20261127000042)."""
+
+    __tablename__ = "case_sequences"
+
+    prefix: Mapped[str] = mapped_column(String(2), primary_key=True)
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Case(Base):
+    """A submitted complaint (TS) or report (JB) with every field the rules require."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_no: Mapped[str] = mapped_column(String(16), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # complaint | report
+    status: Mapped[str] = mapped_column(String(24), default="submitted")
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    sender_id: Mapped[str] = mapped_column(String(128))
+    locale: Mapped[str] = mapped_column(String(16), default="zh")
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Personal data kept apart from the case facts so it can be protected on its own.
+    personal: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    platform: Mapped[str | None] = mapped_column(String(32), index=True)
+    merchant: Mapped[str | None] = mapped_column(String(200))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decision_due: Mapped[date | None] = mapped_column(Date)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    events: Mapped[list[CaseEvent]] = relationship(
+        back_populates="case", order_by="CaseEvent.id", lazy="raise"
+    )
+    evidence: Mapped[list[Evidence]] = relationship(
+        back_populates="case", order_by="Evidence.id", lazy="raise"
+    )
+
+
+class CaseEvent(Base):
+    """One step on a case's timeline."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    actor: Mapped[str] = mapped_column(String(64), default="bot")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="events")
+
+
+class Evidence(Base):
+    """A file a user sent, content-addressed by SHA-256 and stored before a case refers to it."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str | None] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(32), default="upload")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case | None] = relationship(back_populates="evidence")
+
+
+class OutboxMessage(Base):
+    """Work that must leave the process later: pushes to users, hand-offs, with retries."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(32))  # e.g. "reply:telegram", "backoffice"
+    key: Mapped[str] = mapped_column(String(128), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+def import_all_models() -> None:
+    """Import every module that defines tables, so metadata is complete (Alembic, tests)."""
+    import importlib
+
+    for module in ("integrations.ccc.models",):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not module.startswith(exc.name):
+                raise

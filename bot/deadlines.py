@@ -1,0 +1,72 @@
+"""Deadlines in working days on the official PRC holiday calendar, from data files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import chinese_calendar
+import yaml
+
+RULES_DIR = Path(__file__).parent / "rules"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@cache
+def rules() -> dict[str, dict[str, Any]]:
+    return yaml.safe_load((RULES_DIR / "deadlines.yml").read_text(encoding="utf-8"))
+
+
+@cache
+def _overrides() -> tuple[frozenset[date], frozenset[date]]:
+    data = yaml.safe_load((RULES_DIR / "holidays.yml").read_text(encoding="utf-8")) or {}
+    holidays = frozenset(date.fromisoformat(str(d)) for d in (data.get("holidays") or {}))
+    workdays = frozenset(date.fromisoformat(str(d)) for d in (data.get("workdays") or {}))
+    return holidays, workdays
+
+
+def is_workday(day: date) -> tuple[bool, bool]:
+    """(is it a working day, is that an estimate because no official calendar covers it)."""
+    holidays, workdays = _overrides()
+    if day in holidays:
+        return False, False
+    if day in workdays:
+        return True, False
+    try:
+        return chinese_calendar.is_workday(day), False
+    except NotImplementedError:
+        return day.weekday() < 5, True
+
+
+@dataclass(frozen=True)
+class Deadline:
+    due: date
+    working_days: int
+    estimated: bool
+
+
+def add_working_days(start: date, days: int) -> Deadline:
+    """The ``days``-th working day after ``start`` (the day of receipt itself is not counted)."""
+    day, counted, estimated = start, 0, False
+    while counted < days:
+        day += timedelta(days=1)
+        workday, guess = is_workday(day)
+        estimated = estimated or guess
+        counted += workday
+    return Deadline(due=day, working_days=days, estimated=estimated)
+
+
+def local_date(moment: datetime) -> date:
+    return moment.astimezone(SHANGHAI).date()
+
+
+def complaint_acceptance_due(received: datetime) -> Deadline:
+    return add_working_days(local_date(received), int(rules()["complaint_acceptance"]["working_days"]))
+
+
+def report_verification_due(received: datetime) -> Deadline:
+    return add_working_days(local_date(received), int(rules()["report_verification"]["working_days"]))

@@ -1,0 +1,29 @@
+"""The channel-neutral message every adapter builds (DESIGN.md, path of a message, step 1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.evidence import StoredFile
+
+KINDS = {"text", "photo", "voice", "location", "button", "event", "other"}
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    channel: str
+    channel_message_id: str
+    sender_id: str
+    kind: str
+    text: str = ""
+    received_at: datetime | None = None
+    locale: str | None = None
+    payload: str | None = None
+    file: StoredFile | None = None
+    # Replies travel back in the response (REST, WeChat passive) rather than via the outbox.
+    inline: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown message kind {self.kind!r}")

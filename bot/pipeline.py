@@ -1,0 +1,200 @@
+"""The path of one message (DESIGN.md steps 2–7): record, serialise, understand, decide, store."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.cases import SessionCaseService
+from bot.db.models import Conversation, Evidence, InboundMessage as InboundRow, OutboxMessage, TranscriptEntry
+from bot.messages import InboundMessage
+from bot.understanding import Understanding
+from dialogues.engine import Engine
+from dialogues.model import EvidenceRef, Reply, Turn
+from dialogues.ports import Normalizer, Ports
+from dialogues.texts import language_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Handled:
+    replies: list[Reply]
+    duplicate: bool
+    conversation_id: int
+
+
+class Pipeline:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        engine: Engine,
+        understanding: Understanding,
+        normalizer: Normalizer,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.sessions = sessions
+        self.engine = engine
+        self.understanding = understanding
+        self.normalizer = normalizer
+        self.clock = clock
+
+    async def handle(self, message: InboundMessage) -> Handled:
+        now = message.received_at or self.clock()
+        # Understanding is a pure function of the text: do it before taking the lock.
+        parse = None
+        if message.kind == "text" and message.text.strip():
+            parse = await self.understanding.parse(message.text, now)
+        for attempt in range(3):
+            try:
+                async with self.sessions() as session, session.begin():
+                    return await self._in_transaction(session, message, parse, now)
+            except IntegrityError:
+                # A concurrent delivery of the same message won the race: read its answer.
+                if attempt == 2:
+                    raise
+                log.info("retrying after a concurrent insert for %s", message.channel_message_id)
+        raise AssertionError("unreachable")
+
+    async def _conversation(self, session: AsyncSession, message: InboundMessage, now: datetime) -> Conversation:
+        dialect = session.bind.dialect.name if session.bind else "sqlite"
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        await session.execute(
+            insert(Conversation)
+            .values(
+                channel=message.channel,
+                sender_id=message.sender_id,
+                locale=language_of(message.locale),
+                state={},
+                message_count=0,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["channel", "sender_id"])
+        )
+        stmt = select(Conversation).where(
+            Conversation.channel == message.channel, Conversation.sender_id == message.sender_id
+        )
+        if dialect == "postgresql":
+            stmt = stmt.with_for_update()
+        conversation = (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one()
+        return conversation
+
+    async def _in_transaction(
+        self, session: AsyncSession, message: InboundMessage, parse: Any, now: datetime
+    ) -> Handled:
+        conversation = await self._conversation(session, message, now)
+        seen = (
+            await session.execute(
+                select(InboundRow).where(
+                    InboundRow.channel == message.channel,
+                    InboundRow.channel_message_id == message.channel_message_id,
+                )
+            )
+        ).scalar_one_or_none()
+        if seen is not None:
+            return Handled([Reply.from_dict(r) for r in seen.replies], True, conversation.id)
+
+        content: dict[str, Any] = {"text": message.text}
+        if message.payload:
+            content["payload"] = message.payload
+        evidence_ref: EvidenceRef | None = None
+        if message.file is not None:
+            content["file"] = {"sha256": message.file.sha256, "content_type": message.file.content_type}
+        inbound = InboundRow(
+            channel=message.channel,
+            channel_message_id=message.channel_message_id,
+            conversation_id=conversation.id,
+            kind=message.kind,
+            content=content,
+            received_at=now,
+            replies=[],
+        )
+        session.add(inbound)
+        if message.file is not None:
+            evidence = Evidence(
+                sha256=message.file.sha256,
+                conversation_id=conversation.id,
+                content_type=message.file.content_type,
+                size=message.file.size,
+                filename=message.file.filename,
+                source=message.channel,
+                created_at=now,
+            )
+            session.add(evidence)
+            await session.flush()
+            evidence_ref = EvidenceRef(evidence.id, evidence.sha256, evidence.content_type)
+        else:
+            await session.flush()
+        session.add(
+            TranscriptEntry(
+                conversation_id=conversation.id,
+                direction="in",
+                author="user",
+                text=message.text or (message.payload or ""),
+                payload=content,
+                at=now,
+            )
+        )
+        conversation.message_count += 1
+        conversation.updated_at = now
+
+        if conversation.handover:
+            # A person holds this conversation: the bot stays quiet.
+            return Handled([], False, conversation.id)
+
+        lang = conversation.state.get("lang") or conversation.locale or language_of(message.locale)
+        turn = Turn(
+            kind="button" if message.payload else message.kind,
+            text=message.text,
+            now=now,
+            lang=lang,
+            parse=parse,
+            evidence=evidence_ref,
+            payload=message.payload,
+        )
+        cases = SessionCaseService(
+            session,
+            conversation_id=conversation.id,
+            channel=message.channel,
+            sender_id=message.sender_id,
+            locale=lang,
+            now=now,
+        )
+        outcome = await self.engine.handle(
+            conversation.state, turn, Ports(cases=cases, normalizer=self.normalizer)
+        )
+        conversation.state = outcome.state
+        stored = [r.as_dict() for r in outcome.replies]
+        inbound.replies = stored
+        for reply in stored:
+            session.add(
+                TranscriptEntry(
+                    conversation_id=conversation.id,
+                    direction="out",
+                    author="bot",
+                    text=reply["text"],
+                    payload=reply,
+                    at=now,
+                )
+            )
+        if not message.inline:
+            for index, reply in enumerate(stored):
+                session.add(
+                    OutboxMessage(
+                        topic=f"reply:{message.channel}",
+                        key=f"reply:{message.channel}:{message.channel_message_id}:{index}",
+                        payload={"recipient_id": message.sender_id, **reply},
+                        created_at=now,
+                        next_attempt_at=now,
+                    )
+                )
+        return Handled(outcome.replies, False, conversation.id)

@@ -1,0 +1,72 @@
+"""Typed settings from ``WEIQUAN_*`` environment variables, built by the app factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development"}
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure; defaults run with nothing else installed."""
+
+    model_config = SettingsConfigDict(env_prefix="WEIQUAN_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+    timezone: str = "Asia/Shanghai"
+
+    # Understanding
+    nlu_url: str | None = None
+    nlu_token: str | None = None
+    nlu_manage: bool = True
+    nlu_timeout: float = 0.8
+    nlu_cache_size: int = 2048
+    nlu_model_dir: Path = Path("models")
+    rasa_python: Path = Path(".venv-rasa/bin/python")
+
+    # Inputs
+    max_text_chars: int = 4000
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_body_bytes: int = 12 * 1024 * 1024
+
+    # Outbox
+    outbox_poll_seconds: float = 1.0
+    outbox_batch: int = 50
+
+    secret_key: str = Field(default="development-only-secret-key", repr=False)
+
+    @field_validator("data_dir", "nlu_model_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Settings:
+        if self.environment == "production" and (
+            self.secret_key in PLACEHOLDER_SECRETS or self.secret_key.startswith("development")
+        ):
+            raise ValueError("WEIQUAN_SECRET_KEY must be set to a real secret in production")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'weiquan.sqlite3').resolve()}"
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.data_dir / "evidence"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")

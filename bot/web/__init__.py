@@ -1,0 +1,1 @@
+"""HTTP routes: health, the REST channel, the web chat page."""

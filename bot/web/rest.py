@@ -1,0 +1,120 @@
+"""The REST channel (Rasa's convention): verify nothing, parse, hand to the pipeline."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.evidence import EvidenceStore, NotAnImage
+from bot.messages import InboundMessage
+from bot.pipeline import Handled, Pipeline
+from bot.settings import Settings
+from bot.web.errors import ApiError
+
+router = APIRouter(prefix="/webhooks/rest", tags=["rest channel"])
+CHANNEL = "rest"
+
+
+class RestMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sender: str = Field(min_length=1, max_length=128, description="The user's stable id")
+    message: str = Field(description="Text, or a button's payload")
+    message_id: str | None = Field(default=None, min_length=1, max_length=128)
+    locale: str | None = Field(default=None, max_length=16, description="e.g. zh-CN, en")
+
+
+class ButtonOut(BaseModel):
+    title: str
+    payload: str
+
+
+class ReplyOut(BaseModel):
+    recipient_id: str
+    text: str
+    buttons: list[ButtonOut] = []
+    custom: dict[str, Any] = {}
+
+
+def get_pipeline(request: Request) -> Pipeline:
+    pipeline: Pipeline = request.app.state.pipeline
+    return pipeline
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_evidence(request: Request) -> EvidenceStore:
+    store: EvidenceStore = request.app.state.evidence
+    return store
+
+
+def _out(sender: str, handled: Handled) -> list[ReplyOut]:
+    return [
+        ReplyOut(
+            recipient_id=sender,
+            text=r.text,
+            buttons=[ButtonOut(title=b.title, payload=b.payload) for b in r.buttons],
+            custom=r.custom,
+        )
+        for r in handled.replies
+    ]
+
+
+@router.post("/webhook", response_model=list[ReplyOut])
+async def webhook(
+    body: RestMessage,
+    pipeline: Annotated[Pipeline, Depends(get_pipeline)],
+    settings: Annotated[Settings, Depends(get_settings)],
+) -> list[ReplyOut]:
+    if len(body.message) > settings.max_text_chars:
+        raise ApiError(
+            422, "text_too_long", f"A message may have at most {settings.max_text_chars} characters."
+        )
+    text = body.message.strip()
+    is_payload = text.startswith("/") and " " not in text and len(text) <= 64
+    message = InboundMessage(
+        channel=CHANNEL,
+        channel_message_id=body.message_id or uuid.uuid4().hex,
+        sender_id=body.sender,
+        kind="text",
+        text="" if is_payload else body.message,
+        payload=text if is_payload else None,
+        locale=body.locale,
+    )
+    return _out(body.sender, await pipeline.handle(message))
+
+
+@router.post("/upload", response_model=list[ReplyOut])
+async def upload(
+    sender: Annotated[str, Form(min_length=1, max_length=128)],
+    file: Annotated[UploadFile, File()],
+    pipeline: Annotated[Pipeline, Depends(get_pipeline)],
+    settings: Annotated[Settings, Depends(get_settings)],
+    store: Annotated[EvidenceStore, Depends(get_evidence)],
+    message_id: Annotated[str | None, Form(min_length=1, max_length=128)] = None,
+    locale: Annotated[str | None, Form(max_length=16)] = None,
+) -> list[ReplyOut]:
+    data = await file.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise ApiError(413, "file_too_large", f"A photo may be at most {settings.max_upload_bytes // (1024 * 1024)} MB.")
+    if not data:
+        raise ApiError(422, "empty_file", "The file is empty.")
+    try:
+        stored = await store.save_image(data, filename=file.filename)
+    except NotAnImage as exc:
+        raise ApiError(415, "not_an_image", "Only photos (JPEG, PNG, GIF, WebP, BMP, HEIC) can be sent.", detected=str(exc)) from None
+    message = InboundMessage(
+        channel=CHANNEL,
+        channel_message_id=message_id or uuid.uuid4().hex,
+        sender_id=sender,
+        kind="photo",
+        file=stored,
+        locale=locale,
+    )
+    return _out(sender, await pipeline.handle(message))

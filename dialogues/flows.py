@@ -1,0 +1,113 @@
+"""Flow definitions loaded from ``dialogues/flows/*.yml`` into typed specs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+FLOWS_DIR = Path(__file__).parent / "flows"
+STEP_TYPES = {"text", "choice", "multichoice", "date", "amount", "phone", "name", "yesno", "photos"}
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    slot: str
+    type: str
+    label: str
+    entity: str | None = None
+    aliases: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
+    allow_other: bool = False
+    optional: bool = False
+    personal: bool = False
+    min_len: int = 1
+    max_len: int = 500
+    max: int = 9
+    skip_button: str | None = None
+
+
+@dataclass(frozen=True)
+class FlowSpec:
+    name: str
+    title: str
+    case_kind: str | None
+    intro: str | None
+    steps: tuple[StepSpec, ...]
+    start_intents: tuple[str, ...] = ()
+    start_payloads: tuple[str, ...] = ()
+    synonyms: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+
+    def step(self, slot: str) -> StepSpec:
+        return next(s for s in self.steps if s.slot == slot)
+
+    def has_step(self, slot: str) -> bool:
+        return any(s.slot == slot for s in self.steps)
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    key: str
+    number: int
+    title: str
+    payload: str
+    flow: str
+
+
+def _step(data: dict[str, Any]) -> StepSpec:
+    if data["type"] not in STEP_TYPES:
+        raise ValueError(f"unknown step type {data['type']!r} for slot {data['slot']!r}")
+    data = dict(data)
+    for key in ("aliases", "choices"):
+        data[key] = tuple(str(v) for v in data.get(key, ()))
+    return StepSpec(**data)
+
+
+def load_flow(path: Path) -> FlowSpec:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    synonyms = {
+        slot: {choice: tuple(str(w) for w in words) for choice, words in table.items()}
+        for slot, table in (data.get("synonyms") or {}).items()
+    }
+    return FlowSpec(
+        name=data["name"],
+        title=data["title"],
+        case_kind=data.get("case_kind"),
+        intro=data.get("intro"),
+        steps=tuple(_step(s) for s in data["steps"]),
+        start_intents=tuple(data.get("start_intents", ())),
+        start_payloads=tuple(data.get("start_payloads", ())),
+        synonyms=synonyms,
+    )
+
+
+@cache
+def all_flows() -> dict[str, FlowSpec]:
+    flows: dict[str, FlowSpec] = {}
+    for path in sorted(FLOWS_DIR.glob("*.yml")):
+        if path.stem in {"menu", "words"}:
+            continue
+        flow = load_flow(path)
+        flows[flow.name] = flow
+    return flows
+
+
+@cache
+def menu_items() -> tuple[MenuItem, ...]:
+    data = yaml.safe_load((FLOWS_DIR / "menu.yml").read_text(encoding="utf-8"))
+    return tuple(MenuItem(**item) for item in data["menu"])
+
+
+@cache
+def words() -> dict[str, frozenset[str]]:
+    data = yaml.safe_load((FLOWS_DIR / "words.yml").read_text(encoding="utf-8"))
+    return {key: frozenset(str(w).lower() for w in values) for key, values in data.items()}
+
+
+def is_word(kind: str, text: str) -> bool:
+    """Whether ``text`` as a whole is one of the short answers of ``kind`` (e.g. cancel)."""
+    cleaned = text.strip().strip("。.!！~～ ").lower()
+    return cleaned in words()[kind]

@@ -1,0 +1,275 @@
+"""The form runner: asks a flow's steps one at a time, validates, summarises, submits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dialogues.flows import FlowSpec, StepSpec, is_word
+from dialogues.model import Button, Reply, Turn
+from dialogues.ports import Ports
+from dialogues.slots import Accepted, Rejected, choices_in, entity_value, validate
+from dialogues.texts import t
+
+SUMMARY = "confirm"
+PICK_FIELD = "pick_field"
+
+
+class Form:
+    """One active form: a flow spec plus the conversation state it reads and writes."""
+
+    def __init__(self, flow: FlowSpec, state: dict[str, Any], turn: Turn, ports: Ports) -> None:
+        self.flow = flow
+        self.state = state
+        self.turn = turn
+        self.ports = ports
+        self.lang = turn.lang
+        self.slots: dict[str, Any] = state.setdefault("slots", {})
+
+    # ---- texts and buttons -------------------------------------------------------------
+    def say(self, key: str, **values: Any) -> str:
+        return t(self.lang, key, **values)
+
+    def cancel_button(self) -> Button:
+        return Button(self.say("button.cancel"), "/cancel")
+
+    # ---- entry points ------------------------------------------------------------------
+    def start(self) -> list[Reply]:
+        self.state.update(flow=self.flow.name, slots={}, step=None, correcting=None)
+        self.slots = self.state["slots"]
+        self.prefill(current=None)
+        intro = Reply(self.say(self.flow.intro)) if self.flow.intro else None
+        return ([intro] if intro else []) + self.advance()
+
+    async def handle(self) -> list[Reply]:
+        step = self.state.get("step")
+        if step == SUMMARY:
+            return await self.on_summary()
+        if step == PICK_FIELD:
+            return self.on_pick_field()
+        return self.on_answer(self.flow.step(step))
+
+    def repeat(self) -> list[Reply]:
+        """The pending question again (after a digression or a resume)."""
+        step = self.state.get("step")
+        if step == SUMMARY:
+            return self.summary()
+        if step == PICK_FIELD:
+            return self.pick_field()
+        return [self.ask(self.flow.step(step))]
+
+    # ---- asking ------------------------------------------------------------------------
+    def next_step(self) -> StepSpec | None:
+        return next((s for s in self.flow.steps if s.slot not in self.slots), None)
+
+    def advance(self, before: list[Reply] | None = None) -> list[Reply]:
+        replies = list(before or [])
+        if self.state.get("correcting"):
+            self.state["correcting"] = None
+            return replies + self.summary()
+        step = self.next_step()
+        if step is None:
+            return replies + self.summary()
+        self.state["step"] = step.slot
+        return replies + [self.ask(step)]
+
+    def ask(self, step: StepSpec, prefix: str | None = None) -> Reply:
+        key = f"{self.flow.name}.ask.{step.slot}"
+        text = self.say(key, max=step.max) if step.type == "photos" else self.say(key)
+        if prefix:
+            text = f"{prefix}\n{text}"
+        return Reply(text, self.buttons_for(step))
+
+    def buttons_for(self, step: StepSpec) -> list[Button]:
+        buttons: list[Button] = []
+        if step.type == "choice":
+            buttons = [Button(c, c) for c in step.choices]
+        elif step.type == "multichoice":
+            pending = self.state.get("pending_choices", [])
+            buttons = [
+                Button(self.say(f"{step.slot}.{c}"), f"/choice:{c}")
+                for c in step.choices
+                if c not in pending
+            ]
+            if pending:
+                buttons.append(Button(self.say(f"{step.slot}.done"), "/done"))
+        elif step.type == "yesno":
+            buttons = [Button(self.say("button.yes"), "/yes"), Button(self.say("button.no"), "/no")]
+        elif step.type == "photos":
+            buttons = [Button(self.say("button.done"), "/done"), Button(self.say("button.skip"), "/skip")]
+        if step.skip_button:
+            buttons.append(Button(self.say(f"{self.flow.name}.{step.skip_button.split('.', 1)[1]}"), "/skip"))
+        return [*buttons, self.cancel_button()]
+
+    # ---- answering ---------------------------------------------------------------------
+    def on_answer(self, step: StepSpec) -> list[Reply]:
+        if self.turn.kind == "photo":
+            return self.on_photo(step)
+        if step.type == "photos":
+            return self.on_photos_text(step)
+        if step.type == "multichoice" and not self.turn.payload == "/done":
+            return self.on_multichoice(step)
+        if step.type == "multichoice":
+            pending = self.state.pop("pending_choices", [])
+            if not pending:
+                return [self.ask(step, self.say("invalid.demand"))]
+            self.slots[step.slot] = pending
+            return self.advance()
+        verdict = validate(self.flow, step, self.turn, self.ports.normalizer)
+        if isinstance(verdict, Rejected):
+            return [self.ask(step, self.say(verdict.key, **verdict.values))]
+        self.slots[step.slot] = verdict.value
+        self.prefill(current=step.slot)
+        return self.advance()
+
+    def on_multichoice(self, step: StepSpec) -> list[Reply]:
+        text = (self.turn.payload or self.turn.text).strip()
+        chosen = choices_in(self.flow, step, text)
+        if not chosen:
+            return [self.ask(step, self.say("invalid.demand"))]
+        if self.turn.payload and self.turn.payload.startswith("/choice:"):
+            pending = self.state.setdefault("pending_choices", [])
+            pending.extend(c for c in chosen if c not in pending)
+            if len(pending) == len(step.choices):
+                self.slots[step.slot] = self.state.pop("pending_choices")
+                return self.advance()
+            items = "、".join(self.say(f"{step.slot}.{c}") for c in pending)
+            return [Reply(self.say(f"{step.slot}.chosen", items=items), self.buttons_for(step))]
+        pending = self.state.pop("pending_choices", [])
+        self.slots[step.slot] = [*pending, *(c for c in chosen if c not in pending)]
+        return self.advance()
+
+    def on_photo(self, step: StepSpec) -> list[Reply]:
+        photos: list[int] = self.state.setdefault("photos", [])
+        evidence = self.turn.evidence
+        photo_step = next((s for s in self.flow.steps if s.type == "photos"), None)
+        limit = photo_step.max if photo_step else 9
+        if evidence is None:
+            return [self.ask(step)]
+        if len(photos) >= limit:
+            return [Reply(self.say(f"{self.flow.name}.photo_limit", max=limit), self.buttons_for(step))]
+        photos.append(evidence.id)
+        ack = self.say(f"{self.flow.name}.photo_received", count=len(photos), sha=evidence.sha256[:12])
+        if step.type == "photos":
+            return [Reply(ack, self.buttons_for(step))]
+        return [self.ask(step, ack)]
+
+    def on_photos_text(self, step: StepSpec) -> list[Reply]:
+        text = (self.turn.payload or self.turn.text).strip()
+        if is_word("done", text) or is_word("skip", text):
+            self.slots[step.slot] = list(self.state.get("photos", []))
+            return self.advance()
+        return [Reply(self.say(f"{self.flow.name}.photo_expected"), self.buttons_for(step))]
+
+    def prefill(self, current: str | None) -> None:
+        """Fill still-empty later steps from entities the same message carried."""
+        if self.turn.parse is None:
+            return
+        for step in self.flow.steps:
+            if step.slot == current or step.slot in self.slots or not step.entity:
+                continue
+            value = entity_value(self.turn, step.entity)
+            if value is None or value == "":
+                continue
+            if step.type == "choice" and step.entity == "platform":
+                self.slots[step.slot] = str(value)
+            elif step.type in {"amount", "date", "phone", "text", "name"}:
+                self.slots[step.slot] = value
+
+    # ---- summary and corrections -------------------------------------------------------
+    def summary(self) -> list[Reply]:
+        self.state["step"] = SUMMARY
+        lines = [self.say(f"{self.flow.name}.summary_title")]
+        lines += [f"· {self.say(s.label)}：{self.display(s)}" for s in self.flow.steps]
+        lines.append(self.say(f"{self.flow.name}.summary_prompt"))
+        buttons = [
+            Button(self.say("button.confirm"), "/confirm"),
+            Button(self.say("button.edit"), "/edit"),
+            self.cancel_button(),
+        ]
+        return [Reply("\n".join(lines), buttons)]
+
+    def display(self, step: StepSpec) -> str:
+        value = self.slots.get(step.slot)
+        if step.type == "photos":
+            return self.say("value.photos", count=len(value or []))
+        if value is None or value == "":
+            return self.say("value.none") if step.slot in self.slots else self.say("value.not_given")
+        if step.type == "yesno":
+            return self.say("value.yes" if value else "value.no")
+        if step.type == "multichoice":
+            return "、".join(self.say(f"{step.slot}.{v}") for v in value)
+        if step.type == "amount":
+            return f"¥{value}"
+        return str(value)
+
+    def field_named(self, text: str) -> StepSpec | None:
+        lowered = text.lower()
+        best: tuple[int, StepSpec] | None = None
+        for step in self.flow.steps:
+            for alias in (*step.aliases, self.say(step.label)):
+                if alias.lower() in lowered and (best is None or len(alias) > best[0]):
+                    best = (len(alias), step)
+        return best[1] if best else None
+
+    def pick_field(self) -> list[Reply]:
+        self.state["step"] = PICK_FIELD
+        buttons = [Button(self.say(s.label), f"/edit:{s.slot}") for s in self.flow.steps]
+        return [Reply(self.say(f"{self.flow.name}.which_field"), [*buttons, self.cancel_button()])]
+
+    def correct(self, step: StepSpec) -> list[Reply]:
+        self.state["step"] = step.slot
+        self.state["correcting"] = step.slot
+        self.slots.pop(step.slot, None)
+        if step.type == "photos":
+            self.state["photos"] = []
+        label = self.say(step.label)
+        return [self.ask(step, self.say(f"{self.flow.name}.correct_ask", label=label))]
+
+    def on_pick_field(self) -> list[Reply]:
+        text = (self.turn.payload or self.turn.text).strip()
+        slot = text.removeprefix("/edit:") if text.startswith("/edit:") else None
+        step = self.flow.step(slot) if slot and self.flow.has_step(slot) else self.field_named(text)
+        return self.correct(step) if step else self.pick_field()
+
+    async def on_summary(self) -> list[Reply]:
+        text = (self.turn.payload or self.turn.text).strip()
+        if text == "/confirm" or is_word("confirm", text) or is_word("yes", text):
+            return await self.submit()
+        if text == "/edit" or is_word("edit", text):
+            return self.pick_field()
+        step = self.field_named(text) if self.turn.kind == "text" else None
+        if step is None:
+            return [Reply(self.say("common.not_understood_in_flow"))] + self.summary()
+        if step.entity and step.type != "text" and entity_value(self.turn, step.entity):
+            verdict = validate(self.flow, step, self.turn, self.ports.normalizer)
+            if isinstance(verdict, Accepted):
+                self.slots[step.slot] = verdict.value
+                return [Reply(self.say(f"{self.flow.name}.updated", label=self.say(step.label)))] + self.summary()
+        return self.correct(step)
+
+    async def submit(self) -> list[Reply]:
+        personal = {s.slot: self.slots.get(s.slot) for s in self.flow.steps if s.personal}
+        fields = {
+            s.slot: self.slots.get(s.slot)
+            for s in self.flow.steps
+            if not s.personal and s.type != "photos"
+        }
+        evidence_ids = list(self.state.get("photos", []))
+        receipt = await self.ports.cases.submit(
+            kind=self.flow.case_kind or self.flow.name,
+            fields=fields,
+            personal=personal,
+            evidence_ids=evidence_ids,
+        )
+        text = self.say(
+            f"{self.flow.name}.submitted",
+            case_no=receipt.case_no,
+            due=receipt.decision_due.isoformat() if receipt.decision_due else "-",
+            days=receipt.working_days or "-",
+        )
+        if receipt.calendar_estimated and receipt.decision_due:
+            text += "\n" + self.say(f"{self.flow.name}.submitted_estimated", year=receipt.decision_due.year)
+        for key in ("flow", "step", "slots", "photos", "correcting", "pending_choices"):
+            self.state.pop(key, None)
+        self.state["last_case_no"] = receipt.case_no
+        return [Reply(text, [Button(self.say("button.menu"), "/menu")], {"case_no": receipt.case_no})]

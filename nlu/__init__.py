@@ -1,0 +1,1 @@
+"""Understanding text: the Rasa client, entity normalisation and the rule fallback."""

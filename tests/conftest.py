@@ -1,0 +1,115 @@
+"""Shared fixtures: databases (SQLite file and a fresh PostgreSQL database), apps, chats."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from bot.db.migrate import upgrade
+
+ADMIN_URL = os.environ.get(
+    "WEIQUAN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_POSTGRES = os.environ.get("CI") == "true" or os.environ.get("WEIQUAN_TEST_REQUIRE_POSTGRES") == "1"
+
+
+async def _admin(sql: str) -> None:
+    import asyncpg
+
+    url = make_url(ADMIN_URL)
+    conn = await asyncpg.connect(
+        host=url.host, port=url.port or 5432, user=url.username, password=url.password, database=url.database
+    )
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def _postgres_available() -> str | None:
+    try:
+        asyncio.run(_admin("SELECT 1"))
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """A migrated template database; each test copies it (CREATE DATABASE … TEMPLATE)."""
+    problem = _postgres_available()
+    if problem:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required here but unreachable at {ADMIN_URL}: {problem}")
+        pytest.skip(f"PostgreSQL unreachable at {ADMIN_URL}: {problem}")
+    name = f"weiquan_tmpl_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        upgrade(url)
+        yield name
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def postgres_url(postgres_template: str) -> Iterator[str]:
+    name = f"weiquan_t_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'))
+    try:
+        yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'weiquan.sqlite3'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Run the test once on SQLite and once on PostgreSQL."""
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(name))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str):  # type: ignore[no-untyped-def]
+    from bot.settings import Settings
+
+    return Settings(environment="test", data_dir=tmp_path / "var", database_url=db_url, nlu_manage=False)
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path, sqlite_url: str):  # type: ignore[no-untyped-def]
+    from bot.settings import Settings
+
+    return Settings(environment="test", data_dir=tmp_path / "var", database_url=sqlite_url, nlu_manage=False)
+
+
+@pytest.fixture
+async def app(settings) -> AsyncIterator[object]:  # type: ignore[no-untyped-def]
+    from tests.factories import running_app
+
+    async with running_app(settings) as app:
+        yield app
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[object]:  # type: ignore[no-untyped-def]
+    import httpx
+
+    from bot.web.limits import BodyLimit
+
+    transport = httpx.ASGITransport(app=BodyLimit(app, app.state.settings.max_body_bytes))
+    async with httpx.AsyncClient(transport=transport, base_url="http://weiquan.test") as http:
+        yield http
