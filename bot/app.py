@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -14,6 +14,8 @@ from starlette.types import ASGIApp
 from bot.db.engine import engine_from_settings, make_sessionmaker
 from bot.db.migrate import upgrade_async
 from bot.evidence import EvidenceStore
+from bot.extensions import Extension
+from bot.outbox import OutboxDispatcher
 from bot.pipeline import Pipeline
 from bot.settings import Settings
 from bot.understanding import NluNormalizer, RulesOnly, Understanding
@@ -29,8 +31,15 @@ def build_understanding(settings: Settings) -> Understanding:
     return RulesOnly()
 
 
-def create_app(settings: Settings | None = None, *, migrate: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    migrate: bool = True,
+    extensions: list[Extension] | None = None,
+    run_outbox: bool = True,
+) -> FastAPI:
     settings = settings or Settings()
+    extensions = list(extensions or [])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -46,8 +55,17 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
         app.state.evidence = EvidenceStore(settings.evidence_dir)
         app.state.understanding = understanding
         app.state.pipeline = Pipeline(sessions, Engine(), understanding, NluNormalizer())
+        app.state.outbox = OutboxDispatcher(
+            sessions, batch=settings.outbox_batch, poll_seconds=settings.outbox_poll_seconds
+        )
         try:
-            yield
+            async with AsyncExitStack() as stack:
+                for extension in extensions:
+                    await stack.enter_async_context(extension.lifespan(app))
+                if run_outbox:
+                    app.state.outbox.start()
+                    stack.push_async_callback(app.state.outbox.stop)
+                yield
         finally:
             await db_engine.dispose()
 
@@ -61,6 +79,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True) -> Fas
     errors.install(app)
     app.include_router(health.router)
     app.include_router(rest.router)
+    for extension in extensions:
+        extension.install(app)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def chat_page() -> HTMLResponse:

@@ -1,0 +1,153 @@
+"""The outbox dispatcher: delivers rows written in the message transaction, with retries.
+
+Workers on any number of hosts share the work: PostgreSQL claims due rows with
+``FOR UPDATE SKIP LOCKED``; SQLite serialises claims through its single writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+Handler = Callable[[OutboxMessage], Awaitable[None]]
+LEASE = timedelta(minutes=2)
+
+
+class RetryLater(Exception):
+    """Delivery failed for now; try again (after ``after`` seconds when the peer said so)."""
+
+    def __init__(self, reason: str, after: float | None = None) -> None:
+        super().__init__(reason)
+        self.after = after
+
+
+class GiveUp(Exception):
+    """Delivery can never succeed (e.g. the user is unreachable); record it and stop."""
+
+
+def backoff(attempts: int, base: float = 2.0, cap: float = 3600.0) -> float:
+    return min(cap, base * 2 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)  # noqa: S311
+
+
+class OutboxDispatcher:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        batch: int = 50,
+        poll_seconds: float = 1.0,
+        max_attempts: int = 12,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.sessions = sessions
+        self.handlers: dict[str, Handler] = {}
+        self.batch = batch
+        self.poll_seconds = poll_seconds
+        self.max_attempts = max_attempts
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def register(self, topic: str, handler: Handler) -> None:
+        """Deliver rows whose topic equals ``topic`` (e.g. ``reply:telegram``)."""
+        self.handlers[topic] = handler
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def _claim(self) -> list[OutboxMessage]:
+        now = self.clock()
+        async with self.sessions() as session, session.begin():
+            stmt = (
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.topic.in_(list(self.handlers)),
+                    or_(OutboxMessage.status == "pending", OutboxMessage.status == "sending"),
+                    OutboxMessage.next_attempt_at <= now,
+                )
+                .order_by(OutboxMessage.id)
+                .limit(self.batch)
+            )
+            if session.bind is not None and session.bind.dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            rows = list((await session.execute(stmt)).scalars())
+            for row in rows:
+                # A lease: if this worker dies mid-delivery, the row becomes due again.
+                row.status = "sending"
+                row.attempts += 1
+                row.next_attempt_at = now + LEASE
+            return rows
+
+    async def _finish(self, row_id: int, **values: Any) -> None:
+        async with self.sessions() as session, session.begin():
+            row = await session.get(OutboxMessage, row_id)
+            if row is not None:
+                for key, value in values.items():
+                    setattr(row, key, value)
+
+    async def run_once(self) -> int:
+        """Deliver what is due now; returns how many rows were attempted."""
+        if not self.handlers:
+            return 0
+        rows = await self._claim()
+        for row in rows:
+            await self._deliver(row)
+        return len(rows)
+
+    async def _deliver(self, row: OutboxMessage) -> None:
+        now = self.clock()
+        try:
+            await self.handlers[row.topic](row)
+        except GiveUp as exc:
+            log.warning("outbox %s gave up: %s", row.key, exc)
+            await self._finish(row.id, status="failed", last_error=str(exc)[:2000])
+        except Exception as exc:
+            after = exc.after if isinstance(exc, RetryLater) and exc.after else backoff(row.attempts)
+            dead = row.attempts >= self.max_attempts
+            log.info("outbox %s attempt %s failed: %s", row.key, row.attempts, exc)
+            await self._finish(
+                row.id,
+                status="failed" if dead else "pending",
+                last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                next_attempt_at=now + timedelta(seconds=after),
+            )
+        else:
+            await self._finish(row.id, status="sent", sent_at=now, last_error=None)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                done = await self.run_once()
+            except Exception:
+                log.exception("outbox pass failed")
+                done = 0
+            if done:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            except TimeoutError:
+                pass
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="outbox-dispatcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
