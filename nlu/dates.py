@@ -1,0 +1,235 @@
+"""Purchase dates as people type them: 2026-10-03, 10月3号, 10.3, 昨天, 上周五, 上个月15号, 3天前."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import cn2an
+
+from nlu.spans import Found, normalize_digits
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+_N = r"[0-9]{1,2}|[一二三四五六七八九十两]{1,3}"  # month, day or a small count
+_YEAR = r"(?P<y>[0-9]{4}|[〇零一二三四五六七八九]{4})"
+_DAY_END = r"(?:日|号)"
+# "3号线", "5号楼" are places, not dates.
+_NOT_PLACE = r"(?!线|楼|门|床|房|柜|窗|店|馆|厅|位|机|仓|库|车厢)"
+_WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
+_WEEKDAYS |= {str(i + 1): i for i in range(7)}
+_RELATIVE_DAYS = {
+    "大前天": 3,
+    "前天": 2,
+    "昨天": 1,
+    "昨日": 1,
+    "昨儿": 1,
+    "今天": 0,
+    "今日": 0,
+    "今儿": 0,
+    "明天": -1,
+    "后天": -2,
+}
+# 10.3 / 10/3 read as a date inside free text only when a purchase word follows.
+_SHORT_DATE_CUE = re.compile(r"\s*(?:号|日|那天|买|下单|购买|收到|到货|发货|签收|付款|拍的|入手)")
+
+
+def _int(token: str) -> int:
+    """Integer of an Arabic or Chinese numeral ("15", "十五", "二〇二六")."""
+    if token.isascii():
+        return int(token)
+    return int(cn2an.cn2an(token, "smart"))
+
+
+def _shift_months(day: date, months: int) -> date:
+    """``day`` moved by whole months, clamped to the last day of the target month."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last))
+
+
+def _recent_month_day(today: date, month: int, day: int) -> date | None:
+    """The latest ``month``/``day`` on or before today (29 Feb looks back to a leap year)."""
+    for year in range(today.year, today.year - 8, -1):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:
+            continue
+        if candidate <= today:
+            return candidate
+    return None
+
+
+def _recent_day(today: date, day: int) -> date | None:
+    """The latest day-of-month ``day`` on or before today ("15号")."""
+    for back in range(0, 4):
+        first = _shift_months(today.replace(day=1), -back)
+        if day <= calendar.monthrange(first.year, first.month)[1]:
+            candidate = first.replace(day=day)
+            if candidate <= today:
+                return candidate
+    return None
+
+
+def _weekday(today: date, prefix: str, name: str) -> date:
+    """上周五 is Friday of the previous Monday-based week; a bare 周五 is the latest Friday."""
+    target = _WEEKDAYS[name]
+    monday = today - timedelta(days=today.weekday())
+    if prefix in ("上", "上个"):
+        return monday - timedelta(days=7) + timedelta(days=target)
+    if prefix in ("上上", "上上个"):
+        return monday - timedelta(days=14) + timedelta(days=target)
+    if prefix in ("这", "这个", "本"):
+        return monday + timedelta(days=target)
+    return today - timedelta(days=(today.weekday() - target) % 7)
+
+
+def _ymd(m: re.Match[str], today: date) -> date | None:
+    return date(_int(m["y"]), _int(m["m"]), _int(m["d"]))
+
+
+def _rel_year_md(m: re.Match[str], today: date) -> date | None:
+    offset = {"今年": 0, "去年": 1, "前年": 2}[m["ry"]]
+    return date(today.year - offset, _int(m["m"]), _int(m["d"]))
+
+
+def _md(m: re.Match[str], today: date) -> date | None:
+    return _recent_month_day(today, _int(m["m"]), _int(m["d"]))
+
+
+def _rel_month_day(m: re.Match[str], today: date) -> date | None:
+    back = {"上上": 2, "上": 1, "这": 0, "本": 0}[m["rm"]]
+    first = _shift_months(today.replace(day=1), -back)
+    return first.replace(day=_int(m["d"]))
+
+
+def _day_only(m: re.Match[str], today: date) -> date | None:
+    return _recent_day(today, _int(m["d"]))
+
+
+def _relative_day(m: re.Match[str], today: date) -> date | None:
+    return today - timedelta(days=_RELATIVE_DAYS[m["rd"]])
+
+
+def _ago(m: re.Match[str], today: date) -> date | None:
+    count = 1 if m["n"] == "半" else _int(m["n"])
+    unit = m["u"]
+    if unit.startswith("天") or unit.startswith("日"):
+        return today - timedelta(days=count)
+    if unit in ("周", "个星期", "星期", "个礼拜", "礼拜"):
+        return today - timedelta(weeks=count)
+    if unit == "个月":
+        if m["n"] == "半":
+            return today - timedelta(days=15)
+        return _shift_months(today, -count)
+    return _shift_months(today, -12 * count)
+
+
+def _shopping_festival(m: re.Match[str], today: date) -> date | None:
+    month = 11 if m["f"] in ("十一", "11") else 12
+    if m["ry"]:
+        return date(today.year - (1 if m["ry"] == "去年" else 0), month, month)
+    return _recent_month_day(today, month, month)
+
+
+def _weekday_match(m: re.Match[str], today: date) -> date | None:
+    return _weekday(today, m["wp"] or "", m["wd"])
+
+
+_Resolver = Callable[[re.Match[str], date], date | None]
+# (pattern, resolver, needs a cue when found in free text); earlier patterns win overlaps.
+_PATTERNS: list[tuple[re.Pattern[str], _Resolver, bool]] = [
+    (
+        re.compile(rf"{_YEAR}\s*年\s*(?P<m>{_N})\s*月\s*(?P<d>{_N})\s*{_DAY_END}?"),
+        _ymd,
+        False,
+    ),
+    (
+        re.compile(
+            rf"(?<![0-9]){_YEAR}(?P<sep>[-/.])(?P<m>[0-9]{{1,2}})(?P=sep)(?P<d>[0-9]{{1,2}})(?![0-9])"
+        ),
+        _ymd,
+        False,
+    ),
+    (
+        re.compile(rf"(?P<ry>今年|去年|前年)\s*(?P<m>{_N})\s*月\s*(?P<d>{_N})\s*{_DAY_END}?"),
+        _rel_year_md,
+        False,
+    ),
+    (
+        re.compile(rf"(?P<rm>上上|上|这|本)个?月\s*(?P<d>{_N})\s*{_DAY_END}"),
+        _rel_month_day,
+        False,
+    ),
+    (re.compile(r"(?P<ry>今年|去年)?双(?P<f>十一|十二|11|12)(?![0-9])"), _shopping_festival, False),
+    (re.compile(rf"(?<![0-9年])(?P<m>{_N})\s*月\s*(?P<d>{_N})\s*{_DAY_END}?"), _md, False),
+    (re.compile(r"(?<![0-9.])(?P<m>[0-9]{1,2})[./](?P<d>[0-9]{1,2})(?![0-9.%])"), _md, True),
+    (
+        re.compile(
+            r"(?P<wp>上上个|上上|上个|上|这个|这|本)?(?:周|星期|礼拜)(?P<wd>[一二三四五六日天1-7])"
+        ),
+        _weekday_match,
+        False,
+    ),
+    (re.compile("(?P<rd>" + "|".join(_RELATIVE_DAYS) + ")"), _relative_day, False),
+    (
+        re.compile(
+            rf"(?<![0-9])(?P<n>{_N}|半)\s*(?P<u>天|日|周|个星期|星期|个礼拜|礼拜|个月|年)(?:之)?前"
+        ),
+        _ago,
+        False,
+    ),
+    (re.compile(rf"(?<![0-9月年.])(?P<d>{_N})\s*{_DAY_END}{_NOT_PLACE}"), _day_only, True),
+]
+
+
+def today_in_shanghai(now: datetime) -> date:
+    """The calendar day in Shanghai at ``now``; a naive ``now`` is taken as Shanghai time."""
+    if now.tzinfo is None:
+        return now.date()
+    return now.astimezone(SHANGHAI).date()
+
+
+def find_dates(text: str, now: datetime, *, allow_future: bool = False) -> Iterator[Found]:
+    """Yield dates (ISO strings) in text order; ``cued`` is False for bare 10.3 or 15号."""
+    norm = normalize_digits(text)
+    today = today_in_shanghai(now)
+    taken = bytearray(len(norm))
+    found: list[Found] = []
+    for pattern, resolve, needs_cue in _PATTERNS:
+        for m in pattern.finditer(norm):
+            start, end = m.span()
+            if start == end or any(taken[start:end]):
+                continue
+            try:
+                day = resolve(m, today)
+            except (ValueError, KeyError, OverflowError):
+                continue
+            if day is None or day.year < 1900 or (day > today and not allow_future):
+                continue
+            cued = not needs_cue or bool(_SHORT_DATE_CUE.match(norm, end))
+            if needs_cue and norm[end - 1] in "号日":
+                cued = cued or _looks_dated(norm, start)
+            taken[start:end] = b"\x01" * (end - start)
+            found.append(Found("date", start, end, day.isoformat(), cued))
+    yield from sorted(found, key=lambda f: f.start)
+
+
+def _looks_dated(norm: str, start: int) -> bool:
+    """A bare "15号" is a date when it opens the message or follows 是/在/于."""
+    before = norm[max(0, start - 2) : start].strip()
+    return not before or before[-1] in "是在于，,。"
+
+
+def parse_date(text: str, now: datetime, *, allow_future: bool = False) -> date | None:
+    """The first date in ``text`` resolved against ``now``; past-only unless ``allow_future``.
+
+    A date backed by context wins over a bare "3.5" that may well be a price.
+    """
+    found = list(find_dates(text, now, allow_future=allow_future))
+    best = next((f for f in found if f.cued), found[0] if found else None)
+    return date.fromisoformat(best.value) if best else None

@@ -1,0 +1,92 @@
+"""Readiness and the outbox dispatcher's delivery, retry and give-up paths."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot.db.models import OutboxMessage
+from bot.outbox import GiveUp, OutboxDispatcher, RetryLater
+
+
+async def test_health_and_readiness(client: Any) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["status"] == "ready" and body["database"] == "ok"
+    assert body["nlu"]["engine"] in {"rules", "rasa"}
+
+
+async def test_readiness_reports_a_broken_database(client: Any, app: Any) -> None:
+    from bot.db.engine import make_engine
+
+    healthy = app.state.db_engine
+    app.state.db_engine = make_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    try:
+        response = await client.get("/readyz")
+    finally:
+        await app.state.db_engine.dispose()
+        app.state.db_engine = healthy
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
+    assert response.json()["database"].startswith("error")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def add_rows(app: Any, *keys: str) -> None:
+    async with app.state.sessions() as session, session.begin():
+        for key in keys:
+            session.add(OutboxMessage(topic="reply:test", key=key, payload={"text": key},
+                                      next_attempt_at=datetime(2026, 11, 27, 9, 0, tzinfo=UTC)))
+
+
+async def rows(app: Any) -> dict[str, OutboxMessage]:
+    from sqlalchemy import select
+
+    async with app.state.sessions() as session:
+        return {r.key: r for r in (await session.execute(select(OutboxMessage))).scalars()}
+
+
+async def test_outbox_delivers_retries_and_gives_up(app: Any) -> None:
+    clock = Clock()
+    dispatcher = OutboxDispatcher(app.state.sessions, clock=clock, max_attempts=3)
+    delivered: list[str] = []
+    failures = {"flaky": 1}
+
+    async def handler(row: OutboxMessage) -> None:
+        if row.key == "blocked":
+            raise GiveUp("user blocked the bot")
+        if row.key == "broken":
+            raise RuntimeError("peer down")
+        if failures.get(row.key, 0) > 0:
+            failures[row.key] -= 1
+            raise RetryLater("429", after=30)
+        delivered.append(row.key)
+
+    dispatcher.register("reply:test", handler)
+    await add_rows(app, "ok", "flaky", "blocked", "broken")
+    assert await dispatcher.run_once() == 4
+    state = await rows(app)
+    assert state["ok"].status == "sent" and state["blocked"].status == "failed"
+    assert "blocked" in (state["blocked"].last_error or "")
+    assert state["flaky"].status == "pending"
+    assert state["flaky"].next_attempt_at == clock.now + timedelta(seconds=30)
+    # Not due yet: nothing happens.
+    assert await dispatcher.run_once() == 0
+    clock.now += timedelta(hours=2)
+    await dispatcher.run_once()
+    clock.now += timedelta(hours=2)
+    await dispatcher.run_once()
+    state = await rows(app)
+    assert delivered == ["ok", "flaky"]
+    assert state["flaky"].status == "sent" and state["flaky"].attempts == 2
+    assert state["broken"].status == "failed" and state["broken"].attempts == 3
+    assert "peer down" in (state["broken"].last_error or "")

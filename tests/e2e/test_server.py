@@ -1,0 +1,120 @@
+"""End to end: a real uvicorn server started by the CLI, a complaint over HTTP, read back by the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+WEIQUAN = str(Path(sys.executable).parent / "weiquan")
+
+ANSWERS = {
+    "product": "充电宝",
+    "brand": "安克",
+    "platform": "拼多多",
+    "merchant": "数码配件小铺",
+    "merchant_address": "https://mobile.yangkeduo.example/shop/42",
+    "purchase_date": "2026-11-20",
+    "amount": "八十九块",
+    "problem": "充电宝没有3C标志，用了两次就鼓包发烫",
+    "demand": "退款和赔偿",
+    "photos": "/skip",
+    "name": "王小明",
+    "phone": "13612345678",
+    "address": "广州市天河区体育西路1号",
+    "consent_publish": "/yes",
+    "consent_mediation": "/yes",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path, db_url: str) -> Iterator[tuple[str, dict[str, str]]]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "WEIQUAN_DATA_DIR": str(tmp_path / "var"),
+        "WEIQUAN_DATABASE_URL": db_url,
+        "WEIQUAN_NLU_MANAGE": "false",
+        "WEIQUAN_LOG_LEVEL": "warning",
+    }
+    subprocess.run([WEIQUAN, "db", "upgrade"], env=env, check=True, capture_output=True)
+    proc = subprocess.Popen(
+        [WEIQUAN, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            proc.terminate()
+            raise AssertionError(f"server did not start: {proc.stdout.read() if proc.stdout else ''}")
+        yield url, env
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+def test_complaint_over_http_then_cli(server: tuple[str, dict[str, str]]) -> None:
+    url, env = server
+    with httpx.Client(base_url=url, timeout=10) as http:
+        page = http.get("/")
+        assert page.status_code == 200 and "维权助手" in page.text
+        replies = http.post("/webhooks/rest/webhook", json={"sender": "e2e", "message": "我要投诉"}).json()
+        for _ in range(30):
+            awaiting = replies[-1]["custom"]["awaiting"]
+            if awaiting == "confirm":
+                break
+            replies = http.post(
+                "/webhooks/rest/webhook", json={"sender": "e2e", "message": ANSWERS[awaiting]}
+            ).json()
+            if replies[-1]["custom"]["awaiting"] == "demand":
+                replies = http.post("/webhooks/rest/webhook", json={"sender": "e2e", "message": "/done"}).json()
+        done = http.post("/webhooks/rest/webhook", json={"sender": "e2e", "message": "/confirm"}).json()
+    case_no = done[0]["custom"]["case_no"]
+    assert case_no.startswith("TS")
+
+    shown = subprocess.run([WEIQUAN, "cases", "show", case_no, "--json"], env=env, check=True,
+                           capture_output=True, text=True)
+    case = json.loads(shown.stdout)
+    assert case["fields"]["product"] == "充电宝"
+    assert case["fields"]["amount"] == 89
+    assert case["fields"]["platform"] == "拼多多"
+    assert case["fields"]["demand"] == ["refund", "compensation"]
+    assert case["personal"] == {"name": "王小明", "phone": "13612345678", "address": "广州市天河区体育西路1号"}
+    assert case["events"][0]["kind"] == "submitted"
+
+    table = subprocess.run([WEIQUAN, "cases", "show", case_no], env=env, check=True,
+                           capture_output=True, text=True).stdout
+    for label in ("商品", "充电宝", "手机号", "13612345678", "投诉请求", "退款、赔偿", "同意委托调解"):
+        assert label in table
+    listed = json.loads(subprocess.run([WEIQUAN, "cases", "list", "--json"], env=env, check=True,
+                                       capture_output=True, text=True).stdout)
+    assert [c["case_no"] for c in listed] == [case_no]
+    missing = subprocess.run([WEIQUAN, "cases", "show", "TS20990101000001"], env=env,
+                             capture_output=True, text=True)
+    assert missing.returncode == 1 and "没有找到" in missing.stderr
