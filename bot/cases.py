@@ -92,7 +92,9 @@ class SessionCaseService:
         if evidence_ids:
             await self.session.execute(
                 update(Evidence)
-                .where(Evidence.id.in_(evidence_ids), Evidence.conversation_id == self.conversation_id)
+                .where(
+                    Evidence.id.in_(evidence_ids), Evidence.conversation_id == self.conversation_id
+                )
                 .values(case_id=case.id)
             )
         self.session.add(
@@ -158,7 +160,12 @@ def case_as_dict(case: Case, *, with_details: bool = False) -> dict[str, Any]:
             for e in case.events
         ]
         data["evidence"] = [
-            {"sha256": e.sha256, "content_type": e.content_type, "size": e.size, "filename": e.filename}
+            {
+                "sha256": e.sha256,
+                "content_type": e.content_type,
+                "size": e.size,
+                "filename": e.filename,
+            }
             for e in case.evidence
         ]
     return data

@@ -65,8 +65,12 @@ def local_date(moment: datetime) -> date:
 
 
 def complaint_acceptance_due(received: datetime) -> Deadline:
-    return add_working_days(local_date(received), int(rules()["complaint_acceptance"]["working_days"]))
+    return add_working_days(
+        local_date(received), int(rules()["complaint_acceptance"]["working_days"])
+    )
 
 
 def report_verification_due(received: datetime) -> Deadline:
-    return add_working_days(local_date(received), int(rules()["report_verification"]["working_days"]))
+    return add_working_days(
+        local_date(received), int(rules()["report_verification"]["working_days"])
+    )

@@ -11,7 +11,15 @@ from pathlib import Path
 
 import filetype
 
-IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/heic", "image/heif"}
+IMAGE_TYPES = {
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "image/bmp",
+    "image/heic",
+    "image/heif",
+}
 
 
 class NotAnImage(ValueError):
@@ -61,7 +69,9 @@ class EvidenceStore:
         content_type = sniff_image(data)
         sha256 = hashlib.sha256(data).hexdigest()
         await asyncio.to_thread(self._write, data, sha256)
-        return StoredFile(sha256=sha256, size=len(data), content_type=content_type, filename=filename)
+        return StoredFile(
+            sha256=sha256, size=len(data), content_type=content_type, filename=filename
+        )
 
     def read(self, sha256: str) -> bytes:
         return self.path_for(sha256).read_bytes()

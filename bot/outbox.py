@@ -112,7 +112,9 @@ class OutboxDispatcher:
             log.warning("outbox %s gave up: %s", row.key, exc)
             await self._finish(row.id, status="failed", last_error=str(exc)[:2000])
         except Exception as exc:
-            after = exc.after if isinstance(exc, RetryLater) and exc.after else backoff(row.attempts)
+            after = (
+                exc.after if isinstance(exc, RetryLater) and exc.after else backoff(row.attempts)
+            )
             dead = row.attempts >= self.max_attempts
             log.info("outbox %s attempt %s failed: %s", row.key, row.attempts, exc)
             await self._finish(

@@ -14,7 +14,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cases import SessionCaseService
-from bot.db.models import Conversation, Evidence, InboundMessage as InboundRow, OutboxMessage, TranscriptEntry
+from bot.db.models import (
+    Conversation,
+    Evidence,
+    OutboxMessage,
+    TranscriptEntry,
+)
+from bot.db.models import (
+    InboundMessage as InboundRow,
+)
 from bot.messages import InboundMessage
 from bot.understanding import Understanding
 from dialogues.engine import Engine
@@ -64,7 +72,9 @@ class Pipeline:
                 log.info("retrying after a concurrent insert for %s", message.channel_message_id)
         raise AssertionError("unreachable")
 
-    async def _conversation(self, session: AsyncSession, message: InboundMessage, now: datetime) -> Conversation:
+    async def _conversation(
+        self, session: AsyncSession, message: InboundMessage, now: datetime
+    ) -> Conversation:
         dialect = session.bind.dialect.name if session.bind else "sqlite"
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         await session.execute(
@@ -85,7 +95,9 @@ class Pipeline:
         )
         if dialect == "postgresql":
             stmt = stmt.with_for_update()
-        conversation = (await session.execute(stmt.execution_options(populate_existing=True))).scalar_one()
+        conversation = (
+            await session.execute(stmt.execution_options(populate_existing=True))
+        ).scalar_one()
         return conversation
 
     async def _in_transaction(
@@ -108,7 +120,10 @@ class Pipeline:
             content["payload"] = message.payload
         evidence_ref: EvidenceRef | None = None
         if message.file is not None:
-            content["file"] = {"sha256": message.file.sha256, "content_type": message.file.content_type}
+            content["file"] = {
+                "sha256": message.file.sha256,
+                "content_type": message.file.content_type,
+            }
         inbound = InboundRow(
             channel=message.channel,
             channel_message_id=message.channel_message_id,

@@ -15,7 +15,9 @@ from dialogues.texts import t
 
 # An answer that needs no form: (turn, ports) -> replies. Issue-level features register more.
 Answer = Callable[[Turn, Ports], Awaitable[list[Reply]]]
-QUESTION_CUE = re.compile(r"[?？]|吗|怎么|如何|什么|哪|多久|能不能|可以.*吗|how|what|when|can i", re.I)
+QUESTION_CUE = re.compile(
+    r"[?？]|吗|怎么|如何|什么|哪|多久|能不能|可以.*吗|how|what|when|can i", re.I
+)
 
 
 async def _help(turn: Turn, ports: Ports) -> list[Reply]:
@@ -96,7 +98,9 @@ class Engine:
         if turn.kind == "photo" and turn.evidence is not None:
             sha = turn.evidence.sha256[:12]
             state.setdefault("loose_evidence", []).append(turn.evidence.id)
-            return [Reply(t(turn.lang, "common.photo_outside_flow", sha=sha))] + self.menu(turn.lang)
+            return [Reply(t(turn.lang, "common.photo_outside_flow", sha=sha))] + self.menu(
+                turn.lang
+            )
         if turn.kind not in {"text", "button", "event"}:
             return [Reply(t(turn.lang, "common.unsupported_kind"))] + self.menu(turn.lang)
         if is_word("english", text) or is_word("chinese", text):
@@ -125,7 +129,9 @@ class Engine:
                 return flow.name
         return None
 
-    async def _start(self, name: str, state: dict[str, Any], turn: Turn, ports: Ports) -> list[Reply]:
+    async def _start(
+        self, name: str, state: dict[str, Any], turn: Turn, ports: Ports
+    ) -> list[Reply]:
         if name in self.flows:
             form = Form(self.flows[name], state, turn, ports)
             return form.start()
@@ -145,7 +151,11 @@ class Engine:
             return [Reply(t(turn.lang, "common.unsupported_kind"))] + form.repeat()
         digression = self._digression(turn, flow, state)
         if digression is not None:
-            return await digression(turn, ports) + [Reply(t(turn.lang, "common.resume"))] + form.repeat()
+            return (
+                await digression(turn, ports)
+                + [Reply(t(turn.lang, "common.resume"))]
+                + form.repeat()
+            )
         return await form.handle()
 
     def _is_cancel(self, turn: Turn, text: str) -> bool:

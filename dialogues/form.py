@@ -46,7 +46,7 @@ class Form:
             return await self.on_summary()
         if step == PICK_FIELD:
             return self.on_pick_field()
-        return self.on_answer(self.flow.step(step))
+        return self.on_answer(self.flow.step(str(step)))
 
     def repeat(self) -> list[Reply]:
         """The pending question again (after a digression or a resume)."""
@@ -55,7 +55,7 @@ class Form:
             return self.summary()
         if step == PICK_FIELD:
             return self.pick_field()
-        return [self.ask(self.flow.step(step))]
+        return [self.ask(self.flow.step(str(step)))]
 
     # ---- asking ------------------------------------------------------------------------
     def next_step(self) -> StepSpec | None:
@@ -95,9 +95,14 @@ class Form:
         elif step.type == "yesno":
             buttons = [Button(self.say("button.yes"), "/yes"), Button(self.say("button.no"), "/no")]
         elif step.type == "photos":
-            buttons = [Button(self.say("button.done"), "/done"), Button(self.say("button.skip"), "/skip")]
+            buttons = [
+                Button(self.say("button.done"), "/done"),
+                Button(self.say("button.skip"), "/skip"),
+            ]
         if step.skip_button:
-            buttons.append(Button(self.say(f"{self.flow.name}.{step.skip_button.split('.', 1)[1]}"), "/skip"))
+            buttons.append(
+                Button(self.say(f"{self.flow.name}.{step.skip_button.split('.', 1)[1]}"), "/skip")
+            )
         return [*buttons, self.cancel_button()]
 
     # ---- answering ---------------------------------------------------------------------
@@ -146,9 +151,13 @@ class Form:
         if evidence is None:
             return [self.ask(step)]
         if len(photos) >= limit:
-            return [Reply(self.say(f"{self.flow.name}.photo_limit", max=limit), self.buttons_for(step))]
+            return [
+                Reply(self.say(f"{self.flow.name}.photo_limit", max=limit), self.buttons_for(step))
+            ]
         photos.append(evidence.id)
-        ack = self.say(f"{self.flow.name}.photo_received", count=len(photos), sha=evidence.sha256[:12])
+        ack = self.say(
+            f"{self.flow.name}.photo_received", count=len(photos), sha=evidence.sha256[:12]
+        )
         if step.type == "photos":
             return [Reply(ack, self.buttons_for(step))]
         return [self.ask(step, ack)]
@@ -193,7 +202,9 @@ class Form:
         if step.type == "photos":
             return self.say("value.photos", count=len(value or []))
         if value is None or value == "":
-            return self.say("value.none") if step.slot in self.slots else self.say("value.not_given")
+            return (
+                self.say("value.none") if step.slot in self.slots else self.say("value.not_given")
+            )
         if step.type == "yesno":
             return self.say("value.yes" if value else "value.no")
         if step.type == "multichoice":
@@ -244,7 +255,9 @@ class Form:
             verdict = validate(self.flow, step, self.turn, self.ports.normalizer)
             if isinstance(verdict, Accepted):
                 self.slots[step.slot] = verdict.value
-                return [Reply(self.say(f"{self.flow.name}.updated", label=self.say(step.label)))] + self.summary()
+                return [
+                    Reply(self.say(f"{self.flow.name}.updated", label=self.say(step.label)))
+                ] + self.summary()
         return self.correct(step)
 
     async def submit(self) -> list[Reply]:
@@ -268,8 +281,12 @@ class Form:
             days=receipt.working_days or "-",
         )
         if receipt.calendar_estimated and receipt.decision_due:
-            text += "\n" + self.say(f"{self.flow.name}.submitted_estimated", year=receipt.decision_due.year)
+            text += "\n" + self.say(
+                f"{self.flow.name}.submitted_estimated", year=receipt.decision_due.year
+            )
         for key in ("flow", "step", "slots", "photos", "correcting", "pending_choices"):
             self.state.pop(key, None)
         self.state["last_case_no"] = receipt.case_no
-        return [Reply(text, [Button(self.say("button.menu"), "/menu")], {"case_no": receipt.case_no})]
+        return [
+            Reply(text, [Button(self.say("button.menu"), "/menu")], {"case_no": receipt.case_no})
+        ]

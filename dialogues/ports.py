@@ -21,7 +21,12 @@ class CaseReceipt:
 
 class CaseService(Protocol):
     async def submit(
-        self, *, kind: str, fields: dict[str, Any], personal: dict[str, Any], evidence_ids: list[int]
+        self,
+        *,
+        kind: str,
+        fields: dict[str, Any],
+        personal: dict[str, Any],
+        evidence_ids: list[int],
     ) -> CaseReceipt: ...
 
 

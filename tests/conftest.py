@@ -16,7 +16,9 @@ from bot.db.migrate import upgrade
 ADMIN_URL = os.environ.get(
     "WEIQUAN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
-REQUIRE_POSTGRES = os.environ.get("CI") == "true" or os.environ.get("WEIQUAN_TEST_REQUIRE_POSTGRES") == "1"
+REQUIRE_POSTGRES = (
+    os.environ.get("CI") == "true" or os.environ.get("WEIQUAN_TEST_REQUIRE_POSTGRES") == "1"
+)
 
 
 async def _admin(sql: str) -> None:
@@ -24,7 +26,11 @@ async def _admin(sql: str) -> None:
 
     url = make_url(ADMIN_URL)
     conn = await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, password=url.password, database=url.database
+        host=url.host,
+        port=url.port or 5432,
+        user=url.username,
+        password=url.password,
+        database=url.database,
     )
     try:
         await conn.execute(sql)
@@ -86,14 +92,18 @@ def db_url(request: pytest.FixtureRequest) -> str:
 def settings(tmp_path: Path, db_url: str):  # type: ignore[no-untyped-def]
     from bot.settings import Settings
 
-    return Settings(environment="test", data_dir=tmp_path / "var", database_url=db_url, nlu_manage=False)
+    return Settings(
+        environment="test", data_dir=tmp_path / "var", database_url=db_url, nlu_manage=False
+    )
 
 
 @pytest.fixture
 def sqlite_settings(tmp_path: Path, sqlite_url: str):  # type: ignore[no-untyped-def]
     from bot.settings import Settings
 
-    return Settings(environment="test", data_dir=tmp_path / "var", database_url=sqlite_url, nlu_manage=False)
+    return Settings(
+        environment="test", data_dir=tmp_path / "var", database_url=sqlite_url, nlu_manage=False
+    )
 
 
 @pytest.fixture

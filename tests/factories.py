@@ -38,14 +38,23 @@ def png_bytes(seed: int = 0, size: int = 8) -> bytes:
 
     header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
     idat = zlib.compress(b"".join(rows))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    )
 
 
 class Chat:
     """One simulated user talking to the pipeline directly (transcript tests)."""
 
-    def __init__(self, pipeline: Pipeline, *, channel: str = "rest", sender: str | None = None,
-                 locale: str | None = None, now: datetime | None = None) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        *,
+        channel: str = "rest",
+        sender: str | None = None,
+        locale: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
         self.pipeline = pipeline
         self.channel = channel
         self.sender = sender or f"user-{uuid.uuid4().hex[:8]}"

@@ -6,7 +6,9 @@ import typer
 
 from bot.cli import cases, db, serve
 
-app = typer.Typer(help="维权助手 Weiquan — complaints and tip-offs about counterfeit goods.", no_args_is_help=True)
+app = typer.Typer(
+    help="维权助手 Weiquan — complaints and tip-offs about counterfeit goods.", no_args_is_help=True
+)
 app.command("serve")(serve.serve)
 app.add_typer(db.app, name="db")
 app.add_typer(cases.app, name="cases")

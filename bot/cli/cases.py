@@ -75,7 +75,10 @@ def _display(value: Any) -> str:
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, list):
-        return "、".join(t("zh", f"demand.{v}") if isinstance(v, str) else str(v) for v in value) or "无"
+        return (
+            "、".join(t("zh", f"demand.{v}") if isinstance(v, str) else str(v) for v in value)
+            or "无"
+        )
     if value in (None, ""):
         return "无"
     return str(value)
@@ -96,7 +99,9 @@ def show_cmd(
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
     console = Console()
-    table = Table(title=f"{data['case_no']}（{data['kind']} · {data['status']}）", show_header=False)
+    table = Table(
+        title=f"{data['case_no']}（{data['kind']} · {data['status']}）", show_header=False
+    )
     table.add_column("项目", style="bold")
     table.add_column("内容")
     table.add_row("提交时间", data["submitted_at"])
@@ -110,4 +115,6 @@ def show_cmd(
         console.print(f"  · {item['content_type']} {item['size']} B sha256={item['sha256']}")
     console.print("[bold]时间线[/bold]")
     for event in data["events"]:
-        console.print(f"  · {event['at'][:19]} {event['kind']} ({event['actor']}) {event['detail']}")
+        console.print(
+            f"  · {event['at'][:19]} {event['kind']} ({event['actor']}) {event['detail']}"
+        )

@@ -9,7 +9,9 @@ from bot.settings import Settings
 
 
 def serve(
-    host: str | None = typer.Option(None, help="Interface to bind (default WEIQUAN_HOST or 127.0.0.1)"),
+    host: str | None = typer.Option(
+        None, help="Interface to bind (default WEIQUAN_HOST or 127.0.0.1)"
+    ),
     port: int | None = typer.Option(None, help="Port (default WEIQUAN_PORT or 8000)"),
     workers: int = typer.Option(1, min=1, help="Worker processes"),
 ) -> None:

@@ -32,7 +32,9 @@ def install(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         if any(e["type"] == "json_invalid" for e in errors):
-            return JSONResponse(error_body("invalid_json", "The body is not valid JSON."), status_code=400)
+            return JSONResponse(
+                error_body("invalid_json", "The body is not valid JSON."), status_code=400
+            )
         return JSONResponse(
             error_body("invalid_request", "The request does not match the schema.", detail=errors),
             status_code=422,
@@ -40,9 +42,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}.get(
+            exc.status_code, "http_error"
+        )
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse(error_body("internal_error", "Something went wrong on our side."), status_code=500)
+        return JSONResponse(
+            error_body("internal_error", "Something went wrong on our side."), status_code=500
+        )

@@ -74,7 +74,9 @@ async def webhook(
 ) -> list[ReplyOut]:
     if len(body.message) > settings.max_text_chars:
         raise ApiError(
-            422, "text_too_long", f"A message may have at most {settings.max_text_chars} characters."
+            422,
+            "text_too_long",
+            f"A message may have at most {settings.max_text_chars} characters.",
         )
     text = body.message.strip()
     is_payload = text.startswith("/") and " " not in text and len(text) <= 64
@@ -102,13 +104,22 @@ async def upload(
 ) -> list[ReplyOut]:
     data = await file.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
-        raise ApiError(413, "file_too_large", f"A photo may be at most {settings.max_upload_bytes // (1024 * 1024)} MB.")
+        raise ApiError(
+            413,
+            "file_too_large",
+            f"A photo may be at most {settings.max_upload_bytes // (1024 * 1024)} MB.",
+        )
     if not data:
         raise ApiError(422, "empty_file", "The file is empty.")
     try:
         stored = await store.save_image(data, filename=file.filename)
     except NotAnImage as exc:
-        raise ApiError(415, "not_an_image", "Only photos (JPEG, PNG, GIF, WebP, BMP, HEIC) can be sent.", detected=str(exc)) from None
+        raise ApiError(
+            415,
+            "not_an_image",
+            "Only photos (JPEG, PNG, GIF, WebP, BMP, HEIC) can be sent.",
+            detected=str(exc),
+        ) from None
     message = InboundMessage(
         channel=CHANNEL,
         channel_message_id=message_id or uuid.uuid4().hex,

@@ -40,7 +40,9 @@ async def test_case_number_uses_shanghai_date(sqlite_url: str) -> None:
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
             # 2026-11-27 20:30 UTC is already 28 November in Shanghai.
-            number = await next_case_no(session, kind="complaint", at=datetime(2026, 11, 27, 20, 30, tzinfo=UTC))
+            number = await next_case_no(
+                session, kind="complaint", at=datetime(2026, 11, 27, 20, 30, tzinfo=UTC)
+            )
     finally:
         await engine.dispose()
     assert re.fullmatch(r"TS20261128\d{6}", number)

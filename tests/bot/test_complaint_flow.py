@@ -46,8 +46,18 @@ async def test_happy_path_files_a_case_with_every_field(app: Any) -> None:
     chat = chat_for(app)
     await run(chat, HAPPY)
     summary = chat.text
-    for shown in ("蓝牙耳机", "索尼", "京东", "某某数码专营店", "2026-11-20", "¥399", "退款、赔偿", "张三",
-                  "13812345678", "北京市朝阳区建国路1号"):
+    for shown in (
+        "蓝牙耳机",
+        "索尼",
+        "京东",
+        "某某数码专营店",
+        "2026-11-20",
+        "¥399",
+        "退款、赔偿",
+        "张三",
+        "13812345678",
+        "北京市朝阳区建国路1号",
+    ):
         assert shown in summary
     await chat.say("/confirm")
     match = re.search(r"TS\d{14}", chat.text)
@@ -73,7 +83,11 @@ async def test_happy_path_files_a_case_with_every_field(app: Any) -> None:
         "consent_publish": True,
         "consent_mediation": False,
     }
-    assert case.personal == {"name": "张三", "phone": "13812345678", "address": "北京市朝阳区建国路1号"}
+    assert case.personal == {
+        "name": "张三",
+        "phone": "13812345678",
+        "address": "北京市朝阳区建国路1号",
+    }
     assert str(case.decision_due) == "2026-12-08"
     # The conversation is free again: the menu works.
     await chat.say("你好")
@@ -86,17 +100,31 @@ async def test_one_answer_can_fill_several_fields(app: Any) -> None:
     await chat.say("在京东花了399买的耳机")
     assert chat.awaiting == "brand"
     asked = []
-    answers = {"brand": "/skip", "merchant": "某某店", "merchant_address": "https://x.example/1",
-               "purchase_date": "昨天", "problem": "是假货，做工很差", "demand": "/choice:refund",
-               "photos": "/skip", "name": "李四", "phone": "13912345678", "address": "上海市浦东新区世纪大道100号",
-               "consent_publish": "/no", "consent_mediation": "/yes"}
+    answers = {
+        "brand": "/skip",
+        "merchant": "某某店",
+        "merchant_address": "https://x.example/1",
+        "purchase_date": "昨天",
+        "problem": "是假货，做工很差",
+        "demand": "/choice:refund",
+        "photos": "/skip",
+        "name": "李四",
+        "phone": "13912345678",
+        "address": "上海市浦东新区世纪大道100号",
+        "consent_publish": "/no",
+        "consent_mediation": "/yes",
+    }
     while chat.awaiting not in (None, "confirm"):
         asked.append(chat.awaiting)
         await chat.say(answers[chat.awaiting])
         if chat.awaiting == "demand":
             await chat.say("/done")
     assert "platform" not in asked and "amount" not in asked
-    assert "· 购买平台：京东" in chat.text and "· 金额：¥399" in chat.text and "· 商品：耳机" in chat.text
+    assert (
+        "· 购买平台：京东" in chat.text
+        and "· 金额：¥399" in chat.text
+        and "· 商品：耳机" in chat.text
+    )
     assert "· 购买日期：2026-11-26" in chat.text
 
 
@@ -159,7 +187,9 @@ async def test_cancel_button_and_cancel_word_in_free_text(app: Any) -> None:
         (14, "随便", "同意"),
     ],
 )
-async def test_invalid_values_are_asked_again(app: Any, step_index: int, bad: str, hint: str) -> None:
+async def test_invalid_values_are_asked_again(
+    app: Any, step_index: int, bad: str, hint: str
+) -> None:
     chat = chat_for(app)
     await run(chat, HAPPY[:step_index])
     awaiting = chat.awaiting
@@ -202,7 +232,11 @@ async def test_photos_are_stored_and_attached(app: Any) -> None:
     await chat.say("/confirm")
     [case] = await cases_of(app)
     async with app.state.sessions() as session:
-        attached = (await session.execute(select(Evidence).where(Evidence.case_id == case.id))).scalars().all()
+        attached = (
+            (await session.execute(select(Evidence).where(Evidence.case_id == case.id)))
+            .scalars()
+            .all()
+        )
     assert len(attached) == 2
     for item in attached:
         assert app.state.evidence.path_for(item.sha256).is_file()

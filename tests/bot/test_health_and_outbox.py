@@ -44,8 +44,14 @@ class Clock:
 async def add_rows(app: Any, *keys: str) -> None:
     async with app.state.sessions() as session, session.begin():
         for key in keys:
-            session.add(OutboxMessage(topic="reply:test", key=key, payload={"text": key},
-                                      next_attempt_at=datetime(2026, 11, 27, 9, 0, tzinfo=UTC)))
+            session.add(
+                OutboxMessage(
+                    topic="reply:test",
+                    key=key,
+                    payload={"text": key},
+                    next_attempt_at=datetime(2026, 11, 27, 9, 0, tzinfo=UTC),
+                )
+            )
 
 
 async def rows(app: Any) -> dict[str, OutboxMessage]:

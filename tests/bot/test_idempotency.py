@@ -39,7 +39,9 @@ async def test_repeated_message_id_returns_first_answer(client: Any, app: Any) -
 
 async def test_concurrent_duplicates_are_processed_once(client: Any, app: Any) -> None:
     await post(client, "/complaint", "c0", sender="racer")
-    answers = await asyncio.gather(*(post(client, "蓝牙耳机", "c1", sender="racer") for _ in range(8)))
+    answers = await asyncio.gather(
+        *(post(client, "蓝牙耳机", "c1", sender="racer") for _ in range(8))
+    )
     assert all(a == answers[0] for a in answers)
     assert answers[0][-1]["custom"]["awaiting"] == "brand"
     assert await count(app, InboundMessage) == 2
@@ -57,11 +59,29 @@ async def test_concurrent_first_messages_create_one_conversation(client: Any, ap
 
 
 async def test_concurrent_confirmations_file_one_case(client: Any, app: Any) -> None:
-    script = ["/complaint", "耳机", "索尼", "京东", "某店", "https://x.example/1", "昨天", "399",
-              "假货，音质很差", "退款", "/skip", "张三", "13812345678", "北京市朝阳区建国路1号", "/yes", "/no"]
+    script = [
+        "/complaint",
+        "耳机",
+        "索尼",
+        "京东",
+        "某店",
+        "https://x.example/1",
+        "昨天",
+        "399",
+        "假货，音质很差",
+        "退款",
+        "/skip",
+        "张三",
+        "13812345678",
+        "北京市朝阳区建国路1号",
+        "/yes",
+        "/no",
+    ]
     for i, text in enumerate(script):
         await post(client, text, f"s{i}", sender="submitter")
-    answers = await asyncio.gather(*(post(client, "/confirm", "final", sender="submitter") for _ in range(5)))
+    answers = await asyncio.gather(
+        *(post(client, "/confirm", "final", sender="submitter") for _ in range(5))
+    )
     numbers = {a[0]["custom"]["case_no"] for a in answers}
     assert len(numbers) == 1 and next(iter(numbers)).startswith("TS")
     assert await count(app, Case) == 1

@@ -13,7 +13,9 @@ from tests.factories import png_bytes
 
 async def stored(app: Any) -> tuple[int, int]:
     async with app.state.sessions() as session:
-        inbound = (await session.execute(select(func.count()).select_from(InboundMessage))).scalar_one()
+        inbound = (
+            await session.execute(select(func.count()).select_from(InboundMessage))
+        ).scalar_one()
         evidence = (await session.execute(select(func.count()).select_from(Evidence))).scalar_one()
     return int(inbound), int(evidence)
 
@@ -30,7 +32,9 @@ async def stored(app: Any) -> tuple[int, int]:
         (b'{"sender": "u", "message": "hi", "extra": 1}', 422, "invalid_request"),
     ],
 )
-async def test_malformed_bodies(client: Any, app: Any, body: bytes, status: int, error: str) -> None:
+async def test_malformed_bodies(
+    client: Any, app: Any, body: bytes, status: int, error: str
+) -> None:
     response = await client.post(
         "/webhooks/rest/webhook", content=body, headers={"content-type": "application/json"}
     )
@@ -41,7 +45,9 @@ async def test_malformed_bodies(client: Any, app: Any, body: bytes, status: int,
 
 
 async def test_text_over_limit(client: Any, app: Any) -> None:
-    response = await client.post("/webhooks/rest/webhook", json={"sender": "u", "message": "假" * 4001})
+    response = await client.post(
+        "/webhooks/rest/webhook", json={"sender": "u", "message": "假" * 4001}
+    )
     assert response.status_code == 422
     assert response.json()["error"] == "text_too_long"
     ok = await client.post("/webhooks/rest/webhook", json={"sender": "u", "message": "假" * 4000})
@@ -51,7 +57,9 @@ async def test_text_over_limit(client: Any, app: Any) -> None:
 
 async def test_oversize_body_is_413(client: Any, app: Any) -> None:
     big = b"x" * (app.state.settings.max_body_bytes + 1)
-    response = await client.post("/webhooks/rest/webhook", content=big, headers={"content-type": "application/json"})
+    response = await client.post(
+        "/webhooks/rest/webhook", content=big, headers={"content-type": "application/json"}
+    )
     assert response.status_code == 413
     assert response.json()["error"] == "too_large"
 
