@@ -13,7 +13,7 @@ PY310 ?= $(shell \
 		ls -d "$$(pyenv root)"/versions/3.10.*/bin/python3.10 | sort -V | tail -1; \
 	elif command -v python3.10 >/dev/null 2>&1; then command -v python3.10; fi)
 
-.PHONY: help run test lint fmt venv rasa-venv db-upgrade bench clean
+.PHONY: help run test lint fmt venv rasa-venv browser db-upgrade bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -36,6 +36,12 @@ $(RASA_VENV)/.installed: nlu/requirements-rasa.txt nlu/constraints-rasa.txt
 rasa-venv: $(RASA_VENV)/.installed ## create .venv-rasa (Python 3.10) with Rasa 3.6.21 and jieba
 # --- end rasa ---
 
+browser: ## install Debian's Chromium for the page tests (needs root or sudo)
+	@if [ -x /usr/bin/chromium ]; then exit 0; fi; \
+	SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	echo "installing Debian's chromium for the browser tests"; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null
+
 db-upgrade: venv ## apply database migrations
 	$(VENV)/bin/weiquan db upgrade
 
@@ -43,7 +49,7 @@ run: venv rasa-venv ## set up and start the service on http://127.0.0.1:8000
 	$(VENV)/bin/weiquan db upgrade
 	$(VENV)/bin/weiquan serve
 
-test: venv rasa-venv ## set up and run the whole test suite
+test: venv rasa-venv browser ## set up and run the whole test suite
 	$(PY) -m pytest
 
 lint: venv ## ruff and mypy
