@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_server import WEIQUAN, server  # noqa: F401 - the fixture is reused
+from tests.e2e.conftest import WEIQUAN
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -47,7 +47,7 @@ def last_bot_text(page: Any) -> str:
 
 def test_complaint_through_the_chat_page(
     server: tuple[str, dict[str, str]], page: Any, tmp_path: Path
-) -> None:  # noqa: F811
+) -> None:
     url, env = server
     page.goto(url + "/")
     page.wait_for_selector(".buttons button")

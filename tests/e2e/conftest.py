@@ -1,0 +1,61 @@
+"""Fixtures for end-to-end tests: a real server started through the CLI."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+WEIQUAN = str(Path(sys.executable).parent / "weiquan")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path, db_url: str) -> Iterator[tuple[str, dict[str, str]]]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "WEIQUAN_DATA_DIR": str(tmp_path / "var"),
+        "WEIQUAN_DATABASE_URL": db_url,
+        "WEIQUAN_NLU_MANAGE": "false",
+        "WEIQUAN_LOG_LEVEL": "warning",
+    }
+    subprocess.run([WEIQUAN, "db", "upgrade"], env=env, check=True, capture_output=True)
+    proc = subprocess.Popen(
+        [WEIQUAN, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            proc.terminate()
+            raise AssertionError(
+                f"server did not start: {proc.stdout.read() if proc.stdout else ''}"
+            )
+        yield url, env
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout:
+            proc.stdout.close()
