@@ -27,6 +27,7 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed ## create .venv with the app and its dev tools
 
 # --- rasa ---
+.PHONY: nlu-train nlu-eval nlu-bench
 $(RASA_VENV)/.installed: nlu/requirements-rasa.txt nlu/constraints-rasa.txt
 	@if [ -z "$(PY310)" ]; then echo "error: Rasa 3.6 needs Python 3.10; install it (e.g. 'pyenv install 3.10.13') or set PYTHON310=/path/to/python3.10" >&2; exit 1; fi
 	@test -x $(RASA_VENV)/bin/python || $(PY310) -m venv $(RASA_VENV)
@@ -34,6 +35,15 @@ $(RASA_VENV)/.installed: nlu/requirements-rasa.txt nlu/constraints-rasa.txt
 	@touch $@
 
 rasa-venv: $(RASA_VENV)/.installed ## create .venv-rasa (Python 3.10) with Rasa 3.6.21 and jieba
+
+nlu-train: venv rasa-venv ## train the Rasa model (skipped when data, config and dictionary are unchanged)
+	$(PY) -m nlu.train
+
+nlu-eval: venv rasa-venv ## evaluate the model on the held-out split into reports/nlu/
+	$(PY) -c 'from bot.cli.nlu import app; app()' eval
+
+nlu-bench: venv rasa-venv ## NLU latency, cold start and memory (benchmarks/nlu_bench.py)
+	$(PY) benchmarks/nlu_bench.py latency
 # --- end rasa ---
 
 browser: ## install Debian's Chromium for the page tests (needs root or sudo)
@@ -47,6 +57,7 @@ db-upgrade: venv ## apply database migrations
 
 run: venv rasa-venv ## set up and start the service on http://127.0.0.1:8000
 	$(VENV)/bin/weiquan db upgrade
+	$(VENV)/bin/weiquan ccc seed
 	$(VENV)/bin/weiquan serve
 
 test: venv rasa-venv browser ## set up and run the whole test suite

@@ -7,13 +7,16 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 from fastapi.responses import HTMLResponse
 from starlette.types import ASGIApp
 
 from bot.db.engine import engine_from_settings, make_sessionmaker
 from bot.db.migrate import upgrade_async
 from bot.evidence import EvidenceStore
+from bot.knowledge.service import KnowledgeService, load_knowledge_base
 from bot.extensions import Extension
 from bot.outbox import OutboxDispatcher
 from bot.pipeline import Pipeline
@@ -22,6 +25,9 @@ from bot.understanding import NluNormalizer, RulesOnly, Understanding
 from bot.web import errors, health, rest
 from bot.web.limits import BodyLimit
 from dialogues.engine import Engine
+from integrations.ccc.http_registry import HttpRegistry
+from integrations.ccc.registry import CertificateRegistry, EmbeddedRegistry
+from integrations.ccc.service import CccService
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "web" / "static"
@@ -29,6 +35,24 @@ STATIC = Path(__file__).parent / "web" / "static"
 
 def build_understanding(settings: Settings) -> Understanding:
     return RulesOnly()
+
+
+def build_registry(
+    settings: Settings, http: httpx.AsyncClient
+) -> tuple[CertificateRegistry, AsyncEngine | None]:
+    """The embedded registry on its own reader engine, or the configured registry service."""
+    if settings.ccc_registry_url:
+        registry = HttpRegistry(
+            http,
+            settings.ccc_registry_url,
+            token=settings.ccc_registry_token,
+            timeout=settings.ccc_registry_timeout,
+            retries=settings.ccc_registry_retries,
+            cache_ttl=settings.ccc_registry_cache_ttl,
+        )
+        return registry, None
+    embedded, engine = EmbeddedRegistry.for_reading(settings.resolved_database_url)
+    return embedded, engine
 
 
 def create_app(
@@ -49,6 +73,11 @@ def create_app(
         db_engine = engine_from_settings(settings)
         sessions = make_sessionmaker(db_engine)
         understanding = build_understanding(settings)
+        http = httpx.AsyncClient(timeout=settings.ccc_registry_timeout)
+        registry, registry_engine = build_registry(settings, http)
+        knowledge = KnowledgeService(CccService(registry), await load_knowledge_base())
+        app.state.knowledge = knowledge
+        app.state.http = http
         app.state.settings = settings
         app.state.db_engine = db_engine
         app.state.sessions = sessions
@@ -67,6 +96,9 @@ def create_app(
                     stack.push_async_callback(app.state.outbox.stop)
                 yield
         finally:
+            await http.aclose()
+            if registry_engine is not None:
+                await registry_engine.dispose()
             await db_engine.dispose()
 
     app = FastAPI(

@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     nlu_model_dir: Path = Path("models")
     rasa_python: Path = Path(".venv-rasa/bin/python")
 
+    # CCC certificate registry: the embedded table unless a registry service is configured
+    ccc_registry_url: str | None = None
+    ccc_registry_token: str | None = Field(default=None, repr=False)
+    ccc_registry_timeout: float = 2.0
+    ccc_registry_retries: int = 2
+    ccc_registry_cache_ttl: int = 3600
+
     # Inputs
     max_text_chars: int = 4000
     max_upload_bytes: int = 10 * 1024 * 1024

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import cases, db, serve
+from bot.cli import cases, ccc, db, serve
 
 app = typer.Typer(
     help="维权助手 Weiquan — complaints and tip-offs about counterfeit goods.", no_args_is_help=True
@@ -12,6 +12,7 @@ app = typer.Typer(
 app.command("serve")(serve.serve)
 app.add_typer(db.app, name="db")
 app.add_typer(cases.app, name="cases")
+app.add_typer(ccc.app, name="ccc")
 
 
 def main() -> None:

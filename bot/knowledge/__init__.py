@@ -1,0 +1,1 @@
+"""Consumer knowledge base: identification tips, rights, processes, rewards, with sources."""

@@ -1,0 +1,1 @@
+"""Adapters to the outside world: chat channels, the CCC registry, the back office."""

@@ -1,0 +1,1 @@
+"""CCC (China Compulsory Certification): number rules, catalogue, registry adapters, checks."""
