@@ -121,7 +121,14 @@ def create_app(
     return app
 
 
+def default_extensions() -> list[Extension]:
+    """The channels every served app carries; each stays idle until its settings are given."""
+    from integrations.telegram import TelegramExtension
+
+    return [TelegramExtension()]
+
+
 def create_asgi(settings: Settings | None = None) -> ASGIApp:
-    """The served app: the FastAPI app behind the body-size limit."""
+    """The served app: the FastAPI app with its channels, behind the body-size limit."""
     settings = settings or Settings()
-    return BodyLimit(create_app(settings), settings.max_body_bytes)
+    return BodyLimit(create_app(settings, extensions=default_extensions()), settings.max_body_bytes)
