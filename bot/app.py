@@ -83,7 +83,9 @@ def create_app(
         app.state.sessions = sessions
         app.state.evidence = EvidenceStore(settings.evidence_dir)
         app.state.understanding = understanding
-        app.state.pipeline = Pipeline(sessions, Engine(), understanding, NluNormalizer())
+        app.state.pipeline = Pipeline(
+            sessions, Engine(), understanding, NluNormalizer(), knowledge=knowledge
+        )
         app.state.outbox = OutboxDispatcher(
             sessions, batch=settings.outbox_batch, poll_seconds=settings.outbox_poll_seconds
         )

@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from bot import reports
 from bot.db.models import Case, CaseEvent, CaseSequence, Evidence
 from bot.deadlines import Deadline, complaint_acceptance_due, local_date, report_verification_due
 from dialogues.ports import CaseReceipt
@@ -71,6 +72,20 @@ class SessionCaseService:
     ) -> CaseReceipt:
         case_no = await next_case_no(self.session, kind=kind, at=self.now)
         deadline = decision_deadline(kind, self.now)
+        fields = dict(fields)
+        linked = fields.pop("linked_case_no", None)
+        keys: dict[str, Any] = {}
+        original: Case | None = None
+        if kind == "report":
+            keys["target_name_key"] = reports.name_key(fields.get("target_name"))
+            keys["target_link_key"] = reports.link_key(fields.get("target_location"))
+            keys["reward_checklist"] = reports.reward_checklist(fields, personal, len(evidence_ids))
+            original = await reports.find_duplicate(
+                self.session,
+                name=keys["target_name_key"],
+                link=keys["target_link_key"],
+                now=self.now,
+            )
         case = Case(
             case_no=case_no,
             kind=kind,
@@ -86,9 +101,18 @@ class SessionCaseService:
             submitted_at=self.now,
             decision_due=deadline.due,
             updated_at=self.now,
+            duplicate_of_id=original.id if original else None,
+            linked_case_no=linked,
+            **keys,
         )
         self.session.add(case)
         await self.session.flush()
+        if linked:
+            await self.session.execute(
+                update(Case)
+                .where(Case.case_no == linked, Case.conversation_id == self.conversation_id)
+                .values(linked_case_no=case_no, updated_at=self.now)
+            )
         if evidence_ids:
             await self.session.execute(
                 update(Evidence)
@@ -101,7 +125,12 @@ class SessionCaseService:
             CaseEvent(
                 case_id=case.id,
                 kind="submitted",
-                detail={"decision_due": deadline.due.isoformat(), "evidence": len(evidence_ids)},
+                detail={
+                    "decision_due": deadline.due.isoformat(),
+                    "evidence": len(evidence_ids),
+                    "duplicate_of": original.case_no if original else None,
+                    "linked_case_no": linked,
+                },
                 actor=f"{self.channel}:user",
                 at=self.now,
             )
@@ -113,6 +142,8 @@ class SessionCaseService:
             decision_due=deadline.due,
             working_days=deadline.working_days,
             calendar_estimated=deadline.estimated,
+            merged=original is not None,
+            linked_case_no=linked,
         )
 
 

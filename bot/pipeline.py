@@ -23,11 +23,15 @@ from bot.db.models import (
 from bot.db.models import (
     InboundMessage as InboundRow,
 )
+from bot.handover import SessionHandoverDesk
 from bot.messages import InboundMessage
+from bot.rulebook import KnowledgeRuleBook
+from bot.status import SessionCaseLookup
 from bot.understanding import Understanding
 from dialogues.engine import Engine
+from dialogues.knowledge_port import KnowledgePort
 from dialogues.model import EvidenceRef, Reply, Turn
-from dialogues.ports import Normalizer, Ports
+from dialogues.ports import Normalizer, Ports, RuleBook
 from dialogues.texts import language_of
 
 log = logging.getLogger(__name__)
@@ -48,12 +52,18 @@ class Pipeline:
         understanding: Understanding,
         normalizer: Normalizer,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        *,
+        knowledge: KnowledgePort | None = None,
+        rules: RuleBook | None = None,
     ) -> None:
         self.sessions = sessions
         self.engine = engine
         self.understanding = understanding
         self.normalizer = normalizer
         self.clock = clock
+        # The CCC registry and knowledge base; advice answers say "don't know" without it.
+        self.knowledge = knowledge
+        self.rules: RuleBook = rules or KnowledgeRuleBook()
 
     async def handle(self, message: InboundMessage) -> Handled:
         now = message.received_at or self.clock()
@@ -184,9 +194,21 @@ class Pipeline:
             locale=lang,
             now=now,
         )
-        outcome = await self.engine.handle(
-            conversation.state, turn, Ports(cases=cases, normalizer=self.normalizer)
+        ports = Ports(
+            cases=cases,
+            normalizer=self.normalizer,
+            lookup=SessionCaseLookup(
+                session,
+                conversation_id=conversation.id,
+                channel=message.channel,
+                sender_id=message.sender_id,
+                now=now,
+            ),
+            handover=SessionHandoverDesk(session, conversation_id=conversation.id, now=now),
+            knowledge=self.knowledge,
+            rules=self.rules,
         )
+        outcome = await self.engine.handle(conversation.state, turn, ports)
         conversation.state = outcome.state
         stored = [r.as_dict() for r in outcome.replies]
         inbound.replies = stored

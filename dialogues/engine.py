@@ -7,21 +7,50 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from dialogues.flows import FlowSpec, MenuItem, all_flows, is_word, menu_items
-from dialogues.form import Form
-from dialogues.model import Button, Outcome, Reply, Turn
+from dialogues import advice, handover, status
+from dialogues.flows import FlowSpec, MenuItem, all_flows, is_word, mentions, menu_items
+from dialogues.form import CLEARED, Form
+from dialogues.model import Button, EvidenceRef, Outcome, Reply, Turn
 from dialogues.ports import Ports
 from dialogues.texts import t
 
 # An answer that needs no form: (turn, ports) -> replies. Issue-level features register more.
 Answer = Callable[[Turn, Ports], Awaitable[list[Reply]]]
+# The reply to a question an answer asked outside a form (claim digits, a certificate
+# number); None means "that was not an answer to it", and the turn is routed as usual.
+FollowUp = Callable[[Turn, Ports, dict[str, Any]], Awaitable[list[Reply] | None]]
 QUESTION_CUE = re.compile(
     r"[?？]|吗|怎么|如何|什么|哪|多久|能不能|可以.*吗|how|what|when|can i", re.I
 )
+# Intents that interrupt any step, question cue or not.
+ALWAYS_DIGRESS = frozenset({"human_handoff"})
+MISSES_BEFORE_HANDOVER = 2
+MAX_LOOSE_PHOTOS = 9
 
 
 async def _help(turn: Turn, ports: Ports) -> list[Reply]:
     return [Reply(t(turn.lang, "help.text"))]
+
+
+def default_answers() -> dict[str, Answer]:
+    """Answers by intent and by menu item name (``status``, ``handover``, ``ccc_check``)."""
+    return {
+        "help": _help,
+        "case_status": status.status,
+        "status": status.status,
+        "human_handoff": handover.request,
+        "handover": handover.request,
+        "check_ccc_cert": advice.check_ccc_cert,
+        "ccc_check": advice.check_ccc_cert,
+        "ask_ccc_required": advice.ask_ccc_required,
+        "ask_identify_fake": advice.knowledge,
+        "ask_process": advice.knowledge,
+        "ask_compensation": advice.ask_compensation,
+        "ask_reward": advice.ask_reward,
+    }
+
+
+FOLLOW_UPS: dict[str, FollowUp] = {"claim": status.claim, "ccc_number": advice.ccc_number}
 
 
 class Engine:
@@ -34,7 +63,7 @@ class Engine:
         digression_confidence: float = 0.75,
     ) -> None:
         self.flows = flows if flows is not None else all_flows()
-        self.answers: dict[str, Answer] = {"help": _help, **(answers or {})}
+        self.answers: dict[str, Answer] = {**default_answers(), **(answers or {})}
         self.digression_confidence = digression_confidence
 
     # ---- menu --------------------------------------------------------------------------
@@ -62,7 +91,20 @@ class Engine:
     async def handle(self, state: dict[str, Any], turn: Turn, ports: Ports) -> Outcome:
         state = copy.deepcopy(state)
         turn = self._language(state, turn)
-        replies = await self._route(state, turn, ports)
+        misses = int(state.pop("misses", 0))
+        state.pop("missed", None)
+        replies = await self._safety(state, turn, ports)
+        if not replies or state.get("flow"):
+            replies += await self._route(state, turn, ports)
+        self._absorb(state, replies)
+        if state.pop("missed", False):
+            misses += 1
+            if misses >= MISSES_BEFORE_HANDOVER and not state.get("handover_request"):
+                replies += await handover.queue(turn, ports, "not_understood", turn.text)
+                self._absorb(state, replies)
+                misses = 0
+        if misses:
+            state["misses"] = misses
         flow = state.get("flow")
         awaiting = state.get("step") if flow else None
         for reply in replies:
@@ -70,6 +112,27 @@ class Engine:
             reply.custom.setdefault("awaiting", awaiting)
             reply.custom.setdefault("case_no", None)
         return Outcome(replies=replies, state=state)
+
+    def _absorb(self, state: dict[str, Any], replies: list[Reply]) -> None:
+        """Move the control keys answers put on replies into the conversation state."""
+        for reply in replies:
+            expect = reply.custom.pop("expect", None)
+            if expect is not None:
+                state["expect"] = expect
+            request = reply.custom.pop("handover_request", None)
+            if request is not None:
+                state["handover_request"] = request
+
+    async def _safety(self, state: dict[str, Any], turn: Turn, ports: Ports) -> list[Reply]:
+        """Injury, fire, poisoning…: queue for a person at once, whatever else is going on."""
+        if turn.kind != "text" or state.get("handover_request"):
+            return []
+        word = mentions("safety", turn.text)
+        if word is None:
+            return []
+        return [Reply(t(turn.lang, "handover.safety_advice"))] + await handover.queue(
+            turn, ports, "safety", turn.text
+        )
 
     def _language(self, state: dict[str, Any], turn: Turn) -> Turn:
         text = turn.text.strip()
@@ -92,19 +155,27 @@ class Engine:
 
     async def _route(self, state: dict[str, Any], turn: Turn, ports: Ports) -> list[Reply]:
         text = (turn.payload or turn.text).strip()
+        if state.get("handover_request") and (
+            text == handover.CANCEL_PAYLOAD or (not state.get("flow") and is_word("cancel", text))
+        ):
+            state.pop("handover_request", None)
+            return await handover.cancel(turn, ports)
         flow = self.flows.get(state.get("flow") or "")
         if flow is not None:
             return await self._in_form(flow, state, turn, ports, text)
+        expect = state.pop("expect", None)
+        if expect and turn.kind in {"text", "button"}:
+            answered = await FOLLOW_UPS[expect["answer"]](turn, ports, expect.get("data", {}))
+            if answered is not None:
+                return answered
         if turn.kind == "photo" and turn.evidence is not None:
-            sha = turn.evidence.sha256[:12]
-            state.setdefault("loose_evidence", []).append(turn.evidence.id)
-            return [Reply(t(turn.lang, "common.photo_outside_flow", sha=sha))] + self.menu(
-                turn.lang
-            )
+            return await self._loose_photo(state, turn, ports, turn.evidence)
         if turn.kind not in {"text", "button", "event"}:
             return [Reply(t(turn.lang, "common.unsupported_kind"))] + self.menu(turn.lang)
         if is_word("english", text) or is_word("chinese", text):
             return self.menu(turn.lang, greet=True)
+        if text.startswith("/link:") or text.startswith("/attach:"):
+            return await self._follow_button(state, turn, ports, text)
         if is_word("cancel", text):
             return [Reply(t(turn.lang, "common.nothing_to_cancel"))] + self.menu(turn.lang)
         if is_word("menu", text) or turn.intent == "greet" or turn.kind == "event":
@@ -117,9 +188,60 @@ class Engine:
             return await self._start(started, state, turn, ports)
         if turn.intent in self.answers and turn.confidence >= self.digression_confidence * 0.8:
             return await self.answers[turn.intent](turn, ports) + self.menu(turn.lang)
+        state["missed"] = True
         if text.isdigit() and len(text) <= 2:
             return [Reply(t(turn.lang, "menu.number_unknown", number=text))] + self.menu(turn.lang)
         return [Reply(t(turn.lang, "common.not_understood"))] + self.menu(turn.lang)
+
+    async def _loose_photo(
+        self, state: dict[str, Any], turn: Turn, ports: Ports, evidence: EvidenceRef
+    ) -> list[Reply]:
+        """A photo outside a form is kept; ask which report or complaint it belongs to."""
+        loose: list[int] = state.setdefault("loose_evidence", [])
+        if len(loose) >= MAX_LOOSE_PHOTOS:
+            return [Reply(t(turn.lang, "photos.loose_limit", max=MAX_LOOSE_PHOTOS))]
+        loose.append(evidence.id)
+        buttons = [
+            Button(t(turn.lang, "photos.new_complaint"), "/complaint"),
+            Button(t(turn.lang, "photos.new_report"), "/report"),
+        ]
+        if ports.lookup is not None:
+            for view in await ports.lookup.own_cases(limit=3):
+                buttons.append(
+                    Button(
+                        t(turn.lang, "photos.attach", case_no=view.case_no),
+                        f"/attach:{view.case_no}",
+                    )
+                )
+        sha = evidence.sha256[:12]
+        return [
+            Reply(t(turn.lang, "common.photo_outside_flow", sha=sha, count=len(loose)), buttons)
+        ]
+
+    async def _follow_button(
+        self, state: dict[str, Any], turn: Turn, ports: Ports, text: str
+    ) -> list[Reply]:
+        """``/link:<flow>`` (linked case offered after submission) and ``/attach:<case>``."""
+        if text.startswith("/attach:"):
+            loose = state.pop("loose_evidence", [])
+            case_no = text.removeprefix("/attach:")
+            done = bool(loose) and ports.lookup is not None
+            done = done and await ports.lookup.attach_evidence(case_no, loose)  # type: ignore[union-attr]
+            key = "photos.attached" if done else "photos.not_attached"
+            if not done and loose:
+                state["loose_evidence"] = loose
+            return [Reply(t(turn.lang, key, case_no=case_no, count=len(loose)))] + self.menu(
+                turn.lang
+            )
+        offer = state.pop("offer", None)
+        name = text.removeprefix("/link:")
+        if not offer or offer.get("flow") != name or name not in self.flows:
+            return self.menu(turn.lang)
+        state["link_to"] = offer["link_to"]
+        form = Form(self.flows[name], state, turn, ports)
+        return [Reply(t(turn.lang, "common.linked_start", case_no=offer["link_to"]))] + form.start(
+            carried=offer.get("carry")
+        )
 
     def _flow_for(self, turn: Turn, text: str) -> str | None:
         for flow in self.flows.values():
@@ -133,8 +255,10 @@ class Engine:
         self, name: str, state: dict[str, Any], turn: Turn, ports: Ports
     ) -> list[Reply]:
         if name in self.flows:
+            for key in CLEARED:
+                state.pop(key, None)
             form = Form(self.flows[name], state, turn, ports)
-            return form.start()
+            return form.start(photos=state.pop("loose_evidence", [])[:MAX_LOOSE_PHOTOS])
         return await self.answers[name](turn, ports) + self.menu(turn.lang)
 
     async def _in_form(
@@ -142,7 +266,7 @@ class Engine:
     ) -> list[Reply]:
         form = Form(flow, state, turn, ports)
         if self._is_cancel(turn, text):
-            for key in ("flow", "step", "slots", "photos", "correcting", "pending_choices"):
+            for key in CLEARED:
                 state.pop(key, None)
             return [Reply(t(turn.lang, "common.cancelled"))] + self.menu(turn.lang)
         if is_word("menu", text) or (turn.intent == "greet" and turn.confidence >= 0.8):
@@ -151,11 +275,10 @@ class Engine:
             return [Reply(t(turn.lang, "common.unsupported_kind"))] + form.repeat()
         digression = self._digression(turn, flow, state)
         if digression is not None:
-            return (
-                await digression(turn, ports)
-                + [Reply(t(turn.lang, "common.resume"))]
-                + form.repeat()
-            )
+            answered = await digression(turn, ports)
+            self._absorb(state, answered)
+            state.pop("expect", None)  # the form's question is the pending one
+            return answered + [Reply(t(turn.lang, "common.resume"))] + form.repeat()
         return await form.handle()
 
     def _is_cancel(self, turn: Turn, text: str) -> bool:
@@ -169,8 +292,9 @@ class Engine:
             return None
         if turn.confidence < self.digression_confidence:
             return None
-        step = state.get("step")
-        free_text = flow.has_step(step or "") and flow.step(step or "").type == "text"
-        if free_text and not QUESTION_CUE.search(turn.text):
+        if turn.intent in ALWAYS_DIGRESS:
+            return self.answers[turn.intent]
+        # Without a question cue the text is an answer to the step ("退款并赔偿", "京东").
+        if not QUESTION_CUE.search(turn.text):
             return None
         return self.answers[turn.intent]

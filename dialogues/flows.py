@@ -10,7 +10,18 @@ from typing import Any
 import yaml
 
 FLOWS_DIR = Path(__file__).parent / "flows"
-STEP_TYPES = {"text", "choice", "multichoice", "date", "amount", "phone", "name", "yesno", "photos"}
+STEP_TYPES = {
+    "text",
+    "choice",
+    "multichoice",
+    "date",
+    "amount",
+    "phone",
+    "name",
+    "yesno",
+    "photos",
+    "id_number",
+}
 
 
 @dataclass(frozen=True)
@@ -28,6 +39,34 @@ class StepSpec:
     max_len: int = 500
     max: int = 9
     skip_button: str | None = None
+    # Asked only when every named slot already holds the given value (e.g. identity: real_name).
+    when: dict[str, Any] = field(default_factory=dict)
+    # Choices shown with texts ``<flow>.<slot>.<choice>`` and sent back as ``/choice:<c>``.
+    labelled: bool = False
+    # A named explanation shown before the question (rendered by the engine from data).
+    explain: str | None = None
+
+    def applies(self, slots: dict[str, Any]) -> bool:
+        return all(slots.get(k) == v for k, v in self.when.items())
+
+
+@dataclass(frozen=True)
+class Note:
+    """An extra line in the submission reply when ``when`` holds (slot values or receipt flags)."""
+
+    text: str
+    when: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Offer:
+    """After submitting, offer to start ``flow`` linked to the new case, carrying slots over."""
+
+    flow: str
+    text: str
+    button: str
+    when: dict[str, Any] = field(default_factory=dict)
+    carry: dict[str, str] = field(default_factory=dict)  # new flow's slot -> this flow's slot
 
 
 @dataclass(frozen=True)
@@ -40,6 +79,8 @@ class FlowSpec:
     start_intents: tuple[str, ...] = ()
     start_payloads: tuple[str, ...] = ()
     synonyms: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    notes: tuple[Note, ...] = ()
+    offers: tuple[Offer, ...] = ()
 
     def step(self, slot: str) -> StepSpec:
         return next(s for s in self.steps if s.slot == slot)
@@ -61,6 +102,7 @@ def _step(data: dict[str, Any]) -> StepSpec:
     if data["type"] not in STEP_TYPES:
         raise ValueError(f"unknown step type {data['type']!r} for slot {data['slot']!r}")
     data = dict(data)
+    data["when"] = dict(data.get("when") or {})
     for key in ("aliases", "choices"):
         data[key] = tuple(str(v) for v in data.get(key, ()))
     return StepSpec(**data)
@@ -81,6 +123,8 @@ def load_flow(path: Path) -> FlowSpec:
         start_intents=tuple(data.get("start_intents", ())),
         start_payloads=tuple(data.get("start_payloads", ())),
         synonyms=synonyms,
+        notes=tuple(Note(**n) for n in data.get("notes", ())),
+        offers=tuple(Offer(**o) for o in data.get("offers", ())),
     )
 
 
@@ -105,6 +149,12 @@ def menu_items() -> tuple[MenuItem, ...]:
 def words() -> dict[str, frozenset[str]]:
     data = yaml.safe_load((FLOWS_DIR / "words.yml").read_text(encoding="utf-8"))
     return {key: frozenset(str(w).lower() for w in values) for key, values in data.items()}
+
+
+def mentions(kind: str, text: str) -> str | None:
+    """The first word of list ``kind`` found anywhere in ``text`` (e.g. safety words)."""
+    lowered = text.lower()
+    return next((w for w in sorted(words()[kind]) if w in lowered), None)
 
 
 def is_word(kind: str, text: str) -> bool:

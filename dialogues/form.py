@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from dialogues.explain import EXPLAINERS
 from dialogues.flows import FlowSpec, StepSpec, is_word
 from dialogues.model import Button, Reply, Turn
 from dialogues.ports import Ports
 from dialogues.slots import Accepted, Rejected, choices_in, entity_value, validate
-from dialogues.texts import t
+from dialogues.texts import has, t
 
 SUMMARY = "confirm"
 PICK_FIELD = "pick_field"
+# State keys that belong to the active form and go when it ends.
+CLEARED = ("flow", "step", "slots", "photos", "correcting", "pending_choices", "link_to", "offer")
 
 
 class Form:
@@ -33,8 +36,12 @@ class Form:
         return Button(self.say("button.cancel"), "/cancel")
 
     # ---- entry points ------------------------------------------------------------------
-    def start(self) -> list[Reply]:
-        self.state.update(flow=self.flow.name, slots={}, step=None, correcting=None)
+    def start(
+        self, carried: dict[str, Any] | None = None, photos: list[int] | None = None
+    ) -> list[Reply]:
+        """Begin the form; ``carried`` slots (a linked case) and loose ``photos`` are kept."""
+        self.state.update(flow=self.flow.name, slots=dict(carried or {}), step=None)
+        self.state.update(correcting=None, photos=list(photos or []))
         self.slots = self.state["slots"]
         self.prefill(current=None)
         intro = Reply(self.say(self.flow.intro)) if self.flow.intro else None
@@ -58,14 +65,17 @@ class Form:
         return [self.ask(self.flow.step(str(step)))]
 
     # ---- asking ------------------------------------------------------------------------
+    def applicable(self) -> list[StepSpec]:
+        """The steps that apply given the answers so far (``when`` conditions)."""
+        return [s for s in self.flow.steps if s.applies(self.slots)]
+
     def next_step(self) -> StepSpec | None:
-        return next((s for s in self.flow.steps if s.slot not in self.slots), None)
+        return next((s for s in self.applicable() if s.slot not in self.slots), None)
 
     def advance(self, before: list[Reply] | None = None) -> list[Reply]:
         replies = list(before or [])
-        if self.state.get("correcting"):
-            self.state["correcting"] = None
-            return replies + self.summary()
+        # After a correction, newly applicable steps (e.g. real name chosen) are asked too.
+        self.state["correcting"] = None
         step = self.next_step()
         if step is None:
             return replies + self.summary()
@@ -75,13 +85,21 @@ class Form:
     def ask(self, step: StepSpec, prefix: str | None = None) -> Reply:
         key = f"{self.flow.name}.ask.{step.slot}"
         text = self.say(key, max=step.max) if step.type == "photos" else self.say(key)
+        explainer = EXPLAINERS.get(step.explain or "")
+        if explainer is not None:
+            text = f"{explainer(self.lang, self.ports)}\n{text}"
         if prefix:
             text = f"{prefix}\n{text}"
         return Reply(text, self.buttons_for(step))
 
     def buttons_for(self, step: StepSpec) -> list[Button]:
         buttons: list[Button] = []
-        if step.type == "choice":
+        if step.type == "choice" and step.labelled:
+            buttons = [
+                Button(self.say(f"{self.flow.name}.{step.slot}.{c}"), f"/choice:{c}")
+                for c in step.choices
+            ]
+        elif step.type == "choice":
             buttons = [Button(c, c) for c in step.choices]
         elif step.type == "multichoice":
             pending = self.state.get("pending_choices", [])
@@ -93,7 +111,9 @@ class Form:
             if pending:
                 buttons.append(Button(self.say(f"{step.slot}.done"), "/done"))
         elif step.type == "yesno":
-            buttons = [Button(self.say("button.yes"), "/yes"), Button(self.say("button.no"), "/no")]
+            own = f"{self.flow.name}.{step.slot}.yes"
+            yes, no = (own, own[:-3] + "no") if has(self.lang, own) else ("button.yes", "button.no")
+            buttons = [Button(self.say(yes), "/yes"), Button(self.say(no), "/no")]
         elif step.type == "photos":
             buttons = [
                 Button(self.say("button.done"), "/done"),
@@ -119,7 +139,7 @@ class Form:
                 return [self.ask(step, self.say("invalid.demand"))]
             self.slots[step.slot] = pending
             return self.advance()
-        verdict = validate(self.flow, step, self.turn, self.ports.normalizer)
+        verdict = validate(self.flow, step, self.turn, self.ports.normalizer, self.lang)
         if isinstance(verdict, Rejected):
             return [self.ask(step, self.say(verdict.key, **verdict.values))]
         self.slots[step.slot] = verdict.value
@@ -188,7 +208,7 @@ class Form:
     def summary(self) -> list[Reply]:
         self.state["step"] = SUMMARY
         lines = [self.say(f"{self.flow.name}.summary_title")]
-        lines += [f"· {self.say(s.label)}：{self.display(s)}" for s in self.flow.steps]
+        lines += [f"· {self.say(s.label)}：{self.display(s)}" for s in self.applicable()]
         lines.append(self.say(f"{self.flow.name}.summary_prompt"))
         buttons = [
             Button(self.say("button.confirm"), "/confirm"),
@@ -211,6 +231,10 @@ class Form:
             return "、".join(self.say(f"{step.slot}.{v}") for v in value)
         if step.type == "amount":
             return f"¥{value}"
+        if step.type == "choice" and step.labelled and value in step.choices:
+            return self.say(f"{self.flow.name}.{step.slot}.{value}")
+        if step.type == "id_number":
+            return f"{str(value)[:4]}{'*' * 10}{str(value)[-4:]}"
         return str(value)
 
     def field_named(self, text: str) -> StepSpec | None:
@@ -224,7 +248,7 @@ class Form:
 
     def pick_field(self) -> list[Reply]:
         self.state["step"] = PICK_FIELD
-        buttons = [Button(self.say(s.label), f"/edit:{s.slot}") for s in self.flow.steps]
+        buttons = [Button(self.say(s.label), f"/edit:{s.slot}") for s in self.applicable()]
         return [Reply(self.say(f"{self.flow.name}.which_field"), [*buttons, self.cancel_button()])]
 
     def correct(self, step: StepSpec) -> list[Reply]:
@@ -250,9 +274,10 @@ class Form:
             return self.pick_field()
         step = self.field_named(text) if self.turn.kind == "text" else None
         if step is None:
+            self.state["missed"] = True
             return [Reply(self.say("common.not_understood_in_flow"))] + self.summary()
         if step.entity and step.type != "text" and entity_value(self.turn, step.entity):
-            verdict = validate(self.flow, step, self.turn, self.ports.normalizer)
+            verdict = validate(self.flow, step, self.turn, self.ports.normalizer, self.lang)
             if isinstance(verdict, Accepted):
                 self.slots[step.slot] = verdict.value
                 return [
@@ -261,12 +286,12 @@ class Form:
         return self.correct(step)
 
     async def submit(self) -> list[Reply]:
-        personal = {s.slot: self.slots.get(s.slot) for s in self.flow.steps if s.personal}
-        fields = {
-            s.slot: self.slots.get(s.slot)
-            for s in self.flow.steps
-            if not s.personal and s.type != "photos"
-        }
+        steps = self.applicable()
+        personal = {s.slot: self.slots.get(s.slot) for s in steps if s.personal}
+        fields = {s.slot: self.slots.get(s.slot) for s in steps if not s.personal}
+        fields = {k: v for k, v in fields.items() if self.flow.step(k).type != "photos"}
+        if self.state.get("link_to"):
+            fields["linked_case_no"] = self.state["link_to"]
         evidence_ids = list(self.state.get("photos", []))
         receipt = await self.ports.cases.submit(
             kind=self.flow.case_kind or self.flow.name,
@@ -284,9 +309,29 @@ class Form:
             text += "\n" + self.say(
                 f"{self.flow.name}.submitted_estimated", year=receipt.decision_due.year
             )
-        for key in ("flow", "step", "slots", "photos", "correcting", "pending_choices"):
+        facts = {**self.slots, "merged": receipt.merged, "linked": bool(receipt.linked_case_no)}
+        for note in self.flow.notes:
+            if all(facts.get(k) == v for k, v in note.when.items()):
+                text += "\n" + self.say(note.text, linked=receipt.linked_case_no or "")
+        buttons = [Button(self.say("button.menu"), "/menu")]
+        offer = next(
+            (
+                o
+                for o in self.flow.offers
+                if all(facts.get(k) == v for k, v in o.when.items()) and not receipt.linked_case_no
+            ),
+            None,
+        )
+        for key in CLEARED:
             self.state.pop(key, None)
         self.state["last_case_no"] = receipt.case_no
-        return [
-            Reply(text, [Button(self.say("button.menu"), "/menu")], {"case_no": receipt.case_no})
-        ]
+        if offer is not None:
+            text += "\n" + self.say(offer.text)
+            buttons.insert(0, Button(self.say(offer.button), f"/link:{offer.flow}"))
+            carried = {new: self.slots.get(old) for new, old in offer.carry.items()}
+            self.state["offer"] = {
+                "flow": offer.flow,
+                "link_to": receipt.case_no,
+                "carry": {k: v for k, v in carried.items() if v not in (None, "")},
+            }
+        return [Reply(text, buttons, {"case_no": receipt.case_no})]

@@ -9,6 +9,8 @@ from typing import Any
 from dialogues.flows import FlowSpec, StepSpec, is_word
 from dialogues.model import Turn
 from dialogues.ports import Normalizer
+from dialogues.texts import t
+from nlu.entities import parse_id_number
 
 _HAN_NAME = re.compile(r"^[\u4e00-\u9fff·•]{2,30}$")
 _LATIN_NAME = re.compile(r"^[A-Za-z][A-Za-z .'\-]{1,29}$")
@@ -43,13 +45,21 @@ def _other_entities(turn: Turn, flow: FlowSpec, step: StepSpec) -> bool:
     return any(e.entity in others for e in turn.parse.entities)
 
 
-def validate(flow: FlowSpec, step: StepSpec, turn: Turn, normalizer: Normalizer) -> Verdict:
+def validate(
+    flow: FlowSpec, step: StepSpec, turn: Turn, normalizer: Normalizer, lang: str = "zh"
+) -> Verdict:
     text = (turn.payload or turn.text or "").strip()
     match step.type:
         case "text":
             return _text(flow, step, turn, text)
+        case "choice" if step.labelled:
+            return _labelled(flow, step, text, lang)
         case "choice":
             return _choice(step, text, normalizer)
+        case "id_number":
+            # The checksum, birth date and region are checked by python-stdnum (nlu.identifiers).
+            number = entity_value(turn, "id_number") or parse_id_number(text)
+            return Accepted(str(number)) if number else Rejected("invalid.id_number")
         case "multichoice":
             chosen = choices_in(flow, step, text)
             return Accepted(chosen) if chosen else Rejected("invalid.demand")
@@ -103,6 +113,24 @@ def _choice(step: StepSpec, text: str, normalizer: Normalizer) -> Verdict:
         if platform:
             return Accepted(platform)
     if step.allow_other and 1 <= len(text) <= 60:
+        return Accepted(text)
+    return Rejected("invalid.choice")
+
+
+def _labelled(flow: FlowSpec, step: StepSpec, text: str, lang: str) -> Verdict:
+    """A choice shown with texts: its payload, its label in either language, or a synonym."""
+    chosen = choices_in(flow, step, text)
+    if not chosen:
+        folded = text.lower()
+        chosen = [
+            c
+            for c in step.choices
+            for lg in (lang, "zh", "en")
+            if t(lg, f"{flow.name}.{step.slot}.{c}").lower() == folded
+        ]
+    if chosen:
+        return Accepted(chosen[0])
+    if step.allow_other and "other" in step.choices and 2 <= len(text) <= 60:
         return Accepted(text)
     return Rejected("invalid.choice")
 

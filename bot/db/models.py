@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     ForeignKey,
     Index,
@@ -103,6 +104,14 @@ class Case(Base):
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decision_due: Mapped[date | None] = mapped_column(Date)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Reports: the normalised target (name and store link) that finds duplicates to merge.
+    target_name_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    target_link_key: Mapped[str | None] = mapped_column(String(300), index=True)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    # A complaint and a report filed together about one purchase point at each other.
+    linked_case_no: Mapped[str | None] = mapped_column(String(16))
+    # Reports: reward checklist, item -> met | not_met | staff (for staff to judge).
+    reward_checklist: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.id", lazy="raise"
@@ -143,6 +152,42 @@ class Evidence(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     case: Mapped[Case | None] = relationship(back_populates="evidence")
+
+
+class CaseClaim(Base):
+    """A try to claim a case filed on another channel with the phone's last four digits.
+
+    Keyed by the typed number, so unknown numbers use up tries exactly like real ones.
+    """
+
+    __tablename__ = "case_claims"
+    __table_args__ = (Index("ix_case_claims_who", "case_no", "channel", "sender_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_no: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    sender_id: Mapped[str] = mapped_column(String(128))
+    succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class HandoverRequest(Base):
+    """A conversation waiting for (or held by) a staff member, with why it was queued."""
+
+    __tablename__ = "handover_requests"
+    __table_args__ = (Index("ix_handover_queue", "status", "priority", "requested_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(32))  # asked | safety | not_understood
+    detail: Mapped[str] = mapped_column(Text, default="")
+    priority: Mapped[int] = mapped_column(Integer, default=0)  # lower is served first
+    status: Mapped[str] = mapped_column(
+        String(16), default="queued"
+    )  # queued|taken|cancelled|closed
+    taken_by: Mapped[str | None] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class OutboxMessage(Base):

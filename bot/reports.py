@@ -1,0 +1,102 @@
+"""Report specifics: the normalised target that finds duplicates, and the reward checklist."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Case
+
+RULES = Path(__file__).parent / "rules" / "reports.yml"
+_URL = re.compile(r"(?:https?://)?(?:[\w-]+\.)+[a-z]{2,}(?:/[^\s，。]*)?", re.I)
+_NOISE = re.compile(r"[\W_]+", re.UNICODE)
+# Shop-identifying query parameters (Taobao/Tmall shop and item ids and the like).
+_ID_PARAMS = ("shop_id", "shopid", "id", "item_id", "user_id", "seller_id")
+
+
+@cache
+def rules() -> dict[str, Any]:
+    return dict(yaml.safe_load(RULES.read_text(encoding="utf-8")))
+
+
+def name_key(name: str | None) -> str | None:
+    """Width, case, spaces and punctuation folded: 「某某 数码店」 == 某某数码店."""
+    if not name:
+        return None
+    folded = _NOISE.sub("", unicodedata.normalize("NFKC", name).casefold())
+    return folded[:200] or None
+
+
+def link_key(text: str | None) -> str | None:
+    """A store link without scheme, ``www.``/``m.``, tracking parameters or trailing slash."""
+    if not text:
+        return None
+    match = _URL.search(unicodedata.normalize("NFKC", text))
+    if match is None:
+        return None
+    raw = match.group(0)
+    parts = urlsplit(raw if "://" in raw else f"https://{raw}")
+    host = re.sub(r"^(www|m)\.", "", parts.hostname or "")
+    params = sorted(p for p in parts.query.split("&") if p.split("=", 1)[0].lower() in _ID_PARAMS)
+    key = host + parts.path.rstrip("/") + ("?" + "&".join(params) if params else "")
+    return key.lower()[:300] or None
+
+
+async def find_duplicate(
+    session: AsyncSession, *, name: str | None, link: str | None, now: datetime
+) -> Case | None:
+    """The earliest open report on the same target within the window, if any."""
+    if not name and not link:
+        return None
+    window = timedelta(days=int(rules()["duplicate_window"]["calendar_days"]))
+    same = [
+        c
+        for c in (
+            Case.target_name_key == name if name else None,
+            Case.target_link_key == link if link else None,
+        )
+        if c is not None
+    ]
+    stmt = (
+        select(Case)
+        .where(
+            Case.kind == "report",
+            Case.status.in_(rules()["open_statuses"]),
+            Case.submitted_at >= now - window,
+            Case.duplicate_of_id.is_(None),
+            or_(*same),
+        )
+        .order_by(Case.id)
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def reward_checklist(
+    fields: dict[str, Any], personal: dict[str, Any], evidence_count: int
+) -> dict[str, Any]:
+    """Each reward condition as met / not_met / staff (judged by staff on the facts)."""
+    identified = all(personal.get(k) for k in ("name", "id_number", "phone"))
+    target = (
+        len(str(fields.get("target_name") or "")) >= 2
+        and len(str(fields.get("target_location") or "")) >= 2
+    )
+    return {
+        "reward_requested": bool(fields.get("reward")),
+        "identified_reporter": "met" if identified else "not_met",
+        "specific_target": "met" if target else "not_met",
+        # Whether a photo is *key* evidence is a judgement; no photo is plainly not met.
+        "key_evidence": "staff" if evidence_count else "not_met",
+        # Major means a crime or a heavy penalty, thresholds set by each province.
+        "major_violation": "staff",
+        "own_dispute": bool(fields.get("own_dispute")),
+    }

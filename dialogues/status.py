@@ -1,0 +1,96 @@
+"""Status answers: the sender's own cases, one case by number, claiming across channels.
+
+A number that is unknown and a number that belongs to someone else get the very same reply
+(and the same claim offer), so the reply never tells whether a case exists.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from dialogues.model import Button, Reply, Turn
+from dialogues.ports import CaseView, Ports
+from dialogues.texts import has, t
+from nlu.entities import parse_case_id
+
+LAST_FOUR = re.compile(r"^\D*(\d{4})\D*$")
+
+
+def _label(lang: str, status: str) -> str:
+    key = f"status.label.{status}"
+    return t(lang, key) if has(lang, key) else status
+
+
+def describe(view: CaseView, lang: str) -> str:
+    """One case in one line: number, kind, status, last change and the next deadline."""
+    text = t(
+        lang,
+        "status.line",
+        case_no=view.case_no,
+        kind=t(lang, f"flow.{view.kind}"),
+        status=_label(lang, view.status),
+        changed=view.last_change.date().isoformat(),
+    )
+    if view.next_deadline is not None:
+        text += t(lang, "status.deadline", due=view.next_deadline.isoformat())
+    if view.merged:
+        text += t(lang, "status.merged")
+    return text
+
+
+def _case_no(turn: Turn) -> str | None:
+    found = turn.parse.first("case_id") if turn.parse else None
+    return str(found.value) if found else parse_case_id(turn.text or "")
+
+
+async def status(turn: Turn, ports: Ports) -> list[Reply]:
+    """``case_status``: one case by number if it is the sender's, else the sender's list."""
+    lang = turn.lang
+    if ports.lookup is None:
+        return [Reply(t(lang, "status.unavailable"))]
+    case_no = _case_no(turn)
+    if case_no:
+        view = await ports.lookup.own_case(case_no)
+        if view is not None:
+            return [Reply(describe(view, lang), custom={"case_no": view.case_no})]
+        return [not_found(lang, case_no)]
+    views = await ports.lookup.own_cases()
+    if not views:
+        return [Reply(t(lang, "status.none"))]
+    lines = [t(lang, "status.list_title", count=len(views))]
+    lines += [describe(v, lang) for v in views]
+    lines.append(t(lang, "status.other_number"))
+    return [Reply("\n".join(lines))]
+
+
+def not_found(lang: str, case_no: str) -> Reply:
+    """The same words for unknown and foreign numbers, with the cross-channel claim offer."""
+    return Reply(
+        t(lang, "status.not_found", case_no=case_no),
+        [Button(t(lang, "button.menu"), "/menu")],
+        {"expect": {"answer": "claim", "data": {"case_no": case_no}}},
+    )
+
+
+async def claim(turn: Turn, ports: Ports, data: dict[str, Any]) -> list[Reply] | None:
+    """The answer to the claim offer: four digits, or None when the user moved on."""
+    match = LAST_FOUR.match((turn.payload or turn.text or "").strip())
+    if match is None or ports.lookup is None:
+        return None
+    lang, case_no = turn.lang, str(data["case_no"])
+    result, left = await ports.lookup.claim(case_no, match.group(1))
+    if result == "claimed":
+        view = await ports.lookup.own_case(case_no)
+        text = t(lang, "status.claimed", case_no=case_no)
+        if view is not None:
+            text += "\n" + describe(view, lang)
+        return [Reply(text, custom={"case_no": case_no})]
+    if result == "locked" or left <= 0:
+        return [Reply(t(lang, "status.claim_locked"))]
+    return [
+        Reply(
+            t(lang, "status.claim_mismatch", left=left),
+            custom={"expect": {"answer": "claim", "data": {"case_no": case_no}}},
+        )
+    ]

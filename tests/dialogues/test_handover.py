@@ -1,0 +1,86 @@
+"""Handover requests: queued with a reason and a wait, cancellable; the bot quiet while held."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.db.models import Conversation, HandoverRequest
+from bot.handover import release, take
+from tests.factories import chat_for
+
+
+async def requests(app: Any) -> list[HandoverRequest]:
+    async with app.state.sessions() as session:
+        stmt = select(HandoverRequest).order_by(HandoverRequest.id)
+        return list((await session.execute(stmt)).scalars())
+
+
+async def test_asking_for_a_person_queues_with_reason_and_can_be_cancelled(app: Any) -> None:
+    chat = chat_for(app)
+    await chat.say("转人工")
+    assert "排队" in chat.text and "分钟" in chat.text
+    assert "/handover_cancel" in chat.buttons
+    [request] = await requests(app)
+    assert (request.reason, request.status) == ("asked", "queued")
+    await chat.say("转人工")
+    assert "已经在人工客服的队列中" in chat.text
+    assert len(await requests(app)) == 1
+    await chat.say("/handover_cancel")
+    assert "已取消转人工" in chat.text
+    [request] = await requests(app)
+    assert request.status == "cancelled"
+
+
+async def test_safety_words_queue_first_and_keep_the_form(app: Any) -> None:
+    other = chat_for(app)
+    await other.say("/human")
+    chat = chat_for(app)
+    await chat.say("/complaint")
+    await chat.say("充电宝")
+    await chat.say("/skip")
+    await chat.say("京东")
+    await chat.say("某某店")
+    await chat.say("https://x.example/1")
+    await chat.say("2026-11-20")
+    await chat.say("99元")
+    await chat.say("充电宝充电时起火了，孩子手被烧伤")
+    assert "120" in chat.text and "优先" in chat.text
+    assert chat.awaiting == "demand"  # the answer was kept and the form goes on
+    asked, safety = await requests(app)
+    assert safety.reason == "safety" and safety.priority < asked.priority
+    assert "5 分钟" in chat.text  # served before the earlier, ordinary request
+
+
+async def test_two_misunderstandings_in_a_row_queue_for_a_person(app: Any) -> None:
+    chat = chat_for(app)
+    await chat.say("啦啦啦")
+    assert not await requests(app)
+    await chat.say("咕噜咕噜")
+    [request] = await requests(app)
+    assert request.reason == "not_understood"
+    assert "转接人工" in chat.text
+
+
+async def test_a_human_in_charge_keeps_the_bot_quiet(app: Any) -> None:
+    chat = chat_for(app)
+    await chat.say("转人工")
+    [request] = await requests(app)
+    now = datetime(2026, 11, 27, 10, 5, tzinfo=UTC)
+    async with app.state.sessions() as session, session.begin():
+        assert await take(session, request.id, staff="staff:li", now=now)
+    assert await chat.say("你好，在吗") == []
+    async with app.state.sessions() as session, session.begin():
+        await release(session, request.id, now=now)
+        conversation = (await session.execute(select(Conversation))).scalar_one()
+        assert conversation.handover is None
+    await chat.say("你好")
+    assert "/complaint" in chat.buttons
+
+
+async def test_english_handover(app: Any) -> None:
+    chat = chat_for(app, locale="en")
+    await chat.say("I want a real person")
+    assert "queue" in chat.text and "minutes" in chat.text

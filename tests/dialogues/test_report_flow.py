@@ -1,0 +1,182 @@
+"""Transcript tests for tip-off reports: photos, identity, reward, duplicates, linked complaint."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.db.models import Case, Evidence
+from tests.factories import chat_for
+
+VALID_ID = "11010519491231002X"  # the published sample number; its check digit is right
+BAD_ID = "110105194912310021"  # same number, wrong check digit
+
+OPENING = [
+    ("我要举报", "target_type"),
+    ("/choice:online_shop", "target_name"),
+    ("某某 数码专营店", "target_location"),
+    ("https://shop12345.taobao.com/?spm=a1z10", "violation"),
+    ("/choice:counterfeit_brand", "seen"),
+    ("11月20日在淘宝上看到", "facts"),
+    ("店里大量卖假冒的索尼耳机，价格只有正品三分之一，包装印刷模糊", "own_dispute"),
+    ("/no", "photos"),
+]
+
+
+async def run(chat: Any, turns: Sequence[tuple[str, str | None]]) -> None:
+    for said, awaiting in turns:
+        await chat.say(said)
+        assert chat.awaiting == awaiting, f"after {said!r}: {chat.text}"
+
+
+async def reports(app: Any) -> list[Case]:
+    async with app.state.sessions() as session:
+        stmt = select(Case).where(Case.kind == "report").order_by(Case.id)
+        return list((await session.execute(stmt)).scalars())
+
+
+async def test_real_name_report_with_three_photos_and_a_reward_request(app: Any) -> None:
+    chat = chat_for(app)
+    await run(chat, OPENING)
+    for seed in (1, 2, 3):
+        await chat.photo(seed=seed)
+        assert f"第 {seed} 张照片" in chat.text and chat.awaiting == "photos"
+    await run(chat, [("/done", "identity")])
+    assert "匿名举报" in chat.text and "实名举报" in chat.text
+    await run(chat, [("/choice:real_name", "reward")])
+    # Conditions and the three levels from the data file; no amount promised.
+    for shown in ("5%", "5,000", "3%", "3,000", "1%", "1,000", "1,000,000", "不能承诺"):
+        assert shown in chat.text, chat.text
+    await run(chat, [("/yes", "name"), ("王五", "id_number")])
+    await chat.say(BAD_ID)
+    assert chat.awaiting == "id_number" and "身份证号不正确" in chat.text
+    await run(chat, [(VALID_ID, "phone"), ("13912345678", "confirm")])
+    assert "1101**********002X" in chat.text and VALID_ID not in chat.text
+    await chat.say("/confirm")
+    number = re.search(r"JB\d{14}", chat.text)
+    assert number and number.group(0) == "JB20261127000001", chat.text
+    assert "2026-12-18" in chat.text  # 15 working days on the PRC calendar
+    assert "告知您结果" in chat.text  # a real-name reporter hears whether a case is opened
+    assert "合并" not in chat.text
+
+    [case] = await reports(app)
+    assert case.personal == {"name": "王五", "id_number": VALID_ID, "phone": "13912345678"}
+    assert case.fields["target_name"] == "某某 数码专营店"
+    assert case.fields["violation"] == "counterfeit_brand"
+    assert case.fields["reward"] is True and case.fields["own_dispute"] is False
+    assert case.reward_checklist == {
+        "reward_requested": True,
+        "identified_reporter": "met",
+        "specific_target": "met",
+        "key_evidence": "staff",
+        "major_violation": "staff",
+        "own_dispute": False,
+    }
+    async with app.state.sessions() as session:
+        photos = list(
+            (await session.execute(select(Evidence).where(Evidence.case_id == case.id))).scalars()
+        )
+    assert len(photos) == 3 and all(len(p.sha256) == 64 for p in photos)
+
+
+async def test_anonymous_report_asks_no_identity_and_no_reward(app: Any) -> None:
+    chat = chat_for(app)
+    await run(chat, [*OPENING, ("/skip", "identity"), ("匿名", "confirm")])
+    await chat.say("/confirm")
+    assert "JB20261127" in chat.text and "不会告知处理结果" in chat.text
+    [case] = await reports(app)
+    assert case.personal == {}
+    assert "reward" not in case.fields
+    assert case.reward_checklist is not None
+    assert case.reward_checklist["identified_reporter"] == "not_met"
+    assert case.reward_checklist["key_evidence"] == "not_met"
+
+
+async def test_same_target_within_30_days_is_merged(app: Any) -> None:
+    first = chat_for(app)
+    await run(first, [*OPENING, ("/skip", "identity"), ("/choice:anonymous", "confirm")])
+    await first.say("/confirm")
+    second = chat_for(app)
+    # Same shop typed differently, the link with another tracking parameter and www.
+    turns = list(OPENING)
+    turns[2] = ("某某数码专营店", "target_location")
+    turns[3] = ("https://www.shop12345.taobao.com/?spm=xyz", "violation")
+    await run(second, [*turns, ("/skip", "identity"), ("/choice:anonymous", "confirm")])
+    await second.say("/confirm")
+    assert "合并" in second.text
+    assert "JB20261127000001" not in second.text  # never another reporter's number
+    original, duplicate = await reports(app)
+    assert duplicate.duplicate_of_id == original.id and original.duplicate_of_id is None
+    other = chat_for(app)
+    turns = list(OPENING)
+    turns[2] = ("另一家店", "target_location")
+    turns[3] = ("https://other.example.com/shop/9", "violation")
+    await run(other, [*turns, ("/skip", "identity"), ("/choice:anonymous", "confirm")])
+    await other.say("/confirm")
+    assert "合并" not in other.text
+
+
+async def test_own_dispute_gets_no_reward_offer_and_a_linked_complaint(app: Any) -> None:
+    chat = chat_for(app)
+    turns = [*OPENING[:-1], ("/yes", "photos"), ("/skip", "identity")]
+    await run(chat, turns)
+    await run(chat, [("/choice:real_name", "name"), ("王五", "phone"), ("13912345678", "confirm")])
+    await chat.say("/confirm")
+    assert "属于投诉" in chat.text and "/link:complaint" in chat.buttons
+    report_no = re.search(r"JB\d{14}", chat.text)
+    assert report_no
+    await chat.say("/link:complaint")
+    assert report_no.group(0) in chat.text
+    # The shop and its link carried over: the complaint asks what was bought first and
+    # skips the merchant questions later.
+    asked = []
+    answers = {
+        "product": "蓝牙耳机",
+        "brand": "索尼",
+        "platform": "淘宝",
+        "purchase_date": "2026-11-20",
+        "amount": "199元",
+        "problem": "买到的是假耳机，商家拒绝退款",
+        "demand": "退款",
+        "photos": "/skip",
+        "name": "王五",
+        "phone": "13912345678",
+        "address": "上海市浦东新区世纪大道100号",
+        "consent_publish": "/no",
+        "consent_mediation": "/yes",
+    }
+    while chat.awaiting not in (None, "confirm"):
+        asked.append(chat.awaiting)
+        await chat.say(answers[chat.awaiting])
+    assert "merchant" not in asked and "merchant_address" not in asked
+    await chat.say("/confirm")
+    complaint_no = re.search(r"TS\d{14}", chat.text)
+    assert complaint_no and report_no.group(0) in chat.text
+    async with app.state.sessions() as session:
+        cases = {c.case_no: c for c in (await session.execute(select(Case))).scalars()}
+    assert cases[report_no.group(0)].linked_case_no == complaint_no.group(0)
+    assert cases[complaint_no.group(0)].linked_case_no == report_no.group(0)
+    assert cases[complaint_no.group(0)].fields["merchant"] == "某某 数码专营店"
+    checklist = cases[report_no.group(0)].reward_checklist
+    assert checklist is not None and checklist["own_dispute"] is True
+
+
+async def test_tenth_photo_is_refused_politely(app: Any) -> None:
+    chat = chat_for(app)
+    await run(chat, OPENING)
+    for seed in range(9):
+        await chat.photo(seed=seed)
+    await chat.photo(seed=99)
+    assert "最多 9 张" in chat.text and chat.awaiting == "photos"
+    await run(chat, [("/done", "identity"), ("/choice:anonymous", "confirm")])
+    assert "9 张" in chat.text
+    await chat.say("/confirm")
+    [case] = await reports(app)
+    async with app.state.sessions() as session:
+        attached = list(
+            (await session.execute(select(Evidence).where(Evidence.case_id == case.id))).scalars()
+        )
+    assert len(attached) == 9
