@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import insert as insert_rows
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -64,6 +67,12 @@ class Pipeline:
         # The CCC registry and knowledge base; advice answers say "don't know" without it.
         self.knowledge = knowledge
         self.rules: RuleBook = rules or KnowledgeRuleBook()
+        # SQLite has one writer at a time. Queue this process's writers here, in FIFO order,
+        # rather than in SQLite's busy handler, which polls with sleeps of up to 100 ms.
+        bind = sessions.kw.get("bind")
+        self.write_lock: asyncio.Lock | None = (
+            asyncio.Lock() if bind is not None and bind.dialect.name == "sqlite" else None
+        )
 
     async def handle(self, message: InboundMessage) -> Handled:
         now = message.received_at or self.clock()
@@ -73,7 +82,11 @@ class Pipeline:
             parse = await self.understanding.parse(message.text, now)
         for attempt in range(3):
             try:
-                async with self.sessions() as session, session.begin():
+                async with contextlib.AsyncExitStack() as stack:
+                    if self.write_lock is not None:
+                        await stack.enter_async_context(self.write_lock)
+                    session = await stack.enter_async_context(self.sessions())
+                    await stack.enter_async_context(session.begin())
                     return await self._in_transaction(session, message, parse, now)
             except IntegrityError:
                 # A concurrent delivery of the same message won the race: read its answer.
@@ -87,7 +100,7 @@ class Pipeline:
     ) -> Conversation:
         dialect = session.bind.dialect.name if session.bind else "sqlite"
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        await session.execute(
+        stmt = (
             insert(Conversation)
             .values(
                 channel=message.channel,
@@ -98,15 +111,13 @@ class Pipeline:
                 created_at=now,
                 updated_at=now,
             )
-            .on_conflict_do_nothing(index_elements=["channel", "sender_id"])
+            .on_conflict_do_update(
+                index_elements=["channel", "sender_id"], set_={"channel": message.channel}
+            )
+            .returning(Conversation)
         )
-        stmt = select(Conversation).where(
-            Conversation.channel == message.channel, Conversation.sender_id == message.sender_id
-        )
-        if dialect == "postgresql":
-            stmt = stmt.with_for_update()
         conversation = (
-            await session.execute(stmt.execution_options(populate_existing=True))
+            await session.execute(stmt, execution_options={"populate_existing": True})
         ).scalar_one()
         return conversation
 
@@ -157,23 +168,23 @@ class Pipeline:
             session.add(evidence)
             await session.flush()
             evidence_ref = EvidenceRef(evidence.id, evidence.sha256, evidence.content_type)
-        else:
-            await session.flush()
-        session.add(
-            TranscriptEntry(
-                conversation_id=conversation.id,
-                direction="in",
-                author="user",
-                text=message.text or (message.payload or ""),
-                payload=content,
-                at=now,
-            )
-        )
+        # Transcript rows go in as one multi-row INSERT at the end: nothing reads them back.
+        transcript: list[dict[str, Any]] = [
+            {
+                "conversation_id": conversation.id,
+                "direction": "in",
+                "author": "user",
+                "text": message.text or (message.payload or ""),
+                "payload": content,
+                "at": now,
+            }
+        ]
         conversation.message_count += 1
         conversation.updated_at = now
 
         if conversation.handover:
             # A person holds this conversation: the bot stays quiet.
+            await session.execute(insert_rows(TranscriptEntry), transcript)
             return Handled([], False, conversation.id)
 
         lang = conversation.state.get("lang") or conversation.locale or language_of(message.locale)
@@ -212,17 +223,18 @@ class Pipeline:
         conversation.state = outcome.state
         stored = [r.as_dict() for r in outcome.replies]
         inbound.replies = stored
-        for reply in stored:
-            session.add(
-                TranscriptEntry(
-                    conversation_id=conversation.id,
-                    direction="out",
-                    author="bot",
-                    text=reply["text"],
-                    payload=reply,
-                    at=now,
-                )
-            )
+        transcript += [
+            {
+                "conversation_id": conversation.id,
+                "direction": "out",
+                "author": "bot",
+                "text": reply["text"],
+                "payload": reply,
+                "at": now,
+            }
+            for reply in stored
+        ]
+        await session.execute(insert_rows(TranscriptEntry), transcript)
         if not message.inline:
             for index, reply in enumerate(stored):
                 session.add(

@@ -39,17 +39,17 @@ class ReplyOut(BaseModel):
     custom: dict[str, Any] = {}
 
 
-def get_pipeline(request: Request) -> Pipeline:
+async def get_pipeline(request: Request) -> Pipeline:
     pipeline: Pipeline = request.app.state.pipeline
     return pipeline
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_evidence(request: Request) -> EvidenceStore:
+async def get_evidence(request: Request) -> EvidenceStore:
     store: EvidenceStore = request.app.state.evidence
     return store
 
