@@ -8,10 +8,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, select, update
 from sqlalchemy import insert as insert_rows
-from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -38,6 +38,16 @@ from dialogues.ports import Normalizer, Ports, RuleBook
 from dialogues.texts import language_of
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConversationRow:
+    """What the pipeline needs of a conversation; written back with targeted UPDATEs."""
+
+    id: int
+    locale: str
+    state: dict[str, Any]
+    handover: str | None
 
 
 @dataclass
@@ -97,11 +107,13 @@ class Pipeline:
 
     async def _conversation(
         self, session: AsyncSession, message: InboundMessage, now: datetime
-    ) -> Conversation:
+    ) -> ConversationRow:
+        """Create or fetch the conversation in one statement; on PostgreSQL it also locks the row."""
         dialect = session.bind.dialect.name if session.bind else "sqlite"
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = cast(Table, Conversation.__table__)
         stmt = (
-            insert(Conversation)
+            insert(table)
             .values(
                 channel=message.channel,
                 sender_id=message.sender_id,
@@ -112,27 +124,26 @@ class Pipeline:
                 updated_at=now,
             )
             .on_conflict_do_update(
-                index_elements=["channel", "sender_id"], set_={"channel": message.channel}
+                index_elements=["channel", "sender_id"], set_={"updated_at": now}
             )
-            .returning(Conversation)
+            .returning(table.c.id, table.c.locale, table.c.state, table.c.handover)
         )
-        conversation = (
-            await session.execute(stmt, execution_options={"populate_existing": True})
-        ).scalar_one()
-        return conversation
+        row = (await session.execute(stmt)).one()
+        return ConversationRow(id=row.id, locale=row.locale, state=row.state, handover=row.handover)
 
     async def _in_transaction(
         self, session: AsyncSession, message: InboundMessage, parse: Any, now: datetime
     ) -> Handled:
+        # Core statements on the hot path: the ORM unit of work costs more than the SQL here.
         conversation = await self._conversation(session, message, now)
         seen = (
             await session.execute(
-                select(InboundRow).where(
+                select(InboundRow.replies).where(
                     InboundRow.channel == message.channel,
                     InboundRow.channel_message_id == message.channel_message_id,
                 )
             )
-        ).scalar_one_or_none()
+        ).first()
         if seen is not None:
             return Handled([Reply.from_dict(r) for r in seen.replies], True, conversation.id)
 
@@ -145,29 +156,32 @@ class Pipeline:
                 "sha256": message.file.sha256,
                 "content_type": message.file.content_type,
             }
-        inbound = InboundRow(
-            channel=message.channel,
-            channel_message_id=message.channel_message_id,
-            conversation_id=conversation.id,
-            kind=message.kind,
-            content=content,
-            received_at=now,
-            replies=[],
-        )
-        session.add(inbound)
-        if message.file is not None:
-            evidence = Evidence(
-                sha256=message.file.sha256,
-                conversation_id=conversation.id,
-                content_type=message.file.content_type,
-                size=message.file.size,
-                filename=message.file.filename,
-                source=message.channel,
-                created_at=now,
-            )
-            session.add(evidence)
-            await session.flush()
-            evidence_ref = EvidenceRef(evidence.id, evidence.sha256, evidence.content_type)
+            # Evidence is stored (file on disk, row here) before anything refers to it.
+            evidence_id = (
+                await session.execute(
+                    insert_rows(Evidence)
+                    .values(
+                        sha256=message.file.sha256,
+                        conversation_id=conversation.id,
+                        content_type=message.file.content_type,
+                        size=message.file.size,
+                        filename=message.file.filename,
+                        source=message.channel,
+                        created_at=now,
+                    )
+                    .returning(Evidence.id)
+                )
+            ).scalar_one()
+            evidence_ref = EvidenceRef(evidence_id, message.file.sha256, message.file.content_type)
+        inbound: dict[str, Any] = {
+            "channel": message.channel,
+            "channel_message_id": message.channel_message_id,
+            "conversation_id": conversation.id,
+            "kind": message.kind,
+            "content": content,
+            "received_at": now,
+            "replies": [],
+        }
         # Transcript rows go in as one multi-row INSERT at the end: nothing reads them back.
         transcript: list[dict[str, Any]] = [
             {
@@ -179,12 +193,17 @@ class Pipeline:
                 "at": now,
             }
         ]
-        conversation.message_count += 1
-        conversation.updated_at = now
+        touch = (
+            update(Conversation)
+            .where(Conversation.id == conversation.id)
+            .values(message_count=Conversation.message_count + 1, updated_at=now)
+        )
 
         if conversation.handover:
             # A person holds this conversation: the bot stays quiet.
+            await session.execute(insert_rows(InboundRow).values(**inbound))
             await session.execute(insert_rows(TranscriptEntry), transcript)
+            await session.execute(touch)
             return Handled([], False, conversation.id)
 
         lang = conversation.state.get("lang") or conversation.locale or language_of(message.locale)
@@ -220,9 +239,10 @@ class Pipeline:
             rules=self.rules,
         )
         outcome = await self.engine.handle(conversation.state, turn, ports)
-        conversation.state = outcome.state
         stored = [r.as_dict() for r in outcome.replies]
-        inbound.replies = stored
+        inbound["replies"] = stored
+        await session.execute(insert_rows(InboundRow).values(**inbound))
+        await session.execute(touch.values(state=outcome.state))
         transcript += [
             {
                 "conversation_id": conversation.id,
@@ -235,15 +255,20 @@ class Pipeline:
             for reply in stored
         ]
         await session.execute(insert_rows(TranscriptEntry), transcript)
-        if not message.inline:
-            for index, reply in enumerate(stored):
-                session.add(
-                    OutboxMessage(
-                        topic=f"reply:{message.channel}",
-                        key=f"reply:{message.channel}:{message.channel_message_id}:{index}",
-                        payload={"recipient_id": message.sender_id, **reply},
-                        created_at=now,
-                        next_attempt_at=now,
-                    )
-                )
+        if not message.inline and stored:
+            await session.execute(
+                insert_rows(OutboxMessage),
+                [
+                    {
+                        "topic": f"reply:{message.channel}",
+                        "key": f"reply:{message.channel}:{message.channel_message_id}:{index}",
+                        "payload": {"recipient_id": message.sender_id, **reply},
+                        "status": "pending",
+                        "attempts": 0,
+                        "created_at": now,
+                        "next_attempt_at": now,
+                    }
+                    for index, reply in enumerate(stored)
+                ],
+            )
         return Handled(outcome.replies, False, conversation.id)
