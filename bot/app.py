@@ -126,8 +126,9 @@ def create_app(
 def default_extensions() -> list[Extension]:
     """The channels every served app carries; each stays idle until its settings are given."""
     from integrations.telegram import TelegramExtension
+    from integrations.wechat import WechatExtension
 
-    return [TelegramExtension()]
+    return [TelegramExtension(), WechatExtension()]
 
 
 def create_asgi(settings: Settings | None = None) -> ASGIApp:

@@ -212,7 +212,7 @@ def import_all_models() -> None:
     """Import every module that defines tables, so metadata is complete (Alembic, tests)."""
     import importlib
 
-    for module in ("integrations.ccc.models",):
+    for module in ("integrations.ccc.models", "integrations.wechat.models"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
