@@ -98,6 +98,7 @@ def create_app(
                     stack.push_async_callback(app.state.outbox.stop)
                 yield
         finally:
+            app.state.pipeline.close()
             await http.aclose()
             if registry_engine is not None:
                 await registry_engine.dispose()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from bot.db.models import (
 from bot.db.models import (
     InboundMessage as InboundRow,
 )
+from bot.db.write_gate import WriteGate, lock_path_for
 from bot.handover import SessionHandoverDesk
 from bot.messages import InboundMessage
 from bot.rulebook import KnowledgeRuleBook
@@ -77,12 +77,17 @@ class Pipeline:
         # The CCC registry and knowledge base; advice answers say "don't know" without it.
         self.knowledge = knowledge
         self.rules: RuleBook = rules or KnowledgeRuleBook()
-        # SQLite has one writer at a time. Queue this process's writers here, in FIFO order,
-        # rather than in SQLite's busy handler, which polls with sleeps of up to 100 ms.
+        # SQLite has one writer at a time: queue writers at the gate, not in the busy handler.
         bind = sessions.kw.get("bind")
-        self.write_lock: asyncio.Lock | None = (
-            asyncio.Lock() if bind is not None and bind.dialect.name == "sqlite" else None
+        self.write_gate: WriteGate | None = (
+            WriteGate(lock_path_for(str(bind.url)))
+            if bind is not None and bind.dialect.name == "sqlite"
+            else None
         )
+
+    def close(self) -> None:
+        if self.write_gate is not None:
+            self.write_gate.close()
 
     async def handle(self, message: InboundMessage) -> Handled:
         now = message.received_at or self.clock()
@@ -93,8 +98,8 @@ class Pipeline:
         for attempt in range(3):
             try:
                 async with contextlib.AsyncExitStack() as stack:
-                    if self.write_lock is not None:
-                        await stack.enter_async_context(self.write_lock)
+                    if self.write_gate is not None:
+                        await stack.enter_async_context(self.write_gate.hold())
                     session = await stack.enter_async_context(self.sessions())
                     await stack.enter_async_context(session.begin())
                     return await self._in_transaction(session, message, parse, now)
