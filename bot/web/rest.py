@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.evidence import EvidenceStore, NotAnImage
@@ -54,16 +55,13 @@ async def get_evidence(request: Request) -> EvidenceStore:
     return store
 
 
-def _out(sender: str, handled: Handled) -> list[ReplyOut]:
-    return [
-        ReplyOut(
-            recipient_id=sender,
-            text=r.text,
-            buttons=[ButtonOut(title=b.title, payload=b.payload) for b in r.buttons],
-            custom=r.custom,
-        )
-        for r in handled.replies
-    ]
+def _out(sender: str, handled: Handled) -> Response:
+    """The replies in the documented shape (``ReplyOut``), encoded once without re-validation."""
+    body = [{"recipient_id": sender, **r.as_dict()} for r in handled.replies]
+    return Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        media_type="application/json",
+    )
 
 
 @router.post("/webhook", response_model=list[ReplyOut])
@@ -71,7 +69,7 @@ async def webhook(
     body: RestMessage,
     pipeline: Annotated[Pipeline, Depends(get_pipeline)],
     settings: Annotated[Settings, Depends(get_settings)],
-) -> list[ReplyOut]:
+) -> Response:
     if len(body.message) > settings.max_text_chars:
         raise ApiError(
             422,
@@ -101,7 +99,7 @@ async def upload(
     store: Annotated[EvidenceStore, Depends(get_evidence)],
     message_id: Annotated[str | None, Form(min_length=1, max_length=128)] = None,
     locale: Annotated[str | None, Form(max_length=16)] = None,
-) -> list[ReplyOut]:
+) -> Response:
     data = await file.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
         raise ApiError(
