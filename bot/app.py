@@ -9,15 +9,15 @@ from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine
 from fastapi.responses import HTMLResponse
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
 from bot.db.engine import engine_from_settings, make_sessionmaker
 from bot.db.migrate import upgrade_async
 from bot.evidence import EvidenceStore
-from bot.knowledge.service import KnowledgeService, load_knowledge_base
 from bot.extensions import Extension
+from bot.knowledge.service import KnowledgeService, load_knowledge_base
 from bot.outbox import OutboxDispatcher
 from bot.pipeline import Pipeline
 from bot.settings import Settings
