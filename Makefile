@@ -40,7 +40,7 @@ nlu-train: venv rasa-venv ## train the Rasa model (skipped when data, config and
 	$(PY) -m nlu.train
 
 nlu-eval: venv rasa-venv ## evaluate the model on the held-out split into reports/nlu/
-	$(PY) -c 'from bot.cli.nlu import app; app()' eval
+	$(VENV)/bin/weiquan nlu eval
 
 nlu-bench: venv rasa-venv ## NLU latency, cold start and memory (benchmarks/nlu_bench.py)
 	$(PY) benchmarks/nlu_bench.py latency

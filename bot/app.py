@@ -21,20 +21,17 @@ from bot.knowledge.service import KnowledgeService, load_knowledge_base
 from bot.outbox import OutboxDispatcher
 from bot.pipeline import Pipeline
 from bot.settings import Settings
-from bot.understanding import NluNormalizer, RulesOnly, Understanding
+from bot.understanding import NluNormalizer
 from bot.web import errors, health, rest
 from bot.web.limits import BodyLimit
 from dialogues.engine import Engine
 from integrations.ccc.http_registry import HttpRegistry
 from integrations.ccc.registry import CertificateRegistry, EmbeddedRegistry
 from integrations.ccc.service import CccService
+from nlu.runtime import open_nlu
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "web" / "static"
-
-
-def build_understanding(settings: Settings) -> Understanding:
-    return RulesOnly()
 
 
 def build_registry(
@@ -70,39 +67,41 @@ def create_app(
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if migrate:
             await upgrade_async(settings.resolved_database_url)
-        db_engine = engine_from_settings(settings)
-        sessions = make_sessionmaker(db_engine)
-        understanding = build_understanding(settings)
-        http = httpx.AsyncClient(timeout=settings.ccc_registry_timeout)
-        registry, registry_engine = build_registry(settings, http)
-        knowledge = KnowledgeService(CccService(registry), await load_knowledge_base())
-        app.state.knowledge = knowledge
-        app.state.http = http
-        app.state.settings = settings
-        app.state.db_engine = db_engine
-        app.state.sessions = sessions
-        app.state.evidence = EvidenceStore(settings.evidence_dir)
-        app.state.understanding = understanding
-        app.state.pipeline = Pipeline(
-            sessions, Engine(), understanding, NluNormalizer(), knowledge=knowledge
-        )
-        app.state.outbox = OutboxDispatcher(
-            sessions, batch=settings.outbox_batch, poll_seconds=settings.outbox_poll_seconds
-        )
-        try:
-            async with AsyncExitStack() as stack:
-                for extension in extensions:
-                    await stack.enter_async_context(extension.lifespan(app))
-                if run_outbox:
-                    app.state.outbox.start()
-                    stack.push_async_callback(app.state.outbox.stop)
-                yield
-        finally:
-            app.state.pipeline.close()
-            await http.aclose()
+        async with AsyncExitStack() as stack:
+            db_engine = engine_from_settings(settings)
+            stack.push_async_callback(db_engine.dispose)
+            sessions = make_sessionmaker(db_engine)
+            http = await stack.enter_async_context(
+                httpx.AsyncClient(timeout=settings.ccc_registry_timeout)
+            )
+            # The NLU client gets its own client: no proxy from the environment on loopback.
+            nlu_http = await stack.enter_async_context(httpx.AsyncClient(trust_env=False))
+            registry, registry_engine = build_registry(settings, http)
             if registry_engine is not None:
-                await registry_engine.dispose()
-            await db_engine.dispose()
+                stack.push_async_callback(registry_engine.dispose)
+            knowledge = KnowledgeService(CccService(registry), await load_knowledge_base())
+            understanding = await stack.enter_async_context(open_nlu(settings, nlu_http))
+            pipeline = Pipeline(
+                sessions, Engine(), understanding, NluNormalizer(), knowledge=knowledge
+            )
+            stack.callback(pipeline.close)
+            app.state.settings = settings
+            app.state.db_engine = db_engine
+            app.state.sessions = sessions
+            app.state.http = http
+            app.state.knowledge = knowledge
+            app.state.evidence = EvidenceStore(settings.evidence_dir)
+            app.state.understanding = understanding
+            app.state.pipeline = pipeline
+            app.state.outbox = OutboxDispatcher(
+                sessions, batch=settings.outbox_batch, poll_seconds=settings.outbox_poll_seconds
+            )
+            for extension in extensions:
+                await stack.enter_async_context(extension.lifespan(app))
+            if run_outbox:
+                app.state.outbox.start()
+                stack.push_async_callback(app.state.outbox.stop)
+            yield
 
     app = FastAPI(
         title="Weiquan 维权助手",

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
 from nlu import entities
-from nlu.rules import RuleParser
 from nlu.types import Parse
 
 
@@ -16,21 +14,6 @@ class Understanding(Protocol):
     async def parse(self, text: str, now: datetime) -> Parse: ...
 
     def status(self) -> dict[str, Any]: ...
-
-
-class RulesOnly:
-    """The rule fallback alone: what runs when no Rasa server is configured."""
-
-    def __init__(self, parser: RuleParser | None = None) -> None:
-        self.parser = parser or RuleParser()
-
-    async def parse(self, text: str, now: datetime) -> Parse:
-        if len(text) > 200:
-            return await asyncio.to_thread(self.parser.parse, text, now)
-        return self.parser.parse(text, now)
-
-    def status(self) -> dict[str, Any]:
-        return {"engine": "rules", "detail": "rule fallback (no Rasa server configured)"}
 
 
 class NluNormalizer:

@@ -13,6 +13,9 @@ from sqlalchemy.engine import make_url
 
 from bot.db.migrate import upgrade
 
+# Apps built in tests answer with the rule fallback unless a test starts Rasa itself.
+os.environ.setdefault("WEIQUAN_NLU_MANAGE", "false")
+
 ADMIN_URL = os.environ.get(
     "WEIQUAN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )

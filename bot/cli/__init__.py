@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import cases, ccc, db, serve, telegram, wechat
+from bot.cli import cases, ccc, db, nlu, serve, telegram, wechat
 
 app = typer.Typer(
     help="维权助手 Weiquan — complaints and tip-offs about counterfeit goods.", no_args_is_help=True
@@ -13,6 +13,7 @@ app.command("serve")(serve.serve)
 app.add_typer(db.app, name="db")
 app.add_typer(cases.app, name="cases")
 app.add_typer(ccc.app, name="ccc")
+app.add_typer(nlu.app, name="nlu")
 app.add_typer(telegram.app, name="telegram")
 app.add_typer(wechat.app, name="wechat")
 

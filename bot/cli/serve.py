@@ -2,10 +2,60 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import typer
 import uvicorn
+from rich.console import Console
 
 from bot.settings import Settings
+
+err = Console(stderr=True)
+
+
+@contextmanager
+def shared_rasa(settings: Settings) -> Iterator[None]:
+    """One supervised Rasa for all workers (each would otherwise start its own, ~1.3 GB)."""
+    from nlu.server import RasaSupervisor
+    from nlu.train import ROOT, train
+
+    err.print("training or reusing the NLU model (unchanged data never retrains)…")
+    model = train(model_dir=settings.nlu_model_dir, rasa_python=settings.rasa_python).model
+    token = secrets.token_urlsafe(24)
+    supervisor = RasaSupervisor(
+        rasa_python=settings.rasa_python,
+        model=model,
+        token=token,
+        log_file=settings.data_dir / "log" / "rasa.log",
+        cwd=ROOT,
+    )
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(supervisor.start())
+        started.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, name="rasa-supervisor", daemon=True)
+    thread.start()
+    started.wait(timeout=60)
+    os.environ.update(
+        WEIQUAN_NLU_URL=str(supervisor.url), WEIQUAN_NLU_TOKEN=token, WEIQUAN_NLU_MANAGE="false"
+    )
+    err.print(f"Rasa starting at {supervisor.url} (rule fallback answers until it is up)")
+    try:
+        yield
+    finally:
+        asyncio.run_coroutine_threadsafe(supervisor.stop(), loop).result(timeout=30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
 
 
 def serve(
@@ -15,15 +65,24 @@ def serve(
     port: int | None = typer.Option(None, help="Port (default WEIQUAN_PORT or 8000)"),
     workers: int = typer.Option(1, min=1, help="Worker processes"),
 ) -> None:
-    """Start the service (web chat at /, REST channel, staff API)."""
+    """Start the service (web chat at /, REST channel, WeChat and Telegram webhooks)."""
     settings = Settings()
-    uvicorn.run(
-        "bot.app:create_asgi",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        log_level=settings.log_level,
-        proxy_headers=True,
-        access_log=False,
-    )
+    host, port = host or settings.host, port or settings.port
+    share = workers > 1 and settings.nlu_manage and not settings.nlu_url
+    with shared_rasa(settings) if share else _nothing():
+        err.print(f"维权助手 Weiquan on http://{host}:{port}/ (data in {settings.data_dir})")
+        uvicorn.run(
+            "bot.app:create_asgi",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level,
+            proxy_headers=True,
+            access_log=False,
+        )
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield

@@ -85,6 +85,18 @@ async def test_ccc_question_in_the_middle_of_a_complaint(advised: Any) -> None:
     await run(chat, [("京东", "merchant")])
 
 
+async def test_question_without_a_question_mark_in_a_free_text_step(advised: Any) -> None:
+    chat = chat_for(advised)
+    await run(chat, [("/complaint", "product"), ("充电宝", "brand"), ("/skip", "platform")])
+    await run(chat, [("京东", "merchant"), ("某某数码", "merchant_address")])
+    # Colloquial questions ("要不要…啊") are answered, not taken as the shop's address.
+    await chat.say("那个充电宝要不要3C认证啊")
+    assert chat.awaiting == "merchant_address"
+    assert "我们继续" in chat.text and "3C" in chat.text
+    await chat.say("https://shop.example.com/9")
+    assert chat.awaiting == "purchase_date"
+
+
 async def test_reward_question_in_the_middle_of_a_report(advised: Any) -> None:
     chat = chat_for(advised)
     await run(chat, OPENING[:4])

@@ -1,0 +1,139 @@
+"""One call that gives the app (or the CLI) a working ``NluClient`` for its settings.
+
+``WEIQUAN_NLU_URL`` set: use that server. Otherwise, with ``nlu_manage``, start and
+supervise a local Rasa on the model for the current training data, training it first in the
+background if it is missing. Either way the client answers at once (rules until Rasa is up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import subprocess  # noqa: S404 - only to type and kill our own training process
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+
+from nlu.client import NluClient, RasaEndpoint, StaticEndpoint
+from nlu.server import RasaSupervisor
+from nlu.train import ROOT, find_model, fingerprint, model_path, train
+
+log = logging.getLogger(__name__)
+
+
+class NluSettings(Protocol):
+    """The fields of ``bot.settings.Settings`` this module reads."""
+
+    nlu_url: str | None
+    nlu_token: str | None
+    nlu_manage: bool
+    nlu_timeout: float
+    nlu_cache_size: int
+    nlu_model_dir: Path
+    rasa_python: Path
+    data_dir: Path
+
+
+@dataclass
+class DeferredEndpoint:
+    """Stands in for the supervisor while the model is still being trained."""
+
+    target: RasaEndpoint | None = None
+    note: str = "training model"
+
+    @property
+    def url(self) -> str | None:
+        return self.target.url if self.target else None
+
+    @property
+    def token(self) -> str | None:
+        return self.target.token if self.target else None
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.target and self.target.ready)
+
+    @property
+    def state(self) -> str:
+        return self.target.state if self.target else self.note
+
+
+def _supervisor(settings: NluSettings, model: Path) -> RasaSupervisor:
+    return RasaSupervisor(
+        rasa_python=settings.rasa_python,
+        model=model,
+        log_file=settings.data_dir / "log" / "rasa.log",
+        cwd=ROOT,
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_nlu(
+    settings: NluSettings,
+    http: httpx.AsyncClient,
+    *,
+    train_missing: bool = True,
+) -> AsyncIterator[NluClient]:
+    """Yield a ready-to-use client; Rasa (if managed) is stopped when the block exits."""
+    supervisors: list[RasaSupervisor] = []
+    tasks: list[asyncio.Task[None]] = []
+    endpoint: RasaEndpoint
+    if settings.nlu_url:
+        endpoint = StaticEndpoint(settings.nlu_url, settings.nlu_token)
+    elif not settings.nlu_manage:
+        endpoint = StaticEndpoint(None)
+    else:
+        current = model_path(settings.nlu_model_dir, fingerprint())
+        model = current if current.is_file() else None
+        if model is None and not train_missing:
+            model = find_model(settings.nlu_model_dir)
+        if model is not None:
+            sup = _supervisor(settings, model)
+            supervisors.append(sup)
+            await sup.start()
+            endpoint = sup
+        else:
+            deferred = DeferredEndpoint()
+            endpoint = deferred
+            tasks.append(asyncio.create_task(_train_then_start(settings, deferred, supervisors)))
+    client = NluClient(
+        http, endpoint, timeout=settings.nlu_timeout, cache_size=settings.nlu_cache_size
+    )
+    try:
+        yield client
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for sup in supervisors:
+            await sup.stop()
+
+
+async def _train_then_start(
+    settings: NluSettings, deferred: DeferredEndpoint, supervisors: list[RasaSupervisor]
+) -> None:
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        result = await asyncio.to_thread(
+            train,
+            model_dir=settings.nlu_model_dir,
+            rasa_python=settings.rasa_python,
+            on_process=procs.append,
+        )
+    except asyncio.CancelledError:  # app shutting down: do not leave a training behind
+        for proc in procs:
+            proc.kill()
+        raise
+    except Exception as exc:  # the app keeps running on rules; /readyz shows why
+        deferred.note = f"training failed: {exc}"[:300]
+        log.exception("NLU training failed; answering with the rule fallback")
+        return
+    sup = _supervisor(settings, result.model)
+    supervisors.append(sup)
+    await sup.start()
+    deferred.target = sup
