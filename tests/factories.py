@@ -6,7 +6,7 @@ import io
 import struct
 import uuid
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -119,3 +119,10 @@ def chat_for(app: FastAPI, **kwargs: Any) -> Chat:
 
 def png_file(seed: int = 0) -> io.BytesIO:
     return io.BytesIO(png_bytes(seed))
+
+
+async def run(chat: Chat, turns: Sequence[tuple[str, str | None]]) -> None:
+    """Say each text and check the question the bot then waits on (a transcript test)."""
+    for said, awaiting in turns:
+        await chat.say(said)
+        assert chat.awaiting == awaiting, f"after {said!r}: {chat.text}"

@@ -19,21 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.db.base import utcnow
 from dialogues.knowledge_port import Certificate
 from integrations.ccc.models import CccCertificate
-from integrations.ccc.reader import Progress, RowError, read_file
+from integrations.ccc.reader import COLUMNS, Progress, RowError, read_file
 
 BATCH = 10_000
-_UPDATABLE = (
-    "holder",
-    "manufacturer",
-    "product",
-    "model",
-    "category_code",
-    "status",
-    "issued_on",
-    "expires_on",
-    "is_sample",
-    "updated_at",
-)
+# Everything but the key is replaced on re-import; the row remembers whether it is sample data.
+_UPDATABLE = (*COLUMNS[1:], "is_sample", "updated_at")
 
 
 @dataclass

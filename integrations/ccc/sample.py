@@ -15,20 +15,10 @@ from pathlib import Path
 
 from dialogues.knowledge_port import Certificate, CertStatus
 from integrations.ccc.numbers import load_codes
+from integrations.ccc.reader import COLUMNS
 
 SAMPLE_MARK = "示例数据 SAMPLE"
 SEED = 20240801
-HEADER = (
-    "cert_no",
-    "holder",
-    "manufacturer",
-    "product",
-    "model",
-    "category_code",
-    "status",
-    "issued_on",
-    "expires_on",
-)
 
 # Hand-picked records documented in the README and used by tests and demos.
 SHOWCASE: tuple[tuple[str, str, CertStatus, date], ...] = (
@@ -122,7 +112,7 @@ def write_csv(path: Path, certificates: Iterator[Certificate] | list[Certificate
     rows = 0
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(HEADER)
+        writer.writerow(COLUMNS)
         for c in certificates:
             writer.writerow(
                 (

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.db.models import Case, Evidence
-from tests.factories import chat_for, running_app
+from tests.factories import chat_for, run, running_app
 
 HAPPY = [
     ("/complaint", "product"),
@@ -29,12 +29,6 @@ HAPPY = [
     ("/yes", "consent_mediation"),
     ("/no", "confirm"),
 ]
-
-
-async def run(chat: Any, turns: list[tuple[str, str | None]]) -> None:
-    for said, awaiting in turns:
-        await chat.say(said)
-        assert chat.awaiting == awaiting, f"after {said!r}: {chat.text}"
 
 
 async def cases_of(app: Any) -> list[Case]:

@@ -14,8 +14,8 @@ from bot.pipeline import Pipeline
 from dialogues.knowledge_port import Certificate
 from integrations.ccc import sample
 from integrations.ccc.service import CccService
-from tests.dialogues.test_report_flow import OPENING, run
-from tests.factories import chat_for
+from tests.dialogues.test_report_flow import OPENING
+from tests.factories import chat_for, run
 
 
 class SampleRegistry:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
 
 from bot.db.models import Case, Evidence
-from tests.factories import chat_for
+from tests.factories import chat_for, run
 
 VALID_ID = "11010519491231002X"  # the published sample number; its check digit is right
 BAD_ID = "110105194912310021"  # same number, wrong check digit
@@ -24,12 +23,6 @@ OPENING = [
     ("店里大量卖假冒的索尼耳机，价格只有正品三分之一，包装印刷模糊", "own_dispute"),
     ("/no", "photos"),
 ]
-
-
-async def run(chat: Any, turns: Sequence[tuple[str, str | None]]) -> None:
-    for said, awaiting in turns:
-        await chat.say(said)
-        assert chat.awaiting == awaiting, f"after {said!r}: {chat.text}"
 
 
 async def reports(app: Any) -> list[Case]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.dialogues.test_report_flow import OPENING, run
-from tests.factories import chat_for
+from tests.dialogues.test_report_flow import OPENING
+from tests.factories import chat_for, run
 
 
 async def file_report(chat: Any, phone: str = "13912345678") -> str:
