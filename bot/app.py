@@ -124,11 +124,12 @@ def create_app(
 
 
 def default_extensions() -> list[Extension]:
-    """The channels every served app carries; each stays idle until its settings are given."""
+    """The back office and the channels; each channel stays idle until its settings are given."""
+    from bot.staff.extension import BackofficeExtension
     from integrations.telegram import TelegramExtension
     from integrations.wechat import WechatExtension
 
-    return [TelegramExtension(), WechatExtension()]
+    return [BackofficeExtension(), TelegramExtension(), WechatExtension()]
 
 
 def create_asgi(settings: Settings | None = None) -> ASGIApp:

@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from bot import reports
+from bot import backoffice, reports
 from bot.db.models import Case, CaseEvent, CaseSequence, Evidence
 from bot.deadlines import Deadline, complaint_acceptance_due, local_date, report_verification_due
 from dialogues.ports import CaseReceipt
@@ -121,20 +121,21 @@ class SessionCaseService:
                 )
                 .values(case_id=case.id)
             )
-        self.session.add(
-            CaseEvent(
-                case_id=case.id,
-                kind="submitted",
-                detail={
-                    "decision_due": deadline.due.isoformat(),
-                    "evidence": len(evidence_ids),
-                    "duplicate_of": original.case_no if original else None,
-                    "linked_case_no": linked,
-                },
-                actor=f"{self.channel}:user",
-                at=self.now,
-            )
+        submitted = CaseEvent(
+            case_id=case.id,
+            kind="submitted",
+            detail={
+                "decision_due": deadline.due.isoformat(),
+                "evidence": len(evidence_ids),
+                "duplicate_of": original.case_no if original else None,
+                "linked_case_no": linked,
+            },
+            actor=f"{self.channel}:user",
+            at=self.now,
         )
+        self.session.add(submitted)
+        # Hand the new case to the external back office (an outbox row; no-op when not set).
+        await backoffice.enqueue(self.session, case, submitted, now=self.now)
         self.created.append(case)
         return CaseReceipt(
             case_no=case_no,

@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from bot.crypto import EncryptedJSON, EncryptedText
 from bot.db.base import Base, UTCDateTime, utcnow
 
 # A surrogate key that is BIGINT on PostgreSQL and the rowid on SQLite.
@@ -35,7 +36,7 @@ class Conversation(Base):
     channel: Mapped[str] = mapped_column(String(16))
     sender_id: Mapped[str] = mapped_column(String(128))
     locale: Mapped[str] = mapped_column(String(16), default="zh")
-    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
     handover: Mapped[str | None] = mapped_column(String(16), default=None)
     message_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -53,9 +54,9 @@ class InboundMessage(Base):
     channel_message_id: Mapped[str] = mapped_column(String(128))
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
-    content: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    content: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    replies: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    replies: Mapped[list[dict[str, Any]]] = mapped_column(EncryptedJSON, default=list)
 
 
 class TranscriptEntry(Base):
@@ -68,8 +69,8 @@ class TranscriptEntry(Base):
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
     direction: Mapped[str] = mapped_column(String(4))  # "in" | "out"
     author: Mapped[str] = mapped_column(String(32), default="bot")  # user | bot | staff:<name>
-    text: Mapped[str] = mapped_column(Text, default="")
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    text: Mapped[str] = mapped_column(EncryptedText, default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -98,7 +99,7 @@ class Case(Base):
     locale: Mapped[str] = mapped_column(String(16), default="zh")
     fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Personal data kept apart from the case facts so it can be protected on its own.
-    personal: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    personal: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
     platform: Mapped[str | None] = mapped_column(String(32), index=True)
     merchant: Mapped[str | None] = mapped_column(String(200))
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -199,7 +200,7 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     topic: Mapped[str] = mapped_column(String(32))  # e.g. "reply:telegram", "backoffice"
     key: Mapped[str] = mapped_column(String(128), unique=True)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -212,7 +213,7 @@ def import_all_models() -> None:
     """Import every module that defines tables, so metadata is complete (Alembic, tests)."""
     import importlib
 
-    for module in ("integrations.ccc.models", "integrations.wechat.models"):
+    for module in ("integrations.ccc.models", "integrations.wechat.models", "bot.staff.models"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

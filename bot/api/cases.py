@@ -1,0 +1,208 @@
+"""Cases for staff: list with filters, detail, transitions, actions, reveal, evidence download."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from bot import backoffice
+from bot.api.deps import CaseStaff, Runtime, Session, Supervisor
+from bot.cases import get_case
+from bot.db.models import Case, Evidence
+from bot.deadlines import local_date
+from bot.staff import views
+from bot.staff.accounts import Staff
+from bot.web.errors import ApiError
+from bot.workflow import WorkflowError, extend_verification, record_reporter_notice, transition
+
+router = APIRouter(prefix="/api/v1", tags=["staff cases"])
+CaseNo = Annotated[str, Path(pattern=r"^(TS|JB)\d{14}$", description="e.g. TS20261127000042")]
+Kind = Literal["complaint", "report"]
+Status = Literal[
+    "submitted",
+    "accepted",
+    "not_accepted",
+    "mediation",
+    "agreement",
+    "mediation_ended",
+    "verifying",
+    "case_opened",
+    "not_opened",
+    "closed",
+]
+
+
+class CaseList(BaseModel):
+    total: int
+    items: list[dict[str, Any]]
+
+
+class TransitionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to: Status
+    reason: str | None = Field(default=None, max_length=64)
+    note: str = Field(default="", max_length=2000)
+
+
+class ActionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["extend_verification", "reporter_notified"]
+    note: str = Field(default="", max_length=2000)
+
+
+class RevealIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=5, max_length=500, description="Why the identity is needed")
+
+
+async def load(session: Session, case_no: str) -> Case:
+    case = await get_case(session, case_no)
+    if case is None:
+        raise ApiError(404, "case_not_found", f"No case {case_no}.")
+    return case
+
+
+def ensure_may_work(staff: Staff, case: Case) -> None:
+    if not views.may_work(staff, case):
+        raise ApiError(403, "forbidden", "Reports are worked by supervisors.")
+
+
+@router.get("/cases", response_model=CaseList)
+async def list_cases(
+    staff: CaseStaff,
+    runtime: Runtime,
+    session: Session,
+    kind: Kind | None = None,
+    status: Status | None = None,
+    platform: Annotated[str | None, Query(max_length=32)] = None,
+    overdue: bool | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> CaseList:
+    today = local_date(runtime.now())
+    if date_from and date_to and date_from > date_to:
+        raise ApiError(422, "invalid_request", "date_from is after date_to.")
+    stmt = views.filtered(
+        kind=kind,
+        status=status,
+        platform=platform,
+        overdue=overdue,
+        date_from=date_from,
+        date_to=date_to,
+        today=today,
+    )
+    total = await views.count(session, stmt)
+    rows = (await session.execute(stmt.limit(limit).offset(offset))).scalars()
+    return CaseList(total=total, items=[views.summary(c, today) for c in rows])
+
+
+@router.get("/cases/{case_no}")
+async def case_detail(
+    case_no: CaseNo, staff: CaseStaff, runtime: Runtime, session: Session
+) -> dict[str, Any]:
+    case = await load(session, case_no)
+    return views.detail(session, case, staff, now=runtime.now())
+
+
+@router.post("/cases/{case_no}/reveal")
+async def reveal(
+    case_no: CaseNo, body: RevealIn, staff: Supervisor, runtime: Runtime, session: Session
+) -> dict[str, Any]:
+    """A supervisor sees a reporter's identity; who, when and why go to the audit log."""
+    case = await load(session, case_no)
+    return views.detail(session, case, staff, now=runtime.now(), reveal_reason=body.reason)
+
+
+@router.post("/cases/{case_no}/transitions")
+async def post_transition(
+    case_no: CaseNo, body: TransitionIn, staff: CaseStaff, runtime: Runtime, session: Session
+) -> dict[str, Any]:
+    case = await load(session, case_no)
+    ensure_may_work(staff, case)
+    try:
+        await transition(
+            session,
+            case,
+            body.to,
+            actor=staff.actor,
+            now=runtime.now(),
+            reason=body.reason,
+            note=body.note,
+        )
+    except WorkflowError as exc:
+        raise ApiError(
+            409 if exc.code == "invalid_transition" else 422, exc.code, str(exc), **exc.extra
+        ) from None
+    runtime.wake_outbox()
+    return views.summary(case, local_date(runtime.now()))
+
+
+@router.post("/cases/{case_no}/actions")
+async def post_action(
+    case_no: CaseNo, body: ActionIn, staff: CaseStaff, runtime: Runtime, session: Session
+) -> dict[str, Any]:
+    case = await load(session, case_no)
+    ensure_may_work(staff, case)
+    act = extend_verification if body.action == "extend_verification" else record_reporter_notice
+    try:
+        await act(session, case, actor=staff.actor, now=runtime.now(), note=body.note)
+    except WorkflowError as exc:
+        raise ApiError(409, exc.code, str(exc), **exc.extra) from None
+    runtime.wake_outbox()
+    return views.summary(case, local_date(runtime.now()))
+
+
+@router.get("/cases/{case_no}/evidence/{sha256}", response_class=FileResponse)
+async def evidence(
+    case_no: CaseNo,
+    sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")],
+    staff: CaseStaff,
+    runtime: Runtime,
+    session: Session,
+) -> FileResponse:
+    """The original file, only when it belongs to this case (staff only)."""
+    case = await load(session, case_no)
+    item = (
+        (
+            await session.execute(
+                select(Evidence).where(Evidence.case_id == case.id, Evidence.sha256 == sha256)
+            )
+        )
+        .scalars()
+        .first()
+    )
+    path = runtime.evidence.path_for(sha256)
+    if item is None or not path.exists():
+        raise ApiError(404, "evidence_not_found", "No such evidence on this case.")
+    return FileResponse(
+        path,
+        media_type=item.content_type,
+        headers={"X-Content-SHA256": sha256, "Cache-Control": "private"},
+    )
+
+
+@router.get("/backoffice/deliveries")
+async def handoff_deliveries(
+    staff: Supervisor,
+    session: Session,
+    status: Literal["pending", "sending", "sent", "failed"] | None = None,
+) -> list[dict[str, Any]]:
+    """Hand-off rows, failures first, so a stuck external system is visible."""
+    return [
+        {
+            "key": r.key,
+            "status": r.status,
+            "attempts": r.attempts,
+            "last_error": r.last_error,
+            "next_attempt_at": r.next_attempt_at.isoformat(),
+            "sent_at": r.sent_at.isoformat() if r.sent_at else None,
+        }
+        for r in await backoffice.deliveries(session, status=status)
+    ]

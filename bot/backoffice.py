@@ -1,0 +1,178 @@
+"""Hand-off to an external back office: each submitted case and status change, signed, retried.
+
+``enqueue`` runs inside the transaction that changed the case and writes an outbox row holding
+only the case number and event id; ``Delivery`` builds the JSON at send time (so no personal
+data sits in the outbox), signs it with HMAC-SHA256 and POSTs it. Anything but a 2xx (or 409,
+"already have it") is retried by the outbox with exponential backoff. Schema: docs/backoffice.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Case, CaseEvent, OutboxMessage
+from bot.outbox import GiveUp, RetryLater
+
+if TYPE_CHECKING:
+    from bot.runtime import BackofficeRuntime
+    from bot.staff.settings import BackofficeSettings
+
+log = logging.getLogger(__name__)
+TOPIC = "backoffice"
+SCHEMA = "weiquan.case-event/1"
+SIGNATURE_HEADER = "X-Weiquan-Signature"
+EVENT_NAMES = {
+    "submitted": "case.submitted",
+    "transition": "case.status_changed",
+    "extended": "case.deadline_extended",
+    "reporter_notified": "case.reporter_notified",
+}
+
+
+class _State:
+    """Whether hand-off is on in this process; set by the extension, else read from the env."""
+
+    enabled: bool | None = None
+
+
+def configure(settings: BackofficeSettings) -> None:
+    _State.enabled = bool(settings.backoffice_url)
+
+
+def enabled() -> bool:
+    if _State.enabled is None:
+        from bot.staff.settings import BackofficeSettings
+
+        configure(BackofficeSettings())
+    return bool(_State.enabled)
+
+
+def idempotency_key(case_no: str, event_id: int) -> str:
+    return f"{case_no}:{event_id}"
+
+
+async def enqueue(session: AsyncSession, case: Case, event: CaseEvent, *, now: datetime) -> None:
+    """Queue the hand-off of ``event`` in the caller's transaction (no-op when not configured)."""
+    if not enabled():
+        return
+    if event.id is None:
+        await session.flush()
+    key = idempotency_key(case.case_no, event.id)
+    session.add(
+        OutboxMessage(
+            topic=TOPIC,
+            key=f"{TOPIC}:{key}",
+            payload={"case_no": case.case_no, "event_id": event.id},
+            created_at=now,
+            next_attempt_at=now,
+        )
+    )
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def verify(secret: str, header: str, body: bytes) -> bool:
+    """What a receiver does (and what the tests' receiver does) to check a delivery."""
+    parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
+    try:
+        expected = sign(secret, int(parts.get("t", "")), body)
+    except ValueError:
+        return False
+    return hmac.compare_digest(expected, header)
+
+
+def case_body(case: Case, event: CaseEvent) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "idempotency_key": idempotency_key(case.case_no, event.id),
+        "event": EVENT_NAMES.get(event.kind, f"case.{event.kind}"),
+        "sequence": event.id,
+        "occurred_at": event.at.isoformat(),
+        "actor": event.actor,
+        "detail": event.detail,
+        "case": {
+            "case_no": case.case_no,
+            "kind": case.kind,
+            "status": case.status,
+            "channel": case.channel,
+            "locale": case.locale,
+            "submitted_at": case.submitted_at.isoformat(),
+            "next_deadline": case.decision_due.isoformat() if case.decision_due else None,
+            "platform": case.platform,
+            "merchant": case.merchant,
+            "fields": case.fields,
+            "personal": case.personal,
+            "linked_case_no": case.linked_case_no,
+        },
+    }
+
+
+class Delivery:
+    """Outbox handler for ``backoffice`` rows."""
+
+    def __init__(self, runtime: BackofficeRuntime) -> None:
+        self.runtime = runtime
+
+    async def __call__(self, row: OutboxMessage) -> None:
+        settings = self.runtime.settings
+        if not settings.backoffice_url:
+            raise RetryLater("WEIQUAN_BACKOFFICE_URL is not set", after=300)
+        async with self.runtime.sessions() as session:
+            found = (
+                await session.execute(
+                    select(Case, CaseEvent)
+                    .join(CaseEvent, CaseEvent.case_id == Case.id)
+                    .where(
+                        Case.case_no == row.payload["case_no"],
+                        CaseEvent.id == row.payload["event_id"],
+                    )
+                )
+            ).first()
+        if found is None:
+            raise GiveUp(f"case event {row.payload} no longer exists")
+        body = json.dumps(case_body(*found), ensure_ascii=False, sort_keys=True).encode("utf-8")
+        timestamp = int(self.runtime.now().timestamp())
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "Idempotency-Key": idempotency_key(found[0].case_no, found[1].id),
+            SIGNATURE_HEADER: sign(settings.backoffice_secret or "", timestamp, body),
+        }
+        try:
+            response = await self.runtime.http.post(
+                settings.backoffice_url,
+                content=body,
+                headers=headers,
+                timeout=settings.backoffice_timeout,
+            )
+        except httpx.HTTPError as exc:
+            raise RetryLater(f"{type(exc).__name__}: {exc}") from None
+        if response.is_success or response.status_code == 409:
+            return
+        after = response.headers.get("retry-after")
+        raise RetryLater(
+            f"HTTP {response.status_code}: {response.text[:200]}",
+            after=float(after) if after and after.isdigit() else None,
+        )
+
+
+async def deliveries(
+    session: AsyncSession, *, status: str | None = None, limit: int = 100
+) -> list[OutboxMessage]:
+    """Hand-off rows for the console and API, failures first: nothing fails silently."""
+    stmt = select(OutboxMessage).where(OutboxMessage.topic == TOPIC)
+    if status:
+        stmt = stmt.where(OutboxMessage.status == status)
+    stmt = stmt.order_by(OutboxMessage.status != "failed", OutboxMessage.id.desc()).limit(limit)
+    return list((await session.execute(stmt)).scalars())

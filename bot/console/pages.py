@@ -1,0 +1,280 @@
+"""Console pages for cases, the dashboard, hand-off failures and staff accounts."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from bot import backoffice
+from bot.api.deps import Runtime
+from bot.cases import get_case
+from bot.console import charts
+from bot.console import session as cs
+from bot.console.routes import WORKERS, go, render
+from bot.db.models import Evidence
+from bot.deadlines import local_date
+from bot.staff import dashboard, views
+from bot.staff.accounts import AccountError, add_staff, list_staff
+from bot.staff.passwords import WeakPassword
+from bot.workflow import (
+    WorkflowError,
+    extend_verification,
+    not_accepted_reasons,
+    record_reporter_notice,
+    transition,
+)
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+KINDS = {"complaint": "投诉", "report": "举报"}
+STATUSES = [
+    "submitted",
+    "accepted",
+    "not_accepted",
+    "mediation",
+    "agreement",
+    "mediation_ended",
+    "verifying",
+    "case_opened",
+    "not_opened",
+    "closed",
+]
+DEADLINES = {
+    "complaint_acceptance": "受理决定",
+    "mediation_limit": "调解期限",
+    "report_verification": "核查立案决定",
+    "reporter_notice": "告知实名举报人",
+}
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@router.get("/cases")
+async def cases_page(request: Request, runtime: Runtime) -> HTMLResponse:
+    user = await cs.current(request, runtime, *WORKERS)
+    q = request.query_params
+    kind = q.get("kind") if q.get("kind") in KINDS else None
+    status = q.get("status") if q.get("status") in STATUSES else None
+    overdue = {"1": True, "0": False}.get(q.get("overdue", ""))
+    platform = (q.get("platform") or "").strip()[:32] or None
+    date_from, date_to = _date(q.get("from")), _date(q.get("to"))
+    today = local_date(runtime.now())
+    stmt = views.filtered(
+        kind=kind,
+        status=status,
+        platform=platform,
+        overdue=overdue,
+        date_from=date_from,
+        date_to=date_to,
+        today=today,
+    )
+    async with runtime.sessions() as session:
+        total = await views.count(session, stmt)
+        rows = [views.summary(c, today) for c in (await session.execute(stmt.limit(200))).scalars()]
+    filters = {
+        "kind": kind,
+        "status": status,
+        "overdue": q.get("overdue", ""),
+        "platform": platform or "",
+        "from": q.get("from", ""),
+        "to": q.get("to", ""),
+    }
+    return render(
+        request,
+        "cases.html",
+        user,
+        rows=rows,
+        total=total,
+        filters=filters,
+        kinds=KINDS,
+        statuses=STATUSES,
+    )
+
+
+async def _case_page(
+    request: Request,
+    runtime: Runtime,
+    user: cs.ConsoleUser,
+    case_no: str,
+    *,
+    reveal: str | None = None,
+    error: str | None = None,
+) -> HTMLResponse:
+    async with runtime.sessions() as session, session.begin():
+        case = await get_case(session, case_no)
+        if case is None:
+            return render(
+                request, "error.html", user, status=404, message=f"没有找到案件 {case_no}"
+            )
+        data = views.detail(session, case, user.staff, now=runtime.now(), reveal_reason=reveal)
+    return render(
+        request,
+        "case.html",
+        user,
+        case=data,
+        kinds=KINDS,
+        deadline_names=DEADLINES,
+        reasons=not_accepted_reasons(),
+        error=error,
+    )
+
+
+@router.get("/cases/{case_no}")
+async def case_page(request: Request, runtime: Runtime, case_no: str) -> HTMLResponse:
+    user = await cs.current(request, runtime, *WORKERS)
+    return await _case_page(request, runtime, user, case_no)
+
+
+@router.post("/cases/{case_no}/reveal")
+async def case_reveal(
+    request: Request,
+    runtime: Runtime,
+    case_no: str,
+    csrf: Annotated[str, Form(max_length=64)],
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> HTMLResponse:
+    user = await cs.current(request, runtime, "supervisor")
+    cs.check_csrf(user, csrf)
+    if len(reason.strip()) < 5:
+        return await _case_page(
+            request, runtime, user, case_no, error="查看举报人身份须填写理由（至少 5 个字）"
+        )
+    return await _case_page(request, runtime, user, case_no, reveal=reason.strip())
+
+
+@router.post("/cases/{case_no}/transition")
+async def case_transition(
+    request: Request,
+    runtime: Runtime,
+    case_no: str,
+    csrf: Annotated[str, Form(max_length=64)],
+    to: Annotated[str, Form(max_length=32)],
+    reason: Annotated[str, Form(max_length=64)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    user = await cs.current(request, runtime, *WORKERS)
+    cs.check_csrf(user, csrf)
+    async with runtime.sessions() as session, session.begin():
+        case = await get_case(session, case_no)
+        if case is None:
+            return render(
+                request, "error.html", user, status=404, message=f"没有找到案件 {case_no}"
+            )
+        if not views.may_work(user.staff, case):
+            raise cs.Forbidden("举报案件由主管处理")
+        try:
+            if to == "extend_verification":
+                await extend_verification(
+                    session, case, actor=user.staff.actor, now=runtime.now(), note=note
+                )
+            elif to == "reporter_notified":
+                await record_reporter_notice(
+                    session, case, actor=user.staff.actor, now=runtime.now(), note=note
+                )
+            else:
+                await transition(
+                    session,
+                    case,
+                    to,
+                    actor=user.staff.actor,
+                    now=runtime.now(),
+                    reason=reason or None,
+                    note=note,
+                )
+        except WorkflowError as exc:
+            await session.rollback()
+            return await _case_page(request, runtime, user, case_no, error=str(exc))
+    runtime.wake_outbox()
+    return go(f"/console/cases/{case_no}")
+
+
+@router.get("/cases/{case_no}/evidence/{sha256}")
+async def case_evidence(request: Request, runtime: Runtime, case_no: str, sha256: str) -> Response:
+    await cs.current(request, runtime, *WORKERS)
+    async with runtime.sessions() as session:
+        case = await get_case(session, case_no)
+        item = None
+        if case is not None:
+            item = (
+                (
+                    await session.execute(
+                        select(Evidence).where(
+                            Evidence.case_id == case.id, Evidence.sha256 == sha256
+                        )
+                    )
+                )
+                .scalars()
+                .first()
+            )
+    path = runtime.evidence.path_for(sha256) if len(sha256) == 64 and sha256.isalnum() else None
+    if item is None or path is None or not path.exists():
+        return HTMLResponse("没有这件证据", status_code=404)
+    disposition = "attachment" if request.query_params.get("download") else "inline"
+    return FileResponse(
+        path,
+        media_type=item.content_type,
+        content_disposition_type=disposition,
+        filename=item.filename or f"{sha256}",
+        headers={"X-Content-SHA256": sha256},
+    )
+
+
+@router.get("/dashboard")
+async def dashboard_page(request: Request, runtime: Runtime) -> HTMLResponse:
+    user = await cs.current(request, runtime, *WORKERS)
+    async with runtime.sessions() as session:
+        f = await dashboard.figures(session, now=runtime.now())
+    svgs = {
+        "intake": charts.columns(f.days, title="近 30 天每日收案"),
+        "kind": charts.hbars([(KINDS.get(k, k), n) for k, n in f.by_kind], title="按类型"),
+        "category": charts.hbars(f.by_category, title="按品类/违法类型"),
+        "platform": charts.hbars(f.by_platform, title="按平台"),
+        "merchants": charts.hbars(f.merchants, title="被投诉举报最多的商家"),
+    }
+    return render(request, "dashboard.html", user, f=f, svgs=svgs)
+
+
+@router.get("/backoffice")
+async def backoffice_page(request: Request, runtime: Runtime) -> HTMLResponse:
+    user = await cs.current(request, runtime, "supervisor")
+    async with runtime.sessions() as session:
+        rows = await backoffice.deliveries(session)
+    return render(request, "backoffice.html", user, rows=rows, url=runtime.settings.backoffice_url)
+
+
+@router.get("/staff")
+async def staff_page(request: Request, runtime: Runtime, error: str | None = None) -> HTMLResponse:
+    user = await cs.current(request, runtime, "admin")
+    async with runtime.sessions() as session:
+        people = await list_staff(session)
+    return render(request, "staff.html", user, people=people, error=error)
+
+
+@router.post("/staff")
+async def staff_add(
+    request: Request,
+    runtime: Runtime,
+    csrf: Annotated[str, Form(max_length=64)],
+    username: Annotated[str, Form(max_length=32)],
+    role: Annotated[str, Form(max_length=16)],
+    password: Annotated[str, Form(max_length=256)],
+) -> Response:
+    user = await cs.current(request, runtime, "admin")
+    cs.check_csrf(user, csrf)
+    try:
+        async with runtime.sessions() as session, session.begin():
+            await add_staff(
+                session, username=username.strip(), password=password, role=role, now=runtime.now()
+            )
+    except (AccountError, WeakPassword, ValidationError) as exc:
+        return await staff_page(request, runtime, error=str(exc))
+    return RedirectResponse("/console/staff", status_code=303)

@@ -1,0 +1,294 @@
+"""Console pages: sign-in, the handover queue and the live conversation.
+
+Case pages, the dashboard and accounts live in ``bot.console.pages``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from bot.api.deps import Runtime, client_ip
+from bot.console import session as cs
+from bot.deadlines import SHANGHAI
+from bot.staff import queue as desk
+from bot.staff.accounts import TooManyAttempts, check_login, issue_token, revoke
+from dialogues.flows import all_flows
+from dialogues.texts import t
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(prefix="/console", include_in_schema=False)
+WORKERS = ("agent", "supervisor")
+REASONS = {"asked": "用户要求", "safety": "涉及安全", "not_understood": "机器人未理解"}
+HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+    "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def status_label(status: str) -> str:
+    try:
+        return t("zh", f"status.label.{status}")
+    except KeyError:
+        return status
+
+
+def field_label(slot: str, kind: str) -> str:
+    """The question's own label from the flow definition (``field.product`` → 商品)."""
+    flow = all_flows().get(kind)
+    if flow is not None and flow.has_step(slot):
+        return t("zh", flow.step(slot).label)
+    return slot
+
+
+def field_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, list):
+        return "、".join(_demand(v) for v in value) or "—"
+    return "—" if value in (None, "") else str(value)
+
+
+def _demand(value: Any) -> str:
+    try:
+        return t("zh", f"demand.{value}")
+    except KeyError:
+        return str(value)
+
+
+def local_time(iso: str) -> str:
+    """Staff read times in Beijing time; storage is UTC."""
+    return datetime.fromisoformat(iso).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+templates.env.filters["status_label"] = status_label
+templates.env.filters["local"] = local_time
+templates.env.filters["field_label"] = field_label
+templates.env.filters["field_value"] = field_value
+templates.env.globals["REASONS"] = REASONS
+
+
+def render(
+    request: Request, name: str, user: cs.ConsoleUser | None, status: int = 200, **ctx: Any
+) -> HTMLResponse:
+    context = {"user": user.staff if user else None, "csrf": user.csrf if user else "", **ctx}
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    response.headers.update(HEADERS)
+    return response
+
+
+def go(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+@router.get("/login")
+async def login_page(request: Request, runtime: Runtime) -> HTMLResponse:
+    value = cs.login_csrf_value(request)
+    response = render(request, "login.html", None, error=None, login_csrf=value)
+    cs.set_login_csrf(response, runtime, value)
+    return response
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    runtime: Runtime,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    csrf: Annotated[str, Form(max_length=64)],
+) -> Response:
+    cs.check_login_csrf(request, csrf)
+    s = runtime.settings
+    error = "用户名或密码错误"
+    async with runtime.sessions() as session, session.begin():
+        try:
+            staff = await check_login(
+                session,
+                username=username,
+                password=password,
+                ip=client_ip(request),
+                now=runtime.now(),
+                max_failures=s.login_max_failures,
+                window=timedelta(minutes=s.login_window_minutes),
+            )
+        except TooManyAttempts:
+            staff, error = None, "登录失败次数过多，请稍后再试"
+        token = None
+        if staff is not None:
+            ttl = timedelta(minutes=s.token_ttl_minutes)
+            token, _ = await issue_token(session, staff, kind="console", ttl=ttl, now=runtime.now())
+    if staff is None or token is None:
+        status = 401 if "错误" in error else 429
+        return render(request, "login.html", None, status=status, error=error, login_csrf=csrf)
+    response = go("/console/staff" if staff.role == "admin" else "/console/queue")
+    cs.set_session(response, runtime, token)
+    return response
+
+
+@router.post("/logout")
+async def logout(
+    request: Request, runtime: Runtime, csrf: Annotated[str, Form(max_length=64)]
+) -> Response:
+    user = await cs.current(request, runtime)
+    cs.check_csrf(user, csrf)
+    async with runtime.sessions() as session, session.begin():
+        await revoke(session, user.token)
+    response = go("/console/login")
+    cs.clear_session(response, runtime)
+    return response
+
+
+@router.get("")
+@router.get("/")
+async def home(request: Request, runtime: Runtime) -> Response:
+    user = await cs.current(request, runtime)
+    return go("/console/staff" if user.staff.role == "admin" else "/console/queue")
+
+
+@router.get("/queue")
+async def queue_page(request: Request, runtime: Runtime) -> HTMLResponse:
+    user = await cs.current(request, runtime, *WORKERS)
+    async with runtime.sessions() as session:
+        tickets = await desk.queue(session)
+    now = runtime.now()
+    rows = [
+        {
+            "id": tk.request.id,
+            "status": tk.request.status,
+            "reason": tk.request.reason,
+            "detail": tk.request.detail,
+            "taken_by": tk.request.taken_by,
+            "channel": tk.conversation.channel,
+            "waiting": int((now - tk.request.requested_at).total_seconds() // 60),
+        }
+        for tk in tickets
+    ]
+    return render(request, "queue.html", user, rows=rows)
+
+
+async def _act(request: Request, runtime: Runtime, csrf: str, work: Any) -> cs.ConsoleUser:
+    user = await cs.current(request, runtime, *WORKERS)
+    cs.check_csrf(user, csrf)
+    async with runtime.sessions() as session, session.begin():
+        await work(session, user)
+    runtime.wake_outbox()
+    return user
+
+
+def _queue_error(
+    request: Request, user: cs.ConsoleUser | None, exc: desk.QueueError
+) -> HTMLResponse:
+    return render(request, "error.html", user, status=exc.status, message=str(exc))
+
+
+@router.post("/queue/{request_id}/claim")
+async def claim(
+    request: Request, runtime: Runtime, request_id: int, csrf: Annotated[str, Form(max_length=64)]
+) -> Response:
+    try:
+        await _act(
+            request, runtime, csrf, lambda s, u: desk.claim(s, request_id, u.staff, runtime.now())
+        )
+    except desk.QueueError as exc:
+        return _queue_error(request, None, exc)
+    return go(f"/console/queue/{request_id}")
+
+
+@router.post("/queue/{request_id}/{action}")
+async def queue_action(
+    request: Request,
+    runtime: Runtime,
+    request_id: int,
+    action: str,
+    csrf: Annotated[str, Form(max_length=64)],
+    text: Annotated[str, Form(max_length=4000)] = "",
+    to: Annotated[str, Form(max_length=32)] = "",
+) -> Response:
+    now = runtime.now()
+    works = {
+        "reply": lambda s, u: desk.reply(s, request_id, u.staff, text.strip(), now),
+        "transfer": lambda s, u: desk.transfer(s, request_id, u.staff, to.strip(), now),
+        "release": lambda s, u: desk.release(s, request_id, u.staff, now),
+        "close": lambda s, u: desk.close(s, request_id, u.staff, now),
+    }
+    if action not in works or (action == "reply" and not text.strip()):
+        return JSONResponse({"error": "invalid_request"}, status_code=422)
+    try:
+        await _act(request, runtime, csrf, works[action])
+    except desk.QueueError as exc:
+        if action == "reply":
+            return JSONResponse({"error": exc.code, "message": str(exc)}, status_code=exc.status)
+        return _queue_error(request, None, exc)
+    if action == "reply":
+        return JSONResponse({"status": "queued"}, status_code=202)
+    return go("/console/queue" if action != "transfer" else f"/console/queue/{request_id}")
+
+
+@router.get("/queue/{request_id}")
+async def conversation_page(request: Request, runtime: Runtime, request_id: int) -> HTMLResponse:
+    user = await cs.current(request, runtime, *WORKERS)
+    async with runtime.sessions() as session:
+        try:
+            tk = await desk.ticket(session, request_id)
+            entries = await desk.messages(session, request_id)
+        except desk.QueueError as exc:
+            return _queue_error(request, user, exc)
+    return render(
+        request,
+        "conversation.html",
+        user,
+        ticket=tk.request,
+        conversation=tk.conversation,
+        entries=[desk.entry_dict(e) for e in entries],
+        mine=tk.request.status == "taken" and tk.request.taken_by == user.staff.username,
+    )
+
+
+@router.get("/queue/{request_id}/messages")
+async def conversation_poll(
+    request: Request, runtime: Runtime, request_id: int, after: int = 0
+) -> JSONResponse:
+    """Polled by the page every few seconds: new messages, without reloading."""
+    await cs.current(request, runtime, *WORKERS)
+    async with runtime.sessions() as session:
+        try:
+            tk = await desk.ticket(session, request_id)
+            entries = await desk.messages(session, request_id, max(0, after))
+        except desk.QueueError as exc:
+            return JSONResponse({"error": exc.code}, status_code=exc.status)
+    return JSONResponse(
+        {
+            "status": tk.request.status,
+            "taken_by": tk.request.taken_by,
+            "messages": [desk.entry_dict(e) for e in entries],
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def install(app: FastAPI) -> None:
+    from bot.console import pages
+
+    app.include_router(router)
+    app.include_router(pages.router)
+    app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
+
+    @app.exception_handler(cs.NeedLogin)
+    async def _login(request: Request, exc: cs.NeedLogin) -> Response:
+        if request.url.path.endswith("/messages"):
+            return JSONResponse({"error": "not_authenticated"}, status_code=401)
+        return go("/console/login")
+
+    @app.exception_handler(cs.Forbidden)
+    async def _forbidden(request: Request, exc: cs.Forbidden) -> Response:
+        return render(request, "error.html", None, status=403, message=str(exc))

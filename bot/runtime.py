@@ -1,0 +1,33 @@
+"""What the back-office parts share at run time: sessions, settings, clock, HTTP, evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.evidence import EvidenceStore
+from bot.staff.settings import BackofficeSettings
+
+
+@dataclass
+class BackofficeRuntime:
+    """Built in the extension's lifespan and kept on ``app.state.backoffice``."""
+
+    settings: BackofficeSettings
+    sessions: async_sessionmaker[AsyncSession]
+    evidence: EvidenceStore
+    http: httpx.AsyncClient
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    outbox: Any = None
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def wake_outbox(self) -> None:
+        if self.outbox is not None:
+            self.outbox.wake()

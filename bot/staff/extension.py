@@ -1,0 +1,81 @@
+"""The back office as an app extension: staff API, console, outbox handlers, claim timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import httpx
+from fastapi import FastAPI
+
+from bot.crypto import KEYRING, cipher_for
+from bot.runtime import BackofficeRuntime
+from bot.staff.settings import BackofficeSettings
+
+log = logging.getLogger(__name__)
+
+
+class BackofficeExtension:
+    """Plugs into ``create_app(extensions=[...])``; settings are read at start-up, not import."""
+
+    name = "backoffice"
+
+    def __init__(
+        self,
+        settings: BackofficeSettings | None = None,
+        *,
+        http: httpx.AsyncClient | None = None,
+        clock: Callable[[], datetime] | None = None,
+        run_jobs: bool = True,
+    ) -> None:
+        self._settings = settings
+        self._http = http
+        self._clock = clock
+        self._run_jobs = run_jobs
+
+    def install(self, app: FastAPI) -> None:
+        from bot.api import auth, cases, queue, stats
+        from bot.console import routes as console
+
+        for module in (auth, cases, queue, stats):
+            app.include_router(module.router)
+        console.install(app)
+
+    @asynccontextmanager
+    async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        from bot import backoffice
+        from bot.staff import queue as handover_desk
+
+        settings = self._settings or BackofficeSettings(data_dir=app.state.settings.data_dir)
+        KEYRING.configure(cipher_for(settings.pii_key, settings.data_dir))
+        http = self._http or httpx.AsyncClient(timeout=settings.backoffice_timeout)
+        runtime = BackofficeRuntime(
+            settings=settings,
+            sessions=app.state.sessions,
+            evidence=app.state.evidence,
+            http=http,
+            clock=self._clock or (lambda: datetime.now(UTC)),
+            outbox=app.state.outbox,
+        )
+        app.state.backoffice = runtime
+        backoffice.configure(settings)
+        if settings.backoffice_url:
+            app.state.outbox.register(backoffice.TOPIC, backoffice.Delivery(runtime))
+        else:
+            log.info("backoffice: WEIQUAN_BACKOFFICE_URL not set, hand-off disabled")
+        task = None
+        if self._run_jobs:
+            task = asyncio.create_task(handover_desk.timeout_loop(runtime), name="claim-timeouts")
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if self._http is None:
+                await http.aclose()

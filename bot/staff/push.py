@@ -1,0 +1,91 @@
+"""Messages to a consumer outside a reply: case notices and staff messages, via the outbox.
+
+Every push is an outbox row with topic ``reply:<channel>`` and the reply payload the channel
+adapters deliver. The REST channel has no way to push, so it gets no outbox row: the message is kept on the
+conversation's transcript and the web page fetches it on its next visit
+(``GET /webhooks/rest/pushes``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Conversation, OutboxMessage, TranscriptEntry
+
+NOTICES = Path(__file__).resolve().parent.parent / "notices.yml"
+WORKFLOW_RULES = Path(__file__).resolve().parent.parent / "rules" / "workflow.yml"
+
+
+@cache
+def notices() -> dict[str, dict[str, Any]]:
+    return dict(yaml.safe_load(NOTICES.read_text(encoding="utf-8")))
+
+
+@cache
+def workflow_rules() -> dict[str, Any]:
+    return dict(yaml.safe_load(WORKFLOW_RULES.read_text(encoding="utf-8")))
+
+
+def notice(lang: str, key: str, **values: Any) -> str:
+    texts = notices().get(lang) or notices()["zh"]
+    kind = values.get("kind")
+    if isinstance(kind, str):
+        values["kind"] = texts["kind"].get(kind, kind)
+    return str(texts[key]).format(**values)
+
+
+def can_push(channel: str) -> bool:
+    return channel in set(workflow_rules()["push_channels"])
+
+
+async def push(
+    session: AsyncSession,
+    *,
+    channel: str,
+    recipient_id: str,
+    text: str,
+    key: str,
+    now: datetime,
+    author: str = "system",
+    conversation_id: int | None = None,
+    custom: dict[str, Any] | None = None,
+) -> OutboxMessage | None:
+    """Queue one message for the consumer and put it on their transcript in the same transaction."""
+    if conversation_id is None:
+        conversation_id = (
+            await session.execute(
+                select(Conversation.id).where(
+                    Conversation.channel == channel, Conversation.sender_id == recipient_id
+                )
+            )
+        ).scalar_one_or_none()
+    payload = {"recipient_id": recipient_id, "text": text, "buttons": [], "custom": custom or {}}
+    row = None
+    if channel != "rest":
+        row = OutboxMessage(
+            topic=f"reply:{channel}",
+            key=key[:128],
+            payload=payload,
+            created_at=now,
+            next_attempt_at=now,
+        )
+        session.add(row)
+    if conversation_id is not None:
+        session.add(
+            TranscriptEntry(
+                conversation_id=conversation_id,
+                direction="out",
+                author=author[:32],
+                text=text,
+                payload=payload,
+                at=now,
+            )
+        )
+    return row

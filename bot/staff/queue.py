@@ -1,0 +1,200 @@
+"""The staff side of the handover queue: claim, talk, transfer, release, close, time out.
+
+Builds on ``bot.handover`` (the consumer side): ``HandoverRequest`` rows and the quiet mode
+flag ``Conversation.handover``. ``HandoverRequest.updated_at`` doubles as "last staff action",
+which is what the claim timeout measures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import handover
+from bot.db.models import Conversation, HandoverRequest, TranscriptEntry
+from bot.staff.accounts import Staff
+from bot.staff.models import StaffUser
+from bot.staff.push import notice, push
+
+if TYPE_CHECKING:
+    from bot.runtime import BackofficeRuntime
+
+log = logging.getLogger(__name__)
+ACTIVE = ("queued", "taken")
+
+
+class QueueError(ValueError):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code = status, code
+
+
+@dataclass(frozen=True)
+class Ticket:
+    request: HandoverRequest
+    conversation: Conversation
+
+
+async def queue(session: AsyncSession) -> list[Ticket]:
+    """Waiting and held conversations, most urgent first (priority, then waiting time)."""
+    stmt = (
+        select(HandoverRequest, Conversation)
+        .join(Conversation, Conversation.id == HandoverRequest.conversation_id)
+        .where(HandoverRequest.status.in_(ACTIVE))
+        .order_by(HandoverRequest.status, HandoverRequest.priority, HandoverRequest.requested_at)
+    )
+    return [Ticket(r, c) for r, c in (await session.execute(stmt)).all()]
+
+
+async def ticket(session: AsyncSession, request_id: int) -> Ticket:
+    request = await session.get(HandoverRequest, request_id)
+    conversation = await session.get(Conversation, request.conversation_id) if request else None
+    if request is None or conversation is None:
+        raise QueueError(404, "request_not_found", f"No handover request {request_id}.")
+    return Ticket(request, conversation)
+
+
+def _held_by(t: Ticket, staff: Staff) -> None:
+    if t.request.status != "taken":
+        raise QueueError(409, "not_taken", "Claim the conversation first.")
+    if t.request.taken_by != staff.username and staff.role != "supervisor":
+        raise QueueError(403, "held_by_other", f"{t.request.taken_by} holds this conversation.")
+
+
+async def _tell(session: AsyncSession, t: Ticket, key: str, now: datetime, suffix: str) -> None:
+    c = t.conversation
+    await push(
+        session,
+        channel=c.channel,
+        recipient_id=c.sender_id,
+        text=notice(c.locale, key),
+        key=f"handover:{t.request.id}:{suffix}:{int(now.timestamp() * 1000)}",
+        now=now,
+        conversation_id=c.id,
+    )
+
+
+async def claim(session: AsyncSession, request_id: int, staff: Staff, now: datetime) -> Ticket:
+    t = await ticket(session, request_id)
+    if not await handover.take(session, request_id, staff=staff.username, now=now):
+        raise QueueError(409, "not_queued", "Someone else took it, or it is no longer waiting.")
+    await _tell(session, t, "staff_joined", now, "joined")
+    return t
+
+
+async def reply(
+    session: AsyncSession, request_id: int, staff: Staff, text: str, now: datetime
+) -> None:
+    """A staff message goes out through the consumer's own channel via the outbox."""
+    t = await ticket(session, request_id)
+    _held_by(t, staff)
+    t.request.updated_at = now
+    c = t.conversation
+    await push(
+        session,
+        channel=c.channel,
+        recipient_id=c.sender_id,
+        text=text,
+        key=f"staff:{t.request.id}:{int(now.timestamp() * 1000)}:{len(text)}",
+        now=now,
+        author=staff.actor,
+        conversation_id=c.id,
+    )
+
+
+async def transfer(
+    session: AsyncSession, request_id: int, staff: Staff, to: str, now: datetime
+) -> None:
+    t = await ticket(session, request_id)
+    _held_by(t, staff)
+    colleague = (
+        await session.execute(
+            select(StaffUser).where(StaffUser.username == to, StaffUser.active.is_(True))
+        )
+    ).scalar_one_or_none()
+    if colleague is None or colleague.role not in {"agent", "supervisor"}:
+        raise QueueError(422, "unknown_colleague", f"No agent or supervisor called {to!r}.")
+    t.request.taken_by, t.request.updated_at = colleague.username, now
+    t.conversation.handover = colleague.username[:16]
+
+
+async def _hand_back(
+    session: AsyncSession, t: Ticket, status: str, now: datetime, key: str
+) -> None:
+    t.request.status, t.request.updated_at = status, now
+    if status == "queued":
+        t.request.taken_by = None
+    t.conversation.handover = None
+    if status != "queued":
+        t.conversation.state = {
+            k: v for k, v in t.conversation.state.items() if k != "handover_request"
+        }
+    await _tell(session, t, key, now, status)
+
+
+async def release(session: AsyncSession, request_id: int, staff: Staff, now: datetime) -> None:
+    """Back to the bot without closing the matter (e.g. the consumer went quiet)."""
+    t = await ticket(session, request_id)
+    _held_by(t, staff)
+    await _hand_back(session, t, "released", now, "bot_back")
+
+
+async def close(session: AsyncSession, request_id: int, staff: Staff, now: datetime) -> None:
+    t = await ticket(session, request_id)
+    _held_by(t, staff)
+    await _hand_back(session, t, "closed", now, "bot_back")
+
+
+async def messages(
+    session: AsyncSession, request_id: int, after: int = 0, limit: int = 200
+) -> list[TranscriptEntry]:
+    t = await ticket(session, request_id)
+    stmt = (
+        select(TranscriptEntry)
+        .where(TranscriptEntry.conversation_id == t.conversation.id, TranscriptEntry.id > after)
+        .order_by(TranscriptEntry.id.desc() if after == 0 else TranscriptEntry.id)
+        .limit(limit)
+    )
+    rows = list((await session.execute(stmt)).scalars())
+    return sorted(rows, key=lambda e: e.id)
+
+
+def entry_dict(e: TranscriptEntry) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "direction": e.direction,
+        "author": e.author,
+        "text": e.text,
+        "at": e.at.isoformat(),
+    }
+
+
+async def requeue_stale(session: AsyncSession, *, now: datetime, idle: timedelta) -> int:
+    """Claimed conversations with no staff action for ``idle`` go back to the queue."""
+    stmt = select(HandoverRequest).where(
+        HandoverRequest.status == "taken", HandoverRequest.updated_at < now - idle
+    )
+    stale = list((await session.execute(stmt)).scalars())
+    for request in stale:
+        t = await ticket(session, request.id)
+        log.info("handover %s timed out for %s", request.id, request.taken_by)
+        await _hand_back(session, t, "queued", now, "requeued")
+    return len(stale)
+
+
+async def timeout_loop(runtime: BackofficeRuntime) -> None:
+    timeout = timedelta(minutes=runtime.settings.claim_timeout_minutes)
+    while True:
+        try:
+            async with runtime.sessions() as session, session.begin():
+                if await requeue_stale(session, now=runtime.now(), idle=timeout):
+                    runtime.wake_outbox()
+        except Exception:
+            log.exception("claim timeout pass failed")
+        await asyncio.sleep(runtime.settings.claim_check_seconds)

@@ -1,0 +1,147 @@
+"""What each role may see of a case: the one place that masks and audits personal data."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
+
+from bot.crypto import mask
+from bot.db.models import Case
+from bot.deadlines import local_date
+from bot.staff import audit
+from bot.staff.accounts import Staff
+from bot.workflow import allowed, deadlines_for, is_overdue
+
+PERSONAL_FIELDS = ("name", "phone", "address", "id_number")
+
+
+def may_work(staff: Staff, case: Case) -> bool:
+    """Agents work complaints; reports (with their protected reporters) need a supervisor."""
+    return staff.role == "supervisor" or (staff.role == "agent" and case.kind == "complaint")
+
+
+def category(case: Case) -> str:
+    value = case.fields.get("violation") if case.kind == "report" else case.fields.get("product")
+    return str(value or "")
+
+
+def masked(personal: dict[str, Any]) -> dict[str, Any]:
+    return {k: mask(v) if isinstance(v, str) else v for k, v in personal.items()}
+
+
+def summary(case: Case, today: date) -> dict[str, Any]:
+    return {
+        "case_no": case.case_no,
+        "kind": case.kind,
+        "status": case.status,
+        "channel": case.channel,
+        "submitted_at": case.submitted_at.isoformat(),
+        "next_deadline": case.decision_due.isoformat() if case.decision_due else None,
+        "overdue": is_overdue(case, today),
+        "platform": case.platform,
+        "merchant": case.merchant,
+        "category": category(case),
+    }
+
+
+def detail(
+    session: AsyncSession,
+    case: Case,
+    staff: Staff,
+    *,
+    now: datetime,
+    reveal_reason: str | None = None,
+) -> dict[str, Any]:
+    """The full case for ``staff``; clear personal data is audited, reporters masked unless revealed."""
+    today = local_date(now)
+    data = summary(case, today)
+    events = list(case.events)
+    personal = dict(case.personal or {})
+    clear = case.kind == "complaint" or reveal_reason is not None
+    if personal and clear:
+        audit.record(
+            session,
+            actor=staff.actor,
+            action="reveal_reporter" if case.kind == "report" else "view_personal",
+            target=case.case_no,
+            reason=reveal_reason or "case detail",
+            detail={"fields": sorted(personal)},
+            now=now,
+        )
+    data.update(
+        fields=case.fields,
+        personal=personal if clear else masked(personal),
+        personal_masked=not clear,
+        linked_case_no=case.linked_case_no,
+        reward_checklist=case.reward_checklist,
+        allowed_transitions=allowed(case.kind, case.status) if may_work(staff, case) else [],
+        may_work=may_work(staff, case),
+        deadlines=[
+            {
+                "key": d.key,
+                "due": d.due.isoformat(),
+                "met": d.met,
+                "overdue": d.overdue,
+                "rule": d.rule,
+            }
+            for d in deadlines_for(case, events, today)
+        ],
+        events=[
+            {"kind": e.kind, "at": e.at.isoformat(), "actor": e.actor, "detail": e.detail}
+            for e in events
+        ],
+        evidence=[
+            {
+                "sha256": e.sha256,
+                "content_type": e.content_type,
+                "size": e.size,
+                "filename": e.filename,
+            }
+            for e in case.evidence
+        ],
+    )
+    return data
+
+
+def filtered(
+    *,
+    kind: str | None = None,
+    status: str | None = None,
+    platform: str | None = None,
+    overdue: bool | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    today: date,
+) -> Select[Case]:
+    """The case query behind the list, the console and the export, with the same filters."""
+    from datetime import time, timedelta
+
+    from bot.deadlines import SHANGHAI
+
+    # Lists never need personal data: leave it encrypted in the database, undecrypted.
+    stmt = select(Case).options(defer(Case.personal)).order_by(Case.id.desc())
+    if kind:
+        stmt = stmt.where(Case.kind == kind)
+    if status:
+        stmt = stmt.where(Case.status == status)
+    if platform:
+        stmt = stmt.where(Case.platform == platform)
+    if overdue is True:
+        stmt = stmt.where(Case.decision_due < today, Case.status != "closed")
+    elif overdue is False:
+        stmt = stmt.where((Case.decision_due.is_(None)) | (Case.decision_due >= today))
+    if date_from:
+        stmt = stmt.where(Case.submitted_at >= datetime.combine(date_from, time(), SHANGHAI))
+    if date_to:
+        end = datetime.combine(date_to + timedelta(days=1), time(), SHANGHAI)
+        stmt = stmt.where(Case.submitted_at < end)
+    return stmt
+
+
+async def count(session: AsyncSession, stmt: Select[Case]) -> int:
+    sub = stmt.order_by(None).subquery()
+    return int((await session.execute(select(func.count()).select_from(sub))).scalar_one())

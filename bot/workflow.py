@@ -1,0 +1,218 @@
+"""The case workflow: allowed transitions, deadlines per stage, events and consumer notices.
+
+``Case.decision_due`` always holds the *next* deadline of the case's current stage (acceptance,
+verification, mediation limit, reporter notice), so "overdue" is one indexed comparison.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import backoffice
+from bot.db.models import Case, CaseEvent
+from bot.deadlines import add_working_days, local_date, rules
+from bot.staff.push import can_push, notice, push, workflow_rules
+
+DECISIONS = {"case_opened", "not_opened"}
+
+
+class WorkflowError(ValueError):
+    """A transition or action the rules do not allow from the case's current state."""
+
+    def __init__(self, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.code, self.extra = code, extra
+
+
+def allowed(kind: str, status: str) -> list[str]:
+    return list(workflow_rules()["transitions"].get(kind, {}).get(status, []))
+
+
+def not_accepted_reasons() -> dict[str, dict[str, str]]:
+    return dict(workflow_rules()["not_accepted_reasons"])
+
+
+def real_name_reporter(case: Case) -> bool:
+    return case.kind == "report" and case.fields.get("identity") == "real_name"
+
+
+@dataclass(frozen=True)
+class DeadlineView:
+    key: str
+    due: date
+    met: bool
+    overdue: bool
+    rule: str
+
+
+def _first(events: list[CaseEvent], kind: str, to: str | None = None) -> CaseEvent | None:
+    for event in events:
+        if event.kind == kind and (to is None or event.detail.get("to") == to):
+            return event
+    return None
+
+
+def deadlines_for(case: Case, events: list[CaseEvent], today: date) -> list[DeadlineView]:
+    """Every deadline of the case so far, met or open, with the rule it comes from."""
+    r, out = rules(), []
+    received = local_date(case.submitted_at)
+
+    def add(key: str, due: date, met: bool) -> None:
+        out.append(DeadlineView(key, due, met, not met and due < today, str(r[key]["rule"])))
+
+    if case.kind == "complaint":
+        decided = _first(events, "transition")
+        add(
+            "complaint_acceptance",
+            add_working_days(received, int(r["complaint_acceptance"]["working_days"])).due,
+            decided is not None,
+        )
+        accepted = _first(events, "transition", "accepted")
+        if accepted is not None:
+            due = local_date(accepted.at) + timedelta(
+                days=int(r["mediation_limit"]["calendar_days"])
+            )
+            ended = case.status in {"agreement", "mediation_ended", "closed"}
+            add("mediation_limit", due, ended)
+    else:
+        decided = _first(events, "transition", "case_opened") or _first(
+            events, "transition", "not_opened"
+        )
+        due = add_working_days(received, int(r["report_verification"]["working_days"])).due
+        if _first(events, "extended") is not None:
+            due = add_working_days(due, int(r["report_verification"]["extension_working_days"])).due
+        add("report_verification", due, decided is not None)
+        if decided is not None and real_name_reporter(case):
+            notice_due = add_working_days(
+                local_date(decided.at), int(r["reporter_notice"]["working_days"])
+            ).due
+            add("reporter_notice", notice_due, _first(events, "reporter_notified") is not None)
+    return out
+
+
+def is_overdue(case: Case, today: date) -> bool:
+    return case.decision_due is not None and case.decision_due < today and case.status != "closed"
+
+
+def _next_due(case: Case, to: str, now: datetime) -> date | None:
+    r = rules()
+    if to == "accepted":
+        return local_date(now) + timedelta(days=int(r["mediation_limit"]["calendar_days"]))
+    if to in {"mediation", "verifying"}:
+        return case.decision_due
+    if to in DECISIONS and real_name_reporter(case) and not can_push(case.channel):
+        return add_working_days(local_date(now), int(r["reporter_notice"]["working_days"])).due
+    return None
+
+
+async def _notify(
+    session: AsyncSession, case: Case, event: CaseEvent, key: str, now: datetime, **values: Any
+) -> None:
+    due = case.decision_due.isoformat() if case.decision_due else ""
+    text = notice(case.locale, key, case_no=case.case_no, due=due, kind=case.kind, **values)
+    await push(
+        session,
+        channel=case.channel,
+        recipient_id=case.sender_id,
+        text=text,
+        key=f"notice:{case.case_no}:{event.id}",
+        now=now,
+        conversation_id=case.conversation_id,
+        custom={"case_no": case.case_no, "status": case.status},
+    )
+
+
+async def _event(
+    session: AsyncSession, case: Case, kind: str, actor: str, now: datetime, **detail: Any
+) -> CaseEvent:
+    event = CaseEvent(case_id=case.id, kind=kind, detail=detail, actor=actor, at=now)
+    session.add(event)
+    await session.flush()
+    return event
+
+
+async def transition(
+    session: AsyncSession,
+    case: Case,
+    to: str,
+    *,
+    actor: str,
+    now: datetime,
+    reason: str | None = None,
+    note: str = "",
+) -> CaseEvent:
+    """Move ``case`` to ``to``: event, next deadline, consumer notice, hand-off, in one transaction."""
+    options = allowed(case.kind, case.status)
+    if to not in options:
+        raise WorkflowError(
+            "invalid_transition",
+            f"A {case.kind} in status {case.status!r} cannot move to {to!r}.",
+            allowed=options,
+        )
+    reasons = not_accepted_reasons()
+    if to == "not_accepted" and reason not in reasons:
+        raise WorkflowError(
+            "reason_required", "Choose a reason from the rules' list.", reasons=list(reasons)
+        )
+    previous = case.status
+    case.status, case.updated_at = to, now
+    case.decision_due = _next_due(case, to, now)
+    event = await _event(
+        session,
+        case,
+        "transition",
+        actor,
+        now,
+        to=to,
+        reason=reason,
+        note=note,
+        **{"from": previous},
+    )
+    text_reason = reasons[reason].get(case.locale, reasons[reason]["zh"]) if reason else ""
+    await _notify(session, case, event, to, now, reason=text_reason)
+    if to in DECISIONS and real_name_reporter(case) and can_push(case.channel):
+        await _event(session, case, "reporter_notified", actor, now, via="push")
+    await backoffice.enqueue(session, case, event, now=now)
+    return event
+
+
+async def extend_verification(
+    session: AsyncSession, case: Case, *, actor: str, now: datetime, note: str = ""
+) -> CaseEvent:
+    """Extend a report's verification by the rules' extension, once (行政处罚程序规定 Art. 18)."""
+    if case.kind != "report" or case.status not in {"submitted", "verifying"}:
+        raise WorkflowError("not_extendable", "Only a report still being verified can be extended.")
+    if case.decision_due is None:
+        raise WorkflowError("not_extendable", "This case has no verification deadline.")
+    from bot.cases import get_case
+
+    full = await get_case(session, case.case_no)
+    if full is not None and _first(list(full.events), "extended") is not None:
+        raise WorkflowError(
+            "already_extended", "The verification period was already extended once."
+        )
+    days = int(rules()["report_verification"]["extension_working_days"])
+    case.decision_due = add_working_days(case.decision_due, days).due
+    case.updated_at = now
+    event = await _event(
+        session, case, "extended", actor, now, due=case.decision_due.isoformat(), note=note
+    )
+    await _notify(session, case, event, "extended", now)
+    await backoffice.enqueue(session, case, event, now=now)
+    return event
+
+
+async def record_reporter_notice(
+    session: AsyncSession, case: Case, *, actor: str, now: datetime, note: str = ""
+) -> CaseEvent:
+    """Staff told a real-name reporter the decision another way (e.g. by phone)."""
+    if case.status not in DECISIONS or not real_name_reporter(case):
+        raise WorkflowError("no_notice_due", "No reporter notice is due on this case.")
+    case.decision_due, case.updated_at = None, now
+    event = await _event(session, case, "reporter_notified", actor, now, via="staff", note=note)
+    await backoffice.enqueue(session, case, event, now=now)
+    return event

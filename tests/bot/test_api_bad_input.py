@@ -1,0 +1,123 @@
+"""Hostile and malformed input to the staff API: clear 4xx answers, never a stack trace."""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import update
+
+from bot.db.models import Case, Evidence
+from bot.settings import Settings
+from tests.bot.backoffice_helpers import (
+    Clock,
+    client_for,
+    make_staff,
+    office_app,
+    submit_case,
+    token_for,
+)
+from tests.factories import png_bytes
+
+
+async def test_validation_and_not_found(settings: Settings) -> None:
+    async with office_app(settings, clock=Clock()) as app, client_for(app) as client:
+        await make_staff(app, "sup", "supervisor")
+        h = await token_for(client, "sup")
+        case_no = await submit_case(app)
+        cases = [
+            (
+                "POST",
+                "/api/v1/auth/token",
+                {"content": b"{not json", "headers": {"content-type": "application/json"}},
+                400,
+            ),
+            (
+                "POST",
+                "/api/v1/auth/token",
+                {"json": {"username": "x", "password": "y", "extra": 1}},
+                422,
+            ),
+            ("GET", "/api/v1/cases?limit=0", {}, 422),
+            ("GET", "/api/v1/cases?kind=everything", {}, 422),
+            ("GET", "/api/v1/cases?date_from=2026-12-01&date_to=2026-11-01", {}, 422),
+            ("GET", "/api/v1/cases?date_from=yesterday", {}, 422),
+            ("GET", "/api/v1/cases/TS20990101000001", {}, 404),
+            ("GET", "/api/v1/cases/'; drop table cases;--", {}, 422),
+            (
+                "POST",
+                f"/api/v1/cases/{case_no}/transitions",
+                {"json": {"to": "accepted", "sneaky": True}},
+                422,
+            ),
+            (
+                "POST",
+                f"/api/v1/cases/{case_no}/transitions",
+                {"json": {"to": "accepted", "note": "x" * 3000}},
+                422,
+            ),
+            ("POST", f"/api/v1/cases/{case_no}/actions", {"json": {"action": "delete"}}, 422),
+            ("GET", f"/api/v1/cases/{case_no}/evidence/not-a-hash", {}, 422),
+            ("GET", f"/api/v1/cases/{case_no}/evidence/{'a' * 64}", {}, 404),
+            ("POST", "/api/v1/queue/abc/claim", {}, 422),
+            ("POST", "/api/v1/queue/1/reply", {"json": {"text": "x" * 5000}}, 422),
+            ("POST", "/api/v1/queue/1/transfer", {"json": {"to": "Not Valid"}}, 422),
+        ]
+        for method, path, kwargs, expected in cases:
+            extra = kwargs.pop("headers", {})
+            r = await client.request(method, path, headers={**h, **extra}, **kwargs)
+            assert r.status_code == expected, (path, r.status_code, r.text)
+            body = r.json()
+            assert "error" in body and "Traceback" not in r.text
+            if expected == 422 and body["error"] == "invalid_request" and "detail" in body:
+                assert body["detail"][0]["msg"]
+
+
+async def test_evidence_download_for_staff_only(settings: Settings) -> None:
+    async with office_app(settings, clock=Clock()) as app, client_for(app) as client:
+        await make_staff(app, "li", "agent")
+        await make_staff(app, "root", "admin")
+        case_no = await submit_case(app)
+        data = png_bytes(7)
+        stored = await app.state.evidence.save_image(data, "fake.png")
+        async with app.state.sessions() as session, session.begin():
+            case = (
+                await session.execute(Case.__table__.select().where(Case.case_no == case_no))
+            ).first()
+            assert case is not None
+            session.add(
+                Evidence(
+                    sha256=stored.sha256,
+                    conversation_id=case.conversation_id,
+                    case_id=case.id,
+                    content_type="image/png",
+                    size=len(data),
+                    filename="fake.png",
+                    source="telegram",
+                )
+            )
+            await session.execute(update(Case).where(Case.id == case.id).values(platform="拼多多"))
+        url = f"/api/v1/cases/{case_no}/evidence/{stored.sha256}"
+        r = await client.get(url, headers=await token_for(client, "li"))
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+        assert (
+            hashlib.sha256(r.content).hexdigest() == r.headers["x-content-sha256"] == stored.sha256
+        )
+        assert (await client.get(url)).status_code == 401
+        assert (await client.get(url, headers=await token_for(client, "root"))).status_code == 403
+        detail = (
+            await client.get(f"/api/v1/cases/{case_no}", headers=await token_for(client, "li"))
+        ).json()
+        assert detail["evidence"][0]["sha256"] == stored.sha256
+
+
+async def test_openapi_documents_the_staff_api(settings: Settings) -> None:
+    async with office_app(settings) as app, client_for(app) as client:
+        paths = (await client.get("/openapi.json")).json()["paths"]
+    for path in (
+        "/api/v1/auth/token",
+        "/api/v1/cases",
+        "/api/v1/cases/{case_no}/transitions",
+        "/api/v1/queue",
+    ):
+        assert path in paths
+    assert not any(p.startswith("/console") for p in paths)

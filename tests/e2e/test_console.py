@@ -1,0 +1,226 @@
+"""The staff console in headless Chromium against a real server: a day's work in miniature."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import WEIQUAN, free_port
+from tests.e2e.test_chat_page import ARGS, CHROMIUM
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "correct horse battery"
+
+
+def console_app() -> Any:
+    """The served app plus the back-office extension (uvicorn --factory target)."""
+    from bot.app import create_app, default_extensions
+    from bot.settings import Settings
+    from bot.staff.extension import BackofficeExtension
+    from bot.web.limits import BodyLimit
+
+    settings = Settings()
+    extensions = [*default_extensions(), BackofficeExtension()]
+    return BodyLimit(create_app(settings, extensions=extensions), settings.max_body_bytes)
+
+
+def _submit_case(env: dict[str, str]) -> str:
+    from bot.cases import SessionCaseService
+    from bot.crypto import KEYRING, cipher_for
+    from bot.db.engine import make_engine, make_sessionmaker
+    from bot.db.models import Conversation
+
+    # Encrypt with the server's key (the key file under its data directory).
+    KEYRING.configure(cipher_for(None, Path(env["WEIQUAN_DATA_DIR"])))
+
+    async def run() -> str:
+        engine = make_engine(env["WEIQUAN_DATABASE_URL"])
+        now = datetime.now(UTC)
+        try:
+            async with make_sessionmaker(engine)() as session, session.begin():
+                conversation = Conversation(
+                    channel="rest",
+                    sender_id="web-case",
+                    locale="zh",
+                    state={},
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(conversation)
+                await session.flush()
+                service = SessionCaseService(
+                    session,
+                    conversation_id=conversation.id,
+                    channel="rest",
+                    sender_id="web-case",
+                    locale="zh",
+                    now=now,
+                )
+                receipt = await service.submit(
+                    kind="complaint",
+                    fields={
+                        "product": "充电宝",
+                        "platform": "拼多多",
+                        "merchant": "数码配件小铺",
+                        "amount": 89,
+                    },
+                    personal={"name": "赵六", "phone": "13512345678", "address": "杭州市"},
+                    evidence_ids=[],
+                )
+                return receipt.case_no
+        finally:
+            await engine.dispose()
+
+    # Playwright's sync API owns this thread's event loop: write from another thread.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, run()).result()
+
+
+@pytest.fixture
+def console_server(tmp_path: Path, db_url: str) -> Iterator[tuple[str, dict[str, str]]]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "WEIQUAN_DATA_DIR": str(tmp_path / "var"),
+        "WEIQUAN_DATABASE_URL": db_url,
+        "WEIQUAN_NLU_MANAGE": "false",
+        "WEIQUAN_COOKIE_SECURE": "false",  # plain http on 127.0.0.1 in the test
+        "WEIQUAN_SESSION_SECRET": "e2e-session-secret-0123456789",
+    }
+    weiquan_py = [sys.executable, "-c", "from bot.cli.staff import app; app()"]
+    subprocess.run([WEIQUAN, "db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
+    subprocess.run(
+        [*weiquan_py, "add", "li.agent", "--role", "agent"],
+        input=PASSWORD + "\n",
+        text=True,
+        env=env,
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "tests.e2e.test_console:console_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            proc.terminate()
+            raise AssertionError(
+                f"server did not start: {proc.stdout.read() if proc.stdout else ''}"
+            )
+        yield url, env
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        if proc.stdout:
+            proc.stdout.close()
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: `make test` installs it (apt package chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def test_staff_day_in_the_console(
+    console_server: tuple[str, dict[str, str]], browser_page: Any, tmp_path: Path
+) -> None:
+    url, env = console_server
+    page = browser_page
+    case_no = _submit_case(env)
+
+    # A consumer on the web chat page asks for a person.
+    consumer = page.context.new_page()
+    consumer.goto(url + "/")
+    consumer.wait_for_selector(".buttons button")
+    consumer.add_script_tag(url=url + "/console/static/chat-pushes.js")
+    consumer.fill("#text", "转人工")
+    consumer.press("#text", "Enter")
+    consumer.wait_for_selector(".msg.bot >> text=排队")
+
+    page.goto(url + "/console/")
+    page.fill("input[name=username]", "li.agent")
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_selector("#queue")
+    assert "用户要求" in page.inner_text("#queue")
+    page.get_by_role("button", name="接入").first.click()
+    page.wait_for_selector("#reply-text")
+    page.fill("#reply-text", "您好，我是客服小李，请问有什么可以帮您？")
+    page.get_by_role("button", name="发送").click()
+    page.wait_for_selector(".msg.staff >> text=我是客服小李")
+
+    # The consumer is told a person joined and sees the reply; their answer reaches the
+    # staff page without a reload, and the bot stays quiet meanwhile.
+    consumer.wait_for_selector(".msg.push >> text=工作人员已接入", timeout=10_000)
+    consumer.wait_for_selector(".msg.push >> text=我是客服小李", timeout=10_000)
+    bot_replies = consumer.locator(".msg.bot:not(.push)").count()
+    consumer.fill("#text", "充电宝鼓包了，商家不退款")
+    consumer.press("#text", "Enter")
+    page.wait_for_selector(".msg.in >> text=充电宝鼓包了", timeout=10_000)
+    assert consumer.locator(".msg.bot:not(.push)").count() == bot_replies
+    page.screenshot(path=str(tmp_path / "conversation.png"), full_page=True)
+    consumer.screenshot(path=str(tmp_path / "consumer.png"), full_page=True)
+
+    page.get_by_role("link", name="案件").click()
+    page.wait_for_selector("#cases")
+    page.get_by_role("link", name=case_no).click()
+    page.wait_for_selector("#transitions")
+    assert "13512345678" in page.inner_text("#personal")
+    page.get_by_role("button", name="已受理").click()
+    page.wait_for_selector("#case-status >> text=已受理")
+    assert "已受理" in page.inner_text("#timeline")
+    page.screenshot(path=str(tmp_path / "case.png"), full_page=True)
+
+    page.get_by_role("link", name="统计看板").click()
+    page.wait_for_selector("#chart-intake svg.chart")
+    heights = page.eval_on_selector_all(
+        "#chart-intake rect.bar", "bars => bars.map(b => b.getBoundingClientRect().height)"
+    )
+    assert len(heights) == 30 and max(heights) > 10  # today's case draws a visible bar
+    assert page.locator("svg.chart").count() == 5
+    assert "数码配件小铺" in page.locator("#chart-merchants svg").text_content()
+    page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
