@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
+from bot.crypto import KEYRING, cipher_for
 from bot.db.engine import engine_from_settings, make_sessionmaker
 from bot.db.migrate import upgrade_async
 from bot.evidence import EvidenceStore
@@ -67,6 +68,8 @@ def create_app(
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if migrate:
             await upgrade_async(settings.resolved_database_url)
+        # Personal data is encrypted with this instance's key (its data dir or WEIQUAN_PII_KEY).
+        KEYRING.configure(cipher_for(settings.pii_key, settings.data_dir))
         async with AsyncExitStack() as stack:
             db_engine = engine_from_settings(settings)
             stack.push_async_callback(db_engine.dispose)

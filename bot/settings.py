@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     outbox_batch: int = 50
 
     secret_key: str = Field(default="development-only-secret-key", repr=False)
+    # Personal data at rest (AES-256-GCM): URL-safe base64 of 32 bytes; unset means a key
+    # file created once under the data dir (mode 0600).
+    pii_key: str | None = Field(default=None, repr=False)
 
     @field_validator("data_dir", "nlu_model_dir", mode="after")
     @classmethod

@@ -152,6 +152,13 @@ async def test_a_whole_complaint_with_a_photo_in_safe_mode(
         assert media_call.params["media_id"] == "MEDIA_PHOTO_1"
         assert len(double.calls_to("/cgi-bin/token")) == 1
 
+        # The status question, typed and from the menu, lists the case just filed.
+        status = await user.say("我的投诉怎么样了")
+        assert case.case_no in status and "已收到，待处理" in status
+        assert case.case_no in await user.send("event", Event="CLICK", EventKey="/status")
+        # A number that is not this user's answers like an unknown one.
+        assert case.case_no not in await user.say("查询 TS20260101000001")
+
 
 async def test_every_message_kind(sqlite_settings: Any, double: WechatDouble) -> None:
     double.pictures["p1.jpg"] = png_bytes(3)
