@@ -185,6 +185,9 @@ def case_as_dict(case: Case, *, with_details: bool = False) -> dict[str, Any]:
         "merchant": case.merchant,
         "fields": case.fields,
         "personal": case.personal,
+        "reward_checklist": case.reward_checklist,
+        "duplicate_of_id": case.duplicate_of_id,
+        "linked_case_no": case.linked_case_no,
     }
     if with_details:
         data["events"] = [

@@ -61,7 +61,8 @@ def catalogue_reply(answer: CatalogueAnswer, lang: str, *, with_source: bool = T
     if lang in answer.note:
         lines.append(answer.note[lang])
     if with_source and answer.source:
-        lines.append(t(lang, "ccc.catalogue.source", source=answer.source))
+        # ``answer.source`` is provenance for maintainers; users get the official basis.
+        lines.append(t(lang, "ccc.catalogue.source"))
     return "\n".join(lines)
 
 
@@ -147,7 +148,7 @@ def knowledge_reply(answer: KnowledgeAnswer, lang: str) -> str:
     lines = [
         answer.title.get(lang, ""),
         answer.body.get(lang, ""),
-        t(lang, "knowledge.source", source=answer.source),
+        t(lang, "knowledge.source", source=answer.cite.get(lang) or answer.source),
     ]
     if answer.related:
         titles = (

@@ -196,7 +196,8 @@ class KnowledgeAnswer:
     entry_id: str | None = None
     title: Mapping[str, str] = field(default_factory=dict)  # lang -> text
     body: Mapping[str, str] = field(default_factory=dict)  # lang -> text
-    source: str = ""
+    source: str = ""  # provenance, for maintainers
+    cite: Mapping[str, str] = field(default_factory=dict)  # lang -> official basis, for users
     offer_human: bool = False
     related: tuple[RelatedEntry, ...] = ()  # other entries worth offering
 

@@ -33,7 +33,8 @@ class Entry:
     title: dict[str, str]
     body: dict[str, str]
     keywords: tuple[str, ...]
-    source: str
+    source: str  # provenance, for maintainers
+    cite: dict[str, str]  # the official basis, shown to users in their language
     rule: dict[str, Any] | None = None
 
 
@@ -43,7 +44,15 @@ def load_entries(data_dir: Path = DATA_DIR) -> list[Entry]:
     for path in sorted(data_dir.glob("*.yml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         for raw in data.get("entries", []):
-            for key in ("title_zh", "title_en", "body_zh", "body_en", "source"):
+            for key in (
+                "title_zh",
+                "title_en",
+                "body_zh",
+                "body_en",
+                "source",
+                "cite_zh",
+                "cite_en",
+            ):
                 if not raw.get(key):
                     raise ValueError(f"{path.name}: entry {raw.get('id')!r} has no {key}")
             entries.append(
@@ -54,6 +63,7 @@ def load_entries(data_dir: Path = DATA_DIR) -> list[Entry]:
                     body={"zh": raw["body_zh"].strip(), "en": raw["body_en"].strip()},
                     keywords=tuple(str(k) for k in raw.get("keywords", [])),
                     source=raw["source"],
+                    cite={"zh": raw["cite_zh"], "en": raw["cite_en"]},
                     rule=raw.get("rule"),
                 )
             )
@@ -163,5 +173,6 @@ class KnowledgeBase:
             title=entry.title,
             body=entry.body,
             source=entry.source,
+            cite=entry.cite,
             related=related,
         )

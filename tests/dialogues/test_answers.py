@@ -175,3 +175,20 @@ def test_dataclasses_need_no_infrastructure() -> None:
         CertStatus.parse("有效") is CertStatus.VALID
         and CertStatus.parse("Expired") is CertStatus.EXPIRED
     )
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_users_see_official_citations_not_maintainer_notes(lang: str) -> None:
+    from bot.knowledge.base import KnowledgeBase
+
+    base = KnowledgeBase.load()
+    for entry in base.entries:
+        answer = base.ask(entry.title["zh"])
+        if not answer.found:
+            continue
+        reply = knowledge_reply(answer, lang)
+        assert "FACTS" not in reply and "UNCONFIRMED" not in reply, reply
+        assert answer.cite[lang] in reply
+    for product in ("充电宝", "插线板", "儿童座椅", "口红"):
+        reply = catalogue_reply(await SERVICE.ccc_required(product), lang)
+        assert "FACTS" not in reply and "UNCONFIRMED" not in reply, reply
