@@ -406,6 +406,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_for_rasa(port: int, timeout: float = 300.0) -> None:
+    """Measure with Rasa answering, not the rule fallback it uses while loading."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError, ValueError):
+            ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).json()
+            if ready.get("nlu", {}).get("engine") == "rasa":
+                return
+        time.sleep(1.0)
+    raise SystemExit(f"Rasa did not come up within {timeout:g} s")
+
+
 @contextlib.contextmanager
 def server(cmd: list[str], env: dict[str, str], log: Path, port: int) -> Iterator[int]:
     with log.open("wb") as out:
@@ -428,6 +440,8 @@ def server(cmd: list[str], env: dict[str, str], log: Path, port: int) -> Iterato
                 )
             time.sleep(0.2)
         time.sleep(1.0)  # let every worker finish its lifespan (migrations, warm caches)
+        if env.get("WEIQUAN_NLU_MANAGE") == "true":
+            wait_for_rasa(port)
         yield proc.pid
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -439,11 +453,15 @@ def server(cmd: list[str], env: dict[str, str], log: Path, port: int) -> Iterato
             proc.wait()
 
 
-def app_server(workers: int, data_dir: Path) -> tuple[list[str], dict[str, str], int]:
+def app_server(
+    workers: int, data_dir: Path, nlu: str = "rules"
+) -> tuple[list[str], dict[str, str], int]:
     port = free_port()
     env = {**os.environ, "WEIQUAN_DATA_DIR": str(data_dir), "WEIQUAN_LOG_LEVEL": "warning"}
     env.pop("WEIQUAN_DATABASE_URL", None)
     env.pop("WEIQUAN_NLU_URL", None)
+    # rules: the rule fallback only; rasa: the server starts and supervises Rasa itself.
+    env["WEIQUAN_NLU_MANAGE"] = "true" if nlu == "rasa" else "false"
     bindir = Path(sys.executable).parent
     weiquan = str(bindir / "weiquan")
     subprocess.run([weiquan, "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
@@ -529,7 +547,7 @@ def report(results: list[Result], args: argparse.Namespace, command: str) -> str
         f"- Machine: {m['cores']} cores, {m['cpu']}, {m['memory']} RAM, Python {m['python']}, {m['os']}",
         f"- Command: `{command}`",
         f"- Load: {args.consumers} consumers, {mode}, {args.workers} uvicorn worker(s), SQLite (WAL), "
-        f"rule-fallback NLU; niceness {args.nice}; {args.warmup:g} s warm-up discarded. One conversation = {TURNS} messages "
+        f"{'rule-fallback' if args.nlu == 'rules' else 'Rasa'} NLU; niceness {args.nice}; {args.warmup:g} s warm-up discarded. One conversation = {TURNS} messages "
         "ending in a `TS…` case number.",
         f"- CPU columns are in cores, measured from /proc over the window. The client ({args.client}, "
         "one process, uvloop) shares the same cores as the server; 'other processes' is everything else on the "
@@ -586,6 +604,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="raw: a lean keep-alive HTTP/1.1 client (default); httpx: httpx.AsyncClient",
     )
     p.add_argument("--url", help="drive an already running app instead of starting one")
+    p.add_argument(
+        "--nlu",
+        choices=("rules", "rasa"),
+        default="rules",
+        help="understanding in the started app: the rule fallback, or a managed Rasa server",
+    )
     p.add_argument("--no-ceiling", action="store_true", help="skip the bare FastAPI ceiling")
     p.add_argument(
         "--nice",
@@ -631,7 +655,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.url:
             results.append(measure("weiquan (external)", args.url, args, None))
         else:
-            cmd, env, port = app_server(args.workers, Path(tmp) / "data")
+            cmd, env, port = app_server(args.workers, Path(tmp) / "data", args.nlu)
             with server(cmd, env, Path(tmp) / "app.log", port) as pid:
                 results.append(
                     measure("weiquan REST webhook", f"http://127.0.0.1:{port}", args, pid)
