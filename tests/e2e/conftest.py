@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -22,16 +23,22 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def server(tmp_path: Path, db_url: str) -> Iterator[tuple[str, dict[str, str]]]:
-    port = free_port()
-    env = {
+def server_env(tmp_path: Path, db_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a served instance with its own data dir and database."""
+    return {
         **os.environ,
         "WEIQUAN_DATA_DIR": str(tmp_path / "var"),
         "WEIQUAN_DATABASE_URL": db_url,
         "WEIQUAN_NLU_MANAGE": "false",
         "WEIQUAN_LOG_LEVEL": "warning",
+        **extra,
     }
+
+
+@contextmanager
+def serving(env: dict[str, str]) -> Iterator[str]:
+    """``weiquan db upgrade`` then ``weiquan serve`` on a free port; yields the base URL."""
+    port = free_port()
     subprocess.run([WEIQUAN, "db", "upgrade"], env=env, check=True, capture_output=True)
     proc = subprocess.Popen(
         [WEIQUAN, "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -53,9 +60,16 @@ def server(tmp_path: Path, db_url: str) -> Iterator[tuple[str, dict[str, str]]]:
             raise AssertionError(
                 f"server did not start: {proc.stdout.read() if proc.stdout else ''}"
             )
-        yield url, env
+        yield url
     finally:
         proc.terminate()
         proc.wait(timeout=10)
         if proc.stdout:
             proc.stdout.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path, db_url: str) -> Iterator[tuple[str, dict[str, str]]]:
+    env = server_env(tmp_path, db_url)
+    with serving(env) as url:
+        yield url, env

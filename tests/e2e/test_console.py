@@ -3,37 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.e2e.conftest import WEIQUAN, free_port
+from tests.e2e.conftest import WEIQUAN, server_env, serving
 from tests.e2e.test_chat_page import ARGS, CHROMIUM
 
 pytestmark = pytest.mark.e2e
-ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
-
-
-def console_app() -> Any:
-    """The served app plus the back-office extension (uvicorn --factory target)."""
-    from bot.app import create_app, default_extensions
-    from bot.settings import Settings
-    from bot.staff.extension import BackofficeExtension
-    from bot.web.limits import BodyLimit
-
-    settings = Settings()
-    extensions = [*default_extensions(), BackofficeExtension()]
-    return BodyLimit(create_app(settings, extensions=extensions), settings.max_body_bytes)
 
 
 def _submit_case(env: dict[str, str]) -> str:
@@ -90,65 +73,23 @@ def _submit_case(env: dict[str, str]) -> str:
 
 @pytest.fixture
 def console_server(tmp_path: Path, db_url: str) -> Iterator[tuple[str, dict[str, str]]]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "WEIQUAN_DATA_DIR": str(tmp_path / "var"),
-        "WEIQUAN_DATABASE_URL": db_url,
-        "WEIQUAN_NLU_MANAGE": "false",
-        "WEIQUAN_COOKIE_SECURE": "false",  # plain http on 127.0.0.1 in the test
-        "WEIQUAN_SESSION_SECRET": "e2e-session-secret-0123456789",
-    }
-    weiquan_py = [sys.executable, "-c", "from bot.cli.staff import app; app()"]
-    subprocess.run([WEIQUAN, "db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
+    env = server_env(
+        tmp_path,
+        db_url,
+        WEIQUAN_COOKIE_SECURE="false",  # plain http on 127.0.0.1 in the test
+        WEIQUAN_SESSION_SECRET="e2e-session-secret-0123456789",
+    )
+    subprocess.run([WEIQUAN, "db", "upgrade"], env=env, check=True, capture_output=True)
     subprocess.run(
-        [*weiquan_py, "add", "li.agent", "--role", "agent"],
+        [WEIQUAN, "staff", "add", "li.agent", "--role", "agent"],
         input=PASSWORD + "\n",
         text=True,
         env=env,
         check=True,
         capture_output=True,
-        cwd=ROOT,
     )
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "tests.e2e.test_console:console_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            proc.terminate()
-            raise AssertionError(
-                f"server did not start: {proc.stdout.read() if proc.stdout else ''}"
-            )
+    with serving(env) as url:
         yield url, env
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stdout:
-            proc.stdout.close()
 
 
 @pytest.fixture
