@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, get_args
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from bot import backoffice
+from bot.api.cases import Status
 from bot.api.deps import Runtime
 from bot.cases import get_case
 from bot.console import charts
@@ -31,18 +32,8 @@ from bot.workflow import (
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 KINDS = {"complaint": "投诉", "report": "举报"}
-STATUSES = [
-    "submitted",
-    "accepted",
-    "not_accepted",
-    "mediation",
-    "agreement",
-    "mediation_ended",
-    "verifying",
-    "case_opened",
-    "not_opened",
-    "closed",
-]
+# The same statuses the API accepts, in workflow order.
+STATUSES = list(get_args(Status))
 DEADLINES = {
     "complaint_acceptance": "受理决定",
     "mediation_limit": "调解期限",
