@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
-from sqlalchemy import insert as insert_rows
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,6 +29,7 @@ from bot.handover import SessionHandoverDesk
 from bot.messages import InboundMessage
 from bot.rulebook import KnowledgeRuleBook
 from bot.status import SessionCaseLookup
+from bot.turns import ConversationRow, SqliteTurnStore, TurnRows
 from bot.understanding import Understanding
 from dialogues.engine import Engine
 from dialogues.knowledge_port import KnowledgePort
@@ -40,21 +40,29 @@ from dialogues.texts import language_of
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ConversationRow:
-    """What the pipeline needs of a conversation; written back with targeted UPDATEs."""
-
-    id: int
-    locale: str
-    state: dict[str, Any]
-    handover: str | None
-
-
 @dataclass
 class Handled:
     replies: list[Reply]
     duplicate: bool
     conversation_id: int
+
+
+class TransactionNeeded(Exception):
+    """A turn decided outside the transaction reached a port that reads or writes cases."""
+
+
+class _InTransactionOnly:
+    """Stands in for the case, lookup and hand-over ports while a turn is decided on a
+    snapshot: any call sends the message down the transactional path instead."""
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        async def deferred(*_args: Any, **_kwargs: Any) -> Any:
+            raise TransactionNeeded(name)
+
+        return deferred
+
+
+_DEFERRED: Any = _InTransactionOnly()
 
 
 class Pipeline:
@@ -77,17 +85,22 @@ class Pipeline:
         # The CCC registry and knowledge base; advice answers say "don't know" without it.
         self.knowledge = knowledge
         self.rules: RuleBook = rules or KnowledgeRuleBook()
-        # SQLite has one writer at a time: queue writers at the gate, not in the busy handler.
+        # SQLite has one writer at a time: queue writers at the gate, not in the busy handler,
+        # and write ordinary turns without thread hops (bot/turns.py).
         bind = sessions.kw.get("bind")
-        self.write_gate: WriteGate | None = (
-            WriteGate(lock_path_for(str(bind.url)))
-            if bind is not None and bind.dialect.name == "sqlite"
-            else None
-        )
+        self.write_gate: WriteGate | None = None
+        self.turns: SqliteTurnStore | None = None
+        if bind is not None and bind.dialect.name == "sqlite":
+            url = bind.url.render_as_string(hide_password=False)
+            self.write_gate = WriteGate(lock_path_for(url))
+            if lock_path_for(url) is not None:
+                self.turns = SqliteTurnStore(url)
 
     def close(self) -> None:
         if self.write_gate is not None:
             self.write_gate.close()
+        if self.turns is not None:
+            self.turns.close()
 
     async def handle(self, message: InboundMessage) -> Handled:
         now = message.received_at or self.clock()
@@ -95,6 +108,10 @@ class Pipeline:
         parse = None
         if message.kind == "text" and message.text.strip():
             parse = await self.understanding.parse(message.text, now)
+        if self.turns is not None and self.write_gate is not None and message.file is None:
+            handled = await self._on_snapshot(self.turns, self.write_gate, message, parse, now)
+            if handled is not None:
+                return handled
         for attempt in range(3):
             try:
                 async with contextlib.AsyncExitStack() as stack:
@@ -110,31 +127,164 @@ class Pipeline:
                 log.info("retrying after a concurrent insert for %s", message.channel_message_id)
         raise AssertionError("unreachable")
 
+    async def _on_snapshot(
+        self,
+        turns: SqliteTurnStore,
+        gate: WriteGate,
+        message: InboundMessage,
+        parse: Any,
+        now: datetime,
+    ) -> Handled | None:
+        """Decide on a snapshot, then commit if nothing moved; None means "use a transaction".
+
+        A first message (the conversation does not exist yet), a conversation in a person's
+        hands, a turn that reaches cases or the hand-over desk, and any conflict all return
+        None, and the caller runs the message through ``_in_transaction`` from the start.
+        """
+        snapshot = turns.snapshot(message.channel, message.sender_id, message.channel_message_id)
+        if snapshot is None or snapshot.conversation is None:
+            return None
+        conversation = snapshot.conversation
+        if snapshot.answer is not None:
+            return Handled([Reply.from_dict(r) for r in snapshot.answer], True, conversation.id)
+        if conversation.handover:
+            return None
+        turn = self._turn(message, conversation, parse, now, None)
+        ports = Ports(
+            cases=_DEFERRED,
+            normalizer=self.normalizer,
+            lookup=_DEFERRED,
+            handover=_DEFERRED,
+            knowledge=self.knowledge,
+            rules=self.rules,
+        )
+        try:
+            outcome = await self.engine.handle(dict(conversation.state), turn, ports)
+        except TransactionNeeded:
+            return None
+        rows = self._rows(message, conversation.id, now, self._content(message), outcome.replies)
+        async with gate.hold():
+            committed = turns.commit(conversation, outcome.state, now, rows)
+        return Handled(outcome.replies, False, conversation.id) if committed else None
+
     async def _conversation(
         self, session: AsyncSession, message: InboundMessage, now: datetime
     ) -> ConversationRow:
         """Create or fetch the conversation in one statement; on PostgreSQL it also locks the row."""
         dialect = session.bind.dialect.name if session.bind else "sqlite"
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         table = cast(Table, Conversation.__table__)
         stmt = (
-            insert(table)
+            upsert(table)
             .values(
                 channel=message.channel,
                 sender_id=message.sender_id,
                 locale=language_of(message.locale),
                 state={},
                 message_count=0,
+                revision=0,
                 created_at=now,
                 updated_at=now,
             )
             .on_conflict_do_update(
                 index_elements=["channel", "sender_id"], set_={"updated_at": now}
             )
-            .returning(table.c.id, table.c.locale, table.c.state, table.c.handover)
+            .returning(
+                table.c.id, table.c.locale, table.c.state, table.c.handover, table.c.revision
+            )
         )
         row = (await session.execute(stmt)).one()
-        return ConversationRow(id=row.id, locale=row.locale, state=row.state, handover=row.handover)
+        return ConversationRow(row.id, row.locale, row.state, row.handover, row.revision)
+
+    @staticmethod
+    def _content(message: InboundMessage) -> dict[str, Any]:
+        content: dict[str, Any] = {"text": message.text}
+        if message.payload:
+            content["payload"] = message.payload
+        if message.file is not None:
+            content["file"] = {
+                "sha256": message.file.sha256,
+                "content_type": message.file.content_type,
+            }
+        return content
+
+    @staticmethod
+    def _turn(
+        message: InboundMessage,
+        conversation: ConversationRow,
+        parse: Any,
+        now: datetime,
+        evidence: EvidenceRef | None,
+    ) -> Turn:
+        lang = conversation.state.get("lang") or conversation.locale or language_of(message.locale)
+        return Turn(
+            kind="button" if message.payload else message.kind,
+            text=message.text,
+            now=now,
+            lang=lang,
+            parse=parse,
+            evidence=evidence,
+            payload=message.payload,
+        )
+
+    @staticmethod
+    def _rows(
+        message: InboundMessage,
+        conversation_id: int,
+        now: datetime,
+        content: dict[str, Any],
+        replies: list[Reply],
+    ) -> TurnRows:
+        """The inbound row, the transcript (as one multi-row INSERT: nothing reads it back)
+        and, for channels that do not answer inline, the outbox rows of one message."""
+        stored = [r.as_dict() for r in replies]
+        transcript: list[dict[str, Any]] = [
+            {
+                "conversation_id": conversation_id,
+                "direction": "in",
+                "author": "user",
+                "text": message.text or (message.payload or ""),
+                "payload": content,
+                "at": now,
+            }
+        ]
+        transcript += [
+            {
+                "conversation_id": conversation_id,
+                "direction": "out",
+                "author": "bot",
+                "text": reply["text"],
+                "payload": reply,
+                "at": now,
+            }
+            for reply in stored
+        ]
+        outbox = (
+            [
+                {
+                    "topic": f"reply:{message.channel}",
+                    "key": f"reply:{message.channel}:{message.channel_message_id}:{index}",
+                    "payload": {"recipient_id": message.sender_id, **reply},
+                    "status": "pending",
+                    "attempts": 0,
+                    "created_at": now,
+                    "next_attempt_at": now,
+                }
+                for index, reply in enumerate(stored)
+            ]
+            if not message.inline
+            else []
+        )
+        inbound = {
+            "channel": message.channel,
+            "channel_message_id": message.channel_message_id,
+            "conversation_id": conversation_id,
+            "kind": message.kind,
+            "content": content,
+            "received_at": now,
+            "replies": stored,
+        }
+        return TurnRows(inbound, transcript, outbox)
 
     async def _in_transaction(
         self, session: AsyncSession, message: InboundMessage, parse: Any, now: datetime
@@ -152,19 +302,13 @@ class Pipeline:
         if seen is not None:
             return Handled([Reply.from_dict(r) for r in seen.replies], True, conversation.id)
 
-        content: dict[str, Any] = {"text": message.text}
-        if message.payload:
-            content["payload"] = message.payload
+        content = self._content(message)
         evidence_ref: EvidenceRef | None = None
         if message.file is not None:
-            content["file"] = {
-                "sha256": message.file.sha256,
-                "content_type": message.file.content_type,
-            }
             # Evidence is stored (file on disk, row here) before anything refers to it.
             evidence_id = (
                 await session.execute(
-                    insert_rows(Evidence)
+                    insert(Evidence)
                     .values(
                         sha256=message.file.sha256,
                         conversation_id=conversation.id,
@@ -178,59 +322,34 @@ class Pipeline:
                 )
             ).scalar_one()
             evidence_ref = EvidenceRef(evidence_id, message.file.sha256, message.file.content_type)
-        inbound: dict[str, Any] = {
-            "channel": message.channel,
-            "channel_message_id": message.channel_message_id,
-            "conversation_id": conversation.id,
-            "kind": message.kind,
-            "content": content,
-            "received_at": now,
-            "replies": [],
-        }
-        # Transcript rows go in as one multi-row INSERT at the end: nothing reads them back.
-        transcript: list[dict[str, Any]] = [
-            {
-                "conversation_id": conversation.id,
-                "direction": "in",
-                "author": "user",
-                "text": message.text or (message.payload or ""),
-                "payload": content,
-                "at": now,
-            }
-        ]
         touch = (
             update(Conversation)
             .where(Conversation.id == conversation.id)
-            .values(message_count=Conversation.message_count + 1, updated_at=now)
+            .values(
+                message_count=Conversation.message_count + 1,
+                revision=Conversation.revision + 1,
+                updated_at=now,
+            )
         )
 
         if conversation.handover:
             # A person holds this conversation: the bot stays quiet.
-            await session.execute(insert_rows(InboundRow).values(**inbound))
-            await session.execute(insert_rows(TranscriptEntry), transcript)
+            rows = self._rows(message, conversation.id, now, content, [])
+            await session.execute(insert(InboundRow), rows.inbound)
+            await session.execute(insert(TranscriptEntry), rows.transcript)
             await session.execute(touch)
             return Handled([], False, conversation.id)
 
-        lang = conversation.state.get("lang") or conversation.locale or language_of(message.locale)
-        turn = Turn(
-            kind="button" if message.payload else message.kind,
-            text=message.text,
-            now=now,
-            lang=lang,
-            parse=parse,
-            evidence=evidence_ref,
-            payload=message.payload,
-        )
-        cases = SessionCaseService(
-            session,
-            conversation_id=conversation.id,
-            channel=message.channel,
-            sender_id=message.sender_id,
-            locale=lang,
-            now=now,
-        )
+        turn = self._turn(message, conversation, parse, now, evidence_ref)
         ports = Ports(
-            cases=cases,
+            cases=SessionCaseService(
+                session,
+                conversation_id=conversation.id,
+                channel=message.channel,
+                sender_id=message.sender_id,
+                locale=turn.lang,
+                now=now,
+            ),
             normalizer=self.normalizer,
             lookup=SessionCaseLookup(
                 session,
@@ -244,36 +363,10 @@ class Pipeline:
             rules=self.rules,
         )
         outcome = await self.engine.handle(conversation.state, turn, ports)
-        stored = [r.as_dict() for r in outcome.replies]
-        inbound["replies"] = stored
-        await session.execute(insert_rows(InboundRow).values(**inbound))
+        rows = self._rows(message, conversation.id, now, content, outcome.replies)
+        await session.execute(insert(InboundRow), rows.inbound)
         await session.execute(touch.values(state=outcome.state))
-        transcript += [
-            {
-                "conversation_id": conversation.id,
-                "direction": "out",
-                "author": "bot",
-                "text": reply["text"],
-                "payload": reply,
-                "at": now,
-            }
-            for reply in stored
-        ]
-        await session.execute(insert_rows(TranscriptEntry), transcript)
-        if not message.inline and stored:
-            await session.execute(
-                insert_rows(OutboxMessage),
-                [
-                    {
-                        "topic": f"reply:{message.channel}",
-                        "key": f"reply:{message.channel}:{message.channel_message_id}:{index}",
-                        "payload": {"recipient_id": message.sender_id, **reply},
-                        "status": "pending",
-                        "attempts": 0,
-                        "created_at": now,
-                        "next_attempt_at": now,
-                    }
-                    for index, reply in enumerate(stored)
-                ],
-            )
+        await session.execute(insert(TranscriptEntry), rows.transcript)
+        if rows.outbox:
+            await session.execute(insert(OutboxMessage), rows.outbox)
         return Handled(outcome.replies, False, conversation.id)

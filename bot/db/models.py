@@ -16,6 +16,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -39,8 +41,17 @@ class Conversation(Base):
     state: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
     handover: Mapped[str | None] = mapped_column(String(16), default=None)
     message_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped by every write of state or hand-over (the ORM event below, the pipeline's own
+    # statements): a turn decided on a snapshot commits only if the revision is unchanged.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+@event.listens_for(Conversation, "before_update")
+def _bump_revision(_mapper: Any, _connection: Any, conversation: Conversation) -> None:
+    # Staff taking or handing back a conversation changes what the bot's next turn sees.
+    conversation.revision = Conversation.revision + 1
 
 
 class InboundMessage(Base):

@@ -1,0 +1,166 @@
+"""Turns decided on a snapshot (SQLite) never lose an answer, a hand-over or a busy write.
+
+On SQLite the pipeline decides an ordinary turn outside the write lock and commits it only if
+the conversation is unchanged (bot/turns.py). These tests force each way that can go wrong —
+a second message or a staff take-over between the decision and the commit, a database held
+busy by another writer — and check what the consumer and the staff would see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from bot.db.models import Conversation, InboundMessage, TranscriptEntry
+from dialogues.engine import Engine
+from dialogues.model import Outcome, Turn
+from dialogues.ports import Ports
+from tests.factories import chat_for
+
+
+class PausingEngine(Engine):
+    """The real engine, with a hook that runs once in the middle of the next decision."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hook: Callable[[], Awaitable[None]] | None = None
+        self.decisions = 0
+
+    async def handle(self, state: dict[str, Any], turn: Turn, ports: Ports) -> Outcome:
+        self.decisions += 1
+        outcome = await super().handle(state, turn, ports)
+        hook, self.hook = self.hook, None
+        if hook is not None:
+            await hook()
+        return outcome
+
+
+async def conversation_of(app: Any, sender: str) -> Conversation:
+    async with app.state.sessions() as session:
+        row = (
+            await session.execute(select(Conversation).where(Conversation.sender_id == sender))
+        ).scalar_one()
+        return row
+
+
+async def count(app: Any, model: Any, conversation_id: int) -> int:
+    async with app.state.sessions() as session:
+        stmt = (
+            select(func.count()).select_from(model).where(model.conversation_id == conversation_id)
+        )
+        return int((await session.execute(stmt)).scalar_one())
+
+
+async def test_parallel_answers_from_one_sender_both_count(app: Any) -> None:
+    """Two answers sent at once fill two questions: neither overwrites the other."""
+    chats = [chat_for(app, sender=f"twin-{i}") for i in range(6)]
+    for chat in chats:
+        await chat.say("/complaint")
+    results = await asyncio.gather(
+        *(chat.say(text) for chat in chats for text in ("蓝牙耳机", "降噪耳机"))
+    )
+    for i, chat in enumerate(chats):
+        asked = {results[2 * i][-1].custom["awaiting"], results[2 * i + 1][-1].custom["awaiting"]}
+        assert asked == {"brand", "platform"}, asked
+        await chat.say("京东")
+        assert chat.awaiting == "merchant", chat.text
+        conversation = await conversation_of(app, chat.sender)
+        assert conversation.message_count == 4
+        assert await count(app, InboundMessage, conversation.id) == 4
+
+
+async def test_message_arriving_mid_decision_is_not_lost(sqlite_settings: Any) -> None:
+    """A second message commits while the first is being decided: the first is re-decided."""
+    from tests.factories import running_app
+
+    async with running_app(sqlite_settings) as app:
+        engine = PausingEngine()
+        app.state.pipeline.engine = engine
+        chat = chat_for(app, sender="overtaken")
+        other = chat_for(app, sender="overtaken")
+        await chat.say("/complaint")
+        engine.hook = lambda: other.say("蓝牙耳机")  # type: ignore[assignment,return-value]
+        replies = await chat.say("索尼")
+        # "蓝牙耳机" answered the product question while "索尼" was being decided; "索尼" was then
+        # decided again on the new state and answers the brand question.
+        assert other.awaiting == "brand"
+        assert replies[-1].custom["awaiting"] == "platform"
+        conversation = await conversation_of(app, "overtaken")
+        assert conversation.state["slots"]["product"] == "蓝牙耳机"
+        assert conversation.state["slots"]["brand"] == "索尼"
+        assert conversation.message_count == 3
+        assert await count(app, TranscriptEntry, conversation.id) >= 3 + 3
+
+
+async def test_staff_taking_over_mid_decision_silences_the_bot(sqlite_settings: Any) -> None:
+    """Staff take the conversation while the bot decides: the bot's answer is not sent."""
+    from tests.factories import running_app
+
+    async with running_app(sqlite_settings) as app:
+        engine = PausingEngine()
+        app.state.pipeline.engine = engine
+        chat = chat_for(app, sender="taken")
+        await chat.say("/complaint")
+
+        async def take() -> None:
+            async with app.state.sessions() as session, session.begin():
+                conversation = (
+                    await session.execute(
+                        select(Conversation).where(Conversation.sender_id == "taken")
+                    )
+                ).scalar_one()
+                conversation.handover = "agent1"
+
+        engine.hook = take
+        assert await chat.say("蓝牙耳机") == []
+        conversation = await conversation_of(app, "taken")
+        assert conversation.handover == "agent1"
+        assert conversation.state.get("slots", {}).get("product") is None
+        assert conversation.message_count == 2
+        # The consumer's message is kept for the staff member to read.
+        assert await count(app, InboundMessage, conversation.id) == 2
+
+
+async def test_a_busy_database_delays_a_turn_without_blocking_others(
+    sqlite_settings: Any,
+) -> None:
+    """Another process holds SQLite's write lock: the turn waits for it, the service answers."""
+    import httpx
+
+    from tests.factories import running_app
+
+    async with running_app(sqlite_settings) as app:
+        chat = chat_for(app, sender="patient")
+        await chat.say("/complaint")
+        path = make_url(sqlite_settings.database_url).database
+        locked, release = threading.Event(), threading.Event()
+
+        def hold_write_lock() -> None:
+            conn = sqlite3.connect(path, isolation_level=None)
+            conn.execute("BEGIN IMMEDIATE")
+            locked.set()
+            release.wait(10)
+            conn.execute("ROLLBACK")
+            conn.close()
+
+        holder = threading.Thread(target=hold_write_lock)
+        holder.start()
+        await asyncio.to_thread(locked.wait, 10)
+        answer = asyncio.create_task(chat.say("蓝牙耳机"))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            health = await http.get("/healthz")
+        assert health.status_code == 200
+        assert not answer.done()  # still waiting for the other writer, off the event loop
+        release.set()
+        await asyncio.to_thread(holder.join, 10)
+        replies = await asyncio.wait_for(answer, 30)
+        assert replies[-1].custom["awaiting"] == "brand"
+        conversation = await conversation_of(app, "patient")
+        assert conversation.state["slots"]["product"] == "蓝牙耳机"
