@@ -85,7 +85,7 @@ async def test_message_arriving_mid_decision_is_not_lost(sqlite_settings: Any) -
         chat = chat_for(app, sender="overtaken")
         other = chat_for(app, sender="overtaken")
         await chat.say("/complaint")
-        engine.hook = lambda: other.say("蓝牙耳机")  # type: ignore[assignment,return-value]
+        engine.hook = lambda: other.say("蓝牙耳机")  # type: ignore[assignment]
         replies = await chat.say("索尼")
         # "蓝牙耳机" answered the product question while "索尼" was being decided; "索尼" was then
         # decided again on the new state and answers the brand question.
@@ -138,7 +138,7 @@ async def test_a_busy_database_delays_a_turn_without_blocking_others(
     async with running_app(sqlite_settings) as app:
         chat = chat_for(app, sender="patient")
         await chat.say("/complaint")
-        path = make_url(sqlite_settings.database_url).database
+        path = str(make_url(sqlite_settings.database_url).database)
         locked, release = threading.Event(), threading.Event()
 
         def hold_write_lock() -> None:
