@@ -29,7 +29,7 @@ from bot.handover import SessionHandoverDesk
 from bot.messages import InboundMessage
 from bot.rulebook import KnowledgeRuleBook
 from bot.status import SessionCaseLookup
-from bot.turns import ConversationRow, SqliteTurnStore, TurnRows
+from bot.turns import ConversationRow, NewConversation, SqliteTurnStore, TurnRows
 from bot.understanding import Understanding
 from dialogues.engine import Engine
 from dialogues.knowledge_port import KnowledgePort
@@ -137,18 +137,26 @@ class Pipeline:
     ) -> Handled | None:
         """Decide on a snapshot, then commit if nothing moved; None means "use a transaction".
 
-        A first message (the conversation does not exist yet), a conversation in a person's
-        hands, a turn that reaches cases or the hand-over desk, and any conflict all return
-        None, and the caller runs the message through ``_in_transaction`` from the start.
+        A conversation in a person's hands, a turn that reaches cases or the hand-over desk,
+        and any conflict (including two first messages racing to create the conversation)
+        return None, and the caller runs the message through ``_in_transaction`` afresh.
         """
         snapshot = turns.snapshot(message.channel, message.sender_id, message.channel_message_id)
-        if snapshot is None or snapshot.conversation is None:
+        if snapshot is None:
             return None
-        conversation = snapshot.conversation
-        if snapshot.answer is not None:
-            return Handled([Reply.from_dict(r) for r in snapshot.answer], True, conversation.id)
-        if conversation.handover:
+        known = snapshot.conversation
+        if known is not None and snapshot.answer is not None:
+            return Handled([Reply.from_dict(r) for r in snapshot.answer], True, known.id)
+        if known is not None and known.handover:
             return None
+        subject: ConversationRow | NewConversation
+        if known is None:
+            subject = NewConversation(
+                message.channel, message.sender_id, language_of(message.locale)
+            )
+            conversation = subject.row()
+        else:
+            subject = conversation = known
         turn = self._turn(message, conversation, parse, now, None)
         ports = Ports(
             cases=_DEFERRED,
@@ -162,10 +170,16 @@ class Pipeline:
             outcome = await self.engine.handle(dict(conversation.state), turn, ports)
         except TransactionNeeded:
             return None
-        rows = self._rows(message, conversation.id, now, self._content(message), outcome.replies)
+        content = self._content(message)
+
+        def rows_for(conversation_id: int) -> TurnRows:
+            return self._rows(message, conversation_id, now, content, outcome.replies)
+
         async with gate.hold():
-            committed = turns.commit(conversation, outcome.state, now, rows)
-        return Handled(outcome.replies, False, conversation.id) if committed else None
+            conversation_id = turns.commit(subject, outcome.state, now, rows_for)
+        if conversation_id is None:
+            return None
+        return Handled(outcome.replies, False, conversation_id)
 
     async def _conversation(
         self, session: AsyncSession, message: InboundMessage, now: datetime

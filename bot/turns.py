@@ -16,6 +16,7 @@ ordinary transactional path, which waits off the loop. PostgreSQL always takes t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -30,6 +31,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
@@ -53,6 +55,18 @@ class Snapshot:
     conversation: ConversationRow | None
     # The replies already given to this channel message, when it is a repeat.
     answer: list[dict[str, Any]] | None
+
+
+@dataclass(frozen=True)
+class NewConversation:
+    """A sender's first message: the conversation row is created with the turn."""
+
+    channel: str
+    sender_id: str
+    locale: str
+
+    def row(self) -> ConversationRow:
+        return ConversationRow(id=0, locale=self.locale, state={}, handover=None, revision=0)
 
 
 @dataclass(frozen=True)
@@ -94,6 +108,11 @@ ADVANCE = (
         revision=_conversations.c.revision + 1,
         updated_at=bindparam("b_now", type_=_conversations.c.updated_at.type),
     )
+)
+CREATE = (
+    sqlite_insert(_conversations)
+    .on_conflict_do_nothing(index_elements=["channel", "sender_id"])
+    .returning(_conversations.c.id)
 )
 INSERT_INBOUND = insert(InboundMessage)
 INSERT_TRANSCRIPT = insert(TranscriptEntry)
@@ -161,31 +180,59 @@ class SqliteTurnStore:
         )
 
     def commit(
-        self, conversation: ConversationRow, state: dict[str, Any], now: Any, rows: TurnRows
-    ) -> bool:
-        """Write the turn if the conversation is as the snapshot saw it; False otherwise."""
+        self,
+        conversation: ConversationRow | NewConversation,
+        state: dict[str, Any],
+        now: Any,
+        rows_for: Callable[[int], TurnRows],
+    ) -> int | None:
+        """Write the turn if the conversation is as the snapshot saw it and return the
+        conversation's id; None if it moved on, the message is a repeat or SQLite is busy.
+
+        ``rows_for`` builds the turn's rows for the conversation id (known only once a new
+        conversation is inserted).
+        """
         conn = self._writer
         try:
             with conn.begin():
-                advanced = conn.execute(
-                    ADVANCE,
-                    {
-                        "b_id": conversation.id,
-                        "b_revision": conversation.revision,
-                        "b_state": state,
-                        "b_now": now,
-                    },
-                )
-                if advanced.rowcount != 1:
-                    raise _Stale
+                if isinstance(conversation, NewConversation):
+                    conversation_id = conn.execute(
+                        CREATE,
+                        {
+                            "channel": conversation.channel,
+                            "sender_id": conversation.sender_id,
+                            "locale": conversation.locale,
+                            "state": state,
+                            "message_count": 1,
+                            "revision": 1,
+                            "created_at": now,
+                            "updated_at": now,
+                        },
+                    ).scalar_one_or_none()
+                    if conversation_id is None:  # a concurrent first message created it
+                        raise _Stale
+                else:
+                    conversation_id = conversation.id
+                    advanced = conn.execute(
+                        ADVANCE,
+                        {
+                            "b_id": conversation.id,
+                            "b_revision": conversation.revision,
+                            "b_state": state,
+                            "b_now": now,
+                        },
+                    )
+                    if advanced.rowcount != 1:
+                        raise _Stale
+                rows = rows_for(conversation_id)
                 conn.execute(INSERT_INBOUND, rows.inbound)
                 conn.execute(INSERT_TRANSCRIPT, rows.transcript)
                 if rows.outbox:
                     conn.execute(INSERT_OUTBOX, rows.outbox)
         except (_Stale, IntegrityError, OperationalError):
             # Stale, a concurrent delivery of the same message won, or the database is busy.
-            return False
-        return True
+            return None
+        return int(conversation_id)
 
     def close(self) -> None:
         for conn in (self._reader, self._writer):
