@@ -276,8 +276,10 @@ class Consumer:
         stats: Stats,
         window: Window,
         pacer: Pacer | None,
+        fresh_connections: bool = False,
     ) -> None:
         self.n = n
+        self.fresh_connections = fresh_connections
         self.conn = conn
         self.stats = stats
         self.window = window
@@ -314,6 +316,8 @@ class Consumer:
 
     async def conversation(self, k: int) -> None:
         sender = f"bench-{self.run}-{self.n}-{k}"
+        if self.fresh_connections:
+            self.conn.close()  # a new person: the next message opens a new connection
         replies = await self.send(sender, 0, START, "start")
         asked: str | None = None
         for turn in range(1, TURNS * 2):
@@ -379,7 +383,8 @@ async def drive(
                 )
             else:
                 conn = HttpxConnection(client)
-            consumers.append(Consumer(n, conn, stats, window, pacer))
+            fresh = args.client == "raw" and not args.keep_connection
+            consumers.append(Consumer(n, conn, stats, window, pacer, fresh))
         tasks = [asyncio.create_task(c.loop()) for c in consumers]
         await asyncio.sleep(max(0.0, window.start - time.perf_counter()))
         before = meter.snapshot()
@@ -538,6 +543,11 @@ def machine() -> dict[str, str]:
 def report(results: list[Result], args: argparse.Namespace, command: str) -> str:
     m = machine()
     mode = f"open loop at {args.rate:g} messages/s" if args.rate else "closed loop (no think time)"
+    connections = (
+        "one per consumer, kept for the whole run"
+        if args.keep_connection or args.client != "raw"
+        else "a new keep-alive connection per conversation (each conversation is a new person)"
+    )
     lines = [
         SECTION,
         "",
@@ -549,6 +559,7 @@ def report(results: list[Result], args: argparse.Namespace, command: str) -> str
         f"- Load: {args.consumers} consumers, {mode}, {args.workers} uvicorn worker(s), SQLite (WAL), "
         f"{'rule-fallback' if args.nlu == 'rules' else 'Rasa'} NLU; niceness {args.nice}; {args.warmup:g} s warm-up discarded. One conversation = {TURNS} messages "
         "ending in a `TS…` case number.",
+        f"- Connections: {connections}.",
         f"- CPU columns are in cores, measured from /proc over the window. The client ({args.client}, "
         "one process, uvloop) shares the same cores as the server; 'other processes' is everything else on the "
         "machine during the run (other people's builds, tests, a Rasa server).",
@@ -602,6 +613,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=["raw", "httpx"],
         default="raw",
         help="raw: a lean keep-alive HTTP/1.1 client (default); httpx: httpx.AsyncClient",
+    )
+    p.add_argument(
+        "--keep-connection",
+        action="store_true",
+        help="raw client: one connection per consumer for the whole run, instead of a new "
+        "connection per conversation (each conversation is a different person; with several "
+        "workers, connections are what the kernel spreads between them)",
     )
     p.add_argument("--url", help="drive an already running app instead of starting one")
     p.add_argument(

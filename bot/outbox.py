@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db.engine import read_only
 from bot.db.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class OutboxDispatcher:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.sessions = sessions
+        self.readers = read_only(sessions)
         self.handlers: dict[str, Handler] = {}
         self.batch = batch
         self.poll_seconds = poll_seconds
@@ -67,17 +69,20 @@ class OutboxDispatcher:
 
     async def _claim(self) -> list[OutboxMessage]:
         now = self.clock()
+        due = (
+            OutboxMessage.topic.in_(list(self.handlers)),
+            or_(OutboxMessage.status == "pending", OutboxMessage.status == "sending"),
+            OutboxMessage.next_attempt_at <= now,
+        )
+        # Look before locking: on SQLite a claim takes the database's only write lock, and
+        # most polls find nothing to send.
+        async with self.readers() as session:
+            if (
+                await session.execute(select(OutboxMessage.id).where(*due).limit(1))
+            ).first() is None:
+                return []
         async with self.sessions() as session, session.begin():
-            stmt = (
-                select(OutboxMessage)
-                .where(
-                    OutboxMessage.topic.in_(list(self.handlers)),
-                    or_(OutboxMessage.status == "pending", OutboxMessage.status == "sending"),
-                    OutboxMessage.next_attempt_at <= now,
-                )
-                .order_by(OutboxMessage.id)
-                .limit(self.batch)
-            )
+            stmt = select(OutboxMessage).where(*due).order_by(OutboxMessage.id).limit(self.batch)
             if session.bind is not None and session.bind.dialect.name == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True)
             rows = list((await session.execute(stmt)).scalars())

@@ -141,6 +141,7 @@ class Pipeline:
         and any conflict (including two first messages racing to create the conversation)
         return None, and the caller runs the message through ``_in_transaction`` afresh.
         """
+        await gate.idle()
         snapshot = turns.snapshot(message.channel, message.sender_id, message.channel_message_id)
         if snapshot is None:
             return None

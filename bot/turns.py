@@ -16,6 +16,9 @@ ordinary transactional path, which waits off the loop. PostgreSQL always takes t
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
@@ -78,6 +81,9 @@ class TurnRows:
     outbox: list[dict[str, Any]]
 
 
+# How often the write-ahead log is copied back into the database file, off the event loop.
+CHECKPOINT_SECONDS = 0.5
+
 _conversations = cast(Table, Conversation.__table__)
 _inbound = cast(Table, InboundMessage.__table__)
 
@@ -131,6 +137,8 @@ def _pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     # Never sleep on the event loop: a busy database sends the turn down the ordinary path.
     cursor.execute("PRAGMA busy_timeout=0")
+    # Nor write the WAL back into the database (and fsync it) there: a thread does that.
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 
@@ -139,13 +147,34 @@ def _begin_immediate(conn: Connection) -> None:
 
 
 class SqliteTurnStore:
-    """One reading and one writing connection to the app's SQLite file, used on the loop."""
+    """One reading and one writing connection to the app's SQLite file, used on the loop,
+    and a thread that checkpoints the write-ahead log beside them."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, checkpoint_seconds: float = CHECKPOINT_SECONDS) -> None:
         sync_url = make_url(url).set(drivername="sqlite")
         self._engines: list[Engine] = []
         self._reader = self._connect(sync_url, writer=False)
         self._writer = self._connect(sync_url, writer=True)
+        self._stop = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoint_loop,
+            args=(str(sync_url.database), checkpoint_seconds),
+            name="sqlite-checkpoint",
+            daemon=True,
+        )
+        self._checkpointer.start()
+
+    def _checkpoint_loop(self, path: str, seconds: float) -> None:
+        """PASSIVE checkpoints never wait for readers or writers; one that cannot finish is
+        simply repeated next time."""
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA busy_timeout=0")
+            while not self._stop.wait(seconds):
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            conn.close()
 
     def _connect(self, url: Any, *, writer: bool) -> Connection:
         engine = create_engine(url, poolclass=StaticPool)
@@ -235,6 +264,8 @@ class SqliteTurnStore:
         return int(conversation_id)
 
     def close(self) -> None:
+        self._stop.set()
+        self._checkpointer.join(timeout=5)
         for conn in (self._reader, self._writer):
             conn.close()
         for engine in self._engines:

@@ -26,9 +26,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Execution option for sessions that only read: on SQLite they must not take the write lock.
+READ_ONLY = "weiquan_read_only"
+
+
 def _sqlite_begin(conn: Any) -> None:
-    # Take the write lock at the start so two workers never deadlock upgrading read locks.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Take the write lock at the start so two workers never deadlock upgrading read locks;
+    # sessions that only read take a plain (deferred) snapshot and leave writers alone.
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -51,3 +59,9 @@ def engine_from_settings(settings: Settings) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def read_only(sessions: async_sessionmaker[AsyncSession]) -> async_sessionmaker[AsyncSession]:
+    """Sessions on the same engine that only read (no SQLite write lock; a snapshot)."""
+    engine: AsyncEngine = sessions.kw["bind"]
+    return async_sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)

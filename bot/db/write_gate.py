@@ -59,6 +59,17 @@ class WriteGate:
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
+    async def idle(self) -> None:
+        """Wait, without taking the gate, until no writer of this process holds it.
+
+        A transaction that awaits its statements holds SQLite's lock until the event loop
+        comes back to it; turns that would spend that time deciding are held here instead,
+        so the loop returns to the lock holder at once.
+        """
+        if self._local.locked():
+            async with self._local:
+                pass
+
     def close(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
