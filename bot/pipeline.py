@@ -11,10 +11,12 @@ from typing import Any, cast
 
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.cases import SessionCaseService
+from bot.db.engine import make_sessionmaker
+from bot.db.inline import inline_engine
 from bot.db.models import (
     Conversation,
     Evidence,
@@ -90,17 +92,24 @@ class Pipeline:
         bind = sessions.kw.get("bind")
         self.write_gate: WriteGate | None = None
         self.turns: SqliteTurnStore | None = None
+        # SQLite file: transactions whose statements run on the loop (bot/db/inline.py).
+        self._inline_engine: AsyncEngine | None = None
+        self.inline_sessions: async_sessionmaker[AsyncSession] | None = None
         if bind is not None and bind.dialect.name == "sqlite":
             url = bind.url.render_as_string(hide_password=False)
             self.write_gate = WriteGate(lock_path_for(url))
             if lock_path_for(url) is not None:
                 self.turns = SqliteTurnStore(url)
+                self._inline_engine = inline_engine(url)
+                self.inline_sessions = make_sessionmaker(self._inline_engine)
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
         if self.write_gate is not None:
             self.write_gate.close()
         if self.turns is not None:
             self.turns.close()
+        if self._inline_engine is not None:
+            await self._inline_engine.dispose()
 
     async def handle(self, message: InboundMessage) -> Handled:
         now = message.received_at or self.clock()
@@ -114,18 +123,34 @@ class Pipeline:
                 return handled
         for attempt in range(3):
             try:
-                async with contextlib.AsyncExitStack() as stack:
-                    if self.write_gate is not None:
-                        await stack.enter_async_context(self.write_gate.hold())
-                    session = await stack.enter_async_context(self.sessions())
-                    await stack.enter_async_context(session.begin())
-                    return await self._in_transaction(session, message, parse, now)
+                if self.inline_sessions is None:
+                    return await self._transaction(self.sessions, message, parse, now)
+                try:
+                    return await self._transaction(self.inline_sessions, message, parse, now)
+                except OperationalError:
+                    # Locked by a writer outside the pipeline: wait for it off the event loop.
+                    log.info("database busy; %s waits in a thread", message.channel_message_id)
+                    return await self._transaction(self.sessions, message, parse, now)
             except IntegrityError:
                 # A concurrent delivery of the same message won the race: read its answer.
                 if attempt == 2:
                     raise
                 log.info("retrying after a concurrent insert for %s", message.channel_message_id)
         raise AssertionError("unreachable")
+
+    async def _transaction(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        message: InboundMessage,
+        parse: Any,
+        now: datetime,
+    ) -> Handled:
+        async with contextlib.AsyncExitStack() as stack:
+            if self.write_gate is not None:
+                await stack.enter_async_context(self.write_gate.hold())
+            session = await stack.enter_async_context(sessions())
+            await stack.enter_async_context(session.begin())
+            return await self._in_transaction(session, message, parse, now)
 
     async def _on_snapshot(
         self,

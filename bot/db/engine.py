@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import (
 from bot.settings import Settings
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # Serialise writers through BEGIN IMMEDIATE (see begin_write) and let readers run beside.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -30,7 +30,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 READ_ONLY = "weiquan_read_only"
 
 
-def _sqlite_begin(conn: Any) -> None:
+def sqlite_begin(conn: Any) -> None:
     # Take the write lock at the start so two workers never deadlock upgrading read locks;
     # sessions that only read take a plain (deferred) snapshot and leave writers alone.
     if conn.get_execution_options().get(READ_ONLY):
@@ -42,8 +42,8 @@ def _sqlite_begin(conn: Any) -> None:
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", sqlite_begin)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
