@@ -277,9 +277,11 @@ class Consumer:
         window: Window,
         pacer: Pacer | None,
         fresh_connections: bool = False,
+        offset: float = 0.0,
     ) -> None:
         self.n = n
         self.fresh_connections = fresh_connections
+        self.offset = offset
         self.conn = conn
         self.stats = stats
         self.window = window
@@ -346,6 +348,9 @@ class Consumer:
 
     async def loop(self) -> None:
         k = 0
+        # People do not all start (and so confirm) in the same instant: without the offset every
+        # consumer reaches the summary step together, and the run measures that stampede.
+        await asyncio.sleep(self.offset)
         try:
             while not (self.window.expired(time.perf_counter()) or self.window.full()):
                 if self.window.open(time.perf_counter()):
@@ -355,6 +360,14 @@ class Consumer:
                 k += 1
         finally:
             self.conn.close()
+
+
+def conversation_spread(args: argparse.Namespace) -> float:
+    """Seconds over which the consumers' first conversations start: one conversation's length
+    at the offered rate (open loop), or a short fixed spread (closed loop), within warm-up."""
+    if args.rate:
+        return min(args.warmup, TURNS * args.consumers / args.rate)
+    return min(args.warmup, 0.02 * args.consumers)
 
 
 class Abandon(Exception):
@@ -369,6 +382,7 @@ async def drive(
     limits = httpx.Limits(max_connections=args.consumers, max_keepalive_connections=args.consumers)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30.0) as client:
         now = time.perf_counter()
+        spread = conversation_spread(args)
         end = now + args.warmup + args.duration if args.duration else None
         window = Window(now + args.warmup, end, args.conversations)
         pacer = Pacer(args.rate, now) if args.rate else None
@@ -384,7 +398,8 @@ async def drive(
             else:
                 conn = HttpxConnection(client)
             fresh = args.client == "raw" and not args.keep_connection
-            consumers.append(Consumer(n, conn, stats, window, pacer, fresh))
+            offset = n * spread / args.consumers
+            consumers.append(Consumer(n, conn, stats, window, pacer, fresh, offset))
         tasks = [asyncio.create_task(c.loop()) for c in consumers]
         await asyncio.sleep(max(0.0, window.start - time.perf_counter()))
         before = meter.snapshot()
@@ -557,7 +572,7 @@ def report(results: list[Result], args: argparse.Namespace, command: str) -> str
         f"- Machine: {m['cores']} cores, {m['cpu']}, {m['memory']} RAM, Python {m['python']}, {m['os']}",
         f"- Command: `{command}`",
         f"- Load: {args.consumers} consumers, {mode}, {args.workers} uvicorn worker(s), SQLite (WAL), "
-        f"{'rule-fallback' if args.nlu == 'rules' else 'Rasa'} NLU; niceness {args.nice}; {args.warmup:g} s warm-up discarded. One conversation = {TURNS} messages "
+        f"{'rule-fallback' if args.nlu == 'rules' else 'Rasa'} NLU; niceness {args.nice}; {args.warmup:g} s warm-up discarded, consumers' first conversations spread over its first {conversation_spread(args):.1f} s. One conversation = {TURNS} messages "
         "ending in a `TS…` case number.",
         f"- Connections: {connections}.",
         f"- CPU columns are in cores, measured from /proc over the window. The client ({args.client}, "
@@ -603,7 +618,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     until = p.add_mutually_exclusive_group()
     until.add_argument("--duration", type=float, help="seconds measured per target (default 20)")
     until.add_argument("--conversations", type=int, help="conversations started per target")
-    p.add_argument("--warmup", type=float, default=3.0, help="seconds of load discarded first")
+    p.add_argument(
+        "--warmup",
+        type=float,
+        default=5.0,
+        help="seconds of load discarded first (the consumers' starts are spread within it)",
+    )
     p.add_argument(
         "--rate", type=float, help="open loop: offered messages/s instead of as fast as possible"
     )
