@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     nlu_timeout: float = 0.8
     nlu_cache_size: int = 2048
     nlu_model_dir: Path = Path("models")
+    # Rasa processes started when the app manages Rasa: each parses one message at a time
+    # and holds its own copy of the model, about 1.3 GB resident, so two cost ~2.6 GB.
+    nlu_replicas: int = Field(default=2, ge=1)
     rasa_python: Path = Path(".venv-rasa/bin/python")
 
     # CCC certificate registry: the embedded table unless a registry service is configured

@@ -5,6 +5,12 @@ Rasa may be loading, restarting, overloaded or not configured. Every call theref
 short deadline, and after a failure Rasa is skipped for a back-off period so a dead server
 costs one timeout, not one per message. The first successful call after the back-off puts
 Rasa back in use: recovery needs no restart of the app.
+
+Rasa answers one parse at a time per process, so capacity comes from replicas: the endpoint
+lists them, each parse goes to the ready replica with the fewest parses in flight (ties in
+turn), and a replica that fails is skipped for its own back-off while the others serve; a
+parse that hit a failing replica is retried on another one within the same deadline. Only
+when no replica is usable does the rule fallback answer.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import asyncio
 import time
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -31,8 +37,19 @@ RASA_MAX_CHARS = 512
 LONG_TEXT = 200
 
 
+@dataclass(frozen=True)
+class Replica:
+    """One Rasa server process: where it is, its token, and whether it takes requests."""
+
+    url: str
+    token: str | None
+    ready: bool
+
+
 class RasaEndpoint(Protocol):
-    """Where Rasa is and whether it can take requests (RasaSupervisor, StaticEndpoint)."""
+    """Where Rasa is and whether it can take requests (RasaReplicas, RasaSupervisor,
+    StaticEndpoint, DeferredEndpoint). ``url``/``token``/``ready``/``state`` describe the
+    whole; ``replicas()`` lists every process the client may send a parse to."""
 
     @property
     def url(self) -> str | None: ...
@@ -46,21 +63,32 @@ class RasaEndpoint(Protocol):
     @property
     def state(self) -> str: ...
 
+    def replicas(self) -> Sequence[Replica]: ...
+
+
+def split_urls(urls: str | None) -> list[str]:
+    """``WEIQUAN_NLU_URL`` may list several servers separated by commas."""
+    return [u.strip().rstrip("/") for u in (urls or "").split(",") if u.strip()]
+
 
 @dataclass(frozen=True)
 class StaticEndpoint:
-    """A Rasa server run by someone else (``WEIQUAN_NLU_URL``); assumed ready, probed by use."""
+    """Rasa servers run by someone else (``WEIQUAN_NLU_URL``, comma-separated for several
+    replicas sharing ``WEIQUAN_NLU_TOKEN``); assumed ready, probed by use."""
 
     url: str | None
     token: str | None = None
 
     @property
     def ready(self) -> bool:
-        return bool(self.url)
+        return bool(split_urls(self.url))
 
     @property
     def state(self) -> str:
-        return "external" if self.url else "unset"
+        return "external" if self.ready else "unset"
+
+    def replicas(self) -> list[Replica]:
+        return [Replica(url, self.token, True) for url in split_urls(self.url)]
 
 
 def sanitise(text: str) -> str:
@@ -85,10 +113,24 @@ async def _off_loop(text: str, fn: Callable[..., Parse], *args: Any, **kwargs: A
     return await asyncio.to_thread(fn, *args, **kwargs)
 
 
+@dataclass
+class _ReplicaStats:
+    """What this client knows about one replica: load, back-off and how it has done."""
+
+    in_flight: int = 0
+    answered: int = 0
+    failed: int = 0
+    turn: int = 0  # when it was last chosen
+    failures: int = 0  # consecutive, for the back-off
+    skip_until: float = 0.0
+    last_error: str | None = None
+
+
 class NluClient:
     """``await client.parse(text, now)`` → ``Parse``; never raises for any input.
 
     ``http`` is owned by the caller (the app lifespan) so tests can inject a MockTransport.
+    ``timeout`` bounds the whole Rasa part of a parse, a retry on another replica included.
     """
 
     def __init__(
@@ -110,8 +152,8 @@ class NluClient:
         self._rules = rules or RuleParser()
         self._backoff_min, self._backoff_max = backoff
         self._clock = clock
-        self._failures = 0
-        self._skip_until = 0.0
+        self._stats: dict[str, _ReplicaStats] = {}
+        self._turn = 0
         self._last_error: str | None = None
         self._last_ok = False
 
@@ -136,39 +178,80 @@ class NluClient:
             self._last_error = f"unreadable Rasa answer: {exc!r}"
             return await _off_loop(text, self._rules.parse, text, now)
 
+    def _stat(self, url: str) -> _ReplicaStats:
+        stats = self._stats.get(url)
+        if stats is None:
+            stats = self._stats[url] = _ReplicaStats()
+        return stats
+
+    def _usable(self) -> list[Replica]:
+        """Ready replicas not in their back-off, in the endpoint's order."""
+        now = self._clock()
+        return [
+            r for r in self._endpoint.replicas() if r.ready and now >= self._stat(r.url).skip_until
+        ]
+
+    def _choose(self, candidates: list[Replica]) -> Replica:
+        """Fewest parses in flight; among equals the one chosen longest ago (round robin)."""
+        replica = min(
+            candidates, key=lambda r: (self._stat(r.url).in_flight, self._stat(r.url).turn)
+        )
+        self._turn += 1
+        self._stat(replica.url).turn = self._turn
+        return replica
+
     async def _rasa(self, text: str) -> dict[str, Any] | None:
         cached = self._cache.get(text)
         if cached is not None:
             self._cache.move_to_end(text)
             return cached
-        url, token = self._endpoint.url, self._endpoint.token
-        if not url or not self._endpoint.ready or self._clock() < self._skip_until:
-            return None
+        deadline = time.monotonic() + self._timeout
+        tried: set[str] = set()
+        while True:
+            candidates = [r for r in self._usable() if r.url not in tried]
+            remaining = deadline - time.monotonic()
+            if not candidates or remaining <= 0:
+                return None
+            replica = self._choose(candidates)
+            tried.add(replica.url)
+            body = await self._ask(replica, text, remaining)
+            if body is not None:
+                self._remember(text, body)
+                return body
+
+    async def _ask(self, replica: Replica, text: str, seconds: float) -> dict[str, Any] | None:
+        stats = self._stat(replica.url)
+        stats.in_flight += 1
         try:
             response = await self._http.post(
-                f"{url.rstrip('/')}/model/parse",
-                params={"token": token} if token else None,
+                f"{replica.url.rstrip('/')}/model/parse",
+                params={"token": replica.token} if replica.token else None,
                 json={"text": text},
-                timeout=self._timeout,
+                timeout=seconds,
             )
             response.raise_for_status()
             body = response.json()
             if not isinstance(body, dict) or not isinstance(body.get("intent"), dict):
                 raise ValueError("no intent in Rasa's answer")
         except (httpx.HTTPError, ValueError) as exc:
-            self._failed(exc)
+            self._failed(stats, exc)
             return None
-        self._failures, self._skip_until, self._last_error, self._last_ok = 0, 0.0, None, True
-        self._remember(text, body)
+        finally:
+            stats.in_flight -= 1
+        stats.answered += 1
+        stats.failures, stats.skip_until, stats.last_error = 0, 0.0, None
+        self._last_error, self._last_ok = None, True
         return body
 
-    def _failed(self, exc: Exception) -> None:
-        """Skip Rasa for a while, doubling the pause with each consecutive failure."""
-        self._failures += 1
-        pause = min(self._backoff_max, self._backoff_min * 2 ** (self._failures - 1))
-        self._skip_until = self._clock() + pause
+    def _failed(self, stats: _ReplicaStats, exc: Exception) -> None:
+        """Skip this replica for a while, doubling the pause with each consecutive failure."""
+        stats.failed += 1
+        stats.failures += 1
+        pause = min(self._backoff_max, self._backoff_min * 2 ** (stats.failures - 1))
+        stats.skip_until = self._clock() + pause
+        stats.last_error = f"{type(exc).__name__}: {exc}"[:200] or type(exc).__name__
         self._last_ok = False
-        self._last_error = f"{type(exc).__name__}: {exc}"[:200] or type(exc).__name__
+        self._last_error = stats.last_error
 
     def _remember(self, text: str, body: dict[str, Any]) -> None:
         if self._cache_size <= 0:
@@ -177,18 +260,39 @@ class NluClient:
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
+    def replica_stats(self) -> dict[str, dict[str, Any]]:
+        """Per replica URL: parses in flight, answered and failed, seconds of back-off left."""
+        now = self._clock()
+        return {
+            url: {
+                "in_flight": s.in_flight,
+                "answered": s.answered,
+                "failed": s.failed,
+                "backoff": round(max(0.0, s.skip_until - now), 1),
+                "last_error": s.last_error,
+            }
+            for url, s in self._stats.items()
+        }
+
     def status(self) -> dict[str, Any]:
         """For /readyz: which engine answers the next message, and why."""
         ep = self._endpoint
-        if not ep.url:
+        replicas = list(ep.replicas())
+        if not replicas:
             return {"engine": "rules", "detail": f"no Rasa server ({ep.state})"}
-        if not ep.ready:
+        ready = [r for r in replicas if r.ready]
+        if not ready:
             return {"engine": "rules", "detail": f"Rasa {ep.state}"}
-        wait = self._skip_until - self._clock()
-        if wait > 0:
+        usable = self._usable()
+        if not usable:
+            now = self._clock()
+            wait = min(self._stat(r.url).skip_until for r in ready) - now
             return {
                 "engine": "rules",
                 "detail": f"Rasa unreachable ({self._last_error}); retry in {wait:.1f} s",
             }
         detail = "Rasa answering" if self._last_ok else "Rasa up, not yet used"
-        return {"engine": "rasa", "detail": f"{detail} at {ep.url}"}
+        where = ", ".join(r.url for r in usable)
+        if len(replicas) > 1:
+            where += f" ({len(usable)} of {len(replicas)} replicas ready)"
+        return {"engine": "rasa", "detail": f"{detail} at {where}"}

@@ -1,8 +1,9 @@
 """One call that gives the app (or the CLI) a working ``NluClient`` for its settings.
 
-``WEIQUAN_NLU_URL`` set: use that server. Otherwise, with ``nlu_manage``, start and
-supervise a local Rasa on the model for the current training data, training it first in the
-background if it is missing. Either way the client answers at once (rules until Rasa is up).
+``WEIQUAN_NLU_URL`` set: use that server (or those, comma-separated). Otherwise, with
+``nlu_manage``, start and supervise ``nlu_replicas`` local Rasa processes on the model for
+the current training data, training it first in the background if it is missing. Either way
+the client answers at once (rules until Rasa is up).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import Protocol
 
 import httpx
 
-from nlu.client import NluClient, RasaEndpoint, StaticEndpoint
-from nlu.server import RasaSupervisor
+from nlu.client import NluClient, RasaEndpoint, Replica, StaticEndpoint
+from nlu.replicas import RasaReplicas
 from nlu.train import ROOT, find_model, fingerprint, model_path, train
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class NluSettings(Protocol):
     nlu_timeout: float
     nlu_cache_size: int
     nlu_model_dir: Path
+    nlu_replicas: int
     rasa_python: Path
     data_dir: Path
 
@@ -61,11 +63,15 @@ class DeferredEndpoint:
     def state(self) -> str:
         return self.target.state if self.target else self.note
 
+    def replicas(self) -> list[Replica]:
+        return list(self.target.replicas()) if self.target else []
 
-def _supervisor(settings: NluSettings, model: Path) -> RasaSupervisor:
-    return RasaSupervisor(
+
+def _replicas(settings: NluSettings, model: Path) -> RasaReplicas:
+    return RasaReplicas(
         rasa_python=settings.rasa_python,
         model=model,
+        count=settings.nlu_replicas,
         log_file=settings.data_dir / "log" / "rasa.log",
         cwd=ROOT,
     )
@@ -79,7 +85,7 @@ async def open_nlu(
     train_missing: bool = True,
 ) -> AsyncIterator[NluClient]:
     """Yield a ready-to-use client; Rasa (if managed) is stopped when the block exits."""
-    supervisors: list[RasaSupervisor] = []
+    supervisors: list[RasaReplicas] = []
     tasks: list[asyncio.Task[None]] = []
     endpoint: RasaEndpoint
     if settings.nlu_url:
@@ -92,10 +98,10 @@ async def open_nlu(
         if model is None and not train_missing:
             model = find_model(settings.nlu_model_dir)
         if model is not None:
-            sup = _supervisor(settings, model)
-            supervisors.append(sup)
-            await sup.start()
-            endpoint = sup
+            replicas = _replicas(settings, model)
+            supervisors.append(replicas)
+            await replicas.start()
+            endpoint = replicas
         else:
             deferred = DeferredEndpoint()
             endpoint = deferred
@@ -115,7 +121,7 @@ async def open_nlu(
 
 
 async def _train_then_start(
-    settings: NluSettings, deferred: DeferredEndpoint, supervisors: list[RasaSupervisor]
+    settings: NluSettings, deferred: DeferredEndpoint, supervisors: list[RasaReplicas]
 ) -> None:
     procs: list[subprocess.Popen[str]] = []
     try:
@@ -133,7 +139,7 @@ async def _train_then_start(
         deferred.note = f"training failed: {exc}"[:300]
         log.exception("NLU training failed; answering with the rule fallback")
         return
-    sup = _supervisor(settings, result.model)
-    supervisors.append(sup)
-    await sup.start()
-    deferred.target = sup
+    replicas = _replicas(settings, result.model)
+    supervisors.append(replicas)
+    await replicas.start()
+    deferred.target = replicas

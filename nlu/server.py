@@ -5,6 +5,9 @@ on loopback with a random auth token, reports ``starting`` until the model answe
 (tens of seconds; the client uses the rule fallback meanwhile), restarts it with back-off if
 it dies, and stops it with the app. ``state`` is one of: stopped, starting, ready,
 restarting, failed (cannot even spawn it; retried with back-off).
+
+``tf_threads`` caps TensorFlow's thread pools in the child, so several replicas on a small
+machine (nlu.replicas.RasaReplicas) do not each try to use every core.
 """
 
 from __future__ import annotations
@@ -22,9 +25,13 @@ from typing import IO, Any
 
 import httpx
 
+from nlu.client import Replica
 from nlu.train import rasa_env, rasa_executable
 
 log = logging.getLogger(__name__)
+
+# Read by rasa/utils/tensorflow/environment.py (names in rasa/constants.py) at start-up.
+TF_THREAD_VARIABLES = ("TF_INTRA_OP_PARALLELISM_THREADS", "TF_INTER_OP_PARALLELISM_THREADS")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -50,6 +57,7 @@ class RasaSupervisor:
         log_file: Path | None = None,
         cwd: Path | None = None,
         health_interval: float = 10.0,
+        tf_threads: int | None = None,
     ) -> None:
         self.rasa_python = rasa_python
         self.model = model
@@ -61,6 +69,7 @@ class RasaSupervisor:
         self.log_file = log_file
         self.cwd = cwd
         self.health_interval = health_interval
+        self.tf_threads = tf_threads
         self.restarts = 0
         self.started_at: float | None = None
         self.ready_after: float | None = None
@@ -86,6 +95,9 @@ class RasaSupervisor:
     @property
     def state(self) -> str:
         return self._state
+
+    def replicas(self) -> list[Replica]:
+        return [Replica(self.url, self._token, self.ready)]
 
     @property
     def pid(self) -> int | None:
@@ -146,6 +158,13 @@ class RasaSupervisor:
             "30",
         ]
 
+    def environment(self) -> dict[str, str]:
+        """The child's environment: ``rasa_env()`` plus the TensorFlow thread caps."""
+        env = rasa_env()
+        if self.tf_threads is not None:
+            env.update(dict.fromkeys(TF_THREAD_VARIABLES, str(self.tf_threads)))
+        return env
+
     async def _spawn(self) -> asyncio.subprocess.Process:
         out: IO[Any] | int = asyncio.subprocess.DEVNULL
         if self.log_file is not None:
@@ -157,7 +176,7 @@ class RasaSupervisor:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=out,
                 stderr=asyncio.subprocess.STDOUT,
-                env=rasa_env(),
+                env=self.environment(),
                 cwd=self.cwd,
                 start_new_session=True,  # its own process group, so stop() reaches every child
             )

@@ -21,6 +21,7 @@ import typer
 from bot.settings import Settings
 from nlu.client import NluClient, StaticEndpoint
 from nlu.evaluation import VALUE_TYPES, evaluate, load_examples
+from nlu.replicas import RasaReplicas
 from nlu.runtime import open_nlu
 from nlu.server import RasaSupervisor
 from nlu.train import ROOT, TrainingError, rasa_env, rasa_executable, train
@@ -68,6 +69,8 @@ def _now(value: str | None) -> datetime:
 
 
 async def _parse_stream(settings: Settings, now_arg: str | None, wait: float) -> None:
+    # Lines are parsed one at a time, so a second replica would only cost memory and start-up.
+    settings = settings.model_copy(update={"nlu_replicas": 1})
     async with httpx.AsyncClient(trust_env=False) as http:
         if not settings.nlu_url and settings.nlu_manage:
             try:
@@ -79,7 +82,7 @@ async def _parse_stream(settings: Settings, now_arg: str | None, wait: float) ->
             if not settings.nlu_url and settings.nlu_manage:
                 _say("starting Rasa…")
                 sup = client.endpoint
-                if isinstance(sup, RasaSupervisor) and not await sup.wait_ready(wait):
+                if isinstance(sup, RasaReplicas) and not await sup.wait_ready(wait):
                     _say(f"Rasa not ready after {wait:.0f} s; using the rule fallback")
             # Bad bytes become U+FFFD and only "\n" ends a line: a stray "\r" is content.
             stdin, stdout = sys.stdin, sys.stdout

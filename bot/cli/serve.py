@@ -20,16 +20,18 @@ err = Console(stderr=True)
 
 @contextmanager
 def shared_rasa(settings: Settings) -> Iterator[None]:
-    """One supervised Rasa for all workers (each would otherwise start its own, ~1.3 GB)."""
-    from nlu.server import RasaSupervisor
+    """One set of supervised Rasa replicas for all workers (each worker would otherwise
+    start its own, ~1.3 GB per replica); the workers get their URLs comma-separated."""
+    from nlu.replicas import RasaReplicas
     from nlu.train import ROOT, train
 
     err.print("training or reusing the NLU model (unchanged data never retrains)…")
     model = train(model_dir=settings.nlu_model_dir, rasa_python=settings.rasa_python).model
     token = secrets.token_urlsafe(24)
-    supervisor = RasaSupervisor(
+    replicas = RasaReplicas(
         rasa_python=settings.rasa_python,
         model=model,
+        count=settings.nlu_replicas,
         token=token,
         log_file=settings.data_dir / "log" / "rasa.log",
         cwd=ROOT,
@@ -39,21 +41,20 @@ def shared_rasa(settings: Settings) -> Iterator[None]:
 
     def run() -> None:
         asyncio.set_event_loop(loop)
-        loop.run_until_complete(supervisor.start())
+        loop.run_until_complete(replicas.start())
         started.set()
         loop.run_forever()
 
     thread = threading.Thread(target=run, name="rasa-supervisor", daemon=True)
     thread.start()
     started.wait(timeout=60)
-    os.environ.update(
-        WEIQUAN_NLU_URL=str(supervisor.url), WEIQUAN_NLU_TOKEN=token, WEIQUAN_NLU_MANAGE="false"
-    )
-    err.print(f"Rasa starting at {supervisor.url} (rule fallback answers until it is up)")
+    urls = ",".join(replicas.urls)
+    os.environ.update(WEIQUAN_NLU_URL=urls, WEIQUAN_NLU_TOKEN=token, WEIQUAN_NLU_MANAGE="false")
+    err.print(f"Rasa starting at {urls} (rule fallback answers until it is up)")
     try:
         yield
     finally:
-        asyncio.run_coroutine_threadsafe(supervisor.stop(), loop).result(timeout=30)
+        asyncio.run_coroutine_threadsafe(replicas.stop(), loop).result(timeout=30)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
 

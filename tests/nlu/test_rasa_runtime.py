@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 
 from nlu.client import StaticEndpoint
+from nlu.replicas import RasaReplicas
 from nlu.runtime import DeferredEndpoint, open_nlu
+from nlu.train import fingerprint, model_path
 from tests.nlu.conftest import NOW
 
 
@@ -21,6 +25,7 @@ class FakeSettings:
     nlu_timeout: float = 0.5
     nlu_cache_size: int = 16
     nlu_model_dir: Path = Path("models")
+    nlu_replicas: int = 2
     rasa_python: Path = Path(".venv-rasa/bin/python")
     data_dir: Path = Path("var")
 
@@ -57,3 +62,33 @@ async def test_missing_model_trains_in_background_and_rules_answer_meanwhile(
         status = client.status()
         assert status["engine"] == "rules"
         assert "training failed" in status["detail"] and "make rasa-venv" in status["detail"]
+
+
+async def test_managed_rasa_starts_its_replicas_one_after_another(tmp_path: Path) -> None:
+    """A stand-in for Rasa that never answers: the second replica waits for the first."""
+    never_ready = tmp_path / "python"
+    never_ready.write_text("#!/bin/sh\nexec sleep 300\n")
+    never_ready.chmod(0o755)
+    models = tmp_path / "models"
+    models.mkdir()
+    model_path(models, fingerprint()).write_bytes(b"")
+    settings = FakeSettings(
+        nlu_replicas=3, nlu_model_dir=models, rasa_python=never_ready, data_dir=tmp_path / "var"
+    )
+    async with httpx.AsyncClient() as http, open_nlu(settings, http) as client:
+        replicas = client.endpoint
+        assert isinstance(replicas, RasaReplicas)
+        assert len(replicas.supervisors) == 3
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if replicas.pids:
+                break
+        first = replicas.supervisors[0].pid
+        assert first is not None and replicas.pids == [first]
+        await asyncio.sleep(0.5)
+        assert [s.state for s in replicas.supervisors] == ["starting", "stopped", "stopped"]
+        assert client.status() == {"engine": "rules", "detail": "Rasa starting"}
+        assert (await client.parse("谢谢", NOW)).source == "rules"
+    assert replicas.state == "stopped"
+    with pytest.raises(ProcessLookupError):  # the replica did not outlive the app
+        os.kill(first, 0)
