@@ -87,19 +87,23 @@ CHECKPOINT_SECONDS = 0.5
 _conversations = cast(Table, Conversation.__table__)
 _inbound = cast(Table, InboundMessage.__table__)
 
-READ_CONVERSATION = select(
+# The conversation and, in the same statement, the answer already given to this message.
+READ_SNAPSHOT = select(
     _conversations.c.id,
     _conversations.c.locale,
     _conversations.c.state,
     _conversations.c.handover,
     _conversations.c.revision,
+    select(_inbound.c.replies)
+    .where(
+        _inbound.c.channel == bindparam("channel"),
+        _inbound.c.channel_message_id == bindparam("message_id"),
+    )
+    .scalar_subquery()
+    .label("answer"),
 ).where(
     _conversations.c.channel == bindparam("channel"),
     _conversations.c.sender_id == bindparam("sender_id"),
-)
-READ_ANSWER = select(_inbound.c.replies).where(
-    _inbound.c.channel == bindparam("channel"),
-    _inbound.c.channel_message_id == bindparam("message_id"),
 )
 ADVANCE = (
     update(_conversations)
@@ -189,15 +193,9 @@ class SqliteTurnStore:
         conn = self._reader
         try:
             row = conn.execute(
-                READ_CONVERSATION, {"channel": channel, "sender_id": sender_id}
+                READ_SNAPSHOT,
+                {"channel": channel, "sender_id": sender_id, "message_id": channel_message_id},
             ).first()
-            answer = (
-                conn.execute(
-                    READ_ANSWER, {"channel": channel, "message_id": channel_message_id}
-                ).scalar_one_or_none()
-                if row is not None
-                else None
-            )
         except OperationalError:
             return None
         finally:
@@ -205,7 +203,7 @@ class SqliteTurnStore:
         if row is None:
             return Snapshot(None, None)
         return Snapshot(
-            ConversationRow(row.id, row.locale, row.state, row.handover, row.revision), answer
+            ConversationRow(row.id, row.locale, row.state, row.handover, row.revision), row.answer
         )
 
     def commit(
