@@ -39,6 +39,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 
+from bot.db.engine import sqlite_no_waiting, sqlite_pragmas
 from bot.db.models import Conversation, InboundMessage, OutboxMessage, TranscriptEntry
 
 
@@ -133,15 +134,9 @@ class _Stale(Exception):
     """The conversation moved on (or a person took it) after the snapshot."""
 
 
-def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.isolation_level = None
+def _no_checkpoints(dbapi_connection: Any, _record: Any) -> None:
+    # Never write the WAL back into the database (and fsync it) on the loop: a thread does.
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    # Never sleep on the event loop: a busy database sends the turn down the ordinary path.
-    cursor.execute("PRAGMA busy_timeout=0")
-    # Nor write the WAL back into the database (and fsync it) there: a thread does that.
     cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
@@ -182,7 +177,9 @@ class SqliteTurnStore:
 
     def _connect(self, url: Any, *, writer: bool) -> Connection:
         engine = create_engine(url, poolclass=StaticPool)
-        event.listen(engine, "connect", _pragmas)
+        # A busy database sends the turn down the ordinary path instead of sleeping here.
+        for setup in (sqlite_pragmas, sqlite_no_waiting, _no_checkpoints):
+            event.listen(engine, "connect", setup)
         if writer:
             event.listen(engine, "begin", _begin_immediate)
         self._engines.append(engine)

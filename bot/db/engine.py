@@ -26,6 +26,13 @@ def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def sqlite_no_waiting(dbapi_connection: Any, _record: Any) -> None:
+    """For connections used on the event loop: a locked database fails at once, never sleeps."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=0")
+    cursor.close()
+
+
 # Execution option for sessions that only read: on SQLite they must not take the write lock.
 READ_ONLY = "weiquan_read_only"
 

@@ -25,7 +25,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bot.db.engine import sqlite_begin, sqlite_pragmas
+from bot.db.engine import sqlite_begin, sqlite_no_waiting, sqlite_pragmas
 
 
 class InlineConnection(aiosqlite.Connection):
@@ -40,12 +40,6 @@ class InlineConnection(aiosqlite.Connection):
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
         return partial(fn, *args, **kwargs)()
-
-
-def _no_waiting(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=0")
-    cursor.close()
 
 
 def inline_engine(url: str) -> AsyncEngine:
@@ -65,6 +59,6 @@ def inline_engine(url: str) -> AsyncEngine:
 
     engine = create_async_engine(url, async_creator=connect)
     event.listen(engine.sync_engine, "connect", sqlite_pragmas)
-    event.listen(engine.sync_engine, "connect", _no_waiting)
+    event.listen(engine.sync_engine, "connect", sqlite_no_waiting)
     event.listen(engine.sync_engine, "begin", sqlite_begin)
     return engine
