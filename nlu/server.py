@@ -26,7 +26,7 @@ from typing import IO, Any
 import httpx
 
 from nlu.client import Replica
-from nlu.train import rasa_env, rasa_executable
+from nlu.train import TrainingError, rasa_env, rasa_executable
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ class RasaSupervisor:
                 self.started_at = time.monotonic()
                 try:
                     self._proc = await self._spawn()
-                except OSError as exc:  # e.g. .venv-rasa removed under us: keep trying
+                except (OSError, TrainingError) as exc:  # e.g. .venv-rasa removed: keep trying
                     log.error("cannot start rasa: %s", exc)
                     self._state = "failed"
                     failures += 1

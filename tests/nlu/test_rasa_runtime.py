@@ -92,3 +92,24 @@ async def test_managed_rasa_starts_its_replicas_one_after_another(tmp_path: Path
     assert replicas.state == "stopped"
     with pytest.raises(ProcessLookupError):  # the replica did not outlive the app
         os.kill(first, 0)
+
+
+async def test_missing_rasa_environment_is_reported_and_retried(tmp_path: Path) -> None:
+    """`.venv-rasa` gone: the supervisor reports "failed" and keeps retrying, the app runs on."""
+    from nlu.server import RasaSupervisor
+
+    model = tmp_path / "nlu-test.tar.gz"
+    model.write_bytes(b"not really a model")
+    sup = RasaSupervisor(rasa_python=tmp_path / "no-such-python", model=model, backoff=(0.05, 0.1))
+    await sup.start()
+    try:
+        for _ in range(100):
+            if sup.state == "failed":
+                break
+            await asyncio.sleep(0.02)
+        assert sup.state == "failed"
+        await asyncio.sleep(0.3)  # several retries later the watcher is still alive
+        assert sup._task is not None and not sup._task.done()
+    finally:
+        await sup.stop()
+    assert sup.state == "stopped"
