@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -159,3 +159,25 @@ async def revoke(session: AsyncSession, token: str) -> None:
 
 async def list_staff(session: AsyncSession) -> list[StaffUser]:
     return list((await session.execute(select(StaffUser).order_by(StaffUser.username))).scalars())
+
+
+# How long expired or revoked tokens, and login attempts, are kept before housekeeping.
+TOKEN_GRACE = timedelta(days=1)
+ATTEMPTS_KEPT = timedelta(days=30)
+
+
+async def purge_expired(session: AsyncSession, *, now: datetime) -> tuple[int, int]:
+    """Delete tokens a day past expiry or revocation and login attempts older than 30 days
+    (far beyond any rate-limit window); returns (tokens, attempts) deleted."""
+    tokens = await session.execute(
+        delete(StaffToken).where(
+            or_(
+                StaffToken.expires_at < now - TOKEN_GRACE,
+                StaffToken.revoked.is_(True) & (StaffToken.created_at < now - TOKEN_GRACE),
+            )
+        )
+    )
+    attempts = await session.execute(
+        delete(LoginAttempt).where(LoginAttempt.at < now - ATTEMPTS_KEPT)
+    )
+    return int(getattr(tokens, "rowcount", 0) or 0), int(getattr(attempts, "rowcount", 0) or 0)

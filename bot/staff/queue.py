@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import handover
+from bot.db.engine import read_only
 from bot.db.models import Conversation, HandoverRequest, TranscriptEntry
-from bot.staff.accounts import Staff
+from bot.staff.accounts import Staff, purge_expired
 from bot.staff.models import StaffUser
 from bot.staff.push import notice, push
+
+# Old staff tokens and login attempts are purged this often.
+PURGE_SECONDS = 3600.0
 
 if TYPE_CHECKING:
     from bot.runtime import BackofficeRuntime
@@ -175,12 +180,15 @@ def entry_dict(e: TranscriptEntry) -> dict[str, Any]:
     }
 
 
-async def requeue_stale(session: AsyncSession, *, now: datetime, idle: timedelta) -> int:
-    """Claimed conversations with no staff action for ``idle`` go back to the queue."""
-    stmt = select(HandoverRequest).where(
+def _stale(now: datetime, idle: timedelta) -> Select[Any]:
+    return select(HandoverRequest).where(
         HandoverRequest.status == "taken", HandoverRequest.updated_at < now - idle
     )
-    stale = list((await session.execute(stmt)).scalars())
+
+
+async def requeue_stale(session: AsyncSession, *, now: datetime, idle: timedelta) -> int:
+    """Claimed conversations with no staff action for ``idle`` go back to the queue."""
+    stale = list((await session.execute(_stale(now, idle))).scalars())
     for request in stale:
         t = await ticket(session, request.id)
         log.info("handover %s timed out for %s", request.id, request.taken_by)
@@ -189,12 +197,29 @@ async def requeue_stale(session: AsyncSession, *, now: datetime, idle: timedelta
 
 
 async def timeout_loop(runtime: BackofficeRuntime) -> None:
+    """Requeue timed-out claims every ``claim_check_seconds``; purge old tokens hourly.
+
+    Each pass looks in a read-only snapshot first: on SQLite a write transaction takes the
+    database's only write lock, and most passes find nothing to do.
+    """
     timeout = timedelta(minutes=runtime.settings.claim_timeout_minutes)
+    readers = read_only(runtime.sessions)
+    next_purge = 0.0
     while True:
         try:
-            async with runtime.sessions() as session, session.begin():
-                if await requeue_stale(session, now=runtime.now(), idle=timeout):
-                    runtime.wake_outbox()
+            now = runtime.now()
+            async with readers() as session:
+                stale = (await session.execute(_stale(now, timeout).limit(1))).first()
+            if stale is not None:
+                async with runtime.sessions() as session, session.begin():
+                    if await requeue_stale(session, now=now, idle=timeout):
+                        runtime.wake_outbox()
+            if time.monotonic() >= next_purge:
+                async with runtime.sessions() as session, session.begin():
+                    tokens, attempts = await purge_expired(session, now=now)
+                if tokens or attempts:
+                    log.info("purged %s old staff tokens, %s old login attempts", tokens, attempts)
+                next_purge = time.monotonic() + PURGE_SECONDS
         except Exception:
             log.exception("claim timeout pass failed")
         await asyncio.sleep(runtime.settings.claim_check_seconds)

@@ -176,3 +176,45 @@ async def test_bad_usernames_refused(settings: Settings, name: str) -> None:
                 role="agent",
                 now=__import__("datetime").datetime.now(__import__("datetime").UTC),
             )
+
+
+async def test_housekeeping_purges_old_tokens_and_login_attempts(settings: Settings) -> None:
+    """Expired tokens and month-old login attempts go; live tokens and recent attempts stay."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func
+
+    from bot.staff.accounts import purge_expired
+    from bot.staff.models import LoginAttempt, StaffToken
+
+    async with office_app(settings) as app, client_for(app) as client:
+        await make_staff(app, "wang.agent", "agent")
+        live = await token_for(client, "wang.agent")
+        await client.post("/api/v1/auth/token", json={"username": "wang.agent", "password": "x"})
+        now = datetime.now(UTC)
+        async with app.state.sessions() as session, session.begin():
+            user = (await session.execute(select(StaffUser))).scalar_one()
+            old = now - timedelta(days=40)
+            session.add(
+                StaffToken(
+                    token_hash="0" * 64,
+                    user_id=user.id,
+                    kind="api",
+                    csrf="c",
+                    created_at=old,
+                    expires_at=old + timedelta(hours=8),
+                    revoked=False,
+                )
+            )
+            session.add(LoginAttempt(username="wang.agent", ip="10.0.0.9", succeeded=False, at=old))
+        async with app.state.sessions() as session, session.begin():
+            tokens, attempts = await purge_expired(session, now=now)
+        assert (tokens, attempts) == (1, 1)
+        async with app.state.sessions() as session:
+            left = (await session.execute(select(func.count()).select_from(StaffToken))).scalar()
+            recent = (
+                await session.execute(select(func.count()).select_from(LoginAttempt))
+            ).scalar()
+        assert left == 1 and recent == 2  # the good login and the failed one just now
+        me = await client.get("/api/v1/me", headers=live)
+        assert me.status_code == 200
