@@ -98,10 +98,13 @@ def rasa_entities(text: str, raw: Iterable[Mapping[str, Any]], now: datetime) ->
 
 
 def merge_entities(rules: Iterable[Entity], rasa: Iterable[Entity]) -> tuple[Entity, ...]:
-    """Rule-found structured numbers first, then Rasa's entities, then the remaining rules."""
+    """Rule-found structured numbers first, then Rasa's entities (its structured numbers and
+    longer spans before the rest, so a model's guess of "amount" inside a case number found by
+    Rasa's own regex does not hide it), then the remaining rules."""
     rules = list(rules)
     kept: list[Entity] = [e for e in rules if e.entity in STRUCTURED]
-    for group in (list(rasa), [e for e in rules if e.entity not in STRUCTURED]):
+    by_trust = sorted(rasa, key=lambda e: (e.entity not in STRUCTURED, e.start - e.end))
+    for group in (by_trust, [e for e in rules if e.entity not in STRUCTURED]):
         for cand in group:
             if not any(_overlaps(cand, k) or _repeats(cand, k) for k in kept):
                 kept.append(cand)

@@ -97,6 +97,31 @@ async def test_rule_found_numbers_win_over_rasa_spans() -> None:
     assert parse.values("cert_no") == ["2016010901123456"]
 
 
+async def test_a_model_guess_inside_a_case_number_does_not_hide_it() -> None:
+    """The model tags the tail of a hyphenated case number as an amount; Rasa's own regex
+    found the whole number: the case number is what the bot must see."""
+    text = "查询案件JB-20260808-000123"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200,
+            json=rasa_answer(
+                text,
+                "case_status",
+                entities=[
+                    {"entity": "amount", "value": "000123", "start": 16, "end": 22},
+                    {"entity": "case_id", "value": "JB-20260808-000123", "start": 4, "end": 22},
+                ],
+            ),
+        )
+
+    client, http = make_client(handler)
+    async with http:
+        parse = await client.parse(text, NOW)
+    assert parse.values("case_id") == ["JB20260808000123"]
+    assert parse.values("amount") == []
+
+
 @pytest.mark.parametrize(
     "failure",
     [
