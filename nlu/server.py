@@ -146,8 +146,8 @@ class RasaSupervisor:
             *rasa_executable(self.rasa_python),
             "run",
             "--enable-api",
-            "--auth-token",
-            self._token,
+            # One argument: a random token may start with "-", which argparse reads as an option.
+            f"--auth-token={self._token}",
             "--interface",
             self.host,
             "--port",

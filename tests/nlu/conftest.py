@@ -6,6 +6,7 @@ and dictionary is reused, so only a data change costs a training run (~3 min on 
 
 from __future__ import annotations
 
+import secrets
 import sys
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -41,6 +42,8 @@ async def rasa_server(rasa_model: Path) -> AsyncIterator[RasaSupervisor]:
         backoff=(0.5, 2.0),
         health_interval=1.0,
         log_file=ROOT / "var" / "log" / "rasa-tests.log",
+        # Random tokens start with "-" one time in 64; Rasa's argument parser must still take it.
+        token="-" + secrets.token_urlsafe(24),
     )
     await sup.start(wait=True)
     yield sup
