@@ -97,8 +97,9 @@ class Pipeline:
         self.inline_sessions: async_sessionmaker[AsyncSession] | None = None
         if bind is not None and bind.dialect.name == "sqlite":
             url = bind.url.render_as_string(hide_password=False)
-            self.write_gate = WriteGate(lock_path_for(url))
-            if lock_path_for(url) is not None:
+            gate_file = lock_path_for(url)
+            self.write_gate = WriteGate(gate_file)
+            if gate_file is not None:  # a file, not :memory:
                 self.turns = SqliteTurnStore(url)
                 self._inline_engine = inline_engine(url)
                 self.inline_sessions = make_sessionmaker(self._inline_engine)

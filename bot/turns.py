@@ -39,7 +39,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 
-from bot.db.engine import sqlite_no_waiting, sqlite_pragmas
+from bot.db.engine import sqlite_begin, sqlite_on_loop, sqlite_pragmas
 from bot.db.models import Conversation, InboundMessage, OutboxMessage, TranscriptEntry
 
 
@@ -134,17 +134,6 @@ class _Stale(Exception):
     """The conversation moved on (or a person took it) after the snapshot."""
 
 
-def _no_checkpoints(dbapi_connection: Any, _record: Any) -> None:
-    # Never write the WAL back into the database (and fsync it) on the loop: a thread does.
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA wal_autocheckpoint=0")
-    cursor.close()
-
-
-def _begin_immediate(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
 class SqliteTurnStore:
     """One reading and one writing connection to the app's SQLite file, used on the loop,
     and a thread that checkpoints the write-ahead log beside them."""
@@ -178,10 +167,10 @@ class SqliteTurnStore:
     def _connect(self, url: Any, *, writer: bool) -> Connection:
         engine = create_engine(url, poolclass=StaticPool)
         # A busy database sends the turn down the ordinary path instead of sleeping here.
-        for setup in (sqlite_pragmas, sqlite_no_waiting, _no_checkpoints):
+        for setup in (sqlite_pragmas, sqlite_on_loop):
             event.listen(engine, "connect", setup)
         if writer:
-            event.listen(engine, "begin", _begin_immediate)
+            event.listen(engine, "begin", sqlite_begin)
         self._engines.append(engine)
         return engine.connect()
 

@@ -26,10 +26,13 @@ def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def sqlite_no_waiting(dbapi_connection: Any, _record: Any) -> None:
-    """For connections used on the event loop: a locked database fails at once, never sleeps."""
+def sqlite_on_loop(dbapi_connection: Any, _record: Any) -> None:
+    """For connections used on the event loop (bot/turns.py, bot/db/inline.py): a locked
+    database fails at once instead of sleeping, and commits never copy the write-ahead log
+    back into the database (and fsync it) there; the turn store's thread checkpoints."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA busy_timeout=0")
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
 
 

@@ -8,10 +8,10 @@ load, and every other turn queued behind it). A local SQLite file answers these 
 microseconds, so this engine's connection runs them inline, on the calling thread: the
 transaction holds the lock only for its own work.
 
-It never sleeps on the loop either: its busy timeout is zero, and a transaction that finds
-the database locked by a writer outside the pipeline (a CLI import, the back office) raises
-``OperationalError`` at ``BEGIN``; the pipeline then runs that message on the ordinary engine,
-which waits in aiosqlite's thread.
+It never sleeps on the loop either, nor checkpoints there: its busy timeout is zero, and a
+transaction that finds the database locked by a writer outside the pipeline (a CLI import,
+the back office) raises ``OperationalError`` at ``BEGIN``; the pipeline then runs that message
+on the ordinary engine, which waits in aiosqlite's thread.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from bot.db.engine import sqlite_begin, sqlite_no_waiting, sqlite_pragmas
+from bot.db.engine import sqlite_begin, sqlite_on_loop, sqlite_pragmas
 
 
 class InlineConnection(aiosqlite.Connection):
@@ -59,6 +59,6 @@ def inline_engine(url: str) -> AsyncEngine:
 
     engine = create_async_engine(url, async_creator=connect)
     event.listen(engine.sync_engine, "connect", sqlite_pragmas)
-    event.listen(engine.sync_engine, "connect", sqlite_no_waiting)
+    event.listen(engine.sync_engine, "connect", sqlite_on_loop)
     event.listen(engine.sync_engine, "begin", sqlite_begin)
     return engine
