@@ -28,6 +28,7 @@ FINGERPRINT_INPUTS: tuple[str, ...] = (
     "nlu/data",
     "nlu/dict",
     "nlu/constraints-rasa.txt",
+    "nlu/rasa_components.py",
 )
 
 _EPOCH = re.compile(r"Epochs:\s+(\d+)%")
@@ -56,6 +57,8 @@ def rasa_env(cache_dir: Path | None = None) -> dict[str, str]:
     models so the source tree stays clean.
     """
     env = dict(os.environ)
+    # config.yml names components of ours (nlu.rasa_components) by module path.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
     env["RASA_CACHE_DIRECTORY"] = str(cache_dir or ROOT / "models" / ".rasa-cache")
     env.update(
         TF_CPP_MIN_LOG_LEVEL="2",

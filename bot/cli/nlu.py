@@ -143,7 +143,7 @@ def _rasa_summary(out: Path) -> dict[str, Any]:
         "entity_f1": {},
     }
     for report in sorted(out.glob("*Extractor_report.json")) + sorted(
-        out.glob("DIETClassifier_report.json")
+        out.glob("*DIETClassifier_report.json")  # Rasa's or nlu.rasa_components' LeanDIET…
     ):
         data = json.loads(report.read_text(encoding="utf-8"))
         extractor = report.name.removesuffix("_report.json")

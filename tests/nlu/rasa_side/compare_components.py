@@ -1,0 +1,91 @@
+"""Run in .venv-rasa: parse texts with nlu.rasa_components, then with Rasa's own methods.
+
+Loads one model, parses every text (stdin, one per line) twice: as served (our components),
+then with each component's work handed back to Rasa's class (CountVectorizer.transform,
+no joiner so DIET hstacks itself, tf.function's own call). Prints one JSON document: the
+parse pairs and, per text, whether the featurizers' matrices were identical.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+
+from rasa.core.agent import load_agent
+from rasa.nlu.classifiers.diet_classifier import DIET
+from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
+    CountVectorsFeaturizer,
+)
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.utils.log_utils import configure_structlog
+
+from nlu.rasa_components import LeanCountVectorsFeaturizer, LeanDIET, SparseFeatureJoiner
+
+
+def _summary(parse: dict) -> dict:
+    return {
+        "intent": parse["intent"]["name"],
+        "confidence": parse["intent"]["confidence"],
+        "ranking": [(r["name"], r["confidence"]) for r in parse.get("intent_ranking", [])],
+        "entities": [
+            (e["entity"], e["start"], e["end"], e["value"], e.get("confidence_entity"))
+            for e in parse["entities"]
+        ],
+    }
+
+
+def _same_matrices(featurizers: list, tokenizer: object, text: str) -> bool:
+    """Our featurizers' matrices for the text's real tokens equal sklearn's, entry for entry."""
+    message = Message(data={TEXT: text})
+    tokenizer.process([message])  # type: ignore[attr-defined]
+    for featurizer in featurizers:
+        tokens = [featurizer._get_processed_message_tokens_by_attribute(message, TEXT)]
+        ours = featurizer._create_features(TEXT, tokens)
+        theirs = CountVectorsFeaturizer._create_features(featurizer, TEXT, tokens)
+        for a, b in zip(ours[0] + ours[1], theirs[0] + theirs[1], strict=True):
+            if (a is None) != (b is None):
+                return False
+            if a is not None and (
+                a.shape != b.shape
+                or a.dtype != b.dtype
+                or a.row.tolist() != b.row.tolist()
+                or a.col.tolist() != b.col.tolist()
+                or a.data.tolist() != b.data.tolist()
+            ):
+                return False
+    return True
+
+
+async def main(model: str) -> None:
+    configure_structlog(logging.WARNING)
+    texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    agent = await load_agent(model_path=model)
+    if not agent.is_ready():  # load_agent logs a failed load and returns an empty agent
+        raise SystemExit(f"could not load the model {model}")
+    ours = [_summary(await agent.parse_message(t)) for t in texts]
+
+    nodes = agent.processor.graph_runner._instantiated_nodes.values()  # noqa: SLF001
+    components = [n._component for n in nodes if n._component is not None]  # noqa: SLF001
+    featurizers = [c for c in components if isinstance(c, LeanCountVectorsFeaturizer)]
+    tokenizer = next(c for c in components if isinstance(c, Tokenizer))
+    kinds = sorted({type(c).__name__ for c in components})
+    same_matrices = [_same_matrices(featurizers, tokenizer, t) for t in texts]
+
+    LeanDIET._rasa_predict = DIET._rasa_predict  # type: ignore[method-assign]
+    LeanCountVectorsFeaturizer._create_features = CountVectorsFeaturizer._create_features  # type: ignore[method-assign]
+    for node in nodes:  # a graph node holds the method it runs, looked up when it was built
+        if isinstance(node._component, SparseFeatureJoiner):  # noqa: SLF001
+            node._fn = lambda component, messages: messages  # noqa: SLF001
+    theirs = [_summary(await agent.parse_message(t)) for t in texts]
+    print(
+        json.dumps(
+            {"components": kinds, "ours": ours, "theirs": theirs, "same_matrices": same_matrices}
+        )
+    )
+
+
+asyncio.run(main(sys.argv[1]))
