@@ -63,7 +63,9 @@ class SparseFeatureJoiner(GraphComponent):
 
     DIET joins them itself on every parse (``Message.get_sparse_features``), in the order
     the featurizers added them; doing it here, once, in that same order, gives DIET the
-    identical input with a single matrix to copy. Goes after the last sparse featurizer.
+    identical input with a single matrix to copy. Goes after the last sparse featurizer,
+    before a DIET that reads every featurizer (its default; a ``featurizers`` list would not
+    match the joined feature's origin).
     """
 
     @classmethod
@@ -89,11 +91,11 @@ class SparseFeatureJoiner(GraphComponent):
             for (attribute, kind), parts in groups.items():
                 if len(parts) < 2:
                     continue
+                origins: List[Text] = []
+                for part in parts:
+                    origins += part.origin if isinstance(part.origin, list) else [part.origin]
                 joined = Features(
-                    join_sparse([part.features for part in parts]),
-                    kind,
-                    attribute,
-                    [str(part.origin) for part in parts],
+                    join_sparse([part.features for part in parts]), kind, attribute, origins
                 )
                 joined_ids = {id(part) for part in parts}
                 message.features = [f for f in message.features if id(f) not in joined_ids]
