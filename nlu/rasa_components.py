@@ -1,18 +1,20 @@
 """Rasa pipeline components of our own: Rasa's results for less CPU per parse.
 
-A served parse spends most of its time in Python around DIET's small TensorFlow graph, not
-in the graph (py-spy on one Rasa process: the graph's own kernels ~8 % of a parse; joining
-the featurizers' sparse matrices with scipy's ``hstack`` ~20 %; ``tf.function``'s per-call
-argument handling and output packing ~25 %; ``CountVectorizer.transform`` ~14 %). These
-components remove that overhead and nothing else: the model sees the same numbers and
-returns the same parses (``tests/nlu/test_rasa_components.py`` compares them with Rasa's
-own on the held-out split). Figures: benchmarks/RESULTS.md, "NLU (Rasa)".
+A served parse spends most of its CPU outside the arithmetic it needs. In one Rasa process
+(session-3 py-spy; session-4 CPU clocks): DIET's TensorFlow graph ~65 % of a parse's CPU,
+mostly scheduling a few hundred small kernels over TensorFlow's threads (its CRF decoder is
+a Keras RNN, a while loop); joining the featurizers' sparse matrices with scipy's ``hstack``
+and ``CountVectorizer.transform`` much of the rest. These components remove that overhead
+and nothing else: the model sees the same numbers and returns the same parses
+(``tests/nlu/test_rasa_components.py`` compares them with Rasa's own on the held-out split).
+Figures: benchmarks/RESULTS.md, "NLU (Rasa)".
 
 Rasa (Python 3.10, ``.venv-rasa``) imports this module by the path in ``config.yml``, with
 the project root on ``sys.path`` (``nlu.train.rasa_env``): it imports nothing from the app.
 Written against Rasa 3.6.21 / TensorFlow 2.12 as pinned in ``nlu/constraints-rasa.txt``;
-``GraphCall`` uses a private TensorFlow attribute (``ConcreteFunction._inference_function``),
-so re-run that test when the pins move.
+``DIETForward`` reads DIET's private layer attributes and ``GraphCall`` a private TensorFlow
+attribute (``ConcreteFunction._inference_function``), so re-run that test when the pins
+move.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any, Dict, List, Optional, Text, Tuple, Type
 
 import numpy as np
 import scipy.sparse
+import scipy.special
 import tensorflow as tf
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -33,9 +36,25 @@ from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
     CountVectorsFeaturizer,
 )
 from rasa.shared.constants import DIAGNOSTIC_DATA
+from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from rasa.utils.tensorflow.constants import (
+    COSINE,
+    ENTITY_RECOGNITION,
+    INTENT_CLASSIFICATION,
+    KEY_RELATIVE_ATTENTION,
+    MODEL_CONFIDENCE,
+    NUM_TRANSFORMER_LAYERS,
+    SENTENCE,
+    SEQUENCE,
+    SEQUENCE_LENGTH,
+    SIMILARITY_TYPE,
+    SOFTMAX,
+    UNIDIRECTIONAL_ENCODER,
+    VALUE_RELATIVE_ATTENTION,
+)
 from rasa.utils.tensorflow.models import RasaModel
 from tensorflow.python.eager import context
 
@@ -104,9 +123,11 @@ class SparseFeatureJoiner(GraphComponent):
 
 
 class LeanDIET(DIET):
-    """DIET whose prediction calls its traced graph directly (see ``GraphCall``)."""
+    """DIET predicting one message in NumPy (``DIETForward``) where its options allow,
+    otherwise by calling its traced graph directly (``GraphCall``)."""
 
     _graph_call: Optional[GraphCall] = None
+    _forward: Optional[DIETForward] = None
 
     def _rasa_predict(self, batch_in: Tuple[np.ndarray, ...]) -> Dict[Text, Any]:
         call = self._graph_call
@@ -122,10 +143,259 @@ class LeanDIET(DIET):
             # Set once (Keras tracks attribute writes, so not per call as Rasa does).
             self._training = False
             self._graph_call = call
-        outputs = call(batch_in)
+            if DIETForward.supports(self):
+                self._forward = DIETForward(self)
+        outputs = self._forward.predict(batch_in) if self._forward is not None else None
+        if outputs is None:
+            outputs = call(batch_in)
         if DIAGNOSTIC_DATA in outputs:
             outputs[DIAGNOSTIC_DATA] = self._empty_lists_to_none_in_dict(outputs[DIAGNOSTIC_DATA])
         return outputs
+
+
+_SQRT_HALF = np.float32(np.sqrt(0.5))
+
+
+def _gelu(x: np.ndarray) -> np.ndarray:
+    """``tf.nn.gelu`` (exact, erf-based), in float32."""
+    return x * (np.float32(0.5) * (np.float32(1.0) + scipy.special.erf(x * _SQRT_HALF)))
+
+
+def _layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """Keras ``LayerNormalization(epsilon=1e-6)`` over the last axis."""
+    mean = x.mean(axis=-1, keepdims=True)
+    centred = x - mean
+    variance = (centred * centred).mean(axis=-1, keepdims=True)
+    return centred / np.sqrt(variance + np.float32(1e-6)) * gamma + beta
+
+
+def _softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+class _Dense:
+    """A Keras Dense / Rasa RandomlyConnectedDense at inference: the kernel as trained
+    (masked where Rasa masks it), the bias if any, the activation if gelu."""
+
+    def __init__(self, layer: Any, gelu: bool = False) -> None:
+        kernel = layer.kernel.numpy()
+        mask = getattr(layer, "kernel_mask", None)
+        if mask is not None and getattr(layer, "density", 1.0) < 1.0:
+            kernel = kernel * mask.numpy()
+        self.kernel = np.ascontiguousarray(kernel, dtype=np.float32)
+        self.bias = None if layer.bias is None else layer.bias.numpy().astype(np.float32)
+        self.gelu = gelu
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        y = x @ self.kernel
+        if self.bias is not None:
+            y += self.bias
+        return _gelu(y) if self.gelu else y
+
+
+class DIETForward:
+    """DIET's prediction for one message, in NumPy on the calling thread.
+
+    The same arithmetic as ``DIET.batch_predict`` under the options this project trains
+    with (sparse text features only, a bidirectional transformer without relative
+    attention, softmax confidences, one entity CRF), read from the trained layers'
+    weights. For one short message TensorFlow spends most of its time scheduling a few
+    hundred small kernels (the CRF is a Keras RNN: a while loop) across its thread pools;
+    here the same work is ~60 NumPy calls. ``supports`` says whether a model's options are
+    these; ``predict`` takes the batch ``_rasa_predict`` gets and returns what the traced
+    graph returns, or None for a batch it does not handle (more than one message), which
+    then goes to the graph.
+    """
+
+    def __init__(self, model: DIET) -> None:
+        sequence_layer = model._tf_layers[f"sequence_layer.{TEXT}"]._tf_layers
+        combining = sequence_layer["feature_combining"]._tf_layers
+        self._to_dense = {
+            kind: _Dense(combining[f"sparse_dense.{kind}"]._tf_layers["sparse_to_dense"])
+            for kind in (SEQUENCE, SENTENCE)
+        }
+        self._ffnn = [
+            _Dense(layer, gelu=True)
+            for layer in sequence_layer["ffnn"]._ffn_layers
+            if isinstance(layer, tf.keras.layers.Dense)
+        ]
+        encoder = sequence_layer["transformer"]
+        self._units = encoder.units
+        self._embedding = _Dense(encoder._embedding)
+        self._blocks = []
+        for block in encoder._enc_layers:
+            attention = block._mha
+            ln2, hidden, _, out, _ = block._ffn_layers
+            self._blocks.append(
+                (
+                    (block._layer_norm.gamma.numpy(), block._layer_norm.beta.numpy()),
+                    attention.num_heads,
+                    _Dense(attention._query_dense_layer),
+                    _Dense(attention._key_dense_layer),
+                    _Dense(attention._value_dense_layer),
+                    _Dense(attention._output_dense_layer),
+                    (ln2.gamma.numpy(), ln2.beta.numpy()),
+                    _Dense(hidden, gelu=True),
+                    _Dense(out),
+                )
+            )
+        self._final_norm = (encoder._layer_norm.gamma.numpy(), encoder._layer_norm.beta.numpy())
+        self._angles = encoder._angles.astype(np.float32)
+        self._positions = np.zeros((0, self._units), dtype=np.float32)
+        self._embed_text = _Dense(model._tf_layers[f"embed.{TEXT}"]._dense)
+        self._labels = np.asarray(model.all_labels_embed, dtype=np.float32)
+        self._cosine = model.config[SIMILARITY_TYPE] == COSINE
+        self._signature = [
+            (sub_key, signature.is_sparse)
+            for sub_key, signatures in model.predict_data_signature[TEXT].items()
+            for signature in signatures
+        ]
+        self._entities = model.config[ENTITY_RECOGNITION] and bool(model._entity_tag_specs)
+        if self._entities:
+            name = model._entity_tag_specs[0].tag_name
+            self._entity_logits = _Dense(model._tf_layers[f"embed.{name}.logits"]._dense)
+            self._transitions = model._tf_layers[f"crf.{name}"].transition_params.numpy()
+            self._entity_name = name
+
+    @staticmethod
+    def supports(model: DIET) -> bool:
+        config = model.config
+        signature = model.predict_data_signature.get(TEXT, {})
+        kinds = {
+            sub_key: [(s.is_sparse, s.number_of_dimensions) for s in signatures]
+            for sub_key, signatures in signature.items()
+        }
+        layers = config[NUM_TRANSFORMER_LAYERS]
+        return (
+            set(model.predict_data_signature) == {TEXT}
+            and kinds.get(SEQUENCE) == [(True, 3)]
+            and kinds.get(SENTENCE) == [(True, 3)]
+            and kinds.get(SEQUENCE_LENGTH) == [(False, 1)]
+            and set(kinds) <= {SEQUENCE, SENTENCE, SEQUENCE_LENGTH, "mask"}
+            and (layers.get(TEXT) if isinstance(layers, dict) else layers) > 0
+            and not config[KEY_RELATIVE_ATTENTION]
+            and not config[VALUE_RELATIVE_ATTENTION]
+            and not config[UNIDIRECTIONAL_ENCODER]
+            and config[MODEL_CONFIDENCE] == SOFTMAX
+            and config[INTENT_CLASSIFICATION]
+            and len(model._entity_tag_specs) <= 1
+            and "unify_dims_before_seq_sent_concat.sequence"
+            not in model._tf_layers[f"sequence_layer.{TEXT}"]
+            ._tf_layers["feature_combining"]
+            ._tf_layers
+        )
+
+    def predict(self, batch_in: Tuple[np.ndarray, ...]) -> Optional[Dict[Text, Any]]:
+        features: Dict[Text, Any] = {}
+        index = 0
+        for sub_key, is_sparse in self._signature:
+            if is_sparse:
+                features[sub_key] = batch_in[index : index + 3]
+                index += 3
+            else:
+                features[sub_key] = batch_in[index]
+                index += 1
+        lengths = features[SEQUENCE_LENGTH]
+        if len(lengths) != 1:
+            return None
+        length = int(lengths[0])
+        # Token-level features, then the sentence's features as one more position.
+        x = np.empty((length + 1, self._to_dense[SEQUENCE].kernel.shape[1]), dtype=np.float32)
+        x[:length] = self._sparse_dense(features[SEQUENCE], length, self._to_dense[SEQUENCE])
+        x[length:] = self._sparse_dense(features[SENTENCE], 1, self._to_dense[SENTENCE])
+        for layer in self._ffnn:
+            x = layer(x)
+        text, attention = self._encode(x)
+        outputs: Dict[Text, Any] = {
+            DIAGNOSTIC_DATA: {
+                "attention_weights": attention[np.newaxis],
+                "text_transformed": text[np.newaxis],
+            }
+        }
+        sentence = self._embed_text(text[length])
+        labels = self._labels
+        if self._cosine:
+            sentence = sentence / np.sqrt(max(np.sum(sentence * sentence), 1e-12))
+            labels = labels / np.sqrt(
+                np.maximum(np.sum(labels * labels, axis=-1, keepdims=True), 1e-12)
+            )
+        outputs["i_scores"] = _softmax(labels @ sentence)[np.newaxis]
+        if self._entities:
+            ids, scores = self._crf_decode(self._entity_logits(text), length)
+            outputs[f"e_{self._entity_name}_ids"] = ids[np.newaxis]
+            outputs[f"e_{self._entity_name}_scores"] = scores[np.newaxis]
+        return outputs
+
+    @staticmethod
+    def _sparse_dense(sparse: Tuple[np.ndarray, ...], rows: int, dense: _Dense) -> np.ndarray:
+        """``DenseForSparse`` on one message's (indices, values, shape) triple."""
+        indices, values, _ = sparse
+        picked = np.zeros((rows, len(values)), dtype=np.float32)
+        picked[indices[:, 1], np.arange(len(values))] = values
+        return picked @ dense.kernel[indices[:, 2]] + dense.bias
+
+    def _position_encoding(self, length: int) -> np.ndarray:
+        if len(self._positions) < length:
+            size = max(length, 2 * len(self._positions), 64)
+            angles = np.arange(size, dtype=np.float32)[:, np.newaxis] * self._angles
+            encoding = np.empty_like(angles)
+            encoding[:, 0::2] = np.sin(angles[:, 0::2])
+            encoding[:, 1::2] = np.cos(angles[:, 1::2])
+            self._positions = encoding
+        return self._positions[:length]
+
+    def _encode(self, x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Rasa's TransformerEncoder, then the gelu RasaSequenceLayer applies to it."""
+        positions = len(x)
+        x = self._embedding(x) * np.float32(np.sqrt(self._units))
+        x += self._position_encoding(positions)
+        weights = []
+        for ln1, heads, query, key, value, out, ln2, hidden, back in self._blocks:
+            normed = _layer_norm(x, *ln1)
+            depth = self._units // heads
+            q = query(normed).reshape(positions, heads, depth).transpose(1, 0, 2)
+            k = key(normed).reshape(positions, heads, depth).transpose(1, 2, 0)
+            v = value(normed).reshape(positions, heads, depth).transpose(1, 0, 2)
+            attention = _softmax((q @ k) / np.float32(np.sqrt(depth)))
+            weights.append(attention)
+            mixed = (attention @ v).transpose(1, 0, 2).reshape(positions, self._units)
+            x = x + out(mixed)
+            x = x + back(hidden(_layer_norm(x, *ln2)))
+        return _gelu(_layer_norm(x, *self._final_norm)), np.stack(weights)
+
+    def _crf_decode(self, potentials: np.ndarray, length: int) -> Tuple[np.ndarray, np.ndarray]:
+        """``rasa.utils.tensorflow.crf.crf_decode`` plus ``CRF.call``'s padding mask, for
+        one sequence of ``length`` real positions (``potentials`` has one more: the
+        sentence position, which is masked out)."""
+        positions = len(potentials)
+        ids = np.zeros(positions, dtype=np.int32)
+        confidences = np.zeros(positions, dtype=np.float32)
+        if length == 0:
+            return ids, confidences
+        transitions = self._transitions
+        state = potentials[0]
+        pointers = []
+        step_scores = []
+        for t in range(1, length):
+            scores = state[:, np.newaxis] + transitions
+            pointers.append(scores.argmax(axis=0))
+            step_scores.append(_softmax(scores, axis=0).max(axis=0))
+            state = potentials[t] + scores.max(axis=0)
+        tag = int(state.argmax())
+        tags = [tag]
+        confidence = [float(_softmax(state).max())]
+        # Rasa's backward pass carries the gathered score, cast to an index, as the state
+        # of its score scan: reproduced as is.
+        score_state = float(tag)
+        for pointer, score in zip(reversed(pointers), reversed(step_scores), strict=True):
+            tag = int(pointer[tag])
+            tags.append(tag)
+            score_state = float(score[int(score_state)])
+            confidence.append(score_state)
+        ids[:length] = tags[::-1]
+        confidences[:length] = confidence[::-1]
+        return ids, confidences
 
 
 class GraphCall:

@@ -67,6 +67,10 @@ def rasa_env(cache_dir: Path | None = None) -> dict[str, str]:
         TF_ENABLE_ONEDNN_OPTS="0",
         PYTHONUNBUFFERED="1",
         NO_COLOR="1",
+        # DIET predicts one message in NumPy (nlu/rasa_components.py): matrices of a few
+        # dozen rows, where a second BLAS thread doubles the CPU for ~10 % less wall time
+        # and takes a core from the other replica (benchmarks/RESULTS.md).
+        OPENBLAS_NUM_THREADS="1",
     )
     return env
 

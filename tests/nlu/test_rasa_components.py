@@ -1,9 +1,14 @@
-"""Our Rasa components (nlu/rasa_components.py) parse exactly as Rasa's own classes would.
+"""Our Rasa components (nlu/rasa_components.py) parse as Rasa's own classes would.
 
-They exist only to cut CPU per parse; a difference in any intent, confidence, ranking or
-entity on the held-out split (or on hostile input) would mean they changed the model's
-answers. The comparison runs inside .venv-rasa on the suite's trained model: every text is
-parsed as served, then again with each component's work handed back to Rasa's class.
+They exist only to cut CPU per parse; a difference in any intent, ranking or entity on the
+held-out split (or on hostile input) would mean they changed the model's answers. The
+comparison runs inside .venv-rasa on the suite's trained model: every text is parsed as
+served, then again with each component's work handed back to Rasa's class.
+
+The featurizers and the joiner are exact. DIET's NumPy forward pass does TensorFlow's
+arithmetic in another order (BLAS sums, erf, exp), so its floats may differ in the last
+bits of float32: confidences are compared to 1e-5, tag ids and every intent, ranking and
+entity exactly.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ ODD_TEXTS = [
 ]
 
 
-def test_components_parse_exactly_like_rasas_own(rasa_model: Path) -> None:
+def test_components_parse_like_rasas_own(rasa_model: Path) -> None:
     texts = [e.text.replace("\n", " ") for e in load_examples(ROOT / "nlu" / "test")]
     texts += ODD_TEXTS
     run = subprocess.run(  # noqa: S603
@@ -51,14 +56,28 @@ def test_components_parse_exactly_like_rasas_own(rasa_model: Path) -> None:
     assert {"LeanCountVectorsFeaturizer", "SparseFeatureJoiner", "LeanDIETClassifier"} <= set(
         result["components"]
     )
+    # DIET answered every parse in NumPy, with TensorFlow's numbers.
+    diet = result["diet_outputs"]
+    assert diet["batches"] >= len(texts) - 1  # a text with no tokens skips DIET
+    assert diet["numpy_answered"] == diet["batches"]
+    assert diet["structure"] == []
+    assert diet["integers_differ"] == []
+    assert set(diet["max_difference"]) == {
+        "/i_scores",
+        "/e_entity_scores",
+        "/diagnostic_data/attention_weights",
+        "/diagnostic_data/text_transformed",
+    }
+    assert max(diet["max_difference"].values()) < 1e-4, diet["max_difference"]
+
     ours, theirs = result["ours"], result["theirs"]
     assert len(ours) == len(theirs) == len(texts)
     assert [t for t, same in zip(texts, result["same_matrices"], strict=True) if not same] == []
     for text, a, b in zip(texts, ours, theirs, strict=True):
         assert a["intent"] == b["intent"], text
-        assert a["confidence"] == pytest.approx(b["confidence"], abs=1e-6), text
+        assert a["confidence"] == pytest.approx(b["confidence"], abs=1e-5), text
         assert [name for name, _ in a["ranking"]] == [name for name, _ in b["ranking"]], text
         assert [e[:4] for e in a["entities"]] == [e[:4] for e in b["entities"]], text
         assert [e[4] for e in a["entities"]] == pytest.approx(
-            [e[4] for e in b["entities"]], abs=1e-6
+            [e[4] for e in b["entities"]], abs=1e-5
         ), text

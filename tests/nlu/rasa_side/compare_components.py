@@ -2,8 +2,11 @@
 
 Loads one model, parses every text (stdin, one per line) twice: as served (our components),
 then with each component's work handed back to Rasa's class (CountVectorizer.transform,
-no joiner so DIET hstacks itself, tf.function's own call). Prints one JSON document: the
-parse pairs and, per text, whether the featurizers' matrices were identical.
+no joiner so DIET hstacks itself, TensorFlow's graph through tf.function's own call).
+Prints one JSON document: the parse pairs; per text, whether the featurizers' matrices
+were identical; and DIET's raw outputs compared batch by batch, NumPy (DIETForward) against
+the traced graph: how many batches the NumPy path answered, the largest difference per
+float output, and the integer outputs (entity tag ids) that differ.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import asyncio
 import json
 import logging
 import sys
+from typing import Any
 
+import numpy as np
 from rasa.core.agent import load_agent
 from rasa.nlu.classifiers.diet_classifier import DIET
 from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
@@ -23,7 +28,11 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.utils.log_utils import configure_structlog
 
-from nlu.rasa_components import LeanCountVectorsFeaturizer, LeanDIET, SparseFeatureJoiner
+from nlu.rasa_components import (
+    LeanCountVectorsFeaturizer,
+    LeanDIET,
+    SparseFeatureJoiner,
+)
 
 
 def _summary(parse: dict) -> dict:
@@ -60,13 +69,60 @@ def _same_matrices(featurizers: list, tokenizer: object, text: str) -> bool:
     return True
 
 
+def _compare_outputs(a: Any, b: Any, path: str, report: dict) -> None:
+    """Walks two DIET output dicts; records float differences and integer mismatches."""
+    if isinstance(a, dict) or isinstance(b, dict):
+        if not (isinstance(a, dict) and isinstance(b, dict)) or set(a) != set(b):
+            report["structure"].append(path)
+            return
+        for key in a:
+            _compare_outputs(a[key], b[key], f"{path}/{key}", report)
+        return
+    x, y = np.asarray(a), np.asarray(b)
+    if x.shape != y.shape or x.dtype != y.dtype:
+        report["structure"].append(f"{path}: {x.shape} {x.dtype} vs {y.shape} {y.dtype}")
+    elif x.dtype.kind in "iub":
+        if not np.array_equal(x, y):
+            report["integers_differ"].append(path)
+    elif x.size:
+        worst = float(np.max(np.abs(x.astype(np.float64) - y)))
+        report["max_difference"][path] = max(report["max_difference"].get(path, 0.0), worst)
+
+
+def _diet_outputs(batches: list) -> dict:
+    report: dict = {
+        "numpy_answered": 0,
+        "structure": [],
+        "integers_differ": [],
+        "max_difference": {},
+    }
+    for model, batch in batches:
+        numpy_out = model._forward.predict(batch) if model._forward is not None else None  # noqa: SLF001
+        if numpy_out is None:
+            continue
+        report["numpy_answered"] += 1
+        _compare_outputs(numpy_out, model._graph_call(batch), "", report)  # noqa: SLF001
+    return report
+
+
 async def main(model: str) -> None:
     configure_structlog(logging.WARNING)
     texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
     agent = await load_agent(model_path=model)
     if not agent.is_ready():  # load_agent logs a failed load and returns an empty agent
         raise SystemExit(f"could not load the model {model}")
+    batches: list = []
+    served = LeanDIET._rasa_predict
+
+    def recording(self: LeanDIET, batch_in: tuple) -> dict:
+        batches.append((self, batch_in))
+        return served(self, batch_in)
+
+    LeanDIET._rasa_predict = recording  # type: ignore[method-assign]
     ours = [_summary(await agent.parse_message(t)) for t in texts]
+    LeanDIET._rasa_predict = served  # type: ignore[method-assign]
+    diet_outputs = _diet_outputs(batches)
+    diet_outputs["batches"] = len(batches)
 
     nodes = agent.processor.graph_runner._instantiated_nodes.values()  # noqa: SLF001
     components = [n._component for n in nodes if n._component is not None]  # noqa: SLF001
@@ -83,7 +139,13 @@ async def main(model: str) -> None:
     theirs = [_summary(await agent.parse_message(t)) for t in texts]
     print(
         json.dumps(
-            {"components": kinds, "ours": ours, "theirs": theirs, "same_matrices": same_matrices}
+            {
+                "components": kinds,
+                "ours": ours,
+                "theirs": theirs,
+                "same_matrices": same_matrices,
+                "diet_outputs": diet_outputs,
+            }
         )
     )
 
