@@ -45,8 +45,10 @@ from rasa.utils.tensorflow.constants import (
     ENTITY_RECOGNITION,
     INTENT_CLASSIFICATION,
     KEY_RELATIVE_ATTENTION,
+    LEARNING_RATE,
     MODEL_CONFIDENCE,
     NUM_TRANSFORMER_LAYERS,
+    RUN_EAGERLY,
     SENTENCE,
     SEQUENCE,
     SEQUENCE_LENGTH,
@@ -55,6 +57,8 @@ from rasa.utils.tensorflow.constants import (
     UNIDIRECTIONAL_ENCODER,
     VALUE_RELATIVE_ATTENTION,
 )
+from rasa.utils.tensorflow.data_generator import RasaBatchDataGenerator
+from rasa.utils.tensorflow.model_data import RasaModelData
 from rasa.utils.tensorflow.models import RasaModel
 from tensorflow.python.eager import context
 
@@ -124,33 +128,78 @@ class SparseFeatureJoiner(GraphComponent):
 
 class LeanDIET(DIET):
     """DIET predicting one message in NumPy (``DIETForward``) where its options allow,
-    otherwise by calling its traced graph directly (``GraphCall``)."""
+    otherwise by calling its traced graph directly (``GraphCall``), traced only when first
+    needed; and loaded without tracing a training step (``load``)."""
 
     _graph_call: Optional[GraphCall] = None
     _forward: Optional[DIETForward] = None
+    _forward_checked = False
+
+    @classmethod
+    def load(
+        cls,
+        model_file_name: Text,
+        model_data_example: RasaModelData,
+        predict_data_example: Optional[RasaModelData] = None,
+        finetune_mode: bool = False,
+        *args: Any,
+        **kwargs: Any,
+    ) -> RasaModel:
+        """``RasaModel.load`` with its one weight-building training step run eagerly.
+
+        Rasa builds the variables by fitting one example with a traced training step, then
+        overwrites them from the checkpoint; tracing DIET's training graph is most of a
+        Rasa process's start (~15 s of ~30 s on two cores). One eager step creates the same
+        variables (the checkpoint restores them by object path) in a fraction of that.
+        Fine-tuning keeps Rasa's own load.
+        """
+        if finetune_mode:
+            return super().load(
+                model_file_name,
+                model_data_example,
+                predict_data_example,
+                finetune_mode,
+                *args,
+                **kwargs,
+            )
+        model = cls(*args, **kwargs)
+        config = kwargs.get("config", {})
+        model.compile(
+            optimizer=tf.keras.optimizers.Adam(config.get(LEARNING_RATE, 0.001)),
+            run_eagerly=True,
+        )
+        model.fit(RasaBatchDataGenerator(model_data_example, batch_size=1), verbose=False)
+        model.run_eagerly = config.get(RUN_EAGERLY)  # as Rasa's load leaves it
+        model.load_weights(model_file_name)
+        if predict_data_example:
+            model.run_inference(predict_data_example)
+        return model
 
     def _rasa_predict(self, batch_in: Tuple[np.ndarray, ...]) -> Dict[Text, Any]:
-        call = self._graph_call
-        if call is None:
+        if not self._forward_checked:
+            # Set once (Keras tracks attribute writes, so not per call as Rasa does).
+            self._training = False
             if not self.prepared_for_prediction:
                 self.prepare_for_predict()
                 self.prepared_for_prediction = True
+            if DIETForward.supports(self):
+                self._forward = DIETForward(self)
+            self._forward_checked = True
+        outputs = self._forward.predict(batch_in) if self._forward is not None else None
+        if outputs is None:
+            outputs = self._graph(batch_in)(batch_in)
+        if DIAGNOSTIC_DATA in outputs:
+            outputs[DIAGNOSTIC_DATA] = self._empty_lists_to_none_in_dict(outputs[DIAGNOSTIC_DATA])
+        return outputs
+
+    def _graph(self, batch_in: Tuple[np.ndarray, ...]) -> GraphCall:
+        if self._graph_call is None:
             if self._tf_predict_step is None:
                 self._tf_predict_step = tf.function(
                     self.predict_step, input_signature=self._dynamic_signature(batch_in)
                 )
-            call = GraphCall(self._tf_predict_step.get_concrete_function())
-            # Set once (Keras tracks attribute writes, so not per call as Rasa does).
-            self._training = False
-            self._graph_call = call
-            if DIETForward.supports(self):
-                self._forward = DIETForward(self)
-        outputs = self._forward.predict(batch_in) if self._forward is not None else None
-        if outputs is None:
-            outputs = call(batch_in)
-        if DIAGNOSTIC_DATA in outputs:
-            outputs[DIAGNOSTIC_DATA] = self._empty_lists_to_none_in_dict(outputs[DIAGNOSTIC_DATA])
-        return outputs
+            self._graph_call = GraphCall(self._tf_predict_step.get_concrete_function())
+        return self._graph_call
 
 
 _SQRT_HALF = np.float32(np.sqrt(0.5))

@@ -101,7 +101,7 @@ def _diet_outputs(batches: list) -> dict:
         if numpy_out is None:
             continue
         report["numpy_answered"] += 1
-        _compare_outputs(numpy_out, model._graph_call(batch), "", report)  # noqa: SLF001
+        _compare_outputs(numpy_out, model._graph(batch)(batch), "", report)  # noqa: SLF001
     return report
 
 
