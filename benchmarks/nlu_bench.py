@@ -39,6 +39,7 @@ from nlu.replicas import RasaReplicas  # noqa: E402
 from nlu.server import RasaSupervisor  # noqa: E402
 from nlu.train import train  # noqa: E402
 from nlu.types import Parse  # noqa: E402
+from nlu.wire import KeepAlivePool  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
 RASA_PY = ROOT / ".venv-rasa/bin/python"
@@ -66,7 +67,7 @@ async def _score(model: Path) -> tuple[Scores, Scores]:
     await sup.start(wait=True)
     try:
         async with httpx.AsyncClient(trust_env=False) as http:
-            client = NluClient(http, sup, timeout=30.0, cache_size=0)
+            client = NluClient(http, sup, timeout=30.0, cache_size=0, wire=KeepAlivePool())
             app_scores = await evaluate(client.parse, examples, now)
 
             async def rasa_only(text: str, now: datetime) -> Parse:
@@ -187,7 +188,7 @@ async def _latency(model: Path, requests: int, replicas: int) -> None:
     fallbacks = 0
     try:
         async with httpx.AsyncClient(trust_env=False) as http:
-            client = NluClient(http, reps, timeout=30.0, cache_size=0)
+            client = NluClient(http, reps, timeout=30.0, cache_size=0, wire=KeepAlivePool())
 
             async def one(i: int) -> float:
                 nonlocal fallbacks

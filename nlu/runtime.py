@@ -22,6 +22,7 @@ import httpx
 from nlu.client import NluClient, RasaEndpoint, Replica, StaticEndpoint
 from nlu.replicas import RasaReplicas
 from nlu.train import ROOT, find_model, fingerprint, model_path, train
+from nlu.wire import KeepAlivePool
 
 log = logging.getLogger(__name__)
 
@@ -106,12 +107,21 @@ async def open_nlu(
             deferred = DeferredEndpoint()
             endpoint = deferred
             tasks.append(asyncio.create_task(_train_then_start(settings, deferred, supervisors)))
+    # The Rasa processes the app runs itself are asked over the lean keep-alive client;
+    # servers named by WEIQUAN_NLU_URL go through ``http`` (its proxies, TLS, settings).
+    wire = KeepAlivePool() if not isinstance(endpoint, StaticEndpoint) else None
     client = NluClient(
-        http, endpoint, timeout=settings.nlu_timeout, cache_size=settings.nlu_cache_size
+        http,
+        endpoint,
+        timeout=settings.nlu_timeout,
+        cache_size=settings.nlu_cache_size,
+        wire=wire,
     )
     try:
         yield client
     finally:
+        if wire is not None:
+            await wire.aclose()
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -13,6 +13,7 @@ from nlu.evaluation import VALUE_TYPES, Scores, evaluate, load_examples
 from nlu.server import RasaSupervisor
 from nlu.train import ROOT
 from nlu.types import INTENTS
+from nlu.wire import KeepAlivePool
 from tests.nlu.conftest import NOW
 
 pytestmark = pytest.mark.slow
@@ -40,8 +41,8 @@ def test_training_data_has_40_examples_per_intent() -> None:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def split_scores(rasa_server: RasaSupervisor) -> Scores:
-    async with httpx.AsyncClient(trust_env=False) as http:
-        client = NluClient(http, rasa_server, timeout=10.0, cache_size=0)
+    async with httpx.AsyncClient(trust_env=False) as http, KeepAlivePool() as wire:
+        client = NluClient(http, rasa_server, timeout=10.0, cache_size=0, wire=wire)
         scores = await evaluate(client.parse, load_examples(SPLIT), NOW)
     assert client.status()["engine"] == "rasa"
     return scores

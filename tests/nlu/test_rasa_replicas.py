@@ -17,6 +17,7 @@ from nlu.replicas import RasaReplicas
 from nlu.server import TF_THREAD_VARIABLES
 from nlu.train import ROOT
 from nlu.types import INTENTS, Parse
+from nlu.wire import KeepAlivePool
 from tests.nlu.conftest import NOW, RASA_PYTHON
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
@@ -79,8 +80,8 @@ async def test_two_replicas_share_concurrent_parses(replicas: RasaReplicas) -> N
         for name in TF_THREAD_VARIABLES:
             assert f"{name}={replicas.tf_threads}".encode() in environ(sup.pid)
 
-    async with httpx.AsyncClient(trust_env=False) as http:
-        client = NluClient(http, replicas, timeout=30.0, cache_size=0)
+    async with httpx.AsyncClient(trust_env=False) as http, KeepAlivePool() as wire:
+        client = NluClient(http, replicas, timeout=30.0, cache_size=0, wire=wire)
         parses = await asyncio.gather(
             *(client.parse(TEXTS[i % len(TEXTS)], NOW) for i in range(16))
         )
@@ -109,8 +110,10 @@ async def test_killed_replica_costs_no_rasa_answer_and_comes_back(
     results: list[Parse] = []
     stop = asyncio.Event()
 
-    async with httpx.AsyncClient(trust_env=False) as http:
-        client = NluClient(http, replicas, timeout=30.0, cache_size=0, backoff=(0.2, 1.0))
+    async with httpx.AsyncClient(trust_env=False) as http, KeepAlivePool() as wire:
+        client = NluClient(
+            http, replicas, timeout=30.0, cache_size=0, backoff=(0.2, 1.0), wire=wire
+        )
 
         def answered(url: str) -> int:
             return int(client.replica_stats().get(url, {}).get("answered", 0))
