@@ -3,7 +3,8 @@
 They exist only to cut CPU per parse; a difference in any intent, ranking or entity on the
 held-out split (or on hostile input) would mean they changed the model's answers. The
 comparison runs inside .venv-rasa on the suite's trained model: every text is parsed as
-served, then again with each component's work handed back to Rasa's class.
+served, then again with each component's work handed back to Rasa's class, on the model
+loaded a second time by Rasa's own load.
 
 The featurizers and the joiner are exact. DIET's NumPy forward pass does TensorFlow's
 arithmetic in another order (BLAS sums, erf, exp), so its floats may differ in the last
@@ -69,6 +70,11 @@ def test_components_parse_like_rasas_own(rasa_model: Path) -> None:
         "/diagnostic_data/text_transformed",
     }
     assert max(diet["max_difference"].values()) < 1e-4, diet["max_difference"]
+
+    # LeanDIET.load (one eager training step) restores exactly what Rasa's load does.
+    weights = result["weights"]
+    assert weights["count"] > 50 and weights["names_equal"], weights
+    assert weights["values_differ"] == []
 
     ours, theirs = result["ours"], result["theirs"]
     assert len(ours) == len(theirs) == len(texts)

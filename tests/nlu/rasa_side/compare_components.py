@@ -2,7 +2,9 @@
 
 Loads one model, parses every text (stdin, one per line) twice: as served (our components),
 then with each component's work handed back to Rasa's class (CountVectorizer.transform,
-no joiner so DIET hstacks itself, TensorFlow's graph through tf.function's own call).
+no joiner so DIET hstacks itself, TensorFlow's graph through tf.function's own call) on the
+model loaded again by Rasa's own load (its traced training step). Also reports whether the
+two loads hold the same DIET variables.
 Prints one JSON document: the parse pairs; per text, whether the featurizers' matrices
 were identical; and DIET's raw outputs compared batch by batch, NumPy (DIETForward) against
 the traced graph: how many batches the NumPy path answered, the largest difference per
@@ -27,10 +29,12 @@ from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.utils.log_utils import configure_structlog
+from rasa.utils.tensorflow.models import RasaModel
 
 from nlu.rasa_components import (
     LeanCountVectorsFeaturizer,
     LeanDIET,
+    LeanDIETClassifier,
     SparseFeatureJoiner,
 )
 
@@ -89,6 +93,23 @@ def _compare_outputs(a: Any, b: Any, path: str, report: dict) -> None:
         report["max_difference"][path] = max(report["max_difference"].get(path, 0.0), worst)
 
 
+def _diet(nodes: Any) -> Any:
+    return next(n._component.model for n in nodes if isinstance(n._component, LeanDIETClassifier))  # noqa: SLF001
+
+
+def _same_weights(ours: list, theirs: list) -> dict:
+    """Every variable of the two loaded models: same names, same values."""
+    return {
+        "count": len(ours),
+        "names_equal": [w.name for w in ours] == [w.name for w in theirs],
+        "values_differ": [
+            a.name
+            for a, b in zip(ours, theirs, strict=False)
+            if not np.array_equal(a.numpy(), b.numpy())
+        ],
+    }
+
+
 def _diet_outputs(batches: list) -> dict:
     report: dict = {
         "numpy_answered": 0,
@@ -131,12 +152,18 @@ async def main(model: str) -> None:
     kinds = sorted({type(c).__name__ for c in components})
     same_matrices = [_same_matrices(featurizers, tokenizer, t) for t in texts]
 
+    # Rasa's own methods back in place, and the model loaded again by Rasa's own load
+    # (a traced training step, where LeanDIET.load runs one eagerly).
     LeanDIET._rasa_predict = DIET._rasa_predict  # type: ignore[method-assign]
+    LeanDIET.load = classmethod(RasaModel.load.__func__)  # type: ignore[assignment,attr-defined]
     LeanCountVectorsFeaturizer._create_features = CountVectorsFeaturizer._create_features  # type: ignore[method-assign]
-    for node in nodes:  # a graph node holds the method it runs, looked up when it was built
+    stock = await load_agent(model_path=model)
+    stock_nodes = stock.processor.graph_runner._instantiated_nodes.values()  # noqa: SLF001
+    for node in stock_nodes:  # a graph node holds the method it runs, looked up when built
         if isinstance(node._component, SparseFeatureJoiner):  # noqa: SLF001
             node._fn = lambda component, messages: messages  # noqa: SLF001
-    theirs = [_summary(await agent.parse_message(t)) for t in texts]
+    theirs = [_summary(await stock.parse_message(t)) for t in texts]
+    weights = _same_weights(_diet(nodes).weights, _diet(stock_nodes).weights)
     print(
         json.dumps(
             {
@@ -145,6 +172,7 @@ async def main(model: str) -> None:
                 "theirs": theirs,
                 "same_matrices": same_matrices,
                 "diet_outputs": diet_outputs,
+                "weights": weights,
             }
         )
     )
