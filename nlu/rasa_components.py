@@ -36,13 +36,14 @@ from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
     CountVectorsFeaturizer,
 )
 from rasa.shared.constants import DIAGNOSTIC_DATA
-from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.constants import FEATURE_TYPE_SEQUENCE, TEXT
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.utils.tensorflow.constants import (
     COSINE,
     ENTITY_RECOGNITION,
+    FEATURIZERS,
     INTENT_CLASSIFICATION,
     KEY_RELATIVE_ATTENTION,
     LEARNING_RATE,
@@ -276,13 +277,17 @@ class DIETForward:
         for block in encoder._enc_layers:
             attention = block._mha
             ln2, hidden, _, out, _ = block._ffn_layers
+            projections = [
+                _Dense(attention._query_dense_layer),
+                _Dense(attention._key_dense_layer),
+                _Dense(attention._value_dense_layer),
+            ]
             self._blocks.append(
                 (
                     (block._layer_norm.gamma.numpy(), block._layer_norm.beta.numpy()),
                     attention.num_heads,
-                    _Dense(attention._query_dense_layer),
-                    _Dense(attention._key_dense_layer),
-                    _Dense(attention._value_dense_layer),
+                    # Query, key and value in one product (Rasa's have no bias).
+                    np.concatenate([p.kernel for p in projections], axis=1),
                     _Dense(attention._output_dense_layer),
                     (ln2.gamma.numpy(), ln2.beta.numpy()),
                     _Dense(hidden, gelu=True),
@@ -329,6 +334,17 @@ class DIETForward:
             and config[MODEL_CONFIDENCE] == SOFTMAX
             and config[INTENT_CLASSIFICATION]
             and len(model._entity_tag_specs) <= 1
+            and not any(
+                projection.use_bias
+                for block in model._tf_layers[f"sequence_layer.{TEXT}"]
+                ._tf_layers["transformer"]
+                ._enc_layers
+                for projection in (
+                    block._mha._query_dense_layer,
+                    block._mha._key_dense_layer,
+                    block._mha._value_dense_layer,
+                )
+            )
             and "unify_dims_before_seq_sent_concat.sequence"
             not in model._tf_layers[f"sequence_layer.{TEXT}"]
             ._tf_layers["feature_combining"]
@@ -336,6 +352,7 @@ class DIETForward:
         )
 
     def predict(self, batch_in: Tuple[np.ndarray, ...]) -> Optional[Dict[Text, Any]]:
+        """What the traced graph returns for a ``_rasa_predict`` batch of one message."""
         features: Dict[Text, Any] = {}
         index = 0
         for sub_key, is_sparse in self._signature:
@@ -348,11 +365,37 @@ class DIETForward:
         lengths = features[SEQUENCE_LENGTH]
         if len(lengths) != 1:
             return None
-        length = int(lengths[0])
+        (seq_at, seq_values, _), (sent_at, sent_values, _) = features[SEQUENCE], features[SENTENCE]
+        return self._predict(
+            int(lengths[0]),
+            (seq_at[:, 1], seq_at[:, 2], seq_values),
+            (sent_at[:, 2], sent_values),
+        )
+
+    def predict_features(
+        self, sequence: scipy.sparse.coo_matrix, sentence: scipy.sparse.coo_matrix
+    ) -> Dict[Text, Any]:
+        """The same, from the message's two sparse matrices (tokens × features, 1 ×
+        features): the arrays Rasa would batch, without the batch."""
+        return self._predict(
+            sequence.shape[0],
+            (sequence.row, sequence.col, sequence.data),
+            (sentence.col, sentence.data),
+        )
+
+    def _predict(
+        self,
+        length: int,
+        sequence: Tuple[np.ndarray, np.ndarray, np.ndarray],
+        sentence: Tuple[np.ndarray, np.ndarray],
+    ) -> Dict[Text, Any]:
         # Token-level features, then the sentence's features as one more position.
         x = np.empty((length + 1, self._to_dense[SEQUENCE].kernel.shape[1]), dtype=np.float32)
-        x[:length] = self._sparse_dense(features[SEQUENCE], length, self._to_dense[SEQUENCE])
-        x[length:] = self._sparse_dense(features[SENTENCE], 1, self._to_dense[SENTENCE])
+        x[:length] = self._sparse_dense(*sequence, length, self._to_dense[SEQUENCE])
+        columns, values = sentence
+        x[length:] = self._sparse_dense(
+            np.zeros(len(values), dtype=np.int64), columns, values, 1, self._to_dense[SENTENCE]
+        )
         for layer in self._ffnn:
             x = layer(x)
         text, attention = self._encode(x)
@@ -362,14 +405,16 @@ class DIETForward:
                 "text_transformed": text[np.newaxis],
             }
         }
-        sentence = self._embed_text(text[length])
+        sentence_vector = self._embed_text(text[length])
         labels = self._labels
         if self._cosine:
-            sentence = sentence / np.sqrt(max(np.sum(sentence * sentence), 1e-12))
+            sentence_vector = sentence_vector / np.sqrt(
+                max(np.sum(sentence_vector * sentence_vector), 1e-12)
+            )
             labels = labels / np.sqrt(
                 np.maximum(np.sum(labels * labels, axis=-1, keepdims=True), 1e-12)
             )
-        outputs["i_scores"] = _softmax(labels @ sentence)[np.newaxis]
+        outputs["i_scores"] = _softmax(labels @ sentence_vector)[np.newaxis]
         if self._entities:
             ids, scores = self._crf_decode(self._entity_logits(text), length)
             outputs[f"e_{self._entity_name}_ids"] = ids[np.newaxis]
@@ -377,12 +422,13 @@ class DIETForward:
         return outputs
 
     @staticmethod
-    def _sparse_dense(sparse: Tuple[np.ndarray, ...], rows: int, dense: _Dense) -> np.ndarray:
-        """``DenseForSparse`` on one message's (indices, values, shape) triple."""
-        indices, values, _ = sparse
-        picked = np.zeros((rows, len(values)), dtype=np.float32)
-        picked[indices[:, 1], np.arange(len(values))] = values
-        return picked @ dense.kernel[indices[:, 2]] + dense.bias
+    def _sparse_dense(
+        rows: np.ndarray, columns: np.ndarray, values: np.ndarray, count: int, dense: _Dense
+    ) -> np.ndarray:
+        """``DenseForSparse``: the sparse rows times the kernel, plus the bias."""
+        picked = np.zeros((count, len(values)), dtype=np.float32)
+        picked[rows, np.arange(len(values))] = values
+        return picked @ dense.kernel[columns] + dense.bias
 
     def _position_encoding(self, length: int) -> np.ndarray:
         if len(self._positions) < length:
@@ -400,13 +446,11 @@ class DIETForward:
         x = self._embedding(x) * np.float32(np.sqrt(self._units))
         x += self._position_encoding(positions)
         weights = []
-        for ln1, heads, query, key, value, out, ln2, hidden, back in self._blocks:
+        for ln1, heads, qkv, out, ln2, hidden, back in self._blocks:
             normed = _layer_norm(x, *ln1)
             depth = self._units // heads
-            q = query(normed).reshape(positions, heads, depth).transpose(1, 0, 2)
-            k = key(normed).reshape(positions, heads, depth).transpose(1, 2, 0)
-            v = value(normed).reshape(positions, heads, depth).transpose(1, 0, 2)
-            attention = _softmax((q @ k) / np.float32(np.sqrt(depth)))
+            q, k, v = (normed @ qkv).reshape(positions, 3, heads, depth).transpose(1, 2, 0, 3)
+            attention = _softmax((q @ k.transpose(0, 2, 1)) / np.float32(np.sqrt(depth)))
             weights.append(attention)
             mixed = (attention @ v).transpose(1, 0, 2).reshape(positions, self._units)
             x = x + out(mixed)
@@ -495,6 +539,41 @@ class LeanDIETClassifier(DIETClassifier):
     @staticmethod
     def model_class() -> Type[RasaModel]:
         return LeanDIET
+
+    def _predict(self, message: Message) -> Optional[Dict[Text, Any]]:
+        """Rasa's ``_predict``, but a message whose text has one sparse matrix per feature
+        type (``SparseFeatureJoiner``'s) and no dense ones goes to the NumPy forward pass
+        directly: the same arrays without building RasaModelData (deep copies, fake
+        features), Rasa's data generator and a batch around them."""
+        forward = self.model._forward if self.model is not None else None
+        if forward is not None:
+            features = _text_matrices(message, self.component_config[FEATURIZERS])
+            if features is not None:
+                outputs = forward.predict_features(*features)
+                outputs[DIAGNOSTIC_DATA] = self.model._empty_lists_to_none_in_dict(
+                    outputs[DIAGNOSTIC_DATA]
+                )
+                return outputs
+        return super()._predict(message)
+
+
+def _text_matrices(
+    message: Message, featurizers: List[Text]
+) -> Optional[Tuple[scipy.sparse.coo_matrix, scipy.sparse.coo_matrix]]:
+    """The text's sequence and sentence matrices when there is exactly one sparse matrix
+    of each (from the featurizers DIET reads, as ``Message.get_sparse_features`` filters
+    them) and no dense features; otherwise None."""
+    sequence: List[Features] = []
+    sentence: List[Features] = []
+    for feature in message.features:
+        if feature.attribute != TEXT or (featurizers and feature.origin not in featurizers):
+            continue
+        if not feature.is_sparse():
+            return None
+        (sequence if feature.type == FEATURE_TYPE_SEQUENCE else sentence).append(feature)
+    if len(sequence) != 1 or len(sentence) != 1:
+        return None
+    return sequence[0].features.tocoo(), sentence[0].features.tocoo()
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)

@@ -6,9 +6,10 @@ no joiner so DIET hstacks itself, TensorFlow's graph through tf.function's own c
 model loaded again by Rasa's own load (its traced training step). Also reports whether the
 two loads hold the same DIET variables.
 Prints one JSON document: the parse pairs; per text, whether the featurizers' matrices
-were identical; and DIET's raw outputs compared batch by batch, NumPy (DIETForward) against
-the traced graph: how many batches the NumPy path answered, the largest difference per
-float output, and the integer outputs (entity tag ids) that differ.
+were identical; and DIET's raw outputs message by message against the traced graph's for
+the batch Rasa builds from the message (both what was served, from the message's matrices,
+and DIETForward's answer to that batch): how many messages took the direct path, the
+largest difference per float output, and the integer outputs (entity tag ids) that differ.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 from rasa.core.agent import load_agent
-from rasa.nlu.classifiers.diet_classifier import DIET
+from rasa.nlu.classifiers.diet_classifier import DIET, DIETClassifier
 from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
     CountVectorsFeaturizer,
 )
@@ -30,12 +31,14 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.utils.log_utils import configure_structlog
 from rasa.utils.tensorflow.models import RasaModel
+from rasa.utils.train_utils import create_data_generators
 
 from nlu.rasa_components import (
     LeanCountVectorsFeaturizer,
     LeanDIET,
     LeanDIETClassifier,
     SparseFeatureJoiner,
+    _text_matrices,
 )
 
 
@@ -110,19 +113,35 @@ def _same_weights(ours: list, theirs: list) -> dict:
     }
 
 
-def _diet_outputs(batches: list) -> dict:
+def _graph_answer(component: LeanDIETClassifier, message: Message) -> Any:
+    """What the traced graph returns for the message, batched the way Rasa batches it,
+    and what DIETForward returns from that same batch."""
+    model_data = component._create_model_data([message], training=False)  # noqa: SLF001
+    if model_data.is_empty():
+        return None, None
+    generator, _ = create_data_generators(model_data, batch_sizes=1, epochs=1, shuffle=False)
+    batch = next(iter(generator))[0]
+    model = component.model
+    return model._graph(batch)(batch), model._forward.predict(batch)  # noqa: SLF001
+
+
+def _diet_outputs(records: list) -> dict:
+    """Each DIET answer as served against the graph's, and DIETForward's answer to Rasa's
+    batch against the graph's too."""
     report: dict = {
+        "answered": 0,
         "numpy_answered": 0,
         "structure": [],
         "integers_differ": [],
         "max_difference": {},
     }
-    for model, batch in batches:
-        numpy_out = model._forward.predict(batch) if model._forward is not None else None  # noqa: SLF001
-        if numpy_out is None:
+    for served, graph, from_batch in records:
+        if served is None:
             continue
-        report["numpy_answered"] += 1
-        _compare_outputs(numpy_out, model._graph(batch)(batch), "", report)  # noqa: SLF001
+        report["answered"] += 1
+        report["numpy_answered"] += from_batch is not None
+        _compare_outputs(served, graph, "", report)
+        _compare_outputs(from_batch, graph, "", report)
     return report
 
 
@@ -132,18 +151,25 @@ async def main(model: str) -> None:
     agent = await load_agent(model_path=model)
     if not agent.is_ready():  # load_agent logs a failed load and returns an empty agent
         raise SystemExit(f"could not load the model {model}")
-    batches: list = []
-    served = LeanDIET._rasa_predict
+    records: list = []
+    served = LeanDIETClassifier._predict
+    predict_fast: list[bool] = []
 
-    def recording(self: LeanDIET, batch_in: tuple) -> dict:
-        batches.append((self, batch_in))
-        return served(self, batch_in)
+    def recording(self: LeanDIETClassifier, message: Message) -> Any:
+        fast = self.model._forward is not None and _text_matrices(message, []) is not None  # noqa: SLF001
+        predict_fast.append(fast)
+        answer = served(self, message)
+        records.append(
+            (answer, *_graph_answer(self, message)) if answer is not None else (None,) * 3
+        )
+        return answer
 
-    LeanDIET._rasa_predict = recording  # type: ignore[method-assign]
+    LeanDIETClassifier._predict = recording  # type: ignore[method-assign]
     ours = [_summary(await agent.parse_message(t)) for t in texts]
-    LeanDIET._rasa_predict = served  # type: ignore[method-assign]
-    diet_outputs = _diet_outputs(batches)
-    diet_outputs["batches"] = len(batches)
+    LeanDIETClassifier._predict = served  # type: ignore[method-assign]
+    diet_outputs = _diet_outputs(records)
+    diet_outputs["messages"] = len(records)
+    diet_outputs["fast_path"] = sum(predict_fast)
 
     nodes = agent.processor.graph_runner._instantiated_nodes.values()  # noqa: SLF001
     components = [n._component for n in nodes if n._component is not None]  # noqa: SLF001
@@ -155,6 +181,7 @@ async def main(model: str) -> None:
     # Rasa's own methods back in place, and the model loaded again by Rasa's own load
     # (a traced training step, where LeanDIET.load runs one eagerly).
     LeanDIET._rasa_predict = DIET._rasa_predict  # type: ignore[method-assign]
+    LeanDIETClassifier._predict = DIETClassifier._predict  # type: ignore[method-assign]
     LeanDIET.load = classmethod(RasaModel.load.__func__)  # type: ignore[assignment,attr-defined]
     LeanCountVectorsFeaturizer._create_features = CountVectorsFeaturizer._create_features  # type: ignore[method-assign]
     stock = await load_agent(model_path=model)
