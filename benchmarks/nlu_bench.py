@@ -8,7 +8,7 @@
 scores it on nlu/test/ through the app's client. ``latency`` starts ``--replicas`` Rasa
 processes the way the app does (nlu.replicas.RasaReplicas: one after another, TensorFlow
 threads shared out) and times ``NluClient.parse`` (cache off, so every parse reaches Rasa)
-with the app's least-in-flight balancing: cold start (process start to the first replica's
+with the app's least-in-flight balancing over the app's keep-alive client (nlu.wire): cold start (process start to the first replica's
 first parse), time until every replica answers, latency sequentially, at concurrency 8 and
 open loop at 40 parses/s, throughput, and resident memory summed over the replicas.
 ``--raw`` instead measures one Rasa process with plain HTTP posts (no client, TensorFlow
