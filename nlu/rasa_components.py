@@ -253,9 +253,10 @@ class DIETForward:
     weights. For one short message TensorFlow spends most of its time scheduling a few
     hundred small kernels (the CRF is a Keras RNN: a while loop) across its thread pools;
     here the same work is ~60 NumPy calls. ``supports`` says whether a model's options are
-    these; ``predict`` takes the batch ``_rasa_predict`` gets and returns what the traced
-    graph returns, or None for a batch it does not handle (more than one message), which
-    then goes to the graph.
+    these. ``predict_features`` takes one message's sequence and sentence matrices
+    (``LeanDIETClassifier._predict``); ``predict`` takes the batch ``_rasa_predict`` gets,
+    or returns None for one it does not handle (more than one message), which then goes to
+    the graph. Both return what the traced graph returns.
     """
 
     def __init__(self, model: DIET) -> None:
@@ -334,6 +335,7 @@ class DIETForward:
             and config[MODEL_CONFIDENCE] == SOFTMAX
             and config[INTENT_CLASSIFICATION]
             and len(model._entity_tag_specs) <= 1
+            and all(spec.num_tags > 0 for spec in model._entity_tag_specs)
             and not any(
                 projection.use_bias
                 for block in model._tf_layers[f"sequence_layer.{TEXT}"]
