@@ -21,12 +21,13 @@ import pytest_asyncio
 from nlu.client import NluClient, StaticEndpoint
 from nlu.wire import KeepAlivePool, WireError, WireTimeout, query
 
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+Handler = Callable[["Server", asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 NOW = datetime(2026, 11, 27, 10, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 class Server:
-    """A loopback TCP server running ``handler`` per connection; counts connections."""
+    """A loopback TCP server running ``handler(server, reader, writer)`` per connection;
+    counts connections and keeps the requests it read."""
 
     def __init__(self, handler: Handler) -> None:
         self.handler = handler
@@ -38,7 +39,7 @@ class Server:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:
-            await self.handler(reader, writer)
+            await self.handler(self, reader, writer)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -70,6 +71,19 @@ class Server:
         self.requests.append(request)
         return request
 
+    async def echo_one(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float = 0.0
+    ) -> bool:
+        """Reads one request and answers 200 with its body after ``delay``; False when the
+        client had closed the connection instead."""
+        request = await self.read_request(reader)
+        if request is None:
+            return False
+        await asyncio.sleep(delay)
+        writer.write(response(200, request[1]))
+        await writer.drain()
+        return True
+
 
 def response(status: int, body: bytes, *extra: str) -> bytes:
     head = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}", *extra]
@@ -90,22 +104,35 @@ async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[tuple[Server, s
         await server.stop()
 
 
-def echo(server_box: list[Server], delay: float = 0.0) -> Handler:
+def echo(delay: float = 0.0) -> Handler:
     """Answers each request on the connection with its own body, after ``delay``."""
 
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while (request := await server_box[0].read_request(reader)) is not None:
-            await asyncio.sleep(delay)
-            writer.write(response(200, request[1]))
-            await writer.drain()
+    async def handler(
+        server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        while await server.echo_one(reader, writer, delay):
+            pass
+
+    return handler
+
+
+def answer_with(data: bytes, linger: float = 0.0) -> Handler:
+    """Reads one request, sends ``data`` as the whole answer, keeps the connection open
+    for ``linger`` seconds, then closes it."""
+
+    async def handler(
+        server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await server.read_request(reader)
+        writer.write(data)
+        await writer.drain()
+        await asyncio.sleep(linger)
 
     return handler
 
 
 async def test_sequential_requests_share_one_connection(serve) -> None:  # type: ignore[no-untyped-def]
-    box: list[Server] = []
-    server, url = await serve(echo(box))
-    box.append(server)
+    server, url = await serve(echo())
     async with KeepAlivePool() as pool:
         for i in range(5):
             answer = await pool.post(
@@ -118,9 +145,7 @@ async def test_sequential_requests_share_one_connection(serve) -> None:  # type:
 
 
 async def test_concurrent_requests_each_get_their_own_answer(serve) -> None:  # type: ignore[no-untyped-def]
-    box: list[Server] = []
-    server, url = await serve(echo(box, delay=0.05))
-    box.append(server)
+    server, url = await serve(echo(delay=0.05))
     async with KeepAlivePool() as pool:
         bodies = [f'{{"text":"第{i}条"}}'.encode() for i in range(8)]
         answers = await asyncio.gather(*(pool.post(url, "/p", b, seconds=2) for b in bodies))
@@ -134,16 +159,13 @@ async def test_concurrent_requests_each_get_their_own_answer(serve) -> None:  # 
 async def test_server_closing_an_idle_connection_costs_nothing(serve) -> None:  # type: ignore[no-untyped-def]
     """The server answers one request per connection and then hangs up without saying so
     (no ``Connection: close``), the way a server's keep-alive timeout does."""
-    box: list[Server] = []
 
-    async def one_then_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        request = await box[0].read_request(reader)
-        if request is not None:
-            writer.write(response(200, request[1]))
-            await writer.drain()
+    async def one_then_close(
+        server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await server.echo_one(reader, writer)
 
     server, url = await serve(one_then_close)
-    box.append(server)
     async with KeepAlivePool() as pool:
         for i in range(3):
             answer = await pool.post(url, "/p", str(i).encode(), seconds=2)
@@ -155,17 +177,14 @@ async def test_server_closing_an_idle_connection_costs_nothing(serve) -> None:  
 async def test_a_stale_connection_taken_at_the_moment_of_closing_is_retried(serve) -> None:  # type: ignore[no-untyped-def]
     """The server reads the next request but hangs up without answering: the pool cannot
     have known, so it sends the request once more on a new connection."""
-    box: list[Server] = []
 
-    async def answer_first_only(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        request = await box[0].read_request(reader)
-        if request is not None:
-            writer.write(response(200, request[1]))
-            await writer.drain()
-        await box[0].read_request(reader)  # swallowed: connection closes with no answer
+    async def answer_first_only(
+        server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        if await server.echo_one(reader, writer):
+            await server.read_request(reader)  # swallowed: connection closes with no answer
 
     server, url = await serve(answer_first_only)
-    box.append(server)
     async with KeepAlivePool() as pool:
         assert (await pool.post(url, "/p", b"1", seconds=2)).body == b"1"
         assert (await pool.post(url, "/p", b"2", seconds=2)).body == b"2"
@@ -173,15 +192,14 @@ async def test_a_stale_connection_taken_at_the_moment_of_closing_is_retried(serv
 
 
 async def test_connection_close_is_honoured(serve) -> None:  # type: ignore[no-untyped-def]
-    box: list[Server] = []
-
-    async def closing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while (request := await box[0].read_request(reader)) is not None:
+    async def closing(
+        server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        while (request := await server.read_request(reader)) is not None:
             writer.write(response(200, request[1], "Connection: close"))
             await writer.drain()
 
     server, url = await serve(closing)
-    box.append(server)
     async with KeepAlivePool() as pool:
         assert (await pool.post(url, "/p", b"a", seconds=2)).body == b"a"
         assert pool.idle_count(url) == 0
@@ -190,12 +208,13 @@ async def test_connection_close_is_honoured(serve) -> None:  # type: ignore[no-u
 
 
 async def test_chunked_answers_and_split_packets_are_assembled(serve) -> None:  # type: ignore[no-untyped-def]
-    box: list[Server] = []
     text = json.dumps({"intent": {"name": "complain"}, "text": "假货" * 50}, ensure_ascii=False)
     data = text.encode()
 
-    async def chunked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while await box[0].read_request(reader) is not None:
+    async def chunked(
+        server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        while await server.read_request(reader) is not None:
             writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
             for i in range(0, len(data), 37):
                 piece = data[i : i + 37]
@@ -206,7 +225,6 @@ async def test_chunked_answers_and_split_packets_are_assembled(serve) -> None:  
             await writer.drain()
 
     server, url = await serve(chunked)
-    box.append(server)
     async with KeepAlivePool() as pool:
         for _ in range(2):
             answer = await pool.post(url, "/p", b"{}", seconds=2)
@@ -215,14 +233,13 @@ async def test_chunked_answers_and_split_packets_are_assembled(serve) -> None:  
 
 
 async def test_a_silent_server_times_out_and_its_connection_is_dropped(serve) -> None:  # type: ignore[no-untyped-def]
-    box: list[Server] = []
-
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await box[0].read_request(reader)
+    async def silent(
+        server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await server.read_request(reader)
         await asyncio.sleep(5)
 
     server, url = await serve(silent)
-    box.append(server)
     async with KeepAlivePool() as pool:
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -235,15 +252,9 @@ async def test_a_silent_server_times_out_and_its_connection_is_dropped(serve) ->
 
 
 async def test_an_answer_cut_short_is_an_error_not_retried(serve) -> None:  # type: ignore[no-untyped-def]
-    box: list[Server] = []
-
-    async def cut(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await box[0].read_request(reader)
-        writer.write(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"intent"')
-        await writer.drain()
-
-    server, url = await serve(cut)
-    box.append(server)
+    server, url = await serve(
+        answer_with(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"intent"')
+    )
     async with KeepAlivePool() as pool:
         with pytest.raises(WireError, match="closed before the answer"):
             await pool.post(url, "/p", b"{}", seconds=2)
@@ -251,16 +262,7 @@ async def test_an_answer_cut_short_is_an_error_not_retried(serve) -> None:  # ty
 
 
 async def test_garbage_instead_of_http_is_an_error(serve) -> None:  # type: ignore[no-untyped-def]
-    box: list[Server] = []
-
-    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await box[0].read_request(reader)
-        writer.write(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
-        await writer.drain()
-        await asyncio.sleep(1)
-
-    server, url = await serve(garbage)
-    box.append(server)
+    server, url = await serve(answer_with(b"SSH-2.0-OpenSSH_9.2\r\n\r\n", linger=1.0))
     async with KeepAlivePool() as pool:
         with pytest.raises(WireError, match="unreadable HTTP answer"):
             await pool.post(url, "/p", b"{}", seconds=2)
@@ -285,9 +287,7 @@ async def test_only_plain_http_urls(serve) -> None:  # type: ignore[no-untyped-d
 
 
 async def test_closing_the_pool_closes_idle_connections(serve) -> None:  # type: ignore[no-untyped-def]
-    box: list[Server] = []
-    server, url = await serve(echo(box))
-    box.append(server)
+    server, url = await serve(echo())
     pool = KeepAlivePool()
     await pool.post(url, "/p", b"{}", seconds=2)
     await pool.aclose()
@@ -307,7 +307,6 @@ def test_query_encodes_values_and_skips_empty_ones() -> None:
 async def test_nlu_client_over_the_wire_answers_and_falls_back(serve) -> None:  # type: ignore[no-untyped-def]
     """The NLU client over the pool: Rasa's answer when it gives one; the rules, not an
     error, when it answers HTTP 500; Rasa again once it is healthy and the pause is over."""
-    box: list[Server] = []
     healthy = True
     rasa_answer = {
         "text": "查一下TS20261127000042",
@@ -315,8 +314,10 @@ async def test_nlu_client_over_the_wire_answers_and_falls_back(serve) -> None:  
         "entities": [],
     }
 
-    async def rasa(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while (request := await box[0].read_request(reader)) is not None:
+    async def rasa(
+        server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        while (request := await server.read_request(reader)) is not None:
             if healthy:
                 asked = json.loads(request[1])
                 body = json.dumps({**rasa_answer, "text": asked["text"]}).encode()
@@ -326,7 +327,6 @@ async def test_nlu_client_over_the_wire_answers_and_falls_back(serve) -> None:  
             await writer.drain()
 
     server, url = await serve(rasa)
-    box.append(server)
     async with httpx.AsyncClient() as http, KeepAlivePool() as wire:
         client = NluClient(
             http,
