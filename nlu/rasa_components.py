@@ -36,7 +36,7 @@ from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
     CountVectorsFeaturizer,
 )
 from rasa.shared.constants import DIAGNOSTIC_DATA
-from rasa.shared.nlu.constants import FEATURE_TYPE_SEQUENCE, TEXT
+from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -563,17 +563,12 @@ def _text_matrices(
     message: Message, featurizers: List[Text]
 ) -> Optional[Tuple[scipy.sparse.coo_matrix, scipy.sparse.coo_matrix]]:
     """The text's sequence and sentence matrices when there is exactly one sparse matrix
-    of each (from the featurizers DIET reads, as ``Message.get_sparse_features`` filters
-    them) and no dense features; otherwise None."""
-    sequence: List[Features] = []
-    sentence: List[Features] = []
-    for feature in message.features:
-        if feature.attribute != TEXT or (featurizers and feature.origin not in featurizers):
-            continue
-        if not feature.is_sparse():
-            return None
-        (sequence if feature.type == FEATURE_TYPE_SEQUENCE else sentence).append(feature)
+    of each and no dense features, picked by the filters ``Message.get_sparse_features`` /
+    ``get_dense_features`` use (without their deep copies); otherwise None."""
+    sequence, sentence = message._filter_sparse_features(TEXT, featurizers)
     if len(sequence) != 1 or len(sentence) != 1:
+        return None
+    if any(message._filter_dense_features(TEXT, featurizers)):
         return None
     return sequence[0].features.tocoo(), sentence[0].features.tocoo()
 
