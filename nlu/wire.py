@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import cast
 from urllib.parse import quote, urlsplit
@@ -54,7 +53,6 @@ class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.closed = False
-        self.used = 0
         self.idle_since = 0.0
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[Answer] | None = None
@@ -103,7 +101,6 @@ class _Connection(asyncio.Protocol):
         if self.closed or self.transport is None:
             raise WireError("connection already closed")
         self._waiter = asyncio.get_running_loop().create_future()
-        self.used += 1
         self.transport.write(request)
         return await self._waiter
 
@@ -149,10 +146,9 @@ class KeepAlivePool:
         body: bytes,
         *,
         seconds: float,
-        headers: Mapping[str, str] | None = None,
     ) -> Answer:
         target = self._target(url)
-        request = self._request(target, path, body, headers)
+        request = self._request(target, path, body)
         try:
             async with asyncio.timeout(seconds):
                 connection = self._take(target)
@@ -196,16 +192,13 @@ class KeepAlivePool:
         return target
 
     @staticmethod
-    def _request(
-        target: _Target, path: str, body: bytes, headers: Mapping[str, str] | None
-    ) -> bytes:
+    def _request(target: _Target, path: str, body: bytes) -> bytes:
         lines = [
             f"POST {target.path}{path} HTTP/1.1",
             f"Host: {target.host}:{target.port}",
             "Content-Type: application/json",
             f"Content-Length: {len(body)}",
         ]
-        lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
     def _take(self, target: _Target) -> _Connection | None:
