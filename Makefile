@@ -13,7 +13,7 @@ PY310 ?= $(shell \
 		ls -d "$$(pyenv root)"/versions/3.10.*/bin/python3.10 | sort -V | tail -1; \
 	elif command -v python3.10 >/dev/null 2>&1; then command -v python3.10; fi)
 
-.PHONY: help run test lint fmt venv rasa-venv browser db-upgrade bench clean
+.PHONY: help run test test-fast fuzz lint fmt venv rasa-venv browser db-upgrade bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -62,6 +62,12 @@ run: venv rasa-venv ## set up and start the service on http://127.0.0.1:8000
 
 test: venv rasa-venv browser ## set up and run the whole test suite
 	$(PY) -m pytest
+
+test-fast: venv ## the quick loop: no Rasa, no browser, no long fuzzing
+	$(PY) -m pytest -m "not rasa and not slow and not e2e and not fuzz" -q
+
+fuzz: venv ## long fuzzing runs of every route (FUZZ_EXAMPLES per operation, default 500)
+	WEIQUAN_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(PY) -m pytest -m fuzz -q tests/security
 
 lint: venv ## ruff and mypy
 	$(VENV)/bin/ruff check .

@@ -126,3 +126,13 @@ async def client(app) -> AsyncIterator[object]:  # type: ignore[no-untyped-def]
     transport = httpx.ASGITransport(app=BodyLimit(app, app.state.settings.max_body_bytes))
     async with httpx.AsyncClient(transport=transport, base_url="http://weiquan.test") as http:
         yield http
+
+
+_RASA_FIXTURES = {"rasa_model", "rasa_server"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that need the Rasa environment carry the ``rasa`` marker (``make test-fast`` skips them)."""
+    for item in items:
+        if _RASA_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.rasa)
