@@ -10,13 +10,15 @@ from zoneinfo import ZoneInfo
 
 import cn2an
 
-from nlu.spans import Found, normalize_digits
+from nlu.spans import Found, normalize_digits, squeeze_space
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 _N = r"[0-9]{1,2}|[一二三四五六七八九十两]{1,3}"  # month, day or a small count
 _YEAR = r"(?P<y>[0-9]{4}|[〇零一二三四五六七八九]{4})"
 _DAY_END = r"(?:日|号)"
+# Gaps between the parts of a date are short: whitespace runs are squeezed before parsing.
+_GAP = r"\s{0,3}"
 # "3号线", "5号楼" are places, not dates.
 _NOT_PLACE = r"(?!线|楼|门|床|房|柜|窗|店|馆|厅|位|机|仓|库|车厢)"
 _WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6}
@@ -34,7 +36,9 @@ _RELATIVE_DAYS = {
     "后天": -2,
 }
 # 10.3 / 10/3 read as a date inside free text only when a purchase word follows.
-_SHORT_DATE_CUE = re.compile(r"\s*(?:号|日|那天|买|下单|购买|收到|到货|发货|签收|付款|拍的|入手)")
+_SHORT_DATE_CUE = re.compile(
+    r"\s{0,3}(?:号|日|那天|买|下单|购买|收到|到货|发货|签收|付款|拍的|入手)"
+)
 
 
 def _int(token: str) -> int:
@@ -144,7 +148,7 @@ _Resolver = Callable[[re.Match[str], date], date | None]
 # (pattern, resolver, needs a cue when found in free text); earlier patterns win overlaps.
 _PATTERNS: list[tuple[re.Pattern[str], _Resolver, bool]] = [
     (
-        re.compile(rf"{_YEAR}\s*年\s*(?P<m>{_N})\s*月\s*(?P<d>{_N})\s*{_DAY_END}?"),
+        re.compile(rf"{_YEAR}{_GAP}年{_GAP}(?P<m>{_N}){_GAP}月{_GAP}(?P<d>{_N}){_GAP}{_DAY_END}?"),
         _ymd,
         False,
     ),
@@ -156,17 +160,19 @@ _PATTERNS: list[tuple[re.Pattern[str], _Resolver, bool]] = [
         False,
     ),
     (
-        re.compile(rf"(?P<ry>今年|去年|前年)\s*(?P<m>{_N})\s*月\s*(?P<d>{_N})\s*{_DAY_END}?"),
+        re.compile(
+            rf"(?P<ry>今年|去年|前年){_GAP}(?P<m>{_N}){_GAP}月{_GAP}(?P<d>{_N}){_GAP}{_DAY_END}?"
+        ),
         _rel_year_md,
         False,
     ),
     (
-        re.compile(rf"(?P<rm>上上|上|这|本)个?月\s*(?P<d>{_N})\s*{_DAY_END}"),
+        re.compile(rf"(?P<rm>上上|上|这|本)个?月{_GAP}(?P<d>{_N}){_GAP}{_DAY_END}"),
         _rel_month_day,
         False,
     ),
     (re.compile(r"(?P<ry>今年|去年)?双(?P<f>十一|十二|11|12)(?![0-9])"), _shopping_festival, False),
-    (re.compile(rf"(?<![0-9年])(?P<m>{_N})\s*月\s*(?P<d>{_N})\s*{_DAY_END}?"), _md, False),
+    (re.compile(rf"(?<![0-9年])(?P<m>{_N}){_GAP}月{_GAP}(?P<d>{_N}){_GAP}{_DAY_END}?"), _md, False),
     (re.compile(r"(?<![0-9.])(?P<m>[0-9]{1,2})[./](?P<d>[0-9]{1,2})(?![0-9.%])"), _md, True),
     (
         re.compile(
@@ -178,12 +184,12 @@ _PATTERNS: list[tuple[re.Pattern[str], _Resolver, bool]] = [
     (re.compile("(?P<rd>" + "|".join(_RELATIVE_DAYS) + ")"), _relative_day, False),
     (
         re.compile(
-            rf"(?<![0-9])(?P<n>{_N}|半)\s*(?P<u>天|日|周|个星期|星期|个礼拜|礼拜|个月|年)(?:之)?前"
+            rf"(?<![0-9])(?P<n>{_N}|半){_GAP}(?P<u>天|日|周|个星期|星期|个礼拜|礼拜|个月|年)(?:之)?前"
         ),
         _ago,
         False,
     ),
-    (re.compile(rf"(?<![0-9月年.])(?P<d>{_N})\s*{_DAY_END}{_NOT_PLACE}"), _day_only, True),
+    (re.compile(rf"(?<![0-9月年.])(?P<d>{_N}){_GAP}{_DAY_END}{_NOT_PLACE}"), _day_only, True),
 ]
 
 
@@ -230,6 +236,6 @@ def parse_date(text: str, now: datetime, *, allow_future: bool = False) -> date 
 
     A date backed by context wins over a bare "3.5" that may well be a price.
     """
-    found = list(find_dates(text, now, allow_future=allow_future))
+    found = list(find_dates(squeeze_space(text), now, allow_future=allow_future))
     best = next((f for f in found if f.cued), found[0] if found else None)
     return date.fromisoformat(best.value) if best else None

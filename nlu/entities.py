@@ -26,7 +26,7 @@ from nlu.identifiers import (
 )
 from nlu.lexicon import brands, find_person_names, parse_platform, platforms, products
 from nlu.numbers import find_amounts, parse_amount
-from nlu.spans import Found, normalize_digits
+from nlu.spans import Found, Squeezed, normalize_digits
 from nlu.types import Entity
 
 __all__ = [
@@ -117,17 +117,23 @@ def _json_value(found: Found) -> Any:
 def extract(text: str, now: datetime) -> list[Entity]:
     """All entities in ``text`` with offsets into the original string and normalised values.
 
+    The extractors read the text with whitespace runs squeezed (their patterns only bridge
+    short gaps); the spans they find are mapped back to the original.
     A bare number is not an amount here (it could be anything); it needs 元/块/花了/￥ etc.
     Likewise 10.3 or 15号 count as dates only with a purchase word or sentence context.
     """
-    kept = resolve(_candidates(text, now), len(text))
-    return [
-        Entity(
-            entity=f.entity,
-            value=_json_value(f),
-            start=f.start,
-            end=f.end,
-            text=text[f.start : f.end],
+    squeezed = Squeezed(text)
+    kept = resolve(_candidates(squeezed.text, now), len(squeezed.text))
+    entities = []
+    for f in kept:
+        start, end = squeezed.span(f.start, f.end)
+        entities.append(
+            Entity(
+                entity=f.entity,
+                value=_json_value(f),
+                start=start,
+                end=end,
+                text=text[start:end],
+            )
         )
-        for f in kept
-    ]
+    return entities

@@ -23,7 +23,7 @@ from nlu.types import Parse
 
 # Entity types whose values the issue holds to ≥ 0.95 on the split.
 VALUE_TYPES: tuple[str, ...] = ("cert_no", "case_id", "phone", "amount", "platform")
-_ANNOTATION = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<entity>[a-z_]+)\)|(?P<json>\{[^}]*\}))")
+_ANNOTATION = re.compile(r"\[(?P<text>[^\[\]]+)\](?:\((?P<entity>[a-z_]+)\)|(?P<json>\{[^{}]*\}))")
 
 
 @dataclass(frozen=True)

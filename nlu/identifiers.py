@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from stdnum.cn import ric
 
-from nlu.spans import Found, digits_only, normalize_digits
+from nlu.spans import Found, digits_only, normalize_digits, squeeze_space
 
 _SEP = r"[ \-]?"
 # Digit runs may carry single spaces or dashes ("138 1234 5678"); the lookarounds keep a
@@ -26,11 +26,15 @@ _CASE_ID = re.compile(r"(?<![A-Za-z0-9])(TS|JB)[ \-]?([0-9]{14})(?![0-9])", re.I
 _ID_NUMBER = re.compile(
     rf"(?<![0-9A-Za-z])[0-9]{{6}}{_SEP}[0-9]{{8}}{_SEP}[0-9]{{3}}[0-9Xx](?![0-9A-Za-z])"
 )
+# Label, then each optional part (是/为, a colon or #) with its own short gap after it: no
+# two gaps touch, so a run of spaces has one way to be read, and a long run none at all.
 _ORDER = re.compile(
-    r"(?:订单号码?|订单编号|订单|单号|order\s*(?:no\.?|number|id|#)?)"
-    r"\s*(?:是|为)?\s*[:#]?\s*(?P<n>[0-9]{10,24})(?![0-9])",
+    r"(?:订单号码?|订单编号|订单|单号|order(?:\s{0,3}(?:no\.?|number|id|#))?)"
+    r"\s{0,3}(?:[是为]\s{0,3})?(?:[:#]\s{0,3})?(?P<n>[0-9]{10,24})(?![0-9])",
     re.IGNORECASE,
 )
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+_ID_SEPARATORS = re.compile(r"[ \-]")
 
 
 def find_phones(text: str) -> Iterator[Found]:
@@ -38,7 +42,7 @@ def find_phones(text: str) -> Iterator[Found]:
     norm = normalize_digits(text)
     for m in _PHONE.finditer(norm):
         number = digits_only(m["n"])
-        if re.fullmatch(r"1[3-9][0-9]{9}", number):
+        if _MOBILE.fullmatch(number):
             yield Found("phone", m.start(), m.end(), number)
 
 
@@ -65,7 +69,7 @@ def find_id_numbers(text: str) -> Iterator[Found]:
     """18-character resident ID numbers whose checksum, birth date and region are valid."""
     norm = normalize_digits(text)
     for m in _ID_NUMBER.finditer(norm):
-        number = re.sub(r"[ \-]", "", m.group()).upper()
+        number = _ID_SEPARATORS.sub("", m.group()).upper()
         if ric.is_valid(number):
             yield Found("id_number", m.start(), m.end(), number)
 
@@ -83,24 +87,24 @@ def _first(found: Iterator[Found]) -> str | None:
 
 def parse_phone(text: str) -> str | None:
     """The first mainland mobile number in ``text`` as 11 digits."""
-    return _first(find_phones(text))
+    return _first(find_phones(squeeze_space(text)))
 
 
 def parse_cert_no(text: str) -> str | None:
     """The first CCC certificate number in ``text`` as bare digits."""
-    return _first(find_cert_numbers(text))
+    return _first(find_cert_numbers(squeeze_space(text)))
 
 
 def parse_case_id(text: str) -> str | None:
     """The first case number in ``text``, upper-cased (``ts2026...`` → ``TS2026...``)."""
-    return _first(find_case_ids(text))
+    return _first(find_case_ids(squeeze_space(text)))
 
 
 def parse_id_number(text: str) -> str | None:
     """The first valid resident ID number in ``text``, with a capital X check digit."""
-    return _first(find_id_numbers(text))
+    return _first(find_id_numbers(squeeze_space(text)))
 
 
 def parse_order_no(text: str) -> str | None:
     """The first order number that follows an 订单号-style label."""
-    return _first(find_order_numbers(text))
+    return _first(find_order_numbers(squeeze_space(text)))

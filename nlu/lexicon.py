@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from nlu.spans import Found, normalize_digits
+from nlu.spans import Found, normalize_digits, squeeze_space
 
 DATA_DIR = Path(__file__).parent / "data_rules"
 
@@ -130,7 +130,9 @@ def name_rules() -> NameRules:
     cues = [str(c) for c in (*data["cues"], *data["strict_cues"])]
     alternation = "|".join(re.escape(c) for c in sorted(cues, key=len, reverse=True))
     return NameRules(
-        cues=re.compile(rf"(?P<cue>{alternation})\s*[:：]?\s*(?P<name>[\u4e00-\u9fff]{{2,4}})"),
+        cues=re.compile(
+            rf"(?P<cue>{alternation})\s{{0,3}}(?:[:：]\s{{0,3}})?(?P<name>[\u4e00-\u9fff]{{2,4}})"
+        ),
         strict=frozenset(str(c) for c in data["strict_cues"]),
         stop_chars=frozenset(str(data["stop_chars"])),
         surnames=frozenset(str(data["surnames"])),
@@ -156,4 +158,4 @@ def find_person_names(text: str) -> Iterator[Found]:
 
 def parse_platform(text: str) -> str | None:
     """Canonical platform name (淘宝, 京东, ..., 线下) for the first platform mentioned."""
-    return platforms().canonical(text)
+    return platforms().canonical(squeeze_space(text))

@@ -8,23 +8,25 @@ from decimal import Decimal, InvalidOperation
 
 import cn2an
 
-from nlu.spans import Found, normalize_digits
+from nlu.spans import Found, normalize_digits, squeeze_space
 
 MAX_AMOUNT = Decimal(10_000_000)
 MAX_TOKEN_CHARS = 20  # longer digit runs are identifiers, not prices
 
 _CN_DIGIT = "零〇一二两三四五六七八九壹贰叁肆伍陆柒捌玖"
 _CN_UNIT = "十百千万亿拾佰仟"
-_ARABIC = r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?"
-# One number token: Arabic, Chinese or mixed ("1.2万", "1万2", "两千五", "三百五十").
+# One number token: Arabic ("1,299.00"), Chinese or mixed ("1.2万", "1万2", "两千五"). After
+# the first digit (or thousands group) one greedy run takes the rest, so a long run of digits
+# is read once and never re-split.
 _TOKEN = re.compile(
-    rf"(?:{_ARABIC}[0-9万千百亿.]*|[{_CN_DIGIT}{_CN_UNIT}][{_CN_DIGIT}{_CN_UNIT}点]*)"
+    r"(?:(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9])[0-9万千百亿.]*"
+    rf"|[{_CN_DIGIT}{_CN_UNIT}][{_CN_DIGIT}{_CN_UNIT}点]*)"
     rf"(?P<k>[kKwW](?![A-Za-z]))?"
 )
 _JIAO_DIGIT = "一二两三四五六七八九123456789"
 # Currency after the number, with optional 毛/角/分 ("八十八块八", "三块五毛").
 _SUFFIX = re.compile(
-    r"\s*(?:多|来|余)?\s*(?:块钱|元钱|块|元|圆|rmb|RMB|人民币|大洋)"
+    r"\s{0,3}(?:[多来余]\s{0,3})?(?:块钱|元钱|块|元|圆|rmb|RMB|人民币|大洋)"
     rf"(?:(?P<jiao>[{_JIAO_DIGIT}])(?:毛|角)?(?:(?P<fen>[{_JIAO_DIGIT}])分)?"
     rf"(?![0-9{_CN_DIGIT}{_CN_UNIT}月号日天年个件]))?"
 )
@@ -32,15 +34,16 @@ _SUFFIX = re.compile(
 _PREFIX = re.compile(
     r"(?:花了|花费了?|花|付了|付款|支付了?|价格|价钱|售价|标价|原价|单价|总价|共计|合计|"
     r"一共|总共|共花了?|卖|卖了|金额|货款|价值|[￥¥$]|rmb|RMB|人民币)"
-    r"\s*(?:是|为|了|大概|大约|差不多|约)?\s*[:：]?\s*[￥¥]?\s*$"
+    r"\s{0,3}(?:(?:是|为|了|大概|大约|差不多|约)\s{0,3})?(?:[:：]\s{0,3})?(?:[￥¥]\s{0,3})?$"
 )
-_SYMBOL_BEFORE = re.compile(r"[￥¥]\s*$")
+_SYMBOL_BEFORE = re.compile(r"[￥¥]\s{0,3}$")
 # A number followed by a measure word counts things or time, not money.
 _MEASURE = re.compile(
-    r"\s*(?:个|件|次|天|盒|瓶|支|双|台|只|条|箱|号|月|年|日|周|小时|分钟|斤|克|公斤|g|kg|ml|"
+    r"\s{0,3}(?:个|件|次|天|盒|瓶|支|双|台|只|条|箱|号|月|年|日|周|小时|分钟|斤|克|公斤|g|kg|ml|"
     r"岁|人|家|单|倍|位|张|部|套|包|袋|罐|楼|层|星期|礼拜|点|%|％)"
 )
-_NEGATIVE_BEFORE = re.compile(r"(?:-|负|减)\s*$")
+_NEGATIVE_BEFORE = re.compile(r"[-负减]\s{0,3}$")
+_PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 
 def _tidy(value: Decimal) -> Decimal:
@@ -54,7 +57,7 @@ def _tidy(value: Decimal) -> Decimal:
 def _token_value(token: str, multiplier: str | None) -> Decimal | None:
     """Decimal value of one number token; cn2an reads the Chinese and mixed forms."""
     clean = token.replace(",", "")
-    if re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", clean):
+    if _PLAIN_DECIMAL.fullmatch(clean):
         value = Decimal(clean)
     else:
         try:
@@ -118,6 +121,7 @@ def parse_amount(text: str) -> Decimal | None:
     A bare Chinese numeral must be at least two characters (or the whole text), so the 一 of
     一下 is not taken for money.
     """
+    text = squeeze_space(text)
     bare: Decimal | None = None
     whole = text.strip()
     for found in find_amounts(text):

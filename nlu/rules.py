@@ -17,6 +17,7 @@ from typing import Any
 
 from nlu.entities import extract
 from nlu.lexicon import load_yaml
+from nlu.spans import squeeze_space
 from nlu.types import INTENTS, Entity, Parse
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ class RuleParser:
     def _parse(self, text: str, now: datetime) -> Parse:
         head = text[:MAX_CHARS]
         entities = tuple(extract(head, now))
-        folded = _fold(head)
+        folded = squeeze_space(_fold(head))
         forms = (_bare(folded), _compact(folded))
         found = {e.entity for e in entities}
         scores = self.table.scores
