@@ -9,12 +9,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import httpx
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
-from bot.crypto import KEYRING, cipher_for
+from bot.crypto import KEYRING, keyring_from_settings
 from bot.db.engine import engine_from_settings, make_sessionmaker
 from bot.db.migrate import upgrade_async
 from bot.evidence import EvidenceStore
@@ -24,7 +25,8 @@ from bot.outbox import OutboxDispatcher
 from bot.pipeline import Pipeline
 from bot.settings import Settings
 from bot.understanding import NluNormalizer
-from bot.web import errors, health, rest
+from bot.web import errors, health, ratelimit, rest
+from bot.web.headers import CHAT_HEADERS, SecurityHeaders
 from bot.web.limits import BodyLimit
 from dialogues.engine import Engine
 from integrations.ccc.http_registry import HttpRegistry
@@ -71,7 +73,7 @@ def create_app(
         if migrate:
             await upgrade_async(settings.resolved_database_url)
         # Personal data is encrypted with this instance's key (its data dir or WEIQUAN_PII_KEY).
-        KEYRING.configure(cipher_for(settings.pii_key, settings.data_dir))
+        KEYRING.configure(keyring_from_settings(settings))
         async with AsyncExitStack() as stack:
             db_engine = engine_from_settings(settings)
             stack.push_async_callback(db_engine.dispose)
@@ -99,7 +101,10 @@ def create_app(
             app.state.understanding = understanding
             app.state.pipeline = pipeline
             app.state.outbox = OutboxDispatcher(
-                sessions, batch=settings.outbox_batch, poll_seconds=settings.outbox_poll_seconds
+                sessions,
+                batch=settings.outbox_batch,
+                poll_seconds=settings.outbox_poll_seconds,
+                max_retry_after=settings.outbox_max_retry_after_seconds,
             )
             for extension in extensions:
                 await stack.enter_async_context(extension.lifespan(app))
@@ -114,22 +119,32 @@ def create_app(
                 gc.freeze()
             yield
 
+    # The API description maps every route for an attacker: not served in production.
+    public_docs = settings.environment != "production"
     app = FastAPI(
         title="Weiquan 维权助手",
         version="0.1.0",
         description="Complaints and tip-offs about counterfeit and substandard goods.",
         lifespan=lifespan,
+        docs_url="/docs" if public_docs else None,
+        redoc_url="/redoc" if public_docs else None,
+        openapi_url="/openapi.json" if public_docs else None,
     )
     app.state.settings = settings
     errors.install(app)
+    ratelimit.install(app, settings)
+    app.add_middleware(SecurityHeaders)
     app.include_router(health.router)
-    app.include_router(rest.router)
+    app.include_router(rest.router, dependencies=[Depends(ratelimit.limit_sender)])
     for extension in extensions:
         extension.install(app)
+    app.mount("/static", StaticFiles(directory=STATIC), name="chat-static")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def chat_page() -> HTMLResponse:
-        return HTMLResponse((STATIC / "chat.html").read_text(encoding="utf-8"))
+        return HTMLResponse(
+            (STATIC / "chat.html").read_text(encoding="utf-8"), headers=CHAT_HEADERS
+        )
 
     return app
 

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Case, CaseEvent, OutboxMessage
-from bot.outbox import GiveUp, RetryLater
+from bot.outbox import GiveUp, RetryLater, parse_retry_after
 
 if TYPE_CHECKING:
     from bot.runtime import BackofficeRuntime
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 TOPIC = "backoffice"
 SCHEMA = "weiquan.case-event/1"
 SIGNATURE_HEADER = "X-Weiquan-Signature"
+# A receiver refuses deliveries whose signed timestamp is further than this from its clock.
+DEFAULT_MAX_AGE_SECONDS = 300.0
 EVENT_NAMES = {
     "submitted": "case.submitted",
     "transition": "case.status_changed",
@@ -83,14 +86,26 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
-def verify(secret: str, header: str, body: bytes) -> bool:
-    """What a receiver does (and what the tests' receiver does) to check a delivery."""
+def verify(
+    secret: str,
+    header: str,
+    body: bytes,
+    *,
+    max_age: float = DEFAULT_MAX_AGE_SECONDS,
+    now: float | None = None,
+) -> bool:
+    """What a receiver does (and what the tests' receiver does) to check a delivery: the
+    signature, and a timestamp within ``max_age`` seconds of ``now`` so a captured delivery
+    cannot be replayed later."""
     parts = dict(p.split("=", 1) for p in header.split(",") if "=" in p)
-    try:
-        expected = sign(secret, int(parts.get("t", "")), body)
-    except ValueError:
+    stamp = parts.get("t", "")
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
         return False
-    return hmac.compare_digest(expected, header)
+    timestamp = int(stamp)
+    current = time.time() if now is None else now
+    if abs(current - timestamp) > max_age:
+        return False
+    return hmac.compare_digest(sign(secret, timestamp, body), header)
 
 
 def case_body(case: Case, event: CaseEvent) -> dict[str, Any]:
@@ -160,10 +175,9 @@ class Delivery:
             raise RetryLater(f"{type(exc).__name__}: {exc}") from None
         if response.is_success or response.status_code == 409:
             return
-        after = response.headers.get("retry-after")
         raise RetryLater(
             f"HTTP {response.status_code}: {response.text[:200]}",
-            after=float(after) if after and after.isdigit() else None,
+            after=parse_retry_after(response.headers.get("retry-after"), now=self.runtime.now()),
         )
 
 

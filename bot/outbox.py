@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -22,14 +24,39 @@ from bot.db.models import OutboxMessage
 log = logging.getLogger(__name__)
 Handler = Callable[[OutboxMessage], Awaitable[None]]
 LEASE = timedelta(minutes=2)
+# The longest wait a peer's Retry-After can impose; longer (or absurd) values are cut to it.
+MAX_RETRY_AFTER_SECONDS = 3600.0
 
 
 class RetryLater(Exception):
-    """Delivery failed for now; try again (after ``after`` seconds when the peer said so)."""
+    """Delivery failed for now; try again (after ``after`` seconds when the peer said so).
+
+    A negative, infinite or NaN ``after`` is dropped: the dispatcher's own backoff applies.
+    """
 
     def __init__(self, reason: str, after: float | None = None) -> None:
         super().__init__(reason)
-        self.after = after
+        self.after = after if after is not None and math.isfinite(after) and after > 0 else None
+
+
+def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
+    """A ``Retry-After`` header (delta-seconds or an HTTP date) as seconds from ``now``.
+
+    Anything else (negative, fractional, words) is None; a huge value stays finite.
+    """
+    value = (value or "").strip()
+    if not value:
+        return None
+    if value.isascii() and value.isdigit():
+        # Compare as text so that ten thousand digits never become an int.
+        return float(value) if len(value) <= 9 else 1e9
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
 
 
 class GiveUp(Exception):
@@ -48,6 +75,7 @@ class OutboxDispatcher:
         batch: int = 50,
         poll_seconds: float = 1.0,
         max_attempts: int = 12,
+        max_retry_after: float = MAX_RETRY_AFTER_SECONDS,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.sessions = sessions
@@ -56,6 +84,7 @@ class OutboxDispatcher:
         self.batch = batch
         self.poll_seconds = poll_seconds
         self.max_attempts = max_attempts
+        self.max_retry_after = max_retry_after
         self.clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -120,6 +149,8 @@ class OutboxDispatcher:
             after = (
                 exc.after if isinstance(exc, RetryLater) and exc.after else backoff(row.attempts)
             )
+            # A peer may ask for any wait (10**30 s would overflow the date): bounded here.
+            after = min(after, self.max_retry_after)
             dead = row.attempts >= self.max_attempts
             log.info("outbox %s attempt %s failed: %s", row.key, row.attempts, exc)
             await self._finish(

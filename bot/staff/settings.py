@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.settings import require_https
+
 
 class BackofficeSettings(BaseSettings):
     """Hand-off target, personal-data key, console session and queue timing."""
@@ -38,6 +40,7 @@ class BackofficeSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> BackofficeSettings:
+        require_https(self.backoffice_url, "WEIQUAN_BACKOFFICE_URL", self.environment)
         if self.environment == "production":
             if self.backoffice_url and not self.backoffice_secret:
                 raise ValueError(

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from telegram.error import InvalidToken, TelegramError
 
+from bot.settings import require_https
 from integrations.telegram.adapter import UpdateAdapter
 from integrations.telegram.client import build_bot
 from integrations.telegram.delivery import TOPIC, TelegramDelivery
@@ -35,6 +36,9 @@ class TelegramExtension:
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         settings = self._settings or TelegramSettings()
+        environment = app.state.settings.environment
+        require_https(settings.base_url, "WEIQUAN_TELEGRAM_BASE_URL", environment)
+        require_https(settings.base_file_url, "WEIQUAN_TELEGRAM_BASE_FILE_URL", environment)
         app.state.telegram = None
         if not settings.configured:
             log.info("telegram: WEIQUAN_TELEGRAM_TOKEN not set, channel disabled")

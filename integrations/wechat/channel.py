@@ -1,8 +1,8 @@
 """Processing one WeChat message exactly once and answering inside WeChat's 5 seconds.
 
 Every delivery of a message (WeChat retries after 5 s; proxies duplicate) joins the same
-processing: one asyncio task per message in this worker, and the pipeline's unique
-(channel, message id) across workers. A delivery waits up to the passive budget; if the
+processing: one asyncio task per message of a sender in this worker, and the pipeline's
+unique (channel, conversation, message id) across workers. A delivery waits up to the passive budget; if the
 answer is not ready then, an account with the customer-service API answers ``success``
 and the replies follow through the outbox, while one without it leaves this delivery
 unanswered so that WeChat's retry (same MsgId) picks up the finished reply.
@@ -11,6 +11,7 @@ unanswered so that WeChat's retry (same MsgId) picks up the finished reply.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -37,6 +38,13 @@ log = logging.getLogger(__name__)
 CHANNEL = "wechat"
 TOPIC = "reply:wechat"
 KEEP_FINISHED_SECONDS = 60.0  # WeChat's three retries come within ~15 s
+
+
+def _key(incoming: Incoming) -> str:
+    """One message of one sender (a MsgId alone is not proven to be only this sender's),
+    short enough for an outbox key."""
+    key = f"{incoming.openid}:{incoming.message_id}"
+    return key if len(key) <= 96 else hashlib.sha256(key.encode()).hexdigest()
 
 
 class HandlesMessages(Protocol):
@@ -97,7 +105,7 @@ class WechatChannel:
         """Join (or start) the processing of ``incoming`` and answer within the budget."""
         if incoming.kind == "silent":
             return Answer("")
-        job = self.jobs.get(incoming.message_id)
+        job = self.jobs.get(_key(incoming))
         if job is None:
             job = self._start(incoming, pipeline)
         if job.deferred:
@@ -129,22 +137,22 @@ class WechatChannel:
             self._process(incoming, pipeline), name=f"wechat:{incoming.message_id}"
         )
         job = _Job(task)
-        self.jobs[incoming.message_id] = job
+        self.jobs[_key(incoming)] = job
 
         def finished(done: asyncio.Task[_Result]) -> None:
             if done.cancelled() or done.exception() is not None:
                 # Let a later delivery try again from scratch.
-                self.jobs.pop(incoming.message_id, None)
+                self.jobs.pop(_key(incoming), None)
                 return
             loop = asyncio.get_running_loop()
-            loop.call_later(KEEP_FINISHED_SECONDS, self._forget, incoming.message_id, job)
+            loop.call_later(KEEP_FINISHED_SECONDS, self._forget, _key(incoming), job)
 
         task.add_done_callback(finished)
         return job
 
-    def _forget(self, message_id: str, job: _Job) -> None:
-        if self.jobs.get(message_id) is job:
-            del self.jobs[message_id]
+    def _forget(self, key: str, job: _Job) -> None:
+        if self.jobs.get(key) is job:
+            del self.jobs[key]
 
     # ---- processing (once per message) -------------------------------------------------
     async def _process(self, incoming: Incoming, pipeline: HandlesMessages) -> _Result:
@@ -188,8 +196,16 @@ class WechatChannel:
         sources: list[Callable[[], Awaitable[bytes]]] = []
         if self.api is not None and incoming.media_id:
             sources.append(lambda: self.api.download_media(incoming.media_id or ""))  # type: ignore[union-attr]
-        if incoming.pic_url and incoming.pic_url.startswith(("http://", "https://")):
-            sources.append(lambda: self._fetch_url(incoming.pic_url or ""))
+        if incoming.pic_url:
+            pic_url = self.allowed_pic_url(incoming.pic_url)
+            if pic_url is not None:
+                sources.append(lambda: self._fetch_url(pic_url))
+            else:
+                log.warning(
+                    "wechat photo %s: PicUrl host not allowed (WEIQUAN_WECHAT_PIC_HOSTS), "
+                    "not fetched",
+                    incoming.message_id,
+                )
         for source in sources:
             try:
                 data = await source()
@@ -207,11 +223,27 @@ class WechatChannel:
                 log.warning("wechat photo %s is not an image (%s)", incoming.message_id, exc)
         return None
 
-    async def _fetch_url(self, url: str) -> bytes:
+    def allowed_pic_url(self, url: str) -> httpx.URL | None:
+        """The URL to fetch if it is on WeChat's image hosts, else None: any other PicUrl would
+        make us fetch what a sender names (internal services, metadata endpoints).
+
+        Parsed by httpx, the parser that makes the request, so no parser disagreement can
+        smuggle another host past the check."""
+        try:
+            parsed = httpx.URL(url.strip())
+        except (httpx.InvalidURL, TypeError, ValueError):
+            return None
+        host = parsed.host.lower().rstrip(".")
+        if parsed.scheme not in {"http", "https"} or parsed.userinfo:
+            return None
+        return parsed if host in self.settings.pic_host_set else None
+
+    async def _fetch_url(self, url: httpx.URL) -> bytes:
         if self.http is None:
             raise ApiError(None, "no HTTP client for PicUrl")
         try:
-            async with self.http.stream("GET", url) as response:
+            # No redirects: a hop could lead off the allowed hosts.
+            async with self.http.stream("GET", url, follow_redirects=False) as response:
                 if response.status_code != 200:
                     raise ApiError(None, f"PicUrl answered {response.status_code}")
                 data = bytearray()
@@ -266,7 +298,7 @@ class WechatChannel:
         if not texts:
             return
         now = self.clock()
-        keys = [f"{TOPIC}:{incoming.message_id}:{start + i}" for i in range(len(texts))]
+        keys = [f"{TOPIC}:{_key(incoming)}:{start + i}" for i in range(len(texts))]
         try:
             await self._insert_rows(incoming, keys, texts, now + timedelta(seconds=delay))
         except IntegrityError:
@@ -307,7 +339,7 @@ class WechatChannel:
     async def _was_deferred(self, incoming: Incoming) -> bool:
         """Another worker answered ``success`` for this message and queued the replies."""
         async with self.sessions() as session:
-            key = f"{TOPIC}:{incoming.message_id}:0"
+            key = f"{TOPIC}:{_key(incoming)}:0"
             return (
                 await session.execute(select(OutboxMessage.id).where(OutboxMessage.key == key))
             ).first() is not None

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
 from fastapi import FastAPI
 
+from bot.settings import require_https
 from integrations.wechat.api import WechatApi
 from integrations.wechat.channel import TOPIC, WechatChannel
 from integrations.wechat.envelope import Envelope
 from integrations.wechat.outbound import CustomerServiceSender
+from integrations.wechat.replay import ReplayGuard
 from integrations.wechat.route import router
 from integrations.wechat.settings import WechatSettings
 
@@ -25,13 +28,17 @@ class WechatRuntime:
     envelope: Envelope
     channel: WechatChannel
     api: WechatApi | None
+    guard: ReplayGuard
 
 
 class WechatExtension:
     name = "wechat"
 
-    def __init__(self, settings: WechatSettings | None = None) -> None:
+    def __init__(
+        self, settings: WechatSettings | None = None, *, clock: Callable[[], float] = time.time
+    ) -> None:
         self._settings = settings
+        self._clock = clock  # Unix time, for the callbacks' replay window
 
     def install(self, app: FastAPI) -> None:
         app.include_router(router)
@@ -39,6 +46,9 @@ class WechatExtension:
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         settings = self._settings or WechatSettings()
+        require_https(
+            settings.api_base_url, "WEIQUAN_WECHAT_API_BASE_URL", app.state.settings.environment
+        )
         sessions = app.state.sessions
         api = WechatApi(settings, sessions) if settings.can_call_api else None
         core = app.state.settings
@@ -56,7 +66,11 @@ class WechatExtension:
                 app.state.outbox.register(
                     TOPIC, CustomerServiceSender(api, sessions, max_bytes=settings.max_reply_bytes)
                 )
-            app.state.wechat = WechatRuntime(settings, Envelope(settings), channel, api)
+            guard = ReplayGuard(
+                sessions, window_seconds=settings.replay_window_seconds, clock=self._clock
+            )
+            envelope = Envelope(settings, clock=self._clock)
+            app.state.wechat = WechatRuntime(settings, envelope, channel, api, guard)
             try:
                 yield
             finally:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from integrations.wechat import xmlcodec
-from integrations.wechat.channel import WechatChannel
-from integrations.wechat.envelope import BadRequest, Envelope, Forbidden, check_plain_signature
+from integrations.wechat.envelope import BadRequest, Forbidden, Replayed, check_plain_signature
 from integrations.wechat.inbound import classify
-from integrations.wechat.settings import WechatSettings
+
+if TYPE_CHECKING:
+    from integrations.wechat.extension import WechatRuntime
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/webhooks/wechat", tags=["wechat channel"])
@@ -27,11 +28,11 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": code, "message": message}, status_code=status)
 
 
-def _runtime(request: Request) -> tuple[WechatSettings, Envelope, WechatChannel] | None:
-    runtime: Any = getattr(request.app.state, "wechat", None)
+def _runtime(request: Request) -> WechatRuntime | None:
+    runtime: WechatRuntime | None = getattr(request.app.state, "wechat", None)
     if runtime is None or not runtime.settings.configured:
         return None
-    return runtime.settings, runtime.envelope, runtime.channel
+    return runtime
 
 
 async def _body(request: Request, limit: int) -> bytes:
@@ -52,7 +53,7 @@ async def verify(request: Request) -> Response:
     runtime = _runtime(request)
     if runtime is None:
         return _error(404, "wechat_not_configured", "WeChat is not configured on this server.")
-    settings = runtime[0]
+    settings = runtime.settings
     params = request.query_params
     try:
         check_plain_signature(
@@ -76,7 +77,7 @@ async def receive(request: Request) -> Response:
     runtime = _runtime(request)
     if runtime is None:
         return _error(404, "wechat_not_configured", "WeChat is not configured on this server.")
-    settings, envelope, channel = runtime
+    settings, envelope, channel = runtime.settings, runtime.envelope, runtime.channel
     try:
         body = await _body(request, settings.max_body_bytes)
     except TooLarge:
@@ -85,12 +86,21 @@ async def receive(request: Request) -> Response:
         opened = envelope.open(dict(request.query_params), body)
         incoming = classify(opened.fields)
     except Forbidden as exc:
-        return _error(403, "bad_signature", str(exc))
+        return _error(403, exc.code, str(exc))
     except BadRequest as exc:
-        return _error(400, "bad_message", str(exc))
+        return _error(400, exc.code, str(exc))
     except Exception:  # anything a hostile body could still provoke is its fault, not ours
         log.exception("wechat: unreadable callback")
         return _error(400, "bad_message", "The message could not be read.")
+    try:
+        # A retry of this message passes; another message under a used nonce does not.
+        await runtime.guard.admit(opened)
+    except Replayed as exc:
+        log.warning("wechat: replayed callback refused (nonce %r)", opened.nonce)
+        return _error(403, exc.code, str(exc))
+    except Exception:
+        log.exception("wechat %s: the nonce could not be recorded", incoming.message_id)
+        return Response(status_code=503)
     try:
         answer = await channel.answer(incoming, request.app.state.pipeline, started)
     except Exception:

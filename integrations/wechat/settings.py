@@ -34,6 +34,12 @@ class WechatSettings(BaseSettings):
     api_timeout_seconds: float = 10.0
     # Renew the cached access token this long before WeChat says it expires.
     token_margin_seconds: int = 300
+    # A callback signed more than this many seconds before (or after) our clock is refused,
+    # and nonces are remembered this long, so a captured callback cannot be replayed.
+    replay_window_seconds: int = Field(default=300, ge=30, le=3600)
+    # PicUrl is fetched only from these hosts (comma-separated; WeChat's image CDN). Photos
+    # otherwise come through the media API with the MediaId.
+    pic_hosts: str = "mmbiz.qpic.cn,mmbiz.qlogo.cn"
 
     @field_validator("aes_key")
     @classmethod
@@ -60,6 +66,12 @@ class WechatSettings(BaseSettings):
     def configured(self) -> bool:
         """The webhook answers only once a token is set; without one nothing can be verified."""
         return bool(self.token)
+
+    @property
+    def pic_host_set(self) -> frozenset[str]:
+        return frozenset(
+            h.strip().lower().rstrip(".") for h in self.pic_hosts.split(",") if h.strip()
+        )
 
     @property
     def can_call_api(self) -> bool:

@@ -162,7 +162,9 @@ async def test_a_whole_complaint_with_a_photo_in_safe_mode(
 
 async def test_every_message_kind(sqlite_settings: Any, double: WechatDouble) -> None:
     double.pictures["p1.jpg"] = png_bytes(3)
-    async with wechat_app(sqlite_settings, wechat_settings(double)) as (app, http):
+    # A plaintext-mode account (no AES key) whose PicUrl host is the double's.
+    wechat = wechat_settings(double, aes_key="", pic_hosts="127.0.0.1")
+    async with wechat_app(sqlite_settings, wechat) as (app, http):
         user = WechatUser(http, "o_kinds_000000000000000001", mode="plain")
         # Voice with WeChat's speech recognition is read as typed text.
         await user.send("voice", MediaId="v1", Format="amr", Recognition="菜单。")
@@ -226,7 +228,7 @@ async def count_inbound(app: Any) -> int:
 async def test_typed_numbers_map_to_choices_only_where_choices_are_numbered(
     sqlite_settings: Any,
 ) -> None:
-    async with wechat_app(sqlite_settings, wechat_settings()) as (app, http):
+    async with wechat_app(sqlite_settings, wechat_settings(aes_key="")) as (app, http):
         user = WechatUser(http, "o_numbers_0000000000000001", mode="plain")
         await user.say("你好")
         await user.say("1")  # menu item 1

@@ -62,7 +62,9 @@ async def test_tencents_published_sample_decrypts_and_is_answered(settings: Any)
     wechat = wechat_settings(
         token=SAMPLE["token"], aes_key=SAMPLE["aes_key"], app_id=SAMPLE["app_id"]
     )
-    async with wechat_app(settings, wechat) as (app, http):
+    # Signed in 2014: the server's clock is set a few seconds later to stay in the window.
+    at = float(SAMPLE["timestamp"]) + 5
+    async with wechat_app(settings, wechat, clock=lambda: at) as (app, http):
         body = (
             "<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName>"
             f"<Encrypt><![CDATA[{SAMPLE['encrypt']}]]></Encrypt></xml>"
@@ -88,7 +90,9 @@ async def test_each_mode_is_answered_in_the_mode_it_came_in(
     sqlite_settings: Any, mode: str
 ) -> None:
     account = Account()
-    async with wechat_app(sqlite_settings, wechat_settings()) as (_app, http):
+    # 明文模式 is an account without an EncodingAESKey; with one, plaintext is refused.
+    wechat = wechat_settings(aes_key="") if mode == "plain" else wechat_settings()
+    async with wechat_app(sqlite_settings, wechat) as (_app, http):
         response = await account.post(
             http, message_xml("text", "o_user_mode", Content="你好"), mode
         )
@@ -120,9 +124,12 @@ async def test_url_verification_echoes_echostr_only_for_our_signature(sqlite_set
         assert (await http.get("/webhooks/wechat", params=no_echo)).status_code == 400
 
 
-async def test_bad_input_gets_400_403_413_and_never_a_500(sqlite_settings: Any) -> None:
+@pytest.mark.parametrize("aes_key", [AES_KEY, ""], ids=["safe-mode", "plaintext-mode"])
+async def test_bad_input_gets_400_403_413_and_never_a_500(
+    sqlite_settings: Any, aes_key: str
+) -> None:
     account = Account()
-    wechat = wechat_settings(max_body_bytes=4096)
+    wechat = wechat_settings(max_body_bytes=4096, aes_key=aes_key)
     async with wechat_app(sqlite_settings, wechat) as (app, http):
 
         async def post(params: dict[str, str], body: str | bytes) -> int:
@@ -133,22 +140,14 @@ async def test_bad_input_gets_400_403_413_and_never_a_500(sqlite_settings: Any) 
         params, body = account.request(text, "plain")
         assert await post(params | {"signature": "f" * 40}, body) == 403
         assert await post({k: v for k, v in params.items() if k != "signature"}, body) == 403
-
-        params, body = account.request(text, "safe")
-        assert await post(params | {"msg_signature": "f" * 40}, body) == 403
-        assert await post({k: v for k, v in params.items() if k != "msg_signature"}, body) == 403
-        # Someone else's account: signed with our token but encrypted for another AppID.
-        other_params, other_body = Account(app_id="wx_someone_else").request(text, "safe")
-        assert await post(other_params, other_body) == 400
-        # Ciphertext that is not WeChat's, correctly signed.
-        ts, nonce, junk = "1700000000", "abc", "bm90IHJlYWxseSBlbmNyeXB0ZWQ="
-        junk_params = {
-            "timestamp": ts,
-            "nonce": nonce,
-            "encrypt_type": "aes",
-            "msg_signature": sign(TOKEN, ts, nonce, junk),
-        }
-        assert await post(junk_params, f"<xml><Encrypt>{junk}</Encrypt></xml>") == 400
+        if aes_key:
+            # An account with a key takes only encrypted callbacks: plaintext is refused as such.
+            response = await http.post("/webhooks/wechat", params=params, content=body)
+            assert response.status_code == 403
+            assert response.json()["error"] == "encryption_required"
+            await check_safe_mode_input(account, text, post)
+            assert await inbound_rows(app) == []
+            return
 
         plain_params, _ = account.request(text, "plain")
         assert await post(plain_params, b"<xml><unclosed>") == 400
@@ -167,15 +166,38 @@ async def test_bad_input_gets_400_403_413_and_never_a_500(sqlite_settings: Any) 
         started = time.monotonic()
         assert await post(plain_params, BILLION_LAUGHS) == 400
         assert await post(plain_params, XXE) == 400
-        # The same attacks inside the ciphertext of a correctly signed safe-mode message.
-        for attack in (BILLION_LAUGHS, XXE):
-            attack_params, attack_body = account.request(attack, "safe")
-            assert await post(attack_params, attack_body) == 400
         assert time.monotonic() - started < 2.0
 
         assert await post(plain_params, b"<xml>" + b"a" * 5000 + b"</xml>") == 413
         # Nothing hostile was stored.
         assert await inbound_rows(app) == []
+
+
+async def check_safe_mode_input(account: Account, text: str, post: Any) -> None:
+    """Forged, foreign and hostile ciphertexts to an account in safe mode."""
+    params, body = account.request(text, "safe")
+    assert await post(params | {"msg_signature": "f" * 40}, body) == 403
+    assert await post({k: v for k, v in params.items() if k != "msg_signature"}, body) == 403
+    # Someone else's account: signed with our token but encrypted for another AppID.
+    other_params, other_body = Account(app_id="wx_someone_else").request(text, "safe")
+    assert await post(other_params, other_body) == 400
+    # Ciphertext that is not WeChat's, correctly signed.
+    ts, nonce, junk = "1700000000", "abc", "bm90IHJlYWxseSBlbmNyeXB0ZWQ="
+    junk_params = {
+        "timestamp": ts,
+        "nonce": nonce,
+        "encrypt_type": "aes",
+        "msg_signature": sign(TOKEN, ts, nonce, junk),
+    }
+    assert await post(junk_params, f"<xml><Encrypt>{junk}</Encrypt></xml>") == 400
+    # Entity attacks inside the ciphertext of a correctly signed safe-mode message.
+    started = time.monotonic()
+    for attack in (BILLION_LAUGHS, XXE):
+        attack_params, attack_body = account.request(attack, "safe")
+        assert await post(attack_params, attack_body) == 400
+    assert time.monotonic() - started < 2.0
+    safe_params, _ = account.request(text, "safe")
+    assert await post(safe_params, b"<xml>" + b"a" * 5000 + b"</xml>") == 413
 
 
 async def test_an_unconfigured_server_does_not_pretend(sqlite_settings: Any) -> None:

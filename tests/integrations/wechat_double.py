@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -130,6 +130,11 @@ class WechatDouble:
         data = self.pictures.get(request.path_params["name"])
         return Response(data, media_type="image/jpeg") if data else Response(status_code=404)
 
+    async def redirect(self, request: Request) -> Response:
+        """A host that answers with a redirect to ``?to=`` (somewhere else)."""
+        self._record(request)
+        return Response(status_code=302, headers={"location": request.query_params["to"]})
+
     def app(self) -> Starlette:
         return Starlette(
             routes=[
@@ -138,6 +143,7 @@ class WechatDouble:
                 Route("/cgi-bin/media/get", self.media_get),
                 Route("/cgi-bin/menu/create", self.menu_create, methods=["POST"]),
                 Route("/pics/{name}", self.picture),
+                Route("/redirect", self.redirect),
             ]
         )
 
@@ -261,11 +267,18 @@ def wechat_settings(double: WechatDouble | None = None, **overrides: Any) -> Wec
 
 @asynccontextmanager
 async def wechat_app(
-    settings: Settings, wechat: WechatSettings, *, run_outbox: bool = False
+    settings: Settings,
+    wechat: WechatSettings,
+    *,
+    run_outbox: bool = False,
+    clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """The app with the WeChat extension, its lifespan running, and a client for it."""
     app = create_app(
-        settings, extensions=[WechatExtension(wechat)], migrate=False, run_outbox=run_outbox
+        settings,
+        extensions=[WechatExtension(wechat, clock=clock)],
+        migrate=False,
+        run_outbox=run_outbox,
     )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
