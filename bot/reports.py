@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.models import Case
 
 RULES = Path(__file__).parent / "rules" / "reports.yml"
-_URL = re.compile(r"(?:https?://)?(?:[\w-]+\.)+[a-z]{2,}(?:/[^\s，。]*)?", re.I)
+# Host labels are at most 63 characters and few: bounded, a long run of letters or dots is
+# read a constant number of times from each position instead of to its end.
+_URL = re.compile(r"(?:https?://)?(?:[\w-]{1,63}\.){1,10}[a-z]{2,}(?:/[^\s，。]*)?", re.I)
 _NOISE = re.compile(r"[\W_]+", re.UNICODE)
 # Shop-identifying query parameters (Taobao/Tmall shop and item ids and the like).
 _ID_PARAMS = ("shop_id", "shopid", "id", "item_id", "user_id", "seller_id")

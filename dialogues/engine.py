@@ -21,7 +21,7 @@ Answer = Callable[[Turn, Ports], Awaitable[list[Reply]]]
 FollowUp = Callable[[Turn, Ports, dict[str, Any]], Awaitable[list[Reply] | None]]
 QUESTION_CUE = re.compile(
     r"[?？]|吗|么$|呢$|怎么|怎样|如何|什么|哪|多久|多少|几天|能不能|可不可以|要不要|需不需要|"
-    r"是不是|有没有|算不算|会不会|可以.*吗|how|what|when|which|why|can i|do i|is it|does",
+    r"是不是|有没有|算不算|会不会|how|what|when|which|why|can i|do i|is it|does",
     re.I,
 )
 # Intents that interrupt any step, question cue or not.

@@ -14,6 +14,7 @@ from nlu.entities import parse_id_number
 
 _HAN_NAME = re.compile(r"^[\u4e00-\u9fff·•]{2,30}$")
 _LATIN_NAME = re.compile(r"^[A-Za-z][A-Za-z .'\-]{1,29}$")
+_NAME_CUE = re.compile(r"^(?:我叫|我是|姓名[:：]?|名字[:：]?|my name is)\s*", re.I)
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def validate(
             return Accepted(phone) if phone else Rejected("invalid.phone")
         case "name":
             name = entity_value(turn, step.entity) or text
-            name = re.sub(r"^(我叫|我是|姓名[:：]?|名字[:：]?|my name is)\s*", "", name, flags=re.I)
+            name = _NAME_CUE.sub("", name)
             if _HAN_NAME.match(name) or _LATIN_NAME.match(name):
                 return Accepted(name.strip())
             return Rejected("invalid.name")
