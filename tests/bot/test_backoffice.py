@@ -29,8 +29,9 @@ SECRET = "receiver-shared-secret"
 class Receiver:
     """A back office that fails ``failures`` times, then accepts each key exactly once."""
 
-    def __init__(self, failures: int) -> None:
+    def __init__(self, failures: int, clock: Clock) -> None:
         self.failures = failures
+        self.clock = clock  # the sender's clock: signatures are checked for their age
         self.calls: list[str] = []
         self.accepted: dict[str, dict[str, Any]] = {}
 
@@ -38,7 +39,10 @@ class Receiver:
         key = request.headers["Idempotency-Key"]
         self.calls.append(key)
         if not backoffice.verify(
-            SECRET, request.headers[backoffice.SIGNATURE_HEADER], request.content
+            SECRET,
+            request.headers[backoffice.SIGNATURE_HEADER],
+            request.content,
+            now=self.clock().timestamp(),
         ):
             return httpx.Response(401)
         if self.failures > 0:
@@ -51,8 +55,8 @@ class Receiver:
 
 
 async def test_retries_until_acknowledged_exactly_once(settings: Settings) -> None:
-    receiver = Receiver(failures=2)
     clock = Clock()
+    receiver = Receiver(failures=2, clock=clock)
     async with (
         httpx.AsyncClient(transport=httpx.MockTransport(receiver)) as http,
         office_app(
@@ -105,8 +109,8 @@ async def test_retries_until_acknowledged_exactly_once(settings: Settings) -> No
 
 
 async def test_failures_are_visible(settings: Settings) -> None:
-    receiver = Receiver(failures=100)
     clock = Clock()
+    receiver = Receiver(failures=100, clock=clock)
     async with (
         httpx.AsyncClient(transport=httpx.MockTransport(receiver)) as http,
         office_app(
@@ -193,7 +197,8 @@ async def test_handoff_to_a_real_local_receiver(settings: Settings) -> None:
 
     from tests.e2e.conftest import free_port
 
-    receiver = Receiver(failures=1)
+    clock = Clock()
+    receiver = Receiver(failures=1, clock=clock)
 
     async def endpoint(request: Request) -> Response:
         answer = receiver(
@@ -219,7 +224,6 @@ async def test_handoff_to_a_real_local_receiver(settings: Settings) -> None:
         if server.started:
             break
         await asyncio.sleep(0.02)
-    clock = Clock()
     try:
         async with office_app(
             settings,
