@@ -1,0 +1,109 @@
+// The web chat page (chat.html); a file of its own so the page's CSP allows no inline script.
+"use strict";
+(() => {
+  const log = document.getElementById("log");
+  const form = document.getElementById("composer");
+  const input = document.getElementById("text");
+  const fileInput = document.getElementById("file");
+  const key = "weiquan.sender";
+  let sender = localStorage.getItem(key);
+  if (!sender) {
+    sender = "web-" + (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
+    localStorage.setItem(key, sender);
+  }
+  const newId = () => (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
+
+  function scroll() { log.scrollTop = log.scrollHeight; }
+  function bubble(cls, text) {
+    const div = document.createElement("div");
+    div.className = "msg " + cls;
+    div.textContent = text;
+    log.appendChild(div);
+    scroll();
+    return div;
+  }
+  function disableOldButtons() {
+    log.querySelectorAll(".buttons button").forEach(b => b.disabled = true);
+  }
+  function render(replies) {
+    for (const r of replies) {
+      const div = bubble("bot", r.text);
+      if (r.custom && r.custom.case_no) div.classList.add("case");
+      if (r.buttons && r.buttons.length) {
+        const row = document.createElement("div");
+        row.className = "buttons";
+        for (const b of r.buttons) {
+          const btn = document.createElement("button");
+          btn.type = "button";
+          btn.textContent = b.title;
+          btn.addEventListener("click", () => send(b.payload, b.title));
+          row.appendChild(btn);
+        }
+        log.appendChild(row);
+      }
+    }
+    scroll();
+  }
+  async function call(url, options) {
+    const typing = document.createElement("div");
+    typing.className = "typing";
+    typing.textContent = "正在输入…";
+    log.appendChild(typing);
+    scroll();
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        try {
+          const res = await fetch(url, options);
+          const body = await res.json().catch(() => null);
+          if (res.status === 429) {
+            bubble("error", "发送太频繁，请 " + (res.headers.get("Retry-After") || "几") + " 秒后再试。");
+            return;
+          }
+          if (!res.ok) {
+            bubble("error", (body && body.message) ? "发送失败：" + body.message : "发送失败（" + res.status + "）");
+            return;
+          }
+          render(body);
+          return;
+        } catch (err) {
+          if (attempt === 2) bubble("error", "网络异常，请稍后再试。");
+          else await new Promise(r => setTimeout(r, 800 * (attempt + 1)));
+        }
+      }
+    } finally {
+      typing.remove();
+    }
+  }
+  function send(message, shown, silent) {
+    disableOldButtons();
+    if (!silent) bubble("me", shown || message);
+    // One id per message: a retried request is answered once, never filed twice.
+    const body = JSON.stringify({ sender, message, message_id: newId(), locale: navigator.language });
+    return call("/webhooks/rest/webhook", { method: "POST", headers: { "Content-Type": "application/json" }, body });
+  }
+  form.addEventListener("submit", ev => {
+    ev.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    send(text);
+  });
+  fileInput.addEventListener("change", () => {
+    const file = fileInput.files[0];
+    fileInput.value = "";
+    if (!file) return;
+    if (file.size > 10 * 1024 * 1024) { bubble("error", "照片不能超过 10 MB。"); return; }
+    const div = bubble("me", "");
+    const img = document.createElement("img");
+    img.alt = file.name;
+    img.src = URL.createObjectURL(file);
+    div.appendChild(img);
+    const data = new FormData();
+    data.append("sender", sender);
+    data.append("file", file);
+    data.append("message_id", newId());
+    data.append("locale", navigator.language);
+    call("/webhooks/rest/upload", { method: "POST", body: data });
+  });
+  send("/menu", "", true);
+})();
