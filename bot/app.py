@@ -27,6 +27,7 @@ from bot.settings import Settings
 from bot.understanding import NluNormalizer
 from bot.web import errors, health, ratelimit, rest
 from bot.web.headers import CHAT_HEADERS, SecurityHeaders
+from bot.status import ClaimPolicy
 from bot.web.limits import BodyLimit
 from dialogues.engine import Engine
 from integrations.ccc.http_registry import HttpRegistry
@@ -89,7 +90,12 @@ def create_app(
             knowledge = KnowledgeService(CccService(registry), await load_knowledge_base())
             understanding = await stack.enter_async_context(open_nlu(settings, nlu_http))
             pipeline = Pipeline(
-                sessions, Engine(), understanding, NluNormalizer(), knowledge=knowledge
+                sessions,
+                Engine(),
+                understanding,
+                NluNormalizer(),
+                knowledge=knowledge,
+                claims=ClaimPolicy.from_settings(settings),
             )
             stack.push_async_callback(pipeline.aclose)
             app.state.settings = settings

@@ -23,6 +23,9 @@ class InboundMessage:
     file: StoredFile | None = None
     # Replies travel back in the response (REST, WeChat passive) rather than via the outbox.
     inline: bool = True
+    # The peer address of the HTTP request, where the channel has one of the user's own (REST);
+    # it counts failed case claims per address. None on channels relayed by a platform.
+    client_address: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from bot.db.write_gate import WriteGate, lock_path_for
 from bot.handover import SessionHandoverDesk
 from bot.messages import InboundMessage
 from bot.rulebook import KnowledgeRuleBook
-from bot.status import SessionCaseLookup
+from bot.status import ClaimPolicy, SessionCaseLookup
 from bot.turns import ConversationRow, NewConversation, SqliteTurnStore, TurnRows
 from bot.understanding import Understanding
 from dialogues.engine import Engine
@@ -47,6 +48,13 @@ class Handled:
     replies: list[Reply]
     duplicate: bool
     conversation_id: int
+
+
+def _short(message_id: str) -> str:
+    """A message id short enough for an outbox key (128 characters with the rest)."""
+    if len(message_id) <= 64:
+        return message_id
+    return hashlib.sha256(message_id.encode()).hexdigest()[:40]
 
 
 class TransactionNeeded(Exception):
@@ -78,6 +86,7 @@ class Pipeline:
         *,
         knowledge: KnowledgePort | None = None,
         rules: RuleBook | None = None,
+        claims: ClaimPolicy | None = None,
     ) -> None:
         self.sessions = sessions
         self.engine = engine
@@ -87,6 +96,7 @@ class Pipeline:
         # The CCC registry and knowledge base; advice answers say "don't know" without it.
         self.knowledge = knowledge
         self.rules: RuleBook = rules or KnowledgeRuleBook()
+        self.claims = claims or ClaimPolicy()
         # SQLite has one writer at a time: queue writers at the gate, not in the busy handler,
         # and write ordinary turns without thread hops (bot/turns.py).
         bind = sessions.kw.get("bind")
@@ -279,6 +289,7 @@ class Pipeline:
         """The inbound row, the transcript (as one multi-row INSERT: nothing reads it back)
         and, for channels that do not answer inline, the outbox rows of one message."""
         stored = [r.as_dict() for r in replies]
+        mid = _short(message.channel_message_id)
         transcript: list[dict[str, Any]] = [
             {
                 "conversation_id": conversation_id,
@@ -304,7 +315,7 @@ class Pipeline:
             [
                 {
                     "topic": f"reply:{message.channel}",
-                    "key": f"reply:{message.channel}:{message.channel_message_id}:{index}",
+                    "key": f"reply:{message.channel}:{conversation_id}:{mid}:{index}",
                     "payload": {"recipient_id": message.sender_id, **reply},
                     "status": "pending",
                     "attempts": 0,
@@ -336,6 +347,7 @@ class Pipeline:
             await session.execute(
                 select(InboundRow.replies).where(
                     InboundRow.channel == message.channel,
+                    InboundRow.conversation_id == conversation.id,
                     InboundRow.channel_message_id == message.channel_message_id,
                 )
             )
@@ -398,6 +410,8 @@ class Pipeline:
                 channel=message.channel,
                 sender_id=message.sender_id,
                 now=now,
+                client_address=message.client_address,
+                policy=self.claims,
             ),
             handover=SessionHandoverDesk(session, conversation_id=conversation.id, now=now),
             knowledge=self.knowledge,

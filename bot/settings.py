@@ -77,6 +77,13 @@ class Settings(BaseSettings):
     # Uploads that never reach a case are deleted (row and file) after this many hours.
     evidence_orphan_hours: float = Field(default=72.0, gt=0)
 
+    # Claiming a case filed on another channel (bot/status.py): failed tries that lock a
+    # case (from all senders together) and a claimant (client address or sender), per window.
+    claim_case_failures: int = Field(default=5, ge=1)
+    claim_case_window_hours: float = Field(default=24.0, gt=0)
+    claim_address_failures: int = Field(default=20, ge=1)
+    claim_address_window_minutes: float = Field(default=60.0, gt=0)
+
     # Outbox
     outbox_poll_seconds: float = 1.0
     outbox_batch: int = 50

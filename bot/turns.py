@@ -88,7 +88,8 @@ CHECKPOINT_SECONDS = 0.5
 _conversations = cast(Table, Conversation.__table__)
 _inbound = cast(Table, InboundMessage.__table__)
 
-# The conversation and, in the same statement, the answer already given to this message.
+# The conversation and, in the same statement, the answer already given to this message of
+# this sender (another sender's message with the same id is not a repeat).
 READ_SNAPSHOT = select(
     _conversations.c.id,
     _conversations.c.locale,
@@ -98,6 +99,7 @@ READ_SNAPSHOT = select(
     select(_inbound.c.replies)
     .where(
         _inbound.c.channel == bindparam("channel"),
+        _inbound.c.conversation_id == _conversations.c.id,
         _inbound.c.channel_message_id == bindparam("message_id"),
     )
     .scalar_subquery()

@@ -59,8 +59,9 @@ class CaseLookup(Protocol):
         """The case if it belongs to the sender; None for unknown *and* foreign numbers."""
         ...
 
-    async def claim(self, case_no: str, last_four: str) -> tuple[ClaimResult, int]:
-        """Try to claim ``case_no`` with the phone's last four digits: (result, tries left)."""
+    async def claim(self, case_no: str, phone: str) -> tuple[ClaimResult, int]:
+        """Try to claim ``case_no`` with the full mobile number given in it (normalised):
+        (result, tries left). Unknown numbers are answered exactly like real ones."""
         ...
 
     async def attach_evidence(self, case_no: str, evidence_ids: list[int]) -> bool:

@@ -14,7 +14,8 @@ from dialogues.ports import CaseView, Ports
 from dialogues.texts import has, t
 from nlu.entities import parse_case_id
 
-LAST_FOUR = re.compile(r"^\D*(\d{4})\D*$")
+# Digits and the separators of a phone number: an attempt at the number, even a partial one.
+NUMBERISH = re.compile(r"[0-9０-９+＋ \-()（）]{3,32}")
 
 
 def _label(lang: str, status: str) -> str:
@@ -74,12 +75,19 @@ def not_found(lang: str, case_no: str) -> Reply:
 
 
 async def claim(turn: Turn, ports: Ports, data: dict[str, Any]) -> list[Reply] | None:
-    """The answer to the claim offer: four digits, or None when the user moved on."""
-    match = LAST_FOUR.match((turn.payload or turn.text or "").strip())
-    if match is None or ports.lookup is None:
+    """The answer to the claim offer: the case's full mobile number, or None when the user
+    moved on. Part of a number (such as its last four digits) is asked again, costing no try."""
+    answer = (turn.payload or turn.text or "").strip()
+    if ports.lookup is None:
         return None
     lang, case_no = turn.lang, str(data["case_no"])
-    result, left = await ports.lookup.claim(case_no, match.group(1))
+    expect = {"expect": {"answer": "claim", "data": {"case_no": case_no}}}
+    phone = ports.normalizer.phone(answer)
+    if phone is None:
+        if NUMBERISH.fullmatch(answer):
+            return [Reply(t(lang, "status.claim_need_phone"), custom=expect)]
+        return None
+    result, left = await ports.lookup.claim(case_no, phone)
     if result == "claimed":
         view = await ports.lookup.own_case(case_no)
         text = t(lang, "status.claimed", case_no=case_no)
@@ -88,9 +96,4 @@ async def claim(turn: Turn, ports: Ports, data: dict[str, Any]) -> list[Reply] |
         return [Reply(text, custom={"case_no": case_no})]
     if result == "locked" or left <= 0:
         return [Reply(t(lang, "status.claim_locked"))]
-    return [
-        Reply(
-            t(lang, "status.claim_mismatch", left=left),
-            custom={"expect": {"answer": "claim", "data": {"case_no": case_no}}},
-        )
-    ]
+    return [Reply(t(lang, "status.claim_mismatch", left=left), custom=expect)]

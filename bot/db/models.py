@@ -55,10 +55,21 @@ def _bump_revision(_mapper: Any, _connection: Any, conversation: Conversation) -
 
 
 class InboundMessage(Base):
-    """Every message received, stored before it is answered; unique per channel message."""
+    """Every message received, stored before it is answered; unique per message of a sender.
+
+    A message id is only the sender's own (REST clients choose theirs), so the key includes
+    the conversation (one per channel and sender): another sender's id is never a repeat.
+    """
 
     __tablename__ = "inbound_messages"
-    __table_args__ = (UniqueConstraint("channel", "channel_message_id"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "channel",
+            "conversation_id",
+            "channel_message_id",
+            name="uq_inbound_messages_conversation_message",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
@@ -167,13 +178,18 @@ class Evidence(Base):
 
 
 class CaseClaim(Base):
-    """A try to claim a case filed on another channel with the phone's last four digits.
+    """A try to claim a case filed on another channel with the phone number given in it.
 
-    Keyed by the typed number, so unknown numbers use up tries exactly like real ones.
+    Keyed by the typed number, so unknown numbers use up tries exactly like real ones; failures
+    are counted per case across all senders and per client address (bot/status.py).
     """
 
     __tablename__ = "case_claims"
-    __table_args__ = (Index("ix_case_claims_who", "case_no", "channel", "sender_id"),)
+    __table_args__ = (
+        Index("ix_case_claims_who", "case_no", "channel", "sender_id"),
+        Index("ix_case_claims_case_at", "case_no", "at"),
+        Index("ix_case_claims_address_at", "address_hash", "at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     case_no: Mapped[str] = mapped_column(String(16))
@@ -215,6 +231,10 @@ class OutboxMessage(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # A keyed hash of the client address (REST), never the address itself; None elsewhere.
+    address_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The failure that locked the case: its owner was told, and is told once per lock window.
+    locked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -64,8 +64,15 @@ def _out(sender: str, handled: Handled) -> Response:
     )
 
 
+def client_address(request: Request) -> str | None:
+    """The peer address as uvicorn reports it: behind a proxy, the forwarded client address
+    only when uvicorn trusts that proxy (``--forwarded-allow-ips``), else the proxy's own."""
+    return request.client.host if request.client else None
+
+
 @router.post("/webhook", response_model=list[ReplyOut])
 async def webhook(
+    request: Request,
     body: RestMessage,
     pipeline: Annotated[Pipeline, Depends(get_pipeline)],
     settings: Annotated[Settings, Depends(get_settings)],
@@ -86,12 +93,14 @@ async def webhook(
         text="" if is_payload else body.message,
         payload=text if is_payload else None,
         locale=body.locale,
+        client_address=client_address(request),
     )
     return _out(body.sender, await pipeline.handle(message))
 
 
 @router.post("/upload", response_model=list[ReplyOut])
 async def upload(
+    request: Request,
     sender: Annotated[str, Form(min_length=1, max_length=128)],
     file: Annotated[UploadFile, File()],
     pipeline: Annotated[Pipeline, Depends(get_pipeline)],
@@ -125,5 +134,6 @@ async def upload(
         kind="photo",
         file=stored,
         locale=locale,
+        client_address=client_address(request),
     )
     return _out(sender, await pipeline.handle(message))

@@ -44,29 +44,30 @@ async def test_foreign_and_unknown_numbers_get_the_same_reply(app: Any) -> None:
     assert "王五" not in foreign and "1391" not in foreign
 
 
-async def test_case_from_another_channel_is_claimed_with_last_four_digits(app: Any) -> None:
+async def test_case_from_another_channel_is_claimed_with_its_whole_phone_number(app: Any) -> None:
     number = await file_report(chat_for(app, channel="wechat"), phone="13912345678")
     chat = chat_for(app, channel="telegram")
     await chat.say(number)
-    assert "后四位" in chat.text
-    await chat.say("1111")
-    assert "还可以再试 2 次" in chat.text
-    await chat.say("5678")
+    assert "完整手机号" in chat.text
+    await chat.say("5678")  # the last four digits are no longer enough, and cost no try
+    assert "不要只发其中几位" in chat.text
+    await chat.say("13912340000")
+    assert "还可以再试 4 次" in chat.text
+    await chat.say("+86 139-1234-5678")  # the project's phone normaliser: +86, dashes, spaces
     assert "认领成功" in chat.text and number in chat.text
     await chat.say("我的举报怎么样了")
     assert number in chat.text
 
 
-async def test_three_wrong_tries_lock_the_claim(app: Any) -> None:
+async def test_five_wrong_numbers_lock_the_claim(app: Any) -> None:
     number = await file_report(chat_for(app, channel="wechat"))
     chat = chat_for(app, channel="telegram")
     await chat.say(number)
-    await chat.say("0000")
-    await chat.say("1111")
-    await chat.say("2222")
-    assert "尝试次数已用完" in chat.text
+    for wrong in ("13900000000", "13911111111", "13922222222", "13933333333", "13944444444"):
+        await chat.say(wrong)
+    assert "认领已暂时锁定" in chat.text
     await chat.say(number)
-    await chat.say("5678")  # right digits, but no tries left
-    assert "尝试次数已用完" in chat.text
+    await chat.say("13912345678")  # the right number, but the case is locked
+    assert "认领已暂时锁定" in chat.text
     await chat.say("我的举报怎么样了")
     assert number not in chat.text
