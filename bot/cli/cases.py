@@ -1,4 +1,7 @@
-"""``weiquan cases``: list and show cases, for people (tables) and scripts (``--json``)."""
+"""``weiquan cases``: list and show cases, for people (tables) and scripts (``--json``).
+
+``show`` prints personal data, so it leaves an audit row naming the OS user (or ``--as``).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.cases import case_as_dict, get_case, list_cases
 from bot.db.engine import engine_from_settings, make_sessionmaker
 from bot.settings import Settings
+from bot.staff import audit
 from dialogues.flows import all_flows
 from dialogues.texts import t
 
@@ -84,17 +88,38 @@ def _display(value: Any) -> str:
     return str(value)
 
 
+async def shown(session: AsyncSession, case_no: str, actor: str) -> dict[str, Any] | None:
+    """The case as ``show`` prints it; its personal fields are audited in the same commit."""
+    async with session.begin():
+        case = await get_case(session, case_no)
+        if case is None:
+            return None
+        data = case_as_dict(case, with_details=True)
+        if data["personal"]:
+            audit.record(
+                session,
+                actor=actor,
+                action="cli_case_show",
+                case_no=case.case_no,
+                conversation_id=case.conversation_id,
+                detail={"fields": sorted(data["personal"])},
+            )
+    return data
+
+
 @app.command("show")
 def show_cmd(
     case_no: str = typer.Argument(..., help="e.g. TS20261127000042"),
     as_json: bool = typer.Option(False, "--json", help="JSON for scripts"),
+    as_name: str | None = typer.Option(
+        None, "--as", help="who reads this, for the audit log (default: OS user)"
+    ),
 ) -> None:
-    """Every field of one case, its evidence and its timeline."""
-    case = run_with_session(lambda s: get_case(s, case_no))
-    if case is None:
+    """Every field of one case, its evidence and its timeline (personal data is audited)."""
+    data = run_with_session(lambda s: shown(s, case_no, audit.os_actor(as_name)))
+    if data is None:
         typer.echo(f"没有找到案件 {case_no}", err=True)
         raise typer.Exit(code=1)
-    data = case_as_dict(case, with_details=True)
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return

@@ -95,7 +95,8 @@ async def current(request: Request, runtime: BackofficeRuntime, *roles: str) -> 
     token = session_token(request, runtime)
     if token is None:
         raise NeedLogin
-    async with runtime.sessions() as session:
+    # A transaction that commits: resolving a session records when it was last used.
+    async with runtime.sessions() as session, session.begin():
         found = await resolve_token(session, token, kind="console", now=runtime.now())
     if found is None:
         raise NeedLogin

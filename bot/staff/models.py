@@ -42,6 +42,8 @@ class StaffToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Refreshed at most once a minute, so a person can tell a stolen session from their own.
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class LoginAttempt(Base):
@@ -61,15 +63,22 @@ class LoginAttempt(Base):
 
 
 class AuditEntry(Base):
-    """Who saw or did what to protected data, when and why (reveals, personal-data views)."""
+    """Who saw or did what to protected data or to an account, when, from where and why."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_target", "target", "at"),)
+    __table_args__ = (
+        Index("ix_audit_target", "target", "at"),
+        Index("ix_audit_actor", "actor", "id"),
+        Index("ix_audit_case_no", "case_no", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    actor: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(32))
     target: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    case_no: Mapped[str | None] = mapped_column(String(32))
+    conversation_id: Mapped[int | None] = mapped_column(BigId)
+    ip: Mapped[str] = mapped_column(String(64), default="", server_default="")
