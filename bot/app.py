@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -20,14 +22,15 @@ from bot.db.engine import engine_from_settings, make_sessionmaker
 from bot.db.migrate import upgrade_async
 from bot.evidence import EvidenceStore
 from bot.extensions import Extension
+from bot.housekeeping import housekeeping_loop
 from bot.knowledge.service import KnowledgeService, load_knowledge_base
 from bot.outbox import OutboxDispatcher
 from bot.pipeline import Pipeline
 from bot.settings import Settings
+from bot.status import ClaimPolicy
 from bot.understanding import NluNormalizer
 from bot.web import errors, health, ratelimit, rest
 from bot.web.headers import CHAT_HEADERS, SecurityHeaders
-from bot.status import ClaimPolicy
 from bot.web.limits import BodyLimit
 from dialogues.engine import Engine
 from integrations.ccc.http_registry import HttpRegistry
@@ -37,6 +40,12 @@ from nlu.runtime import open_nlu
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "web" / "static"
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def build_registry(
@@ -117,6 +126,16 @@ def create_app(
             if run_outbox:
                 app.state.outbox.start()
                 stack.push_async_callback(app.state.outbox.stop)
+                # Background work goes with the outbox: uploads that never reached a case.
+                sweeper = asyncio.create_task(
+                    housekeeping_loop(
+                        sessions,
+                        app.state.evidence,
+                        orphan_hours=settings.evidence_orphan_hours,
+                    ),
+                    name="evidence-housekeeping",
+                )
+                stack.push_async_callback(_cancel, sweeper)
             if freeze_heap:
                 # Everything built so far lives as long as the process: keep it out of the
                 # cyclic collector's full passes, which otherwise walk it all (80–100 ms

@@ -1,52 +1,64 @@
-"""AES-GCM encryption of personal data at rest, and column types that apply it transparently.
+"""AES-GCM encryption of personal data at rest, with key ids, bound to where a value lives.
 
-Column types are built at import time but the key arrives with the settings at start-up, so
-the key lives in a process-wide ``Keyring`` that the back-office extension configures; code
-that runs without the extension (CLI, other tests) falls back to the same settings lookup.
+A value is stored as ``v2:<key id>:<base64(nonce + ciphertext)>``; its associated data names
+its table and field (``transcript.text``) and, for row-bound columns, the row's natural key
+(``cases.personal#TS20261127000042``), so a value copied elsewhere refuses to decrypt.
+Values written before key ids (``v1:``, one key, no binding) still read until rotated.
+
+Column types are built at import time but the keys arrive with the settings at start-up, so
+they live in a process-wide ``KEYRING`` that the app factory configures.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import logging
 import os
 import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import JSON, Text, TypeDecorator
+from sqlalchemy import JSON, Text, TypeDecorator, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapper
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import InstanceState
 
 log = logging.getLogger(__name__)
-PREFIX = "v1:"
+LEGACY_PREFIX = "v1:"
+PREFIX = "v2:"
 KEY_FILE = "pii.key"
 
 
-class FieldCipher:
-    """Encrypts short strings with AES-256-GCM; a fresh 96-bit nonce per value."""
-
-    def __init__(self, key: bytes) -> None:
-        if len(key) != 32:
-            raise ValueError("the personal-data key must be 32 bytes (AES-256)")
-        self._aead = AESGCM(key)
-
-    def encrypt(self, plain: str) -> str:
-        nonce = os.urandom(12)
-        sealed = self._aead.encrypt(nonce, plain.encode("utf-8"), PREFIX.encode())
-        return PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
-
-    def decrypt(self, token: str) -> str:
-        raw = base64.urlsafe_b64decode(token[len(PREFIX) :].encode("ascii"))
-        return self._aead.decrypt(raw[:12], raw[12:], PREFIX.encode()).decode("utf-8")
+class KeyConfigurationError(ValueError):
+    """The personal-data keys are missing or malformed; the message names the setting."""
 
 
-def parse_key(value: str) -> bytes:
-    """A key given in settings: 32 bytes as URL-safe base64 (``weiquan staff new-key``)."""
-    key = base64.urlsafe_b64decode(value.strip().encode("ascii") + b"==")
+class UndecryptableValue(ValueError):
+    """A stored value that no configured key opens in this place: a wrong or removed key, a
+    tampered value, or a value copied from another row or field."""
+
+
+def is_token(value: object) -> bool:
+    return isinstance(value, str) and value.startswith((PREFIX, LEGACY_PREFIX))
+
+
+def parse_key(value: str, setting: str = "WEIQUAN_PII_KEY") -> bytes:
+    """A key given in settings: 32 bytes as URL-safe base64 (``weiquan keys new``)."""
+    try:
+        key = base64.urlsafe_b64decode(value.strip().encode("ascii") + b"==")
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise KeyConfigurationError(f"{setting}: not URL-safe base64") from exc
     if len(key) != 32:
-        raise ValueError("WEIQUAN_PII_KEY must be 32 bytes encoded as URL-safe base64")
+        raise KeyConfigurationError(f"{setting} must be 32 bytes encoded as URL-safe base64")
     return key
 
 
@@ -54,8 +66,100 @@ def new_key_text() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii").rstrip("=")
 
 
-def key_file_key(data_dir: Path) -> bytes:
-    """The embedded default: a key file under ``var/`` created once with mode 0600."""
+def key_id(key: bytes) -> str:
+    """A key's id, derived from the key itself, so operators never name keys by hand."""
+    return hmac.new(key, b"weiquan personal-data key id", hashlib.sha256).hexdigest()[:8]
+
+
+class Keyring:
+    """The current key (every new write) and older keys (read until rotation is finished)."""
+
+    def __init__(self, current: bytes, older: Iterable[bytes] = ()) -> None:
+        self.current_id = key_id(current)
+        self._keys: dict[str, AESGCM] = {self.current_id: AESGCM(current)}
+        for key in older:
+            self._keys.setdefault(key_id(key), AESGCM(key))
+        # Look-up hashes (sender ids) use a key derived from the current key.
+        self._lookup_key = hmac.new(current, b"weiquan lookup", hashlib.sha256).digest()
+
+    @property
+    def key_ids(self) -> list[str]:
+        return list(self._keys)
+
+    def encrypt(self, plain: str, context: str) -> str:
+        nonce = os.urandom(12)
+        aad = f"{PREFIX}{self.current_id}|{context}".encode()
+        sealed = self._keys[self.current_id].encrypt(nonce, plain.encode("utf-8"), aad)
+        return f"{PREFIX}{self.current_id}:" + base64.urlsafe_b64encode(nonce + sealed).decode()
+
+    def decrypt(self, token: str, context: str) -> str:
+        if token.startswith(LEGACY_PREFIX):
+            return self._decrypt_legacy(token, context)
+        kid, _, body = token[len(PREFIX) :].partition(":")
+        aead = self._keys.get(kid)
+        if aead is None:
+            raise UndecryptableValue(
+                f"{context}: encrypted with key {kid}, which is not configured "
+                "(add it to WEIQUAN_PII_OLD_KEYS until `weiquan keys rotate` has finished)"
+            )
+        raw = base64.urlsafe_b64decode(body.encode("ascii"))
+        try:
+            return aead.decrypt(raw[:12], raw[12:], f"{PREFIX}{kid}|{context}".encode()).decode()
+        except InvalidTag:
+            raise UndecryptableValue(
+                f"{context}: the value does not belong here (copied from another row or field, "
+                "or altered); refusing to show it"
+            ) from None
+
+    def _decrypt_legacy(self, token: str, context: str) -> str:
+        raw = base64.urlsafe_b64decode(token[len(LEGACY_PREFIX) :].encode("ascii"))
+        for aead in self._keys.values():
+            try:
+                return aead.decrypt(raw[:12], raw[12:], LEGACY_PREFIX.encode()).decode()
+            except InvalidTag:
+                continue
+        raise UndecryptableValue(f"{context}: no configured key opens this value")
+
+    def key_id_of(self, token: str) -> str | None:
+        """The key a stored value was written with; None for values from before key ids."""
+        if token.startswith(PREFIX):
+            return token[len(PREFIX) :].partition(":")[0]
+        return None
+
+    def is_current(self, token: str) -> bool:
+        return self.key_id_of(token) == self.current_id
+
+    def lookup_hash(self, value: str, purpose: str) -> str:
+        """A keyed hash to find a row by a value without storing the value in clear."""
+        return hmac.new(self._lookup_key, f"{purpose}|{value}".encode(), "sha256").hexdigest()
+
+
+class KeySettings(Protocol):
+    @property
+    def environment(self) -> str: ...
+    @property
+    def data_dir(self) -> Path: ...
+    @property
+    def pii_key(self) -> str | None: ...
+    @property
+    def pii_key_file(self) -> Path | None: ...
+    @property
+    def pii_old_keys(self) -> str | None: ...
+
+
+def read_key_file(path: Path, setting: str) -> list[bytes]:
+    """A key file: the current key on the first line, older keys on the following lines."""
+    try:
+        lines = path.read_text(encoding="ascii").split()
+    except OSError as exc:
+        raise KeyConfigurationError(f"{setting}: cannot read {path}: {exc.strerror}") from exc
+    if not lines:
+        raise KeyConfigurationError(f"{setting}: {path} holds no key")
+    return [parse_key(line, setting) for line in lines]
+
+
+def default_key_file(data_dir: Path) -> Path:
+    """Development only: a key file under the data dir, created once with mode 0600."""
     path = data_dir / KEY_FILE
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -63,67 +167,212 @@ def key_file_key(data_dir: Path) -> bytes:
         with os.fdopen(fd, "w") as handle:
             handle.write(new_key_text() + "\n")
         log.warning("created personal-data key %s: back it up, data is unreadable without it", path)
-    return parse_key(path.read_text(encoding="ascii"))
+    return path
 
 
-def cipher_for(pii_key: str | None, data_dir: Path) -> FieldCipher:
-    return FieldCipher(parse_key(pii_key) if pii_key else key_file_key(data_dir))
+def keyring_from_settings(settings: KeySettings) -> Keyring:
+    """The keyring the settings name; in production an explicit key is required."""
+    keys: list[bytes]
+    if settings.pii_key:
+        keys = [parse_key(settings.pii_key)]
+        if settings.pii_key_file:
+            keys += read_key_file(settings.pii_key_file, "WEIQUAN_PII_KEY_FILE")
+    elif settings.pii_key_file:
+        keys = read_key_file(settings.pii_key_file, "WEIQUAN_PII_KEY_FILE")
+    elif settings.environment == "production":
+        raise KeyConfigurationError(
+            "WEIQUAN_PII_KEY or WEIQUAN_PII_KEY_FILE must be set in production: personal data "
+            "is encrypted with it (`weiquan keys new` prints a key)"
+        )
+    else:
+        keys = read_key_file(default_key_file(settings.data_dir), "the key file")
+    old = [k for k in (settings.pii_old_keys or "").split(",") if k.strip()]
+    return Keyring(keys[0], [*keys[1:], *(parse_key(k, "WEIQUAN_PII_OLD_KEYS") for k in old)])
 
 
-class Keyring:
-    """Holds the process's cipher; set at start-up, built from the environment if never set."""
+class KeyHolder:
+    """The process's keyring; set at start-up, built from the environment if never set."""
 
     def __init__(self) -> None:
-        self._cipher: FieldCipher | None = None
+        self._keyring: Keyring | None = None
 
-    def configure(self, cipher: FieldCipher) -> None:
-        self._cipher = cipher
+    def configure(self, keyring: Keyring) -> None:
+        self._keyring = keyring
 
     @property
-    def cipher(self) -> FieldCipher:
-        if self._cipher is None:
-            from bot.staff.settings import BackofficeSettings
+    def keyring(self) -> Keyring:
+        if self._keyring is None:
+            from bot.settings import Settings
 
-            settings = BackofficeSettings()
-            self._cipher = cipher_for(settings.pii_key, settings.data_dir)
-        return self._cipher
+            self._keyring = keyring_from_settings(Settings())
+        return self._keyring
 
 
-KEYRING = Keyring()
+KEYRING = KeyHolder()
 
 
 class EncryptedJSON(TypeDecorator[Any]):
-    """A JSON value stored as one encrypted JSON string; legacy clear values still read."""
+    """A JSON value stored as one encrypted JSON string, bound to its table and field."""
 
     impl = JSON
     cache_ok = True
 
+    def __init__(self, context: str) -> None:
+        super().__init__()
+        self.context = context
+
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
             return None
-        return KEYRING.cipher.encrypt(json.dumps(value, ensure_ascii=False))
+        return KEYRING.keyring.encrypt(json.dumps(value, ensure_ascii=False), self.context)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
-        if isinstance(value, str) and value.startswith(PREFIX):
-            return json.loads(KEYRING.cipher.decrypt(value))
+        if is_token(value):
+            return json.loads(KEYRING.keyring.decrypt(value, self.context))
         return value
 
 
 class EncryptedText(TypeDecorator[str]):
-    """Text stored encrypted; legacy clear values still read."""
+    """Text stored encrypted, bound to its table and field; clear legacy values still read."""
 
     impl = Text
     cache_ok = True
 
+    def __init__(self, context: str) -> None:
+        super().__init__()
+        self.context = context
+
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         if value is None:
             return None
-        return KEYRING.cipher.encrypt(value)
+        return KEYRING.keyring.encrypt(value, self.context)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
-        if value is not None and value.startswith(PREFIX):
-            return KEYRING.cipher.decrypt(value)
+        if is_token(value):
+            return KEYRING.keyring.decrypt(value or "", self.context)
         return value
+
+
+# Row-bound columns. A type sees only its value, so the ORM does the binding: before a row is
+# written its values are wrapped with the row's natural key (``Bound``), and after it is loaded
+# the still-sealed values (``Sealed``) are opened with the key of the row they were read from.
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    value: Any
+    context: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """A row-bound value as read; ``open`` it with the row's context."""
+
+    stored: Any
+
+    def open(self, context: str, as_json: bool) -> Any:
+        if not is_token(self.stored):
+            return self.stored  # clear, from before the column was encrypted
+        plain = KEYRING.keyring.decrypt(self.stored, context)
+        return json.loads(plain) if as_json else plain
+
+
+class RowBoundError(TypeError):
+    """A row-bound column written without its row (a Core statement instead of the ORM)."""
+
+
+class RowBound:
+    as_json = False
+
+    def __init__(self, context: str) -> None:
+        super().__init__()
+        self.context = context
+
+    def row_context(self, row_key: object) -> str:
+        return f"{self.context}#{row_key}"
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Bound):
+            raise RowBoundError(f"{self.context} is bound to its row: write it through the ORM")
+        plain = json.dumps(value.value, ensure_ascii=False) if self.as_json else value.value
+        return KEYRING.keyring.encrypt(plain, value.context)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else Sealed(value)
+
+
+class RowBoundJSON(RowBound, TypeDecorator[Any]):
+    """A JSON value encrypted and bound to its table, field and row (see ``bind_to_rows``)."""
+
+    impl = JSON
+    cache_ok = True
+    as_json = True
+
+
+class RowBoundText(RowBound, TypeDecorator[str]):
+    """Text encrypted and bound to its table, field and row (see ``bind_to_rows``)."""
+
+    impl = Text
+    cache_ok = True
+
+
+# Table name -> the column whose value binds that table's row-bound values (for rotation).
+ROW_KEYS: dict[str, str] = {}
+
+
+def bind_to_rows(cls: type, row_key: str) -> None:
+    """Seal ``cls``'s row-bound columns with the row's natural key ``row_key`` (set before
+    insert and never changed), and open them when rows are loaded."""
+    ROW_KEYS[cls.__tablename__] = row_key  # type: ignore[attr-defined]
+    found: list[tuple[str, RowBound, bool]] = []
+
+    def row_bound() -> list[tuple[str, RowBound, bool]]:
+        if not found:  # after the mappers are configured, which the first event implies
+            mapper: Mapper[Any] = cls.__mapper__  # type: ignore[attr-defined]
+            found.extend(
+                (prop.key, col.type, bool(col.nullable))
+                for prop in mapper.column_attrs
+                for col in prop.columns
+                if isinstance(col.type, RowBound)
+            )
+        return found
+
+    def key_of(state: InstanceState[Any]) -> object:
+        if row_key not in state.dict:
+            raise RowBoundError(f"{cls.__name__}.{row_key} must be loaded to open its values")
+        return state.dict[row_key]
+
+    def seal(_mapper: Any, _connection: Any, target: Any) -> None:
+        state = target._sa_instance_state
+        for key, kind, nullable in row_bound():
+            value = state.dict.get(key)
+            if value is None and key not in state.dict and not nullable and state.key is None:
+                value = {} if kind.as_json else ""  # a new row's default, sealed like any value
+            if value is not None and not isinstance(value, Bound):
+                state.dict[key] = Bound(value, kind.row_context(key_of(state)))
+
+    def unseal(_mapper: Any, _connection: Any, target: Any) -> None:
+        state = target._sa_instance_state
+        for key, _kind, _nullable in row_bound():
+            value = state.dict.get(key)
+            if isinstance(value, Bound):
+                state.dict[key] = value.value
+
+    def open_values(target: Any, *_args: Any) -> None:
+        state = target._sa_instance_state
+        for key, kind, _nullable in row_bound():
+            value = state.dict.get(key)
+            if isinstance(value, Sealed):
+                state.dict[key] = value.open(kind.row_context(key_of(state)), kind.as_json)
+
+    for name in ("before_insert", "before_update"):
+        event.listen(cls, name, seal)
+    for name in ("after_insert", "after_update"):
+        event.listen(cls, name, unseal)
+    event.listen(cls, "load", open_values)
+    event.listen(cls, "refresh", open_values)
 
 
 def mask(value: Any, *, keep_end: int = 0) -> str:

@@ -6,17 +6,18 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from bot import backoffice
-from bot.api.deps import CaseStaff, Runtime, Session, Supervisor
+from bot.api.deps import AuditSession, CaseStaff, Runtime, Session, Supervisor
 from bot.cases import get_case
 from bot.db.models import Case, Evidence
 from bot.deadlines import local_date
 from bot.staff import views
 from bot.staff.accounts import Staff
+from bot.staff.audit import log as log_audit
 from bot.web.errors import ApiError
 from bot.workflow import WorkflowError, extend_verification, record_reporter_notice, transition
 
@@ -105,10 +106,11 @@ async def list_cases(
 
 @router.get("/cases/{case_no}")
 async def case_detail(
-    case_no: CaseNo, staff: CaseStaff, runtime: Runtime, session: Session
+    case_no: CaseNo, staff: CaseStaff, runtime: Runtime, session: Session, audit: AuditSession
 ) -> dict[str, Any]:
+    """Read in a snapshot; the audit row of a personal-data view commits before the answer."""
     case = await load(session, case_no)
-    return views.detail(session, case, staff, now=runtime.now())
+    return views.detail(audit, case, staff, now=runtime.now())
 
 
 @router.post("/cases/{case_no}/reveal")
@@ -166,7 +168,7 @@ async def evidence(
     staff: CaseStaff,
     runtime: Runtime,
     session: Session,
-) -> FileResponse:
+) -> Response:
     """The original file, only when it belongs to this case (staff only)."""
     case = await load(session, case_no)
     item = (
@@ -181,8 +183,17 @@ async def evidence(
     path = runtime.evidence.path_for(sha256)
     if item is None or not path.exists():
         raise ApiError(404, "evidence_not_found", "No such evidence on this case.")
-    return FileResponse(
-        path,
+    await log_audit(
+        session,
+        actor=staff.actor,
+        action="evidence_download",
+        case_no=case.case_no,
+        conversation_id=case.conversation_id,
+        detail={"sha256": sha256, "filename": item.filename},
+        now=runtime.now(),
+    )
+    return Response(
+        await runtime.evidence.load(sha256) or b"",
         media_type=item.content_type,
         headers={"X-Content-SHA256": sha256, "Cache-Control": "private"},
     )

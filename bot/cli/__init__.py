@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from bot.cli import cases, ccc, db, export, nlu, serve, staff, telegram, wechat
+from bot.cli import cases, ccc, db, export, keys, nlu, serve, staff, telegram, wechat
 
 app = typer.Typer(
     help="维权助手 Weiquan — complaints and tip-offs about counterfeit goods.", no_args_is_help=True
@@ -14,6 +14,7 @@ app.add_typer(db.app, name="db")
 cases.app.command("export")(export.export_cmd)
 app.add_typer(cases.app, name="cases")
 app.add_typer(staff.app, name="staff")
+app.add_typer(keys.app, name="keys")
 app.add_typer(ccc.app, name="ccc")
 app.add_typer(nlu.app, name="nlu")
 app.add_typer(telegram.app, name="telegram")

@@ -6,20 +6,21 @@ from datetime import date
 from typing import Annotated, get_args
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
 from bot import backoffice
 from bot.api.cases import Status
-from bot.api.deps import Runtime
+from bot.api.deps import Runtime, client_ip
 from bot.cases import get_case
 from bot.console import charts
 from bot.console import session as cs
 from bot.console.routes import WORKERS, go, render
 from bot.db.models import Evidence
 from bot.deadlines import local_date
-from bot.staff import dashboard, views
+from bot.evidence import disposition as evidence_disposition
+from bot.staff import audit, dashboard, views
 from bot.staff.accounts import AccountError, add_staff, list_staff
 from bot.staff.passwords import WeakPassword
 from bot.workflow import (
@@ -190,8 +191,10 @@ async def case_transition(
 
 @router.get("/cases/{case_no}/evidence/{sha256}")
 async def case_evidence(request: Request, runtime: Runtime, case_no: str, sha256: str) -> Response:
-    await cs.current(request, runtime, *WORKERS)
-    async with runtime.sessions() as session:
+    user = await cs.current(request, runtime, *WORKERS)
+    # Thumbnails on the case page are views too: each file shown or saved leaves a row.
+    disposition = "attachment" if request.query_params.get("download") else "inline"
+    async with runtime.sessions() as session, session.begin():
         case = await get_case(session, case_no)
         item = None
         if case is not None:
@@ -206,16 +209,26 @@ async def case_evidence(request: Request, runtime: Runtime, case_no: str, sha256
                 .scalars()
                 .first()
             )
-    path = runtime.evidence.path_for(sha256) if len(sha256) == 64 and sha256.isalnum() else None
-    if item is None or path is None or not path.exists():
-        return HTMLResponse("没有这件证据", status_code=404)
-    disposition = "attachment" if request.query_params.get("download") else "inline"
-    return FileResponse(
-        path,
+        path = runtime.evidence.path_for(sha256) if len(sha256) == 64 and sha256.isalnum() else None
+        if item is None or case is None or path is None or not path.exists():
+            return HTMLResponse("没有这件证据", status_code=404)
+        audit.record(
+            session,
+            actor=user.staff.actor,
+            action="evidence_download",
+            case_no=case.case_no,
+            conversation_id=case.conversation_id,
+            ip=client_ip(request),
+            detail={"sha256": sha256, "filename": item.filename, "inline": disposition == "inline"},
+            now=runtime.now(),
+        )
+    return Response(
+        await runtime.evidence.load(sha256) or b"",
         media_type=item.content_type,
-        content_disposition_type=disposition,
-        filename=item.filename or f"{sha256}",
-        headers={"X-Content-SHA256": sha256},
+        headers={
+            "X-Content-SHA256": sha256,
+            "Content-Disposition": evidence_disposition(disposition, item.filename or sha256),
+        },
     )
 
 
@@ -264,7 +277,12 @@ async def staff_add(
     try:
         async with runtime.sessions() as session, session.begin():
             await add_staff(
-                session, username=username.strip(), password=password, role=role, now=runtime.now()
+                session,
+                username=username.strip(),
+                password=password,
+                role=role,
+                now=runtime.now(),
+                actor=user.staff.actor,
             )
     except (AccountError, WeakPassword, ValidationError) as exc:
         return await staff_page(request, runtime, error=str(exc))

@@ -19,10 +19,14 @@ from sqlalchemy import (
     event,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot.crypto import EncryptedJSON, EncryptedText
+from bot.crypto import EncryptedJSON, EncryptedText, RowBoundJSON, RowBoundText, bind_to_rows
 from bot.db.base import Base, UTCDateTime, utcnow
+
+# Case slots written as free text: they can name or place the person, so they are encrypted.
+NARRATIVE_FIELDS = frozenset({"problem", "facts", "seen"})
 
 # A surrogate key that is BIGINT on PostgreSQL and the rowid on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -38,7 +42,9 @@ class Conversation(Base):
     channel: Mapped[str] = mapped_column(String(16))
     sender_id: Mapped[str] = mapped_column(String(128))
     locale: Mapped[str] = mapped_column(String(16), default="zh")
-    state: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
+    state: Mapped[dict[str, Any]] = mapped_column(
+        EncryptedJSON("conversations.state"), default=dict
+    )
     handover: Mapped[str | None] = mapped_column(String(16), default=None)
     message_count: Mapped[int] = mapped_column(Integer, default=0)
     # Bumped by every write of state or hand-over (the ORM event below, the pipeline's own
@@ -76,9 +82,13 @@ class InboundMessage(Base):
     channel_message_id: Mapped[str] = mapped_column(String(128))
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
-    content: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
+    content: Mapped[dict[str, Any]] = mapped_column(
+        EncryptedJSON("inbound_messages.content"), default=dict
+    )
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    replies: Mapped[list[dict[str, Any]]] = mapped_column(EncryptedJSON, default=list)
+    replies: Mapped[list[dict[str, Any]]] = mapped_column(
+        EncryptedJSON("inbound_messages.replies"), default=list
+    )
 
 
 class TranscriptEntry(Base):
@@ -91,8 +101,10 @@ class TranscriptEntry(Base):
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
     direction: Mapped[str] = mapped_column(String(4))  # "in" | "out"
     author: Mapped[str] = mapped_column(String(32), default="bot")  # user | bot | staff:<name>
-    text: Mapped[str] = mapped_column(EncryptedText, default="")
-    payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
+    text: Mapped[str] = mapped_column(EncryptedText("transcript.text"), default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(
+        EncryptedJSON("transcript.payload"), default=dict
+    )
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -119,9 +131,12 @@ class Case(Base):
     channel: Mapped[str] = mapped_column(String(16))
     sender_id: Mapped[str] = mapped_column(String(128))
     locale: Mapped[str] = mapped_column(String(16), default="zh")
-    fields: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The case facts in clear (``fields`` joins them with the narrative for readers).
+    plain_fields: Mapped[dict[str, Any]] = mapped_column("fields", JSON, default=dict)
+    # Free text that can name or place a person (NARRATIVE_FIELDS), encrypted to this case.
+    narrative: Mapped[dict[str, Any] | None] = mapped_column(RowBoundJSON("cases.narrative"))
     # Personal data kept apart from the case facts so it can be protected on its own.
-    personal: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
+    personal: Mapped[dict[str, Any]] = mapped_column(RowBoundJSON("cases.personal"))
     platform: Mapped[str | None] = mapped_column(String(32), index=True)
     merchant: Mapped[str | None] = mapped_column(String(200))
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -142,6 +157,26 @@ class Case(Base):
     evidence: Mapped[list[Evidence]] = relationship(
         back_populates="case", order_by="Evidence.id", lazy="raise"
     )
+
+    @hybrid_property
+    def fields(self) -> dict[str, Any]:
+        """Every slot of the case: the clear facts and the decrypted narrative."""
+        return {**(self.plain_fields or {}), **(self.narrative or {})}
+
+    @fields.inplace.setter
+    def _fields_setter(self, value: dict[str, Any]) -> None:
+        self.plain_fields = {k: v for k, v in value.items() if k not in NARRATIVE_FIELDS}
+        self.narrative = {k: v for k, v in value.items() if k in NARRATIVE_FIELDS} or None
+
+    @fields.inplace.expression
+    @classmethod
+    def _fields_expression(cls) -> Any:
+        # In SQL only the clear facts exist: the narrative is ciphertext there.
+        return cls.plain_fields
+
+
+# The case's value (its number) is bound into each ciphertext: a copy in another case fails.
+bind_to_rows(Case, "case_no")
 
 
 class CaseEvent(Base):
@@ -196,6 +231,10 @@ class CaseClaim(Base):
     channel: Mapped[str] = mapped_column(String(16))
     sender_id: Mapped[str] = mapped_column(String(128))
     succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A keyed hash of the client address (REST), never the address itself; None elsewhere.
+    address_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The failure that locked the case: its owner was told, and is told once per lock window.
+    locked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -208,7 +247,8 @@ class HandoverRequest(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
     reason: Mapped[str] = mapped_column(String(32))  # asked | safety | not_understood
-    detail: Mapped[str] = mapped_column(Text, default="")
+    # Encrypted and bound to the conversation it was asked in (the id is known before insert).
+    detail: Mapped[str] = mapped_column(RowBoundText("handover_requests.detail"))
     priority: Mapped[int] = mapped_column(Integer, default=0)  # lower is served first
     status: Mapped[str] = mapped_column(
         String(16), default="queued"
@@ -216,6 +256,10 @@ class HandoverRequest(Base):
     taken_by: Mapped[str | None] = mapped_column(String(64))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Bound to its conversation: a detail copied to another person's request fails to decrypt.
+bind_to_rows(HandoverRequest, "conversation_id")
 
 
 class OutboxMessage(Base):
@@ -227,14 +271,10 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     topic: Mapped[str] = mapped_column(String(32))  # e.g. "reply:telegram", "backoffice"
     key: Mapped[str] = mapped_column(String(128), unique=True)
-    payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
+    payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("outbox.payload"), default=dict)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    # A keyed hash of the client address (REST), never the address itself; None elsewhere.
-    address_hash: Mapped[str | None] = mapped_column(String(64), default=None)
-    # The failure that locked the case: its owner was told, and is told once per lock window.
-    locked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

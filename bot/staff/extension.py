@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 import httpx
 from fastapi import FastAPI
 
-from bot.crypto import KEYRING, cipher_for
 from bot.runtime import BackofficeRuntime
 from bot.staff.settings import BackofficeSettings
 
@@ -38,11 +37,13 @@ class BackofficeExtension:
         self._run_jobs = run_jobs
 
     def install(self, app: FastAPI) -> None:
-        from bot.api import auth, cases, queue, stats
+        from bot.api import accounts, audit, auth, cases, queue, stats
+        from bot.console import accounts as console_accounts
         from bot.console import routes as console
 
-        for module in (auth, cases, queue, stats):
-            app.include_router(module.router)
+        routers = (auth.router, accounts.router, audit.router, cases.router, queue.router)
+        for router in (*routers, stats.router, console_accounts.router):
+            app.include_router(router)
         console.install(app)
 
     @asynccontextmanager
@@ -51,7 +52,6 @@ class BackofficeExtension:
         from bot.staff import queue as handover_desk
 
         settings = self._settings or BackofficeSettings(data_dir=app.state.settings.data_dir)
-        KEYRING.configure(cipher_for(settings.pii_key, settings.data_dir))
         http = self._http or httpx.AsyncClient(timeout=settings.backoffice_timeout)
         runtime = BackofficeRuntime(
             settings=settings,

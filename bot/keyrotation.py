@@ -1,0 +1,207 @@
+"""Re-encrypt every encrypted column and evidence file under the current personal-data key.
+
+Rows are read and rewritten in small batches, one transaction each, and a value is replaced
+only if it is still the one read (compare-and-set), so the service can run meanwhile: a value
+it rewrote in between is already under the current key. A second run skips what is current,
+so an interrupted rotation is resumed by running it again. Clear values left from before a
+column was encrypted, and free text still in ``cases.fields``, are encrypted on the way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import JSON, Column, Table, Text, cast, func, select, type_coerce, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.crypto import (
+    KEYRING,
+    ROW_KEYS,
+    EncryptedJSON,
+    EncryptedText,
+    Keyring,
+    RowBound,
+    RowBoundJSON,
+    is_token,
+)
+from bot.db.base import Base
+from bot.db.models import NARRATIVE_FIELDS, import_all_models
+from bot.evidence import EvidenceStore
+
+EVIDENCE = "evidence files"
+Progress = Callable[[str, int], None]  # (table, rows done) after each batch
+
+
+@dataclass
+class TableCount:
+    rows: int = 0
+    rewritten: int = 0  # values re-encrypted (or encrypted for the first time)
+    stale: int = 0  # values still under an old key or in clear (a check, or rows raced)
+
+
+@dataclass
+class Report:
+    tables: dict[str, TableCount] = field(default_factory=dict)
+
+    @property
+    def stale(self) -> int:
+        return sum(c.stale for c in self.tables.values())
+
+
+@dataclass(frozen=True)
+class _Field:
+    column: Column[Any]
+    context: str
+    as_json: bool
+    row_bound: bool
+
+
+def encrypted_tables() -> list[tuple[Table, list[_Field]]]:
+    """Every table with encrypted columns, found from the column types themselves."""
+    import_all_models()
+    out = []
+    for table in Base.metadata.sorted_tables:
+        fields = [
+            _Field(
+                col,
+                col.type.context,
+                isinstance(col.type, (EncryptedJSON, RowBoundJSON)),
+                isinstance(col.type, RowBound),
+            )
+            for col in table.columns
+            if isinstance(col.type, (EncryptedJSON, EncryptedText, RowBound))
+        ]
+        if fields:
+            out.append((table, fields))
+    return out
+
+
+def _renew(keyring: Keyring, raw: str, spec: _Field, row_key: object) -> str | None:
+    """The value to store instead of ``raw`` (as stored), or None when it is current."""
+    value: Any = json.loads(raw) if spec.as_json else raw
+    context = f"{spec.context}#{row_key}" if spec.row_bound else spec.context
+    if is_token(value):
+        if keyring.is_current(value):
+            return None
+        plain = keyring.decrypt(value, context)
+    else:
+        plain = json.dumps(value, ensure_ascii=False) if spec.as_json else value
+    return keyring.encrypt(plain, context)
+
+
+def _move_narrative(
+    keyring: Keyring, raw_fields: str | None, raw_narrative: str | None, case_no: str
+) -> tuple[dict[str, Any], str] | None:
+    """Free text found in a case's clear fields, moved into its encrypted narrative."""
+    fields = json.loads(raw_fields) if raw_fields else {}
+    moving = {k: v for k, v in fields.items() if k in NARRATIVE_FIELDS}
+    if not moving:
+        return None
+    context = f"cases.narrative#{case_no}"
+    narrative: dict[str, Any] = {}
+    if raw_narrative and (stored := json.loads(raw_narrative)) is not None:
+        narrative = json.loads(keyring.decrypt(stored, context)) if is_token(stored) else stored
+    token = keyring.encrypt(json.dumps({**moving, **narrative}, ensure_ascii=False), context)
+    return {k: v for k, v in fields.items() if k not in NARRATIVE_FIELDS}, token
+
+
+async def _batch(
+    conn: AsyncConnection,
+    keyring: Keyring,
+    table: Table,
+    specs: list[_Field],
+    after: int,
+    size: int,
+    count: TableCount,
+    write: bool,
+) -> int | None:
+    pk = table.c.id
+    row_key = table.c[ROW_KEYS[table.name]] if table.name in ROW_KEYS else None
+    extra = [cast(table.c.fields, Text).label("raw_fields")] if table.name == "cases" else []
+    columns = [cast(s.column, Text).label(s.column.name) for s in specs]
+    stmt = select(pk, *([row_key] if row_key is not None else []), *columns, *extra)
+    rows = (await conn.execute(stmt.where(pk > after).order_by(pk).limit(size))).mappings().all()
+    for row in rows:
+        key = row[row_key.name] if row_key is not None else None
+        values: dict[str, Any] = {}
+        where = [pk == row["id"]]
+        for spec in specs:
+            raw = row[spec.column.name]
+            if raw is None or (new := _renew(keyring, raw, spec, key)) is None:
+                continue
+            values[spec.column.name] = type_coerce(new, JSON if spec.as_json else Text)
+            where.append(cast(spec.column, Text) == raw)
+        if extra and (
+            moved := _move_narrative(keyring, row["raw_fields"], row["narrative"], str(key))
+        ):
+            values["fields"] = type_coerce(moved[0], JSON)
+            values["narrative"] = type_coerce(moved[1], JSON)
+            where.append(cast(table.c.fields, Text) == row["raw_fields"])
+            if row["narrative"] is not None:
+                where.append(cast(table.c.narrative, Text) == row["narrative"])
+        count.rows += 1
+        if not values:
+            continue
+        if not write:
+            count.stale += len(values)
+            continue
+        done = await conn.execute(update(table).where(*where).values(values))
+        if done.rowcount == 1:
+            count.rewritten += len(values)
+        else:
+            count.stale += len(values)  # changed meanwhile: the next run looks again
+    return rows[-1]["id"] if rows else None
+
+
+async def rotate(
+    engine: AsyncEngine,
+    evidence: EvidenceStore | None,
+    *,
+    batch: int = 200,
+    write: bool = True,
+    progress: Progress | None = None,
+    totals: Callable[[dict[str, int]], None] | None = None,
+    gate: Callable[[], AbstractAsyncContextManager[None]] | None = None,
+) -> Report:
+    """Rewrite (or, with ``write=False``, count) every value not under the current key of
+    ``KEYRING``; ``gate`` serialises each batch with the service's SQLite writers."""
+    keyring = KEYRING.keyring
+    report = Report()
+    tables = encrypted_tables()
+    async with engine.connect() as conn:
+        sizes = {
+            t.name: int((await conn.execute(select(func.count()).select_from(t))).scalar_one())
+            for t, _ in tables
+        }
+    names = list(evidence.names()) if evidence is not None else []
+    if evidence is not None:
+        sizes[EVIDENCE] = len(names)
+    if totals:
+        totals(sizes)
+    for table, specs in tables:
+        count = report.tables.setdefault(table.name, TableCount())
+        after = 0
+        while True:
+            async with gate() if gate else nullcontext(), engine.begin() as conn:
+                last = await _batch(conn, keyring, table, specs, after, batch, count, write)
+            if last is None:
+                break
+            after = last
+            if progress:
+                progress(table.name, count.rows)
+    if evidence is not None:
+        count = report.tables.setdefault(EVIDENCE, TableCount())
+        for sha256 in names:
+            count.rows += 1
+            if not write:
+                count.stale += int(not evidence.is_current(sha256))
+            elif await asyncio.to_thread(evidence.reseal, sha256):
+                count.rewritten += 1
+            if progress:
+                progress(EVIDENCE, count.rows)
+    return report
