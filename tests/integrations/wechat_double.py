@@ -212,21 +212,30 @@ class Account:
     def crypto(self) -> WeChatCrypto:
         return WeChatCrypto(self.token, self.aes_key, self.app_id)
 
-    def request(self, xml: str, mode: str = "safe") -> tuple[dict[str, str], bytes]:
-        """Query parameters and body for ``mode`` in {"plain", "compatible", "safe"}."""
-        timestamp, nonce = str(int(time.time())), uuid.uuid4().hex[:10]
+    def request(
+        self,
+        xml: str,
+        mode: str = "safe",
+        *,
+        timestamp: int | None = None,
+        nonce: str | None = None,
+    ) -> tuple[dict[str, str], bytes]:
+        """Query parameters and body for ``mode`` in {"plain", "compatible", "safe"}, signed
+        now with a fresh nonce unless ``timestamp`` / ``nonce`` are given."""
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        nonce = nonce if nonce is not None else uuid.uuid4().hex[:10]
         params = {
-            "timestamp": timestamp,
+            "timestamp": stamp,
             "nonce": nonce,
-            "signature": sign(self.token, timestamp, nonce),
+            "signature": sign(self.token, stamp, nonce),
         }
         if mode == "plain":
             return params, xml.encode()
-        sealed = xmlcodec.parse(self.crypto.encrypt_message(xml, nonce, timestamp))
+        sealed = xmlcodec.parse(self.crypto.encrypt_message(xml, nonce, stamp))
         encrypt = sealed["Encrypt"]
         params |= {
             "encrypt_type": "aes",
-            "msg_signature": sign(self.token, timestamp, nonce, encrypt),
+            "msg_signature": sign(self.token, stamp, nonce, encrypt),
         }
         if mode == "safe":
             body = f"<xml><ToUserName>{xmlcodec.cdata(ORIGINAL_ID)}</ToUserName><Encrypt>{xmlcodec.cdata(encrypt)}</Encrypt></xml>"
