@@ -95,7 +95,9 @@ async def test_an_address_is_refused_before_its_body_is_read(limited: FastAPI) -
         )
         assert_limited(refused)
         assert (
-            await two.post(WEBHOOK, content=b"not json", headers={"content-type": "application/json"})
+            await two.post(
+                WEBHOOK, content=b"not json", headers={"content-type": "application/json"}
+            )
         ).status_code == 400
     assert await inbound_count(limited) == 8
 
@@ -104,7 +106,9 @@ async def test_uploads_count_against_the_sender(limited: FastAPI) -> None:
     async with from_address(limited, "10.0.0.5") as http:
         for n in range(3):
             r = await http.post(
-                UPLOAD, data={"sender": "snap"}, files={"file": ("a.png", png_bytes(n), "image/png")}
+                UPLOAD,
+                data={"sender": "snap"},
+                files={"file": ("a.png", png_bytes(n), "image/png")},
             )
             assert r.status_code == 200, r.text
         refused = await http.post(
@@ -184,7 +188,9 @@ def test_a_million_keys_keep_the_limiter_bounded() -> None:
     assert keys[-1] in limiter and keys[-10_000] in limiter
 
 
-async def test_the_limited_app_still_serves_a_whole_complaint(tmp_path: Path, sqlite_url: str) -> None:
+async def test_the_limited_app_still_serves_a_whole_complaint(
+    tmp_path: Path, sqlite_url: str
+) -> None:
     """The defaults let a person file a complaint at test speed (every answer at once)."""
     settings = Settings(
         environment="test", data_dir=tmp_path / "var", database_url=sqlite_url, nlu_manage=False

@@ -93,9 +93,7 @@ async def test_a_png_loses_its_text_chunks(client: Any, app: FastAPI) -> None:
     assert image.mode == "RGBA" and image.getpixel((3, 3)) == (10, 20, 30, 128)
 
 
-async def test_a_photo_without_metadata_is_stored_byte_for_byte(
-    client: Any, app: FastAPI
-) -> None:
+async def test_a_photo_without_metadata_is_stored_byte_for_byte(client: Any, app: FastAPI) -> None:
     original = png_bytes(7)
     r = await client.post(
         UPLOAD, data={"sender": "u3"}, files={"file": ("a.png", original, "image/png")}
