@@ -482,6 +482,10 @@ def app_server(
     env.pop("WEIQUAN_NLU_URL", None)
     # rules: the rule fallback only; rasa: the server starts and supervises Rasa itself.
     env["WEIQUAN_NLU_MANAGE"] = "true" if nlu == "rasa" else "false"
+    # Every simulated consumer comes from this one address: the limits stay on (their cost is
+    # measured), the per-address one too high to reach.
+    env["WEIQUAN_RATE_LIMIT_ADDRESS_PER_MINUTE"] = "1000000000"
+    env["WEIQUAN_RATE_LIMIT_ADDRESS_BURST"] = "1000000000"
     bindir = Path(sys.executable).parent
     weiquan = str(bindir / "weiquan")
     subprocess.run([weiquan, "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
