@@ -291,18 +291,22 @@ def test_backoffice_settings_refuse_an_http_handoff_in_production() -> None:
     [
         (
             lambda: TelegramExtension(
-                TelegramSettings(token="1:x", base_url="http://tg.internal/bot")
+                TelegramSettings(token="1:x", base_url="http://127.0.0.1:9/bot")
             ),
             "WEIQUAN_TELEGRAM_BASE_URL",
         ),
         (
             lambda: TelegramExtension(
-                TelegramSettings(token="1:x", base_file_url="http://tg.internal/file/bot")
+                TelegramSettings(
+                    token="1:x",
+                    base_url="https://127.0.0.1:9/bot",  # nothing listens: no call leaves
+                    base_file_url="http://127.0.0.1:9/file/bot",
+                )
             ),
             "WEIQUAN_TELEGRAM_BASE_FILE_URL",
         ),
         (
-            lambda: WechatExtension(wechat_settings(api_base_url="http://wx.internal/")),
+            lambda: WechatExtension(wechat_settings(api_base_url="http://127.0.0.1:9/")),
             "WEIQUAN_WECHAT_API_BASE_URL",
         ),
     ],
