@@ -1,0 +1,266 @@
+"""Personal-data keys: production refuses to run without one, values are bound to their row and
+field, free text is encrypted, and a key is rotated end to end through ``weiquan keys``."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import ValidationError
+from sqlalchemy import select, text
+
+from bot.cases import case_as_dict, get_case
+from bot.crypto import UndecryptableValue, key_id, new_key_text, parse_key
+from bot.db.models import HandoverRequest, TranscriptEntry
+from bot.settings import Settings
+from tests.bot.backoffice_helpers import submit_case
+from tests.bot.test_complaint_flow import HAPPY
+from tests.factories import chat_for, png_bytes, run, running_app
+
+KEY1, KEY2 = new_key_text(), new_key_text()
+ID1, ID2 = key_id(parse_key(KEY1)), key_id(parse_key(KEY2))
+PROBLEM = next(said for said, then in HAPPY if then == "demand")  # the free-text answer
+HANDOVER_TEXT = "转人工，我叫王小五"
+
+
+def keyed(settings: Settings, **keys: Any) -> Settings:
+    return settings.model_copy(update={"pii_key": None, "pii_old_keys": None, **keys})
+
+
+async def dump(app: Any) -> str:
+    """Every row of every table, as text: what someone with the database file would see."""
+    settings: Settings = app.state.settings
+    async with app.state.sessions() as session:
+        names = [
+            r[0]
+            for r in await session.execute(
+                text("SELECT name FROM sqlite_master WHERE type='table'")
+                if settings.is_sqlite
+                else text("SELECT tablename FROM pg_tables WHERE schemaname='public'")
+            )
+        ]
+        out = []
+        for name in names:
+            rows = await session.execute(text(f'SELECT * FROM "{name}"'))  # noqa: S608 - catalogue names
+            out.extend(repr(tuple(r)) for r in rows)
+    return "\n".join(out)
+
+
+def weiquan(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The real command line, in its own process, configured only through the environment."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("WEIQUAN_")} | {
+        "WEIQUAN_DATA_DIR": str(settings.data_dir),
+        "WEIQUAN_DATABASE_URL": settings.resolved_database_url,
+        "WEIQUAN_NLU_MANAGE": "false",
+        "COLUMNS": "120",
+        **env,
+    }
+    return subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-c", "from bot.cli import main; main()", *args],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_production_refuses_to_start_without_a_key(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="WEIQUAN_PII_KEY or WEIQUAN_PII_KEY_FILE"):
+        Settings(environment="production", secret_key="s" * 40, data_dir=tmp_path)
+    settings = Settings(data_dir=tmp_path / "var", nlu_manage=False)
+    done = weiquan(
+        settings,
+        "serve",
+        WEIQUAN_ENVIRONMENT="production",
+        WEIQUAN_SECRET_KEY="a-real-secret-" + "x" * 30,
+    )
+    assert done.returncode != 0
+    assert "WEIQUAN_PII_KEY or WEIQUAN_PII_KEY_FILE must be set in production" in done.stderr
+    assert not list(tmp_path.rglob("pii.key"))
+
+
+async def test_production_runs_with_a_key_file_and_creates_none(
+    settings: Settings, tmp_path: Path
+) -> None:
+    key_file = tmp_path / "secrets" / "pii"
+    key_file.parent.mkdir()
+    key_file.write_text(KEY1 + "\n")
+    production = settings.model_copy(
+        update={"environment": "production", "pii_key_file": key_file, "secret_key": "x" * 40}
+    )
+    async with running_app(production) as app:
+        chat = chat_for(app)
+        await run(chat, HAPPY)
+        await chat.say("/confirm")
+        raw = await dump(app)
+    assert f"v2:{ID1}:" in raw and "张三" not in raw
+    assert not (settings.data_dir / "pii.key").exists()
+
+
+async def test_no_clear_name_phone_problem_or_handover_text_in_the_database(
+    settings: Settings,
+) -> None:
+    async with running_app(keyed(settings, pii_key=KEY1)) as app:
+        chat = chat_for(app)
+        await run(chat, HAPPY)
+        await chat.say("/confirm")
+        other = chat_for(app)
+        await other.say(HANDOVER_TEXT)
+        raw = await dump(app)
+        async with app.state.sessions() as session:
+            [case_no] = (await session.execute(text("SELECT case_no FROM cases"))).scalars()
+            shown = case_as_dict(await get_case(session, case_no))  # type: ignore[arg-type]
+            [request] = (await session.execute(select(HandoverRequest))).scalars()
+    for secret in ("张三", "13812345678", "建国路", PROBLEM, HANDOVER_TEXT, "王小五"):
+        assert secret not in raw, secret
+    # Those allowed still see everything (the CLI's `cases show` and exports read this).
+    assert shown["fields"]["problem"] == PROBLEM and shown["fields"]["product"] == "蓝牙耳机"
+    assert shown["personal"]["phone"] == "13812345678"
+    assert request.detail == HANDOVER_TEXT
+
+
+async def test_values_swapped_between_rows_or_fields_fail_loudly(settings: Settings) -> None:
+    async with running_app(keyed(settings, pii_key=KEY1)) as app:
+        a = await submit_case(app, sender="1", fields={"product": "耳机", "problem": "甲的问题"})
+        b = await submit_case(
+            app,
+            sender="2",
+            fields={"product": "耳机", "problem": "乙的问题"},
+            personal={"name": "乙", "phone": "13900000000"},
+        )
+        await chat_for(app, sender="x1").say("转人工 甲")
+        await chat_for(app, sender="x2").say("转人工 乙")
+        sessions = app.state.sessions
+
+        async def swap(table: str, column: str, key: str, one: object, two: object) -> None:
+            json_column = column != "detail" and not settings.is_sqlite
+            value = "CAST(:v AS json)" if json_column else ":v"
+            async with sessions() as session, session.begin():
+                pair = {
+                    k: (
+                        await session.execute(
+                            text(f"SELECT CAST({column} AS TEXT) FROM {table} WHERE {key} = :k"),  # noqa: S608
+                            {"k": k},
+                        )
+                    ).scalar_one()
+                    for k in (one, two)
+                }
+                for k, other in ((one, two), (two, one)):
+                    await session.execute(
+                        text(f"UPDATE {table} SET {column} = {value} WHERE {key} = :k"),  # noqa: S608
+                        {"v": pair[other], "k": k},
+                    )
+
+        async def read_case(case_no: str) -> dict[str, Any]:
+            async with sessions() as session:
+                return case_as_dict(await get_case(session, case_no))  # type: ignore[arg-type]
+
+        assert (await read_case(a))["personal"]["name"] == "赵六"
+        await swap("cases", "personal", "case_no", a, b)
+        with pytest.raises(UndecryptableValue, match=r"cases\.personal#.*does not belong here"):
+            await read_case(a)
+        await swap("cases", "personal", "case_no", a, b)  # back
+        assert (await read_case(b))["fields"]["problem"] == "乙的问题"
+        await swap("cases", "narrative", "case_no", a, b)
+        with pytest.raises(UndecryptableValue, match=r"cases\.narrative#"):
+            await read_case(b)
+        await swap("cases", "narrative", "case_no", a, b)
+        # The same row, another field: the narrative copied over the personal data.
+        async with sessions() as session, session.begin():
+            await session.execute(
+                text("UPDATE cases SET personal = narrative WHERE case_no = :k"), {"k": a}
+            )
+        with pytest.raises(UndecryptableValue, match=r"cases\.personal#"):
+            await read_case(a)
+
+        async with sessions() as session:
+            ids = sorted(
+                (await session.execute(text("SELECT id FROM handover_requests"))).scalars()
+            )
+        await swap("handover_requests", "detail", "id", *ids)
+        with pytest.raises(UndecryptableValue, match=r"handover_requests\.detail#"):
+            async with sessions() as session:
+                list((await session.execute(select(HandoverRequest))).scalars())
+
+
+def legacy_token(key: str, plain: str) -> str:
+    """A value as written before key ids and binding existed (``v1:``)."""
+    nonce = os.urandom(12)
+    sealed = AESGCM(parse_key(key)).encrypt(nonce, plain.encode(), b"v1:")
+    return "v1:" + base64.urlsafe_b64encode(nonce + sealed).decode()
+
+
+async def test_rotation_end_to_end(settings: Settings) -> None:
+    photo = png_bytes(seed=7)
+    async with running_app(keyed(settings, pii_key=KEY1)) as app:
+        chat = chat_for(app)
+        await run(chat, HAPPY[:10])
+        await chat.photo(photo)
+        await chat.say("/done")
+        await run(chat, HAPPY[11:])
+        await chat.say("/confirm")
+        await chat_for(app).say(HANDOVER_TEXT)
+        # A case from before this change: v1 personal data, free text in the clear fields.
+        old_case = await submit_case(app, sender="old")
+        async with app.state.sessions() as session, session.begin():
+            await session.execute(
+                text(
+                    "UPDATE cases SET personal = :p, fields = :f, narrative = NULL WHERE case_no = :k"
+                ),
+                {
+                    "p": json.dumps(legacy_token(KEY1, json.dumps({"name": "老用户"}))),
+                    "f": json.dumps(
+                        {"product": "旧货", "problem": "旧的问题描述"}, ensure_ascii=False
+                    ),
+                    "k": old_case,
+                },
+            )
+        [sha] = [p.name for p in app.state.evidence.root.rglob("*") if p.is_file()]
+        clear = app.state.evidence.read(sha)
+
+    # Key 2 alone cannot read what key 1 wrote: the old key must stay until rotation is done.
+    async with running_app(keyed(settings, pii_key=KEY2)) as app:
+        async with app.state.sessions() as session:
+            with pytest.raises(UndecryptableValue, match=f"key {ID1}, which is not configured"):
+                await get_case(session, "TS20261127000001")
+
+    both = {"WEIQUAN_PII_KEY": KEY2, "WEIQUAN_PII_OLD_KEYS": KEY1}
+    before = weiquan(settings, "keys", "status", **both)
+    assert before.returncode == 1, before.stderr
+    assert "need `weiquan keys rotate`" in before.stderr
+    done = weiquan(settings, "keys", "rotate", "--batch", "2", **both)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"current key {ID2}" in done.stderr and ID1 in done.stderr
+    for table in ("cases", "transcript", "conversations", "handover_requests", "evidence files"):
+        assert table in done.stdout  # the per-table counts
+    assert "No value under an old key (or in clear) remains" in done.stderr
+    again = weiquan(settings, "keys", "rotate", **both)  # resumable: a second run has nothing to do
+    assert again.returncode == 0 and "No value under an old key" in again.stderr
+
+    # Key 1 removed: everything still reads, and nothing in the database is under it.
+    async with running_app(keyed(settings, pii_key=KEY2)) as app:
+        async with app.state.sessions() as session:
+            new = case_as_dict(await get_case(session, "TS20261127000001"))  # type: ignore[arg-type]
+            old = case_as_dict(await get_case(session, old_case))  # type: ignore[arg-type]
+            [request] = (await session.execute(select(HandoverRequest))).scalars()
+            said = [e.text for e in (await session.execute(select(TranscriptEntry))).scalars()]
+        assert new["fields"]["problem"] == PROBLEM and new["personal"]["name"] == "张三"
+        assert old["fields"] == {"product": "旧货", "problem": "旧的问题描述"}
+        assert old["personal"] == {"name": "老用户"}
+        assert request.detail == HANDOVER_TEXT and HANDOVER_TEXT in said
+        assert app.state.evidence.read(sha) == clear
+        raw = await dump(app)
+        stored = app.state.evidence.path_for(sha).read_bytes()
+    assert f"v2:{ID1}:" not in raw and "v1:" not in raw and f"v2:{ID2}:" in raw
+    assert "旧的问题描述" not in raw and "老用户" not in raw
+    assert clear not in stored and ID2.encode() in stored
+    after = weiquan(settings, "keys", "status", WEIQUAN_PII_KEY=KEY2)
+    assert after.returncode == 0, after.stdout + after.stderr
