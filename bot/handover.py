@@ -2,11 +2,16 @@
 
 Staff take requests elsewhere (the back-office issue); ``take`` and ``release`` here are the
 two state changes that switch the bot's quiet mode (``Conversation.handover``) on and off.
+
+A safety word jumps the queue when it comes from a conversation with a history, or while few
+new conversations have used it lately; beyond that budget a new sender's safety request still
+queues, flagged "safety", after the genuine ones, so a flood of new senders typing a safety
+word cannot bury them (docs/console.md, "Handover queue").
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -57,12 +62,43 @@ class SessionHandoverDesk:
         )
         return int((await self.session.execute(stmt)).scalar_one())
 
+    async def _established(self) -> bool:
+        """The conversation had earlier messages over some minutes: not a one-line newcomer."""
+        r = rules()["safety"]
+        stmt = select(Conversation.message_count, Conversation.created_at).where(
+            Conversation.id == self.conversation_id
+        )
+        row = (await self.session.execute(stmt)).first()
+        return (
+            row is not None
+            and row.message_count >= int(r["established_messages"])
+            and row.created_at <= self.now - timedelta(minutes=r["established_minutes"])
+        )
+
+    async def _budget_left(self) -> bool:
+        """Fewer top-priority safety requests than the budget were queued in the window."""
+        r = rules()["safety"]
+        stmt = select(func.count()).where(
+            HandoverRequest.reason == "safety",
+            HandoverRequest.priority == int(rules()["priority"]["safety"]),
+            HandoverRequest.requested_at > self.now - timedelta(minutes=r["window_minutes"]),
+        )
+        return int((await self.session.execute(stmt)).scalar_one()) < int(r["new_budget"])
+
+    async def _priority(self, reason: str) -> int:
+        priority = int(rules()["priority"].get(reason, 9))
+        if reason != "safety" or await self._established() or await self._budget_left():
+            return priority
+        return int(rules()["safety"]["over_budget_priority"])
+
     async def request(self, *, reason: str, detail: str = "") -> HandoverTicket:
         existing = await self._open()
-        priority = int(rules()["priority"].get(reason, 9))
+        priority = await self._priority(reason)
         if existing is not None:
-            if priority < existing.priority:  # a safety mention moves a waiting request up
-                existing.priority, existing.reason = priority, reason
+            if priority < existing.priority:  # e.g. a safety mention moves a waiting request up
+                existing.priority = priority
+                if existing.reason != "safety":  # the safety flag stays visible to staff
+                    existing.reason = reason
                 existing.updated_at = self.now
                 await self.session.flush()
             ahead = await self._ahead(existing)

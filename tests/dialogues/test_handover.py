@@ -47,7 +47,7 @@ async def test_safety_words_queue_first_and_keep_the_form(app: Any) -> None:
     await chat.say("2026-11-20")
     await chat.say("99元")
     await chat.say("充电宝充电时起火了，孩子手被烧伤")
-    assert "120" in chat.text and "优先" in chat.text
+    assert "120" in chat.text and "安全相关" in chat.text
     assert chat.awaiting == "demand"  # the answer was kept and the form goes on
     asked, safety = await requests(app)
     assert safety.reason == "safety" and safety.priority < asked.priority
