@@ -126,8 +126,13 @@ class SessionHandoverDesk:
 
 
 async def take(session: AsyncSession, request_id: int, *, staff: str, now: datetime) -> bool:
-    """A staff member takes a queued request: the bot goes quiet in that conversation."""
-    request = await session.get(HandoverRequest, request_id)
+    """A staff member takes a queued request: the bot goes quiet in that conversation.
+
+    The request row is locked (``FOR UPDATE`` on PostgreSQL; SQLite serialises writers) and
+    read afresh, so of two staff claiming at once the second sees it taken."""
+    request = await session.get(
+        HandoverRequest, request_id, with_for_update=True, populate_existing=True
+    )
     if request is None or request.status != "queued":
         return False
     conversation = await session.get(Conversation, request.conversation_id)

@@ -126,6 +126,12 @@ async def _notify(
     )
 
 
+async def hold(session: AsyncSession, case: Case) -> None:
+    """Lock the case row for this transaction (``FOR UPDATE`` on PostgreSQL; SQLite serialises
+    writers) and re-read its state, so of two staff deciding at once the second sees the first."""
+    await session.refresh(case, ["status", "decision_due", "updated_at"], with_for_update=True)
+
+
 async def _event(
     session: AsyncSession, case: Case, kind: str, actor: str, now: datetime, **detail: Any
 ) -> CaseEvent:
@@ -146,6 +152,7 @@ async def transition(
     note: str = "",
 ) -> CaseEvent:
     """Move ``case`` to ``to``: event, next deadline, consumer notice, hand-off, in one transaction."""
+    await hold(session, case)
     options = allowed(case.kind, case.status)
     if to not in options:
         raise WorkflowError(
@@ -184,6 +191,7 @@ async def extend_verification(
     session: AsyncSession, case: Case, *, actor: str, now: datetime, note: str = ""
 ) -> CaseEvent:
     """Extend a report's verification by the rules' extension, once (行政处罚程序规定 Art. 18)."""
+    await hold(session, case)
     if case.kind != "report" or case.status not in {"submitted", "verifying"}:
         raise WorkflowError("not_extendable", "Only a report still being verified can be extended.")
     if case.decision_due is None:
@@ -210,6 +218,7 @@ async def record_reporter_notice(
     session: AsyncSession, case: Case, *, actor: str, now: datetime, note: str = ""
 ) -> CaseEvent:
     """Staff told a real-name reporter the decision another way (e.g. by phone)."""
+    await hold(session, case)
     if case.status not in DECISIONS or not real_name_reporter(case):
         raise WorkflowError("no_notice_due", "No reporter notice is due on this case.")
     case.decision_due, case.updated_at = None, now

@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.db.engine import read_only
 from bot.runtime import BackofficeRuntime
 from bot.staff.accounts import Staff, resolve_token
 from bot.web.errors import ApiError
@@ -21,13 +23,54 @@ def get_runtime(request: Request) -> BackofficeRuntime:
 Runtime = Annotated[BackofficeRuntime, Depends(get_runtime)]
 
 
-async def get_session(runtime: Runtime) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: an audit row commits with the view it records."""
-    async with runtime.sessions() as session, session.begin():
-        yield session
+# Methods that only read: their session is a snapshot that never takes SQLite's write lock.
+READS = frozenset({"GET", "HEAD"})
 
 
-Session = Annotated[AsyncSession, Depends(get_session)]
+def readers(request: Request, runtime: BackofficeRuntime) -> async_sessionmaker[AsyncSession]:
+    """Read-only sessions on the app's engine, built once per app."""
+    found: async_sessionmaker[AsyncSession] | None = getattr(
+        request.app.state, "staff_readers", None
+    )
+    if found is None:
+        found = request.app.state.staff_readers = read_only(runtime.sessions)
+    return found
+
+
+def database_error(exc: DBAPIError) -> ApiError:
+    """A failed write as the client sees it: a conflict to retry, never a 200 for a lost change."""
+    if isinstance(exc, IntegrityError) or getattr(exc.orig, "sqlstate", "") in {"40001", "40P01"}:
+        return ApiError(409, "conflict", "Someone else changed this at the same time; reload.")
+    return ApiError(503, "database_busy", "The database did not accept the change; try again.")
+
+
+async def get_session(request: Request, runtime: Runtime) -> AsyncIterator[AsyncSession]:
+    """One transaction per request, committed before the response is sent (scope "function"),
+    so an audit row commits with the view it records and a failed commit is an error, not a 200.
+    Reads get a read-only snapshot."""
+    sessions = readers(request, runtime) if request.method in READS else runtime.sessions
+    async with sessions() as session:
+        try:
+            async with session.begin():
+                yield session
+        except DBAPIError as exc:
+            raise database_error(exc) from None
+
+
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_audit_session(runtime: Runtime) -> AsyncIterator[AsyncSession]:
+    """A short write transaction for the audit rows of a read, committed before the response."""
+    async with runtime.sessions() as session:
+        try:
+            async with session.begin():
+                yield session
+        except DBAPIError as exc:
+            raise database_error(exc) from None
+
+
+AuditSession = Annotated[AsyncSession, Depends(get_audit_session, scope="function")]
 
 
 def client_ip(request: Request) -> str:

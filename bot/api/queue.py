@@ -11,6 +11,8 @@ from sqlalchemy import select
 from bot.api.deps import CaseStaff, Runtime, Session
 from bot.db.models import Conversation, TranscriptEntry
 from bot.staff import queue as desk
+from bot.staff import transcripts
+from bot.staff.push import public_author
 from bot.web.errors import ApiError
 
 router = APIRouter(tags=["handover queue"])
@@ -71,15 +73,18 @@ async def claim(
 async def messages(
     request_id: int,
     staff: CaseStaff,
+    runtime: Runtime,
     session: Session,
     after: Annotated[int, Query(ge=0)] = 0,
 ) -> list[dict[str, Any]]:
-    """Poll with ``after`` = the last id seen: the consumer's new messages without reloading."""
+    """Poll with ``after`` = the last id seen: the consumer's new messages without reloading.
+
+    Only the holder (or a supervisor) reads, only since the request, personal answers masked."""
     try:
-        rows = await desk.messages(session, request_id, after)
+        t = await desk.ticket(session, request_id)
+        return await transcripts.read(session, t, staff, now=runtime.now(), after=after)
     except desk.QueueError as exc:
         raise ApiError(exc.status, exc.code, str(exc)) from None
-    return [desk.entry_dict(e) for e in rows]
 
 
 @router.post("/api/v1/queue/{request_id}/reply", status_code=202)
@@ -127,15 +132,16 @@ async def rest_pushes(
 
     The REST channel trusts ``sender`` as the user's identity, as its webhook does.
     """
-    conversation_id = (
+    found = (
         await session.execute(
-            select(Conversation.id).where(
+            select(Conversation.id, Conversation.locale).where(
                 Conversation.channel == "rest", Conversation.sender_id == sender
             )
         )
-    ).scalar_one_or_none()
-    if conversation_id is None:
+    ).first()
+    if found is None:
         return []
+    conversation_id, locale = found
     stmt = (
         select(TranscriptEntry)
         .where(
@@ -153,7 +159,7 @@ async def rest_pushes(
             "recipient_id": sender,
             "text": e.text,
             "buttons": [],
-            "custom": {"author": e.author},
+            "custom": {"author": public_author(e.author, locale)},
         }
         for e in (await session.execute(stmt)).scalars()
     ]

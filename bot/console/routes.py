@@ -14,11 +14,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from bot.api.deps import Runtime, client_ip
+from bot.api.deps import Runtime, client_ip, readers
 from bot.console import session as cs
 from bot.deadlines import SHANGHAI
 from bot.staff import queue as desk
-from bot.staff.accounts import TooManyAttempts, check_login, issue_token, revoke
+from bot.staff import transcripts
+from bot.staff.accounts import TooManyAttempts, check_login, revoke
 from dialogues.flows import all_flows
 from dialogues.texts import t
 
@@ -110,26 +111,24 @@ async def login(
     cs.check_login_csrf(request, csrf)
     s = runtime.settings
     error = "用户名或密码错误"
-    async with runtime.sessions() as session, session.begin():
-        try:
-            staff = await check_login(
-                session,
-                username=username,
-                password=password,
-                ip=client_ip(request),
-                now=runtime.now(),
-                max_failures=s.login_max_failures,
-                window=timedelta(minutes=s.login_window_minutes),
-            )
-        except TooManyAttempts:
-            staff, error = None, "登录失败次数过多，请稍后再试"
-        token = None
-        if staff is not None:
-            ttl = timedelta(minutes=s.token_ttl_minutes)
-            token, _ = await issue_token(session, staff, kind="console", ttl=ttl, now=runtime.now())
-    if staff is None or token is None:
+    try:
+        found = await check_login(
+            runtime.sessions,
+            username=username,
+            password=password,
+            ip=client_ip(request),
+            now=runtime.now(),
+            max_failures=s.login_max_failures,
+            window=timedelta(minutes=s.login_window_minutes),
+            kind="console",
+            ttl=timedelta(minutes=s.token_ttl_minutes),
+        )
+    except TooManyAttempts:
+        found, error = None, "登录失败次数过多，请稍后再试"
+    if found is None:
         status = 401 if "错误" in error else 429
         return render(request, "login.html", None, status=status, error=error, login_csrf=csrf)
+    staff, token = found
     response = go("/console/staff" if staff.role == "admin" else "/console/queue")
     cs.set_session(response, runtime, token)
     return response
@@ -158,7 +157,7 @@ async def home(request: Request, runtime: Runtime) -> Response:
 @router.get("/queue")
 async def queue_page(request: Request, runtime: Runtime) -> HTMLResponse:
     user = await cs.current(request, runtime, *WORKERS)
-    async with runtime.sessions() as session:
+    async with readers(request, runtime)() as session:
         tickets = await desk.queue(session)
     now = runtime.now()
     rows = [
@@ -236,20 +235,26 @@ async def queue_action(
 
 @router.get("/queue/{request_id}")
 async def conversation_page(request: Request, runtime: Runtime, request_id: int) -> HTMLResponse:
+    """The live conversation; its transcript only for the holder (or a supervisor)."""
     user = await cs.current(request, runtime, *WORKERS)
-    async with runtime.sessions() as session:
+    async with readers(request, runtime)() as session:
         try:
             tk = await desk.ticket(session, request_id)
-            entries = await desk.messages(session, request_id)
         except desk.QueueError as exc:
             return _queue_error(request, user, exc)
+        try:
+            entries = await transcripts.read(session, tk, user.staff, now=runtime.now())
+            readable = True
+        except desk.QueueError:
+            entries, readable = [], False
     return render(
         request,
         "conversation.html",
         user,
         ticket=tk.request,
         conversation=tk.conversation,
-        entries=[desk.entry_dict(e) for e in entries],
+        entries=entries,
+        readable=readable,
         mine=tk.request.status == "taken" and tk.request.taken_by == user.staff.username,
     )
 
@@ -259,19 +264,17 @@ async def conversation_poll(
     request: Request, runtime: Runtime, request_id: int, after: int = 0
 ) -> JSONResponse:
     """Polled by the page every few seconds: new messages, without reloading."""
-    await cs.current(request, runtime, *WORKERS)
-    async with runtime.sessions() as session:
+    user = await cs.current(request, runtime, *WORKERS)
+    async with readers(request, runtime)() as session:
         try:
             tk = await desk.ticket(session, request_id)
-            entries = await desk.messages(session, request_id, max(0, after))
+            entries = await transcripts.read(
+                session, tk, user.staff, now=runtime.now(), after=max(0, after)
+            )
         except desk.QueueError as exc:
             return JSONResponse({"error": exc.code}, status_code=exc.status)
     return JSONResponse(
-        {
-            "status": tk.request.status,
-            "taken_by": tk.request.taken_by,
-            "messages": [desk.entry_dict(e) for e in entries],
-        },
+        {"status": tk.request.status, "taken_by": tk.request.taken_by, "messages": entries},
         headers={"Cache-Control": "no-store"},
     )
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -40,3 +43,25 @@ def verify_password(stored: str | None, password: str) -> bool:
 
 def needs_rehash(stored: str) -> bool:
     return hasher().check_needs_rehash(stored)
+
+
+# Argon2 takes tens of milliseconds of CPU and 64 MiB per hash: a few threads of its own keep
+# the event loop serving and bound the memory a burst of logins can take.
+HASH_THREADS = min(4, os.cpu_count() or 1)
+
+
+@cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=HASH_THREADS, thread_name_prefix="argon2")
+
+
+async def verify_password_off_loop(stored: str | None, password: str) -> bool:
+    """``verify_password`` in the hashing threads, so the event loop never waits on Argon2."""
+    return await asyncio.get_running_loop().run_in_executor(
+        _pool(), verify_password, stored, password
+    )
+
+
+async def hash_password_off_loop(password: str) -> str:
+    """``hash_password`` in the hashing threads (raises ``WeakPassword`` the same way)."""
+    return await asyncio.get_running_loop().run_in_executor(_pool(), hash_password, password)

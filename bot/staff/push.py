@@ -41,6 +41,11 @@ def notice(lang: str, key: str, **values: Any) -> str:
     return str(texts[key]).format(**values)
 
 
+def public_author(author: str, lang: str) -> str:
+    """Who a message is from as the consumer sees it: a role (工作人员), never a username."""
+    return notice(lang, "author_staff" if author.startswith("staff:") else "author_system")
+
+
 def can_push(channel: str) -> bool:
     return channel in set(workflow_rules()["push_channels"])
 

@@ -57,8 +57,12 @@ async def queue(session: AsyncSession) -> list[Ticket]:
     return [Ticket(r, c) for r, c in (await session.execute(stmt)).all()]
 
 
-async def ticket(session: AsyncSession, request_id: int) -> Ticket:
-    request = await session.get(HandoverRequest, request_id)
+async def ticket(session: AsyncSession, request_id: int, *, lock: bool = False) -> Ticket:
+    """The request and its conversation; ``lock`` holds the request row (``FOR UPDATE`` on
+    PostgreSQL) so two staff acting at once are served one after the other."""
+    request = await session.get(
+        HandoverRequest, request_id, with_for_update=lock or None, populate_existing=lock
+    )
     conversation = await session.get(Conversation, request.conversation_id) if request else None
     if request is None or conversation is None:
         raise QueueError(404, "request_not_found", f"No handover request {request_id}.")
@@ -86,7 +90,7 @@ async def _tell(session: AsyncSession, t: Ticket, key: str, now: datetime, suffi
 
 
 async def claim(session: AsyncSession, request_id: int, staff: Staff, now: datetime) -> Ticket:
-    t = await ticket(session, request_id)
+    t = await ticket(session, request_id, lock=True)
     if not await handover.take(session, request_id, staff=staff.username, now=now):
         raise QueueError(409, "not_queued", "Someone else took it, or it is no longer waiting.")
     await _tell(session, t, "staff_joined", now, "joined")
@@ -97,7 +101,7 @@ async def reply(
     session: AsyncSession, request_id: int, staff: Staff, text: str, now: datetime
 ) -> None:
     """A staff message goes out through the consumer's own channel via the outbox."""
-    t = await ticket(session, request_id)
+    t = await ticket(session, request_id, lock=True)
     _held_by(t, staff)
     t.request.updated_at = now
     c = t.conversation
@@ -116,7 +120,7 @@ async def reply(
 async def transfer(
     session: AsyncSession, request_id: int, staff: Staff, to: str, now: datetime
 ) -> None:
-    t = await ticket(session, request_id)
+    t = await ticket(session, request_id, lock=True)
     _held_by(t, staff)
     colleague = (
         await session.execute(
@@ -145,29 +149,15 @@ async def _hand_back(
 
 async def release(session: AsyncSession, request_id: int, staff: Staff, now: datetime) -> None:
     """Back to the bot without closing the matter (e.g. the consumer went quiet)."""
-    t = await ticket(session, request_id)
+    t = await ticket(session, request_id, lock=True)
     _held_by(t, staff)
     await _hand_back(session, t, "released", now, "bot_back")
 
 
 async def close(session: AsyncSession, request_id: int, staff: Staff, now: datetime) -> None:
-    t = await ticket(session, request_id)
+    t = await ticket(session, request_id, lock=True)
     _held_by(t, staff)
     await _hand_back(session, t, "closed", now, "bot_back")
-
-
-async def messages(
-    session: AsyncSession, request_id: int, after: int = 0, limit: int = 200
-) -> list[TranscriptEntry]:
-    t = await ticket(session, request_id)
-    stmt = (
-        select(TranscriptEntry)
-        .where(TranscriptEntry.conversation_id == t.conversation.id, TranscriptEntry.id > after)
-        .order_by(TranscriptEntry.id.desc() if after == 0 else TranscriptEntry.id)
-        .limit(limit)
-    )
-    rows = list((await session.execute(stmt)).scalars())
-    return sorted(rows, key=lambda e: e.id)
 
 
 def entry_dict(e: TranscriptEntry) -> dict[str, Any]:
@@ -189,11 +179,16 @@ def _stale(now: datetime, idle: timedelta) -> Select[Any]:
 async def requeue_stale(session: AsyncSession, *, now: datetime, idle: timedelta) -> int:
     """Claimed conversations with no staff action for ``idle`` go back to the queue."""
     stale = list((await session.execute(_stale(now, idle))).scalars())
-    for request in stale:
-        t = await ticket(session, request.id)
-        log.info("handover %s timed out for %s", request.id, request.taken_by)
+    done = 0
+    for found in stale:
+        t = await ticket(session, found.id, lock=True)
+        # A staff action may have landed between the look and the lock.
+        if t.request.status != "taken" or t.request.updated_at >= now - idle:
+            continue
+        log.info("handover %s timed out for %s", t.request.id, t.request.taken_by)
         await _hand_back(session, t, "queued", now, "requeued")
-    return len(stale)
+        done += 1
+    return done
 
 
 async def timeout_loop(runtime: BackofficeRuntime) -> None:
