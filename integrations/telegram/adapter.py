@@ -42,6 +42,15 @@ class TemporaryFailure(Exception):
     """Telegram could not hand over a file right now; the update should be delivered again."""
 
 
+class Unreadable(Exception):
+    """PTB accepted the JSON but a field the bot needs is missing or of the wrong type; no
+    delivery of it can succeed, so it is refused (400), not retried."""
+
+
+# What reading a field of the wrong shape raises (PTB does not check types or presence).
+SHAPE_ERRORS = (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError)
+
+
 Adapted = InboundMessage | Notice | None
 
 
@@ -72,6 +81,13 @@ class UpdateAdapter:
         self.max_file_bytes = max_file_bytes
 
     async def adapt(self, update: Update) -> Adapted:
+        """May raise ``TemporaryFailure`` (deliver again later) or ``Unreadable`` (never)."""
+        try:
+            return await self._adapt(update)
+        except SHAPE_ERRORS as exc:
+            raise Unreadable(f"{type(exc).__name__} reading update {update.update_id}") from exc
+
+    async def _adapt(self, update: Update) -> Adapted:
         if update.callback_query is not None:
             return self._callback(update)
         if update.edited_message is not None:
@@ -119,7 +135,7 @@ class UpdateAdapter:
         message = query.message if isinstance(query.message, Message) else None
         if message is not None and message.chat.type != "private":
             return None
-        if not query.data:
+        if not query.data or query.from_user is None:
             return None
         return InboundMessage(
             channel=CHANNEL,

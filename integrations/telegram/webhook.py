@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from telegram import Update
 
 from bot.web.errors import error_body
-from integrations.telegram.adapter import TemporaryFailure
+from integrations.telegram.adapter import TemporaryFailure, Unreadable
 from integrations.telegram.runtime import TelegramRuntime
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,9 @@ async def telegram_webhook(
         return _error(400, "invalid_update", "The body is not a Telegram update.")
     try:
         received = await runtime.receiver.receive(update)
+    except Unreadable as exc:
+        log.info("telegram update %s refused: %s", update.update_id, exc)
+        return _error(400, "invalid_update", "The update lacks fields a message needs.")
     except TemporaryFailure as exc:
         log.warning("telegram update %s deferred: %s", update.update_id, exc)
         return _error(503, "try_again", "Could not process the update now; send it again.")
