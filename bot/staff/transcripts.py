@@ -126,7 +126,7 @@ async def read(
         await audit.log(
             session,
             actor=staff.actor,
-            action="read_transcript",
+            action="transcript_read",
             conversation_id=conversation_id,
             reason=f"handover {t.request.id}",
             detail={"request": t.request.id, "after": after, "entries": len(shown)},
