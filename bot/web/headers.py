@@ -30,10 +30,15 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
+        page_files = scope["path"].startswith("/static/")
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 headers.setdefault("X-Content-Type-Options", "nosniff")
+                if page_files:
+                    # chat.html is reachable here too: same policy as at /.
+                    headers.setdefault("Content-Security-Policy", CHAT_CSP)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -58,6 +58,9 @@ async def test_the_chat_page_has_a_strict_csp_and_no_inline_code(client: Any) ->
         assert r.headers["x-content-type-options"] == "nosniff"
         kind = "javascript" if asset.endswith(".js") else "css"
         assert kind in r.headers["content-type"]
+    # The page's own file under /static keeps the same policy.
+    copy = await client.get("/static/chat.html")
+    assert copy.headers["content-security-policy"] == page.headers["content-security-policy"]
 
 
 async def test_every_response_says_nosniff(client: Any) -> None:

@@ -216,11 +216,10 @@ async def test_a_photo_sent_again_keeps_its_file_for_the_new_row(app: FastAPI) -
 
 
 @pytest.mark.parametrize("hours", [1.0, 72.0])
-def test_the_orphan_limit_is_a_setting(hours: float, tmp_path: Any) -> None:
+def test_the_orphan_limit_is_a_setting(
+    hours: float, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from bot.settings import Settings
 
-    os.environ["WEIQUAN_EVIDENCE_ORPHAN_HOURS"] = str(hours)
-    try:
-        assert Settings(data_dir=tmp_path).evidence_orphan_hours == hours
-    finally:
-        del os.environ["WEIQUAN_EVIDENCE_ORPHAN_HOURS"]
+    monkeypatch.setenv("WEIQUAN_EVIDENCE_ORPHAN_HOURS", str(hours))
+    assert Settings(data_dir=tmp_path).evidence_orphan_hours == hours
