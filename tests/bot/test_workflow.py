@@ -149,7 +149,8 @@ async def test_reveal_is_audited(settings: Settings) -> None:
         )
         assert r.json()["personal"]["phone"] == "13512345678"
         async with app.state.sessions() as session:
-            rows = list((await session.execute(select(AuditEntry))).scalars())
+            stmt = select(AuditEntry).where(AuditEntry.case_no == case_no)
+            rows = list((await session.execute(stmt)).scalars())
         assert [(a.actor, a.action, a.target, a.reason) for a in rows] == [
             ("staff:sup", "reveal_reporter", case_no, "奖励发放需要核实身份")
         ]
