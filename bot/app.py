@@ -184,7 +184,8 @@ def default_extensions() -> list[Extension]:
 
 
 def create_asgi(settings: Settings | None = None) -> ASGIApp:
-    """The served app: the FastAPI app with its channels, behind the body-size limit."""
+    """The served app: the FastAPI app with its channels, behind the per-address rate limit
+    and the body-size limit (so a refused client's body is never read)."""
     settings = settings or Settings()
     app = create_app(settings, extensions=default_extensions(), freeze_heap=True)
-    return BodyLimit(app, settings.max_body_bytes)
+    return ratelimit.AddressLimit(BodyLimit(app, settings.max_body_bytes), app.state.chat_limits)

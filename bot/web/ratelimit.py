@@ -24,6 +24,7 @@ from bot.settings import Settings
 from bot.web.errors import error_body
 
 PREFIX = "/webhooks/rest/"
+COUNTED = "weiquan.rate_counted"
 POLLS = "/webhooks/rest/pushes"
 
 
@@ -148,9 +149,17 @@ class AddressLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         limits = self.limits
-        if limits is None or scope["type"] != "http" or not scope["path"].startswith(PREFIX):
+        if (
+            limits is None
+            or scope["type"] != "http"
+            or not scope["path"].startswith(PREFIX)
+            or scope.get(COUNTED)
+        ):
             await self.app(scope, receive, send)
             return
+        # Served, this runs in front of the body-size limit too (before a chunked body is
+        # buffered) and again inside the app: the request is counted once.
+        scope[COUNTED] = True
         client = scope.get("client")
         address = client[0] if client else "unknown"
         if scope["path"] == POLLS:

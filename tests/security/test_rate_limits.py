@@ -225,3 +225,54 @@ async def test_the_limited_app_still_serves_a_whole_complaint(
             assert r.status_code == 200, r.text
             replies = r.json()
         assert any(r["custom"].get("case_no") for r in replies)
+
+
+async def test_the_served_app_refuses_before_reading_a_chunked_body(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """``create_asgi`` puts the address limit in front of the body-size limit, which would
+    otherwise buffer a body sent without Content-Length (up to 12 MB) before anyone looks."""
+    from bot.app import create_asgi
+
+    settings = Settings(
+        environment="test",
+        data_dir=tmp_path / "var",
+        database_url=sqlite_url,
+        nlu_manage=False,
+        rate_limit_address_per_minute=1,
+        rate_limit_address_burst=1,
+    )
+    served = create_asgi(settings)
+    reads = 0
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal reads
+        reads += 1
+        return {"type": "http.request", "body": b"x" * 65536, "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    def scope(method: str) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": WEBHOOK,
+            "raw_path": WEBHOOK.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"weiquan.test"), (b"transfer-encoding", b"chunked")],
+            "client": ("10.0.1.1", 40000),
+            "server": ("weiquan.test", 80),
+        }
+
+    await served(scope("GET"), receive, send)  # uses up the burst (405: wrong method)
+    assert sent[0]["status"] == 405
+    sent.clear()
+    await served(scope("POST"), receive, send)
+    assert sent[0]["status"] == 429 and reads == 0
+    assert dict(sent[0]["headers"])[b"retry-after"] == b"60"
