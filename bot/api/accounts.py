@@ -17,6 +17,8 @@ from bot.web.errors import ApiError
 
 router = APIRouter(prefix="/api/v1", tags=["staff accounts"])
 Username = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{1,25}$", description="login name")]
+# Ids are 64-bit in the database; a larger number is simply not one of them.
+TokenId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 class AccountOut(BaseModel):
@@ -220,7 +222,7 @@ async def _revoke(
 @router.delete("/staff/{username}/tokens/{token_id}", response_model=Revoked)
 async def revoke_one(
     username: Username,
-    token_id: int,
+    token_id: TokenId,
     staff: AnyStaff,
     request: Request,
     runtime: Runtime,

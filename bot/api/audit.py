@@ -29,7 +29,9 @@ async def audit_log(
     ] = None,
     case_no: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before: Annotated[int | None, Query(ge=1, description="the last id already shown")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="the last id already shown")
+    ] = None,
 ) -> AuditPage:
     rows = await audit.search(session, actor=actor, case_no=case_no, before=before, limit=limit)
     return AuditPage(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from bot.api.deps import Runtime, client_ip
@@ -109,7 +109,7 @@ async def revoke_one(
     request: Request,
     runtime: Runtime,
     username: str,
-    token_id: int,
+    token_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
     csrf: Annotated[str, Form(max_length=64)],
 ) -> Response:
     return await _revoke(request, runtime, username, token_id, csrf)
@@ -236,7 +236,7 @@ async def audit_page(request: Request, runtime: Runtime) -> HTMLResponse:
     actor = (q.get("actor") or "").strip()[:64]
     case_no = (q.get("case_no") or "").strip()[:32]
     before_text = q.get("before") or ""
-    before = int(before_text) if before_text.isdigit() else None
+    before = int(before_text) if before_text.isdigit() and len(before_text) < 19 else None
     async with runtime.sessions() as session:
         rows = await audit.search(
             session, actor=actor or None, case_no=case_no or None, before=before, limit=PAGE

@@ -175,6 +175,8 @@ async def test_list_and_revoke_tokens(settings: Settings) -> None:
         assert rows[0]["last_used_at"].startswith("2026-11-27T02:10")
         unknown = await client.delete("/api/v1/staff/li/tokens/999999", headers=second)
         assert unknown.status_code == 404
+        huge = await client.delete(f"/api/v1/staff/li/tokens/{2**64}", headers=second)
+        assert huge.status_code == 422 and huge.json()["error"] == "invalid_request"
         one = await client.delete(f"/api/v1/staff/li/tokens/{rows[1]['id']}", headers=second)
         assert one.status_code == 200 and one.json() == {"revoked": [rows[1]["id"]]}
         assert await _status(client, first) == 401 and await _status(client, second) == 200

@@ -301,6 +301,8 @@ async def test_audit_api_filters_pages_and_permissions(settings: Settings) -> No
         assert seen == [r["id"] for r in by_case["items"]]
         bad = await client.get("/api/v1/audit?limit=0", headers=sup)
         assert bad.status_code == 422 and bad.json()["error"] == "invalid_request"
+        huge = await client.get(f"/api/v1/audit?before={2**64}", headers=sup)
+        assert huge.status_code == 422
 
 
 async def test_audit_console_page(settings: Settings) -> None:
@@ -348,6 +350,8 @@ async def test_audit_console_page(settings: Settings) -> None:
         more = [int(i) for i in re.findall(r'<tr data-id="(\d+)"', rest.text)]
         assert len(more) == 8 and max(more) < min(ids)
         assert 'id="older"' not in rest.text
+        # A page number no id can reach is the first page, not an error.
+        assert (await sup.get(f"/console/audit?before={10**30}")).status_code == 200
 
 
 @pytest.mark.postgres
