@@ -9,6 +9,7 @@ test run includes); ``make fuzz`` sets it (500) and, with it set, these tests ca
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import os
@@ -28,12 +29,14 @@ import uvicorn
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy.engine import make_url
 
 from bot.app import create_app
 from bot.db.migrate import upgrade
 from bot.settings import Settings
 from integrations.telegram import TelegramExtension, TelegramSettings
 from integrations.wechat import WechatExtension, xmlcodec
+from tests.conftest import ADMIN_URL, _admin
 from tests.integrations.telegram_double import SECRET as TELEGRAM_SECRET
 from tests.integrations.telegram_double import BotApiDouble, FakeUser, running_double
 from tests.integrations.wechat_double import (
@@ -109,12 +112,35 @@ def _serve(app: FastAPI) -> Iterator[Target]:
         thread.join(timeout=20)
 
 
-def _settings(directory: Path) -> Settings:
-    url = f"sqlite+aiosqlite:///{directory / 'weiquan.sqlite3'}"
-    upgrade(url)
-    return Settings(
-        environment="test", data_dir=directory / "var", database_url=url, nlu_manage=False
-    )
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Path]]:
+    """One database (and data dir) per run of the module, on SQLite and on PostgreSQL."""
+    directory = tmp_path_factory.mktemp(f"fuzz-{request.param}")
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{directory / 'weiquan.sqlite3'}"
+        upgrade(url)
+        yield url, directory / "var"
+        return
+    template = request.getfixturevalue("postgres_template")
+    name = f"weiquan_fuzz_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    try:
+        yield (
+            make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False),
+            (directory / "var"),
+        )
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _settings(database: tuple[str, Path]) -> Settings:
+    # Both apps of a run share the database, so they share the data dir (its personal-data key).
+    url, data_dir = database
+    return Settings(environment="test", data_dir=data_dir, database_url=url, nlu_manage=False)
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +155,8 @@ def doubles() -> Iterator[tuple[WechatDouble, BotApiDouble]]:
 
 @pytest.fixture(scope="module")
 def safe_app(
-    tmp_path_factory: pytest.TempPathFactory, doubles: tuple[WechatDouble, BotApiDouble]
+    database: tuple[str, Path],
+    doubles: tuple[WechatDouble, BotApiDouble],
 ) -> Iterator[Target]:
     """WeChat in safe mode (an AES key) and Telegram with its secret, as in production."""
     wechat, bot_api = doubles
@@ -140,7 +167,7 @@ def safe_app(
         base_file_url=bot_api.base_file_url,
     )
     app = create_app(
-        _settings(tmp_path_factory.mktemp("fuzz-safe")),
+        _settings(database),
         extensions=[
             WechatExtension(
                 wechat_settings(wechat, max_body_bytes=MAX_BODY, api_timeout_seconds=2)
@@ -155,13 +182,14 @@ def safe_app(
 
 @pytest.fixture(scope="module")
 def plain_app(
-    tmp_path_factory: pytest.TempPathFactory, doubles: tuple[WechatDouble, BotApiDouble]
+    database: tuple[str, Path],
+    doubles: tuple[WechatDouble, BotApiDouble],
 ) -> Iterator[Target]:
     """WeChat in plaintext mode (no AES key), as the test account runs."""
     wechat, _ = doubles
     settings_ = wechat_settings(wechat, aes_key="", max_body_bytes=MAX_BODY, api_timeout_seconds=2)
     app = create_app(
-        _settings(tmp_path_factory.mktemp("fuzz-plain")),
+        _settings(database),
         extensions=[WechatExtension(settings_)],
         migrate=False,
         run_outbox=False,
