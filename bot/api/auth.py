@@ -14,7 +14,6 @@ from bot.staff.accounts import (
     TooManyAttempts,
     add_staff,
     check_login,
-    issue_token,
     list_staff,
 )
 from bot.staff.passwords import WeakPassword
@@ -49,20 +48,23 @@ class StaffCreate(BaseModel):
 
 
 @router.post("/auth/token", response_model=TokenOut)
-async def token(
-    body: TokenRequest, request: Request, runtime: Runtime, session: Session
-) -> TokenOut:
-    """Exchange a username and password for a bearer token (rate-limited per user and address)."""
+async def token(body: TokenRequest, request: Request, runtime: Runtime) -> TokenOut:
+    """Exchange a username and password for a bearer token (rate-limited per user and address).
+
+    No request-wide transaction: the login takes short ones of its own around Argon2."""
     settings = runtime.settings
+    ttl = timedelta(minutes=settings.token_ttl_minutes)
     try:
-        staff = await check_login(
-            session,
+        found = await check_login(
+            runtime.sessions,
             username=body.username,
             password=body.password,
             ip=client_ip(request),
             now=runtime.now(),
             max_failures=settings.login_max_failures,
             window=timedelta(minutes=settings.login_window_minutes),
+            kind="api",
+            ttl=ttl,
         )
     except TooManyAttempts as exc:
         raise ApiError(
@@ -71,13 +73,9 @@ async def token(
             "Too many failed logins; try again later.",
             retry_after=exc.retry_after,
         ) from None
-    if staff is None:
-        # Commit the failed attempt so it counts, then refuse.
-        await session.commit()
+    if found is None:
         raise ApiError(401, "invalid_credentials", "Wrong username or password.")
-    ttl = timedelta(minutes=settings.token_ttl_minutes)
-    value, _ = await issue_token(session, staff, kind="api", ttl=ttl, now=runtime.now())
-    return TokenOut(access_token=value, expires_in=int(ttl.total_seconds()))
+    return TokenOut(access_token=found[1], expires_in=int(ttl.total_seconds()))
 
 
 @router.get("/me", response_model=StaffOut)
@@ -104,6 +102,7 @@ async def staff_create(
             password=body.password,
             role=body.role,
             now=runtime.now(),
+            actor=admin.actor,
         )
     except (AccountError, WeakPassword) as exc:
         raise ApiError(422, "invalid_account", str(exc)) from None

@@ -1,4 +1,7 @@
-"""Creating staff accounts and checking logins, with a login rate limit kept in the database."""
+"""Creating staff accounts and checking logins, with a login rate limit kept in the database.
+
+Logins (good and bad), tokens issued and revoked, and accounts created leave audit rows.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm.attributes import set_committed_value
 
+from bot.staff import audit
 from bot.staff.models import ROLES, LoginAttempt, StaffToken, StaffUser
-from bot.staff.passwords import hash_password, needs_rehash, verify_password
+from bot.staff.passwords import (
+    hash_password_off_loop,
+    needs_rehash,
+    verify_password_off_loop,
+)
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,25}$")
 
@@ -29,7 +38,7 @@ class Staff:
 
     @property
     def actor(self) -> str:
-        return f"staff:{self.username}"
+        return audit.staff_actor(self.username)
 
 
 class AccountError(ValueError):
@@ -43,7 +52,13 @@ class TooManyAttempts(Exception):
 
 
 async def add_staff(
-    session: AsyncSession, *, username: str, password: str, role: str, now: datetime
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    now: datetime,
+    actor: str = "system",
 ) -> StaffUser:
     if not USERNAME.match(username):
         raise AccountError("username: 2–26 lower-case letters, digits, '.', '_' or '-'")
@@ -55,13 +70,21 @@ async def add_staff(
     user = StaffUser(
         username=username,
         display_name=username,
-        password_hash=hash_password(password),
+        password_hash=await hash_password_off_loop(password),
         role=role,
         active=True,
         created_at=now,
     )
     session.add(user)
     await session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="account_created",
+        target=audit.staff_actor(username),
+        detail={"role": role},
+        now=now,
+    )
     return user
 
 
@@ -76,8 +99,17 @@ async def _failures(
     return int((await session.execute(stmt)).scalar_one())
 
 
+async def _serialise_logins(session: AsyncSession, username: str, ip: str) -> None:
+    """Queue concurrent logins for one username and one address on PostgreSQL (transaction
+    advisory locks, always in this order); SQLite's BEGIN IMMEDIATE already serialises them."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for key in (f"staff-login-user:{username}", f"staff-login-ip:{ip}"):
+        await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+
+
 async def check_login(
-    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
     *,
     username: str,
     password: str,
@@ -85,34 +117,82 @@ async def check_login(
     now: datetime,
     max_failures: int,
     window: timedelta,
-) -> Staff | None:
-    """The staff member for good credentials, None for bad ones; raises when rate-limited.
+    kind: str,
+    ttl: timedelta,
+) -> tuple[Staff, str] | None:
+    """The staff member and a new token of ``kind`` for good credentials, None for bad ones;
+    raises when rate-limited.
 
     Limits count failures per username and (more loosely) per client address in a sliding
-    window, so neither one account nor one address can be guessed at speed.
+    window, so neither one account nor one address can be guessed at speed. Each try is
+    counted as a failure before its password is checked (under a lock, so a parallel burst
+    gets no more checks than the limit), and Argon2 runs in its own threads between two short
+    transactions: no lock or transaction is held while it works.
     """
     since = now - window
-    if (
-        await _failures(session, LoginAttempt.username, username, since) >= max_failures
-        or await _failures(session, LoginAttempt.ip, ip, since) >= max_failures * 4
-    ):
-        raise TooManyAttempts(int(window.total_seconds()))
-    user = (
-        await session.execute(select(StaffUser).where(StaffUser.username == username))
-    ).scalar_one_or_none()
-    ok = verify_password(user.password_hash if user else None, password)
-    ok = ok and user is not None and user.active
-    session.add(LoginAttempt(username=username[:64], ip=ip[:64], succeeded=ok, at=now))
-    if not ok or user is None:
-        return None
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    user.last_login_at = now
-    return Staff(user.id, user.username, user.role, user.display_name)
+    async with sessions() as session, session.begin():
+        await _serialise_logins(session, username, ip)
+        if (
+            await _failures(session, LoginAttempt.username, username, since) >= max_failures
+            or await _failures(session, LoginAttempt.ip, ip, since) >= max_failures * 4
+        ):
+            raise TooManyAttempts(int(window.total_seconds()))
+        user = (
+            await session.execute(select(StaffUser).where(StaffUser.username == username))
+        ).scalar_one_or_none()
+        stored = user.password_hash if user is not None and user.active else None
+        attempt = LoginAttempt(username=username[:64], ip=ip[:64], succeeded=False, at=now)
+        session.add(attempt)
+        await session.flush()
+        attempt_id = attempt.id
+    ok = await verify_password_off_loop(stored, password)
+    rehashed = await hash_password_off_loop(password) if ok and needs_rehash(str(stored)) else None
+    async with sessions() as session, session.begin():
+        user = (
+            await session.execute(
+                select(StaffUser).where(StaffUser.username == username).with_for_update()
+            )
+        ).scalar_one_or_none()
+        # The account may have been deactivated or its password changed meanwhile.
+        ok = ok and user is not None and user.active and user.password_hash == stored
+        if not ok or user is None:
+            audit.record(
+                session,
+                actor=audit.ANONYMOUS,
+                action="login_failed",
+                target=audit.staff_actor(username),
+                ip=ip,
+                detail={"username": username[:64]},
+                now=now,
+            )
+            return None
+        await session.execute(
+            update(LoginAttempt).where(LoginAttempt.id == attempt_id).values(succeeded=True)
+        )
+        audit.record(
+            session,
+            actor=audit.staff_actor(user.username),
+            action="login",
+            target=audit.staff_actor(user.username),
+            ip=ip,
+            now=now,
+        )
+        if rehashed is not None:
+            user.password_hash = rehashed
+        user.last_login_at = now
+        staff = Staff(user.id, user.username, user.role, user.display_name)
+        token, _ = await issue_token(session, staff, kind=kind, ttl=ttl, now=now)
+    return staff, token
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+async def token_id_for(session: AsyncSession, token: str) -> int | None:
+    """The stored row of a token the caller holds (to mark or keep "this session")."""
+    stmt = select(StaffToken.id).where(StaffToken.token_hash == _digest(token))
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def issue_token(
@@ -131,6 +211,14 @@ async def issue_token(
     )
     session.add(row)
     await session.flush()
+    audit.record(
+        session,
+        actor=staff.actor,
+        action="token_issued",
+        target=staff.actor,
+        detail={"kind": kind, "token_id": row.id},
+        now=now,
+    )
     return token, row
 
 
@@ -148,12 +236,48 @@ async def resolve_token(
     row, user = found
     if row.revoked or row.expires_at <= now or not user.active:
         return None
+    if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
+        await _touch(session, row.id, now)
+        # Shown as used, without a second (ORM) write from a session that may be read-only.
+        set_committed_value(row, "last_used_at", now)
     return Staff(user.id, user.username, user.role, user.display_name), row
 
 
-async def revoke(session: AsyncSession, token: str) -> None:
-    await session.execute(
-        update(StaffToken).where(StaffToken.token_hash == _digest(token)).values(revoked=True)
+# "Last used" is refreshed at most this often, so reads do not each cost a write.
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+async def _touch(session: AsyncSession, token_id: int, now: datetime) -> None:
+    """Record a token's use; a read-only session writes it through a short transaction of its own."""
+    stmt = update(StaffToken).where(StaffToken.id == token_id).values(last_used_at=now)
+    writer = audit.writer_for(session)
+    if writer is None:
+        await session.execute(stmt)
+        return
+    async with AsyncSession(writer) as own, own.begin():
+        await own.execute(stmt)
+
+
+async def revoke(session: AsyncSession, token: str, *, now: datetime | None = None) -> None:
+    """Sign a token out (logout); the audit row names its owner."""
+    found = (
+        await session.execute(
+            select(StaffToken.id, StaffUser.username)
+            .join(StaffUser, StaffUser.id == StaffToken.user_id)
+            .where(StaffToken.token_hash == _digest(token), StaffToken.revoked.is_(False))
+        )
+    ).first()
+    if found is None:
+        return
+    await session.execute(update(StaffToken).where(StaffToken.id == found.id).values(revoked=True))
+    who = audit.staff_actor(found.username)
+    audit.record(
+        session,
+        actor=who,
+        action="token_revoked",
+        target=who,
+        detail={"token_ids": [found.id], "why": "logout"},
+        now=now,
     )
 
 
