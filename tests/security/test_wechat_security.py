@@ -283,3 +283,24 @@ def test_pic_hosts_setting_is_a_comma_separated_allow_list() -> None:
     settings = wechat_settings(pic_hosts=" MMBIZ.qpic.cn., cdn.example ,")
     assert settings.pic_host_set == {"mmbiz.qpic.cn", "cdn.example"}
     assert wechat_settings().pic_host_set == {"mmbiz.qpic.cn", "mmbiz.qlogo.cn"}
+
+
+def test_migration_0012_adds_and_removes_the_nonce_table(tmp_path: Any) -> None:
+    import sqlite3
+
+    from alembic import command
+
+    from bot.db.migrate import alembic_config, upgrade
+
+    path = tmp_path / "m.sqlite3"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url)
+    with sqlite3.connect(path) as db:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(wechat_nonces)")}
+        keys = [row[1] for row in db.execute("PRAGMA table_info(wechat_nonces)") if row[5]]
+    assert columns == {"timestamp", "nonce", "digest", "deliveries", "seen_at"}
+    assert keys == ["timestamp", "nonce"]  # the pair is the unique key every worker relies on
+    command.downgrade(alembic_config(url), "0011")
+    with sqlite3.connect(path) as db:
+        assert not list(db.execute("SELECT name FROM sqlite_master WHERE name = 'wechat_nonces'"))
+    command.upgrade(alembic_config(url), "head")
