@@ -4,21 +4,28 @@ PNG text chunks and comments can identify a reporter, and staff never need them.
 A picture that carries any is decoded and encoded again with only what it needs to look the
 same (orientation applied to the pixels, colour profile, transparency, frame timings); one
 that carries none is stored byte for byte. No original is kept, so the stored file's SHA-256
-is that of the stored copy. HEIC/HEIF, which Pillow cannot decode here, and BMP, which has no
-metadata, are stored as they came (docs/security.md).
+is that of the stored copy. HEIC/HEIF, which Pillow cannot decode here, keep their bytes but
+for their EXIF and XMP, zeroed in place (``bot.heif``); BMP has no metadata (docs/security.md).
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import struct
 import warnings
 from typing import Any
 
 from PIL import Image, ImageOps, ImageSequence
 
+from bot import heif
+
+log = logging.getLogger(__name__)
+
 # Pillow format names of the types we clean; anything else is stored unchanged.
 FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP", "image/gif": "GIF"}
+# Not decoded here: their EXIF and XMP items are blanked in place (bot/heif.py).
+HEIF_TYPES = {"image/heic", "image/heif"}
 # Larger pictures than any phone camera takes are refused rather than decoded (memory).
 MAX_PIXELS = 64_000_000
 # Per-frame info that changes how a picture looks; every other key (exif, xmp, comment,
@@ -54,6 +61,12 @@ class UnreadableImage(ValueError):
 
 def strip_metadata(data: bytes, content_type: str) -> bytes:
     """The same picture without metadata; bytes in, bytes out (runs in a worker thread)."""
+    if content_type in HEIF_TYPES:
+        try:
+            return heif.blank_metadata(data)
+        except (heif.UnsupportedLayout, IndexError, struct.error) as exc:
+            log.warning("HEIF photo stored with its metadata: %s", exc)
+            return data
     fmt = FORMATS.get(content_type)
     if fmt is None:
         return data

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import struct
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -223,3 +224,91 @@ def test_the_orphan_limit_is_a_setting(
 
     monkeypatch.setenv("WEIQUAN_EVIDENCE_ORPHAN_HOURS", str(hours))
     assert Settings(data_dir=tmp_path).evidence_orphan_hours == hours
+
+
+# ---- HEIC: metadata items blanked in place ----------------------------------------------
+
+PICTURE = b"\x00\x00\x00\x18(HEVC coded picture, not decoded here)" * 4
+XMP = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><exif:GPSLatitude>39,54.45N</exif:GPSLatitude></x:xmpmeta>'
+
+
+def box(kind: bytes, *parts: bytes) -> bytes:
+    body = b"".join(parts)
+    return struct.pack(">I4s", 8 + len(body), kind) + body
+
+
+def full(kind: bytes, version: int, *parts: bytes) -> bytes:
+    return box(kind, bytes([version, 0, 0, 0]), *parts)
+
+
+def infe(item_id: int, kind: bytes, content_type: bytes = b"") -> bytes:
+    extra = content_type + b"\0" if content_type else b""
+    return full(b"infe", 2, struct.pack(">HH4s", item_id, 0, kind), b"\0" + extra)
+
+
+def heic(*, xmp_in_idat: bool = False, method: int = 0) -> tuple[bytes, bytes]:
+    """A HEIC file laid out as phones write it (picture, EXIF with GPS and XMP items located by
+    ``iloc`` version 1) and its EXIF payload."""
+    exif = Image.Exif()
+    exif[GPS] = {1: "N", 2: (39.0, 54.0, 27.0), 3: "E", 4: (116.0, 23.0, 17.0)}
+    exif[0x010F] = "PhoneMaker"
+    exif_item = struct.pack(">I", 6) + exif.tobytes()
+    ftyp = box(b"ftyp", b"heic", struct.pack(">I", 0), b"mif1heic")
+    iinf = full(
+        b"iinf",
+        0,
+        struct.pack(">H", 3),
+        infe(1, b"hvc1"),
+        infe(2, b"Exif"),
+        infe(3, b"mime", b"application/rdf+xml"),
+    )
+    idat = box(b"idat", XMP) if xmp_in_idat else b""
+
+    def iloc(offsets: list[int]) -> bytes:
+        items = b""
+        lengths = [len(PICTURE), len(exif_item), len(XMP)]
+        for n, (offset, length) in enumerate(zip(offsets, lengths, strict=True), start=1):
+            how = (1 if xmp_in_idat and n == 3 else 0) or (method if n == 2 else 0)
+            items += struct.pack(">HHHHII", n, how, 0, 1, offset, length)
+        return full(b"iloc", 1, bytes([0x44, 0x00]), struct.pack(">H", 3), items)
+
+    def layout(offsets: list[int]) -> bytes:
+        meta = full(
+            b"meta", 0, full(b"hdlr", 0, b"\0" * 4, b"pict", b"\0" * 13), iinf, iloc(offsets), idat
+        )
+        return ftyp + meta
+
+    head = len(layout([0, 0, 0])) + 8
+    offsets = [
+        head,
+        head + len(PICTURE),
+        0 if xmp_in_idat else head + len(PICTURE) + len(exif_item),
+    ]
+    mdat = box(b"mdat", PICTURE, exif_item, b"" if xmp_in_idat else XMP)
+    return layout(offsets) + mdat, exif_item
+
+
+@pytest.mark.parametrize("xmp_in_idat", [False, True])
+async def test_a_heic_photo_keeps_its_picture_and_loses_exif_and_xmp(
+    client: Any, app: FastAPI, xmp_in_idat: bool
+) -> None:
+    original, exif_item = heic(xmp_in_idat=xmp_in_idat)
+    assert exif_item in original and XMP in original
+    r = await client.post(
+        UPLOAD, data={"sender": "iphone"}, files={"file": ("IMG.HEIC", original, "image/heic")}
+    )
+    assert r.status_code == 200, r.text
+    (row,) = await stored_rows(app)
+    assert row.content_type == "image/heic"
+    stored = app.state.evidence.read(row.sha256)
+    assert len(stored) == len(original) and PICTURE in stored
+    assert exif_item not in stored and b"PhoneMaker" not in stored and b"GPSLatitude" not in stored
+    # Only the metadata bytes changed, to zeros.
+    changed = [n for n, (a, b) in enumerate(zip(original, stored, strict=True)) if a != b]
+    assert changed and all(stored[n] == 0 for n in changed)
+    assert len(changed) <= len(exif_item) + len(XMP)
+
+
+def test_a_heic_layout_we_cannot_follow_is_stored_as_sent() -> None:
+    original, _ = heic(method=2)
+    assert strip_metadata(original, "image/heic") == original
