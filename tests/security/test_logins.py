@@ -1,0 +1,136 @@
+"""Logins: the attempt limit holds against parallel bursts on PostgreSQL, and Argon2 neither
+stalls the event loop nor holds SQLite's write lock while it works."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from bot.settings import Settings
+from bot.staff.models import LoginAttempt
+from bot.staff.passwords import hash_password, verify_password
+from tests.bot.backoffice_helpers import PASSWORD, client_for, make_staff, office_app
+
+BURST = 50
+
+
+def argon2_seconds() -> float:
+    """How long one password check takes on this machine."""
+    stored = hash_password(PASSWORD)
+    started = time.perf_counter()
+    verify_password(stored, PASSWORD)
+    return time.perf_counter() - started
+
+
+async def attempt(client: httpx.AsyncClient, username: str, password: str) -> int:
+    r = await client.post("/api/v1/auth/token", json={"username": username, "password": password})
+    if r.status_code != 200:
+        assert set(r.json()) >= {"error", "message"}
+    return r.status_code
+
+
+def pg_settings(url: str, tmp_path: Any) -> Settings:
+    return Settings(
+        environment="test", data_dir=tmp_path / "var", database_url=url, nlu_manage=False
+    )
+
+
+@pytest.mark.postgres
+async def test_a_parallel_burst_gets_no_more_guesses_than_the_limit(
+    postgres_url: str, tmp_path: Any
+) -> None:
+    async with office_app(pg_settings(postgres_url, tmp_path)) as app, client_for(app) as client:
+        await make_staff(app, "li", "agent")
+        limit = app.state.backoffice.settings.login_max_failures
+        statuses = await asyncio.gather(
+            *(attempt(client, "li", f"wrong password {n}") for n in range(BURST))
+        )
+        assert statuses.count(401) == limit, statuses
+        assert statuses.count(429) == BURST - limit
+        # The account is locked for the window, even for the right password.
+        assert await attempt(client, "li", PASSWORD) == 429
+        async with app.state.sessions() as session:
+            tried = await session.execute(select(func.count()).where(LoginAttempt.username == "li"))
+            assert tried.scalar_one() == limit
+
+
+@pytest.mark.postgres
+async def test_a_parallel_burst_from_one_address_is_limited_too(
+    postgres_url: str, tmp_path: Any
+) -> None:
+    async with office_app(pg_settings(postgres_url, tmp_path)) as app, client_for(app) as client:
+        await make_staff(app, "li", "agent")
+        per_address = app.state.backoffice.settings.login_max_failures * 4
+        names = [f"guess{n}" for n in range(per_address + 10)]
+        statuses = await asyncio.gather(*(attempt(client, n, "wrong password") for n in names))
+        assert statuses.count(401) == per_address, statuses
+        assert statuses.count(429) == 10
+        assert await attempt(client, "li", PASSWORD) == 429  # this address is locked out
+
+
+async def test_password_checks_leave_the_event_loop_free(settings: Settings) -> None:
+    one = argon2_seconds()
+    async with office_app(settings) as app, client_for(app) as client:
+        names = [f"user{n}" for n in range(3)]
+        for name in names:
+            await make_staff(app, name, "agent")
+        await attempt(client, names[0], PASSWORD)  # connections opened, caches filled
+        gaps: list[float] = []
+        done = asyncio.Event()
+
+        async def ticker() -> None:
+            last = time.perf_counter()
+            while not done.is_set():
+                await asyncio.sleep(0.005)
+                now = time.perf_counter()
+                gaps.append(now - last)
+                last = now
+
+        tick = asyncio.create_task(ticker())
+        statuses = await asyncio.gather(*(attempt(client, n, PASSWORD) for n in names))
+        statuses += await asyncio.gather(*(attempt(client, n, "wrong password") for n in names))
+        done.set()
+        await tick
+        assert statuses == [200] * 3 + [401] * 3, statuses
+        assert max(gaps) < one / 3, (max(gaps), one)
+
+
+async def test_password_checks_hold_no_sqlite_write_lock(sqlite_settings: Settings) -> None:
+    one = argon2_seconds()
+    database = str(make_url(sqlite_settings.resolved_database_url).database)
+    async with office_app(sqlite_settings) as app, client_for(app) as client:
+        names = [f"user{n}" for n in range(3)]
+        for name in names:
+            await make_staff(app, name, "agent")
+        waits: list[float] = []
+        stop = threading.Event()
+
+        def writer() -> None:
+            conn = sqlite3.connect(database, timeout=30, isolation_level=None)
+            try:
+                while not stop.is_set():
+                    started = time.perf_counter()
+                    conn.execute("BEGIN IMMEDIATE")
+                    waits.append(time.perf_counter() - started)
+                    conn.execute("COMMIT")
+                    time.sleep(0.005)
+            finally:
+                conn.close()
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        try:
+            statuses = await asyncio.gather(*(attempt(client, n, PASSWORD) for n in names))
+        finally:
+            stop.set()
+            await asyncio.to_thread(thread.join)
+        assert statuses == [200] * 3
+        assert waits and max(waits) < one / 3, (max(waits), one)
