@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot import backoffice
 from bot.api.cases import Status
-from bot.api.deps import Runtime, client_ip
+from bot.api.deps import Runtime, client_ip, readers
 from bot.cases import get_case
 from bot.console import charts
 from bot.console import session as cs
@@ -69,7 +69,7 @@ async def cases_page(request: Request, runtime: Runtime) -> HTMLResponse:
         date_to=date_to,
         today=today,
     )
-    async with runtime.sessions() as session:
+    async with readers(request, runtime)() as session:
         total = await views.count(session, stmt)
         rows = [views.summary(c, today) for c in (await session.execute(stmt.limit(200))).scalars()]
     filters = {
@@ -235,7 +235,7 @@ async def case_evidence(request: Request, runtime: Runtime, case_no: str, sha256
 @router.get("/dashboard")
 async def dashboard_page(request: Request, runtime: Runtime) -> HTMLResponse:
     user = await cs.current(request, runtime, *WORKERS)
-    async with runtime.sessions() as session:
+    async with readers(request, runtime)() as session:
         f = await dashboard.figures(session, now=runtime.now())
     svgs = {
         "intake": charts.columns(f.days, title="近 30 天每日收案"),
@@ -250,7 +250,7 @@ async def dashboard_page(request: Request, runtime: Runtime) -> HTMLResponse:
 @router.get("/backoffice")
 async def backoffice_page(request: Request, runtime: Runtime) -> HTMLResponse:
     user = await cs.current(request, runtime, "supervisor")
-    async with runtime.sessions() as session:
+    async with readers(request, runtime)() as session:
         rows = await backoffice.deliveries(session)
     return render(request, "backoffice.html", user, rows=rows, url=runtime.settings.backoffice_url)
 
@@ -258,7 +258,7 @@ async def backoffice_page(request: Request, runtime: Runtime) -> HTMLResponse:
 @router.get("/staff")
 async def staff_page(request: Request, runtime: Runtime, error: str | None = None) -> HTMLResponse:
     user = await cs.current(request, runtime, "admin")
-    async with runtime.sessions() as session:
+    async with readers(request, runtime)() as session:
         people = await list_staff(session)
     return render(request, "staff.html", user, people=people, error=error)
 

@@ -15,6 +15,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from bot.api.deps import readers
 from bot.runtime import BackofficeRuntime
 from bot.staff.accounts import Staff, resolve_token
 
@@ -95,8 +96,9 @@ async def current(request: Request, runtime: BackofficeRuntime, *roles: str) -> 
     token = session_token(request, runtime)
     if token is None:
         raise NeedLogin
-    # A transaction that commits: resolving a session records when it was last used.
-    async with runtime.sessions() as session, session.begin():
+    # A read-only snapshot: recording when the session was last used (at most once a minute)
+    # takes a short write of its own, so a page view holds no write lock.
+    async with readers(request, runtime)() as session, session.begin():
         found = await resolve_token(session, token, kind="console", now=runtime.now())
     if found is None:
         raise NeedLogin
