@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
-from bot.api.deps import Runtime, client_ip
+from bot.api.deps import Runtime, client_ip, readers
 from bot.console import session as cs
 from bot.console.routes import go, render
 from bot.staff import audit, lifecycle
@@ -41,8 +41,11 @@ ACTIONS = {
 }
 
 
-async def _sessions(runtime: Runtime, username: str, current: str) -> list[dict[str, object]]:
-    async with runtime.sessions() as session:
+async def _sessions(
+    request: Request, runtime: Runtime, username: str, current: str
+) -> list[dict[str, object]]:
+    """A person's live sessions, read in a snapshot (pages take no write lock)."""
+    async with readers(request, runtime)() as session:
         user = await lifecycle.find_user(session, username)
         mine = await token_id_for(session, current)
         return [
@@ -60,7 +63,7 @@ async def account_page(
     status: int = 200,
 ) -> HTMLResponse:
     user = await cs.current(request, runtime)
-    tokens = await _sessions(runtime, user.staff.username, user.token)
+    tokens = await _sessions(request, runtime, user.staff.username, user.token)
     return render(
         request,
         "account.html",
@@ -157,12 +160,12 @@ async def person_page(
     status: int = 200,
 ) -> HTMLResponse:
     user = await cs.current(request, runtime, "admin")
-    async with runtime.sessions() as session:
+    async with readers(request, runtime)() as session:
         try:
             person = await lifecycle.find_user(session, username)
         except lifecycle.NotFound:
             return render(request, "error.html", user, status=404, message=f"没有账号 {username}")
-    tokens = await _sessions(runtime, username, user.token)
+    tokens = await _sessions(request, runtime, username, user.token)
     return render(
         request,
         "person.html",
@@ -237,7 +240,7 @@ async def audit_page(request: Request, runtime: Runtime) -> HTMLResponse:
     case_no = (q.get("case_no") or "").strip()[:32]
     before_text = q.get("before") or ""
     before = int(before_text) if before_text.isdigit() and len(before_text) < 19 else None
-    async with runtime.sessions() as session:
+    async with readers(request, runtime)() as session:
         rows = await audit.search(
             session, actor=actor or None, case_no=case_no or None, before=before, limit=PAGE
         )
