@@ -3,6 +3,7 @@ case are cleaned up (row and file) after the configured time."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import os
@@ -214,6 +215,11 @@ async def test_a_photo_sent_again_keeps_its_file_for_the_new_row(app: FastAPI) -
     )
     assert (swept.rows, swept.files) == (1, 0)
     assert app.state.evidence.read(sha_of(5)) == png_bytes(5)
+
+
+async def test_every_running_app_sweeps(app: FastAPI) -> None:
+    """The sweep is a task of the app itself (each instance runs one), not a separate job."""
+    assert "evidence-housekeeping" in {t.get_name() for t in asyncio.all_tasks()}
 
 
 @pytest.mark.parametrize("hours", [1.0, 72.0])
