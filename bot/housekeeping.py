@@ -44,18 +44,23 @@ class Swept:
 
 
 ASIDE = ".sweep-"
+# A file moved aside this long ago was left there by a sweep that died (a rename sets ctime).
+ASIDE_STALE_SECONDS = 600.0
 
 
 def _aged_files(root: Path, cutoff: float) -> list[tuple[str, Path]]:
     """(sha256, path) of stored files older than ``cutoff``; "" for a left-over temporary."""
     found: list[tuple[str, Path]] = []
+    stale_aside = time.time() - ASIDE_STALE_SECONDS
     for path in root.glob("??/??/*"):
-        name = path.name.removeprefix(ASIDE)
+        aside = path.name.startswith(ASIDE)
         try:
-            if path.stat().st_mtime >= cutoff and not path.name.startswith(ASIDE):
-                continue
+            info = path.stat()
         except FileNotFoundError:
             continue
+        if (info.st_ctime >= stale_aside) if aside else (info.st_mtime >= cutoff):
+            continue
+        name = path.name.removeprefix(ASIDE)
         if name.startswith(".tmp-"):
             found.append(("", path))
         elif len(name) == 64 and set(name) <= HEX:
@@ -68,26 +73,26 @@ def _remove(path: Path, cutoff: float, referenced: bool) -> bool:
 
     It is moved aside first and its time read again, so an upload that refreshes it at this
     moment either did so before (the file stays) or finds it gone and writes it afresh. A file
-    a crash left aside goes back when a row refers to it.
+    a dead sweep left aside goes back when a row refers to it.
     """
-    if path.name.startswith(ASIDE):
-        target = path.with_name(path.name.removeprefix(ASIDE))
-        if referenced and not target.exists():
-            os.replace(path, target)
-            return False
-        path.unlink(missing_ok=True)
-        return not referenced
-    if referenced:
-        return False
-    aside = path.with_name(ASIDE + path.name)
     try:
+        if path.name.startswith(ASIDE):
+            target = path.with_name(path.name.removeprefix(ASIDE))
+            if referenced and not target.exists():
+                os.replace(path, target)
+                return False
+            path.unlink()
+            return not referenced
+        if referenced:
+            return False
+        aside = path.with_name(ASIDE + path.name)
         os.replace(path, aside)
+        if aside.stat().st_mtime >= cutoff:
+            os.replace(aside, path)
+            return False
+        aside.unlink()
     except FileNotFoundError:
-        return False
-    if aside.stat().st_mtime >= cutoff:
-        os.replace(aside, path)
-        return False
-    aside.unlink()
+        return False  # another instance's sweep got there first
     return True
 
 

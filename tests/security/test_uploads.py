@@ -16,7 +16,9 @@ from fastapi import FastAPI
 from PIL import Image, PngImagePlugin
 from sqlalchemy import select
 
+from bot.db.engine import engine_from_settings, make_sessionmaker
 from bot.db.models import Evidence
+from bot.evidence import EvidenceStore
 from bot.housekeeping import sweep_orphan_evidence
 from bot.photos import strip_metadata
 from tests.bot.backoffice_helpers import submit_case
@@ -184,18 +186,32 @@ async def test_orphan_uploads_are_deleted_after_the_limit(app: FastAPI) -> None:
     before = {(r.sha256, r.case_id is not None) for r in await stored_rows(app)}
     assert len(before) == 5
 
-    swept = await sweep_orphan_evidence(
-        app.state.sessions, app.state.evidence, now=now, older_than=timedelta(hours=HOURS)
-    )
+    # Two instances (each its own engine and store) sweep the same database and directory at once.
+    other = engine_from_settings(app.state.settings)
+    try:
+        swept = await asyncio.gather(
+            sweep_orphan_evidence(
+                app.state.sessions, app.state.evidence, now=now, older_than=timedelta(hours=HOURS)
+            ),
+            sweep_orphan_evidence(
+                make_sessionmaker(other),
+                EvidenceStore(app.state.settings.evidence_dir),
+                now=now,
+                older_than=timedelta(hours=HOURS),
+            ),
+        )
+    finally:
+        await other.dispose()
 
     after = {(r.sha256, r.case_id is not None) for r in await stored_rows(app)}
     assert after == {(sha_of(2), False), (sha_of(3), True), (sha_of(4), True)}
-    assert (swept.rows, swept.files) == (2, 1)
+    assert (sum(s.rows for s in swept), sum(s.files for s in swept)) == (2, 1)
     store = app.state.evidence
     assert not store.path_for(sha_of(1)).exists()
     for seed in (2, 3, 4):
         assert store.read(sha_of(seed)) == png_bytes(seed)
-    # A second instance sweeping the same database and directory finds nothing left to do.
+    # Nothing is left aside, and the next sweep finds nothing to do.
+    assert not [p for p in store.root.glob("??/??/*") if p.name.startswith(".")]
     again = await sweep_orphan_evidence(
         app.state.sessions, app.state.evidence, now=now, older_than=timedelta(hours=HOURS)
     )
