@@ -21,16 +21,15 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import JSON, Text, TypeDecorator, event
+from sqlalchemy import JSON, Text, TypeDecorator, event, type_coerce
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapper
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import InstanceState
+from sqlalchemy.sql.functions import FunctionElement
 
 log = logging.getLogger(__name__)
 LEGACY_PREFIX = "v1:"
@@ -253,9 +252,10 @@ class EncryptedText(TypeDecorator[str]):
         return value
 
 
-# Row-bound columns. A type sees only its value, so the ORM does the binding: before a row is
-# written its values are wrapped with the row's natural key (``Bound``), and after it is loaded
-# the still-sealed values (``Sealed``) are opened with the key of the row they were read from.
+# Row-bound columns. A type sees only its value, so the row's natural key comes from elsewhere:
+# on writes the ORM wraps each value with it (``Bound``, see ``bind_to_rows``); on reads the
+# SELECT itself returns the pair [row key, stored value] (``column_expression``), so a value
+# read by any query, ORM or Core, is opened with the key of the row it was read from.
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,32 +264,46 @@ class Bound:
     context: str
 
 
-@dataclass(frozen=True, slots=True)
-class Sealed:
-    """A row-bound value as read; ``open`` it with the row's context."""
-
-    stored: Any
-
-    def open(self, context: str, as_json: bool) -> Any:
-        if not is_token(self.stored):
-            return self.stored  # clear, from before the column was encrypted
-        plain = KEYRING.keyring.decrypt(self.stored, context)
-        return json.loads(plain) if as_json else plain
-
-
 class RowBoundError(TypeError):
     """A row-bound column written without its row (a Core statement instead of the ORM)."""
 
 
+class _RowPair(FunctionElement[Any]):
+    """``[row key, value]`` as one JSON array, in each database's own spelling."""
+
+    inherit_cache = True
+    name = "row_pair"
+
+
+@compiles(_RowPair)
+def _row_pair_default(element: _RowPair, compiler: Any, **kw: Any) -> str:
+    key, value = (compiler.process(c, **kw) for c in element.clauses)
+    return f"json_build_array({key}, {value})"
+
+
+@compiles(_RowPair, "sqlite")
+def _row_pair_sqlite(element: _RowPair, compiler: Any, **kw: Any) -> str:
+    key, value = (compiler.process(c, **kw) for c in element.clauses)
+    as_json = isinstance(list(element.clauses)[1].type, RowBoundJSON)
+    return f"json_array({key}, json({value}))" if as_json else f"json_array({key}, {value})"
+
+
 class RowBound:
+    """Shared by the row-bound types: ``context`` names table and field, ``row_key`` the
+    column whose value (set before insert, never changed) binds each row's values."""
+
     as_json = False
 
-    def __init__(self, context: str) -> None:
+    def __init__(self, context: str, row_key: str) -> None:
         super().__init__()
         self.context = context
+        self.row_key = row_key
 
     def row_context(self, row_key: object) -> str:
         return f"{self.context}#{row_key}"
+
+    def column_expression(self, column: Any) -> Any:
+        return type_coerce(_RowPair(column.table.c[self.row_key], column), self)  # type: ignore[arg-type]
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
@@ -300,11 +314,21 @@ class RowBound:
         return KEYRING.keyring.encrypt(plain, value.context)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
-        return None if value is None else Sealed(value)
+        if value is None:
+            return None
+        if isinstance(value, str):  # the pair as JSON text (text columns)
+            value = json.loads(value)
+        if not (isinstance(value, list) and len(value) == 2):
+            raise RowBoundError(f"{self.context}: read without its row key")
+        row_key, stored = value
+        if not is_token(stored):
+            return stored  # clear, from before the column was encrypted
+        plain = KEYRING.keyring.decrypt(stored, self.row_context(row_key))
+        return json.loads(plain) if self.as_json else plain
 
 
 class RowBoundJSON(RowBound, TypeDecorator[Any]):
-    """A JSON value encrypted and bound to its table, field and row (see ``bind_to_rows``)."""
+    """A JSON value encrypted and bound to its table, field and row."""
 
     impl = JSON
     cache_ok = True
@@ -312,20 +336,14 @@ class RowBoundJSON(RowBound, TypeDecorator[Any]):
 
 
 class RowBoundText(RowBound, TypeDecorator[str]):
-    """Text encrypted and bound to its table, field and row (see ``bind_to_rows``)."""
+    """Text encrypted and bound to its table, field and row."""
 
     impl = Text
     cache_ok = True
 
 
-# Table name -> the column whose value binds that table's row-bound values (for rotation).
-ROW_KEYS: dict[str, str] = {}
-
-
-def bind_to_rows(cls: type, row_key: str) -> None:
-    """Seal ``cls``'s row-bound columns with the row's natural key ``row_key`` (set before
-    insert and never changed), and open them when rows are loaded."""
-    ROW_KEYS[cls.__tablename__] = row_key  # type: ignore[attr-defined]
+def bind_to_rows(cls: type) -> None:
+    """Wrap ``cls``'s row-bound values with their row's key just before each write."""
     found: list[tuple[str, RowBound, bool]] = []
 
     def row_bound() -> list[tuple[str, RowBound, bool]]:
@@ -339,11 +357,6 @@ def bind_to_rows(cls: type, row_key: str) -> None:
             )
         return found
 
-    def key_of(state: InstanceState[Any]) -> object:
-        if row_key not in state.dict:
-            raise RowBoundError(f"{cls.__name__}.{row_key} must be loaded to open its values")
-        return state.dict[row_key]
-
     def seal(_mapper: Any, _connection: Any, target: Any) -> None:
         state = target._sa_instance_state
         for key, kind, nullable in row_bound():
@@ -351,7 +364,9 @@ def bind_to_rows(cls: type, row_key: str) -> None:
             if value is None and key not in state.dict and not nullable and state.key is None:
                 value = {} if kind.as_json else ""  # a new row's default, sealed like any value
             if value is not None and not isinstance(value, Bound):
-                state.dict[key] = Bound(value, kind.row_context(key_of(state)))
+                if kind.row_key not in state.dict:
+                    raise RowBoundError(f"{cls.__name__}.{kind.row_key} must be set to write")
+                state.dict[key] = Bound(value, kind.row_context(state.dict[kind.row_key]))
 
     def unseal(_mapper: Any, _connection: Any, target: Any) -> None:
         state = target._sa_instance_state
@@ -360,19 +375,10 @@ def bind_to_rows(cls: type, row_key: str) -> None:
             if isinstance(value, Bound):
                 state.dict[key] = value.value
 
-    def open_values(target: Any, *_args: Any) -> None:
-        state = target._sa_instance_state
-        for key, kind, _nullable in row_bound():
-            value = state.dict.get(key)
-            if isinstance(value, Sealed):
-                state.dict[key] = value.open(kind.row_context(key_of(state)), kind.as_json)
-
     for name in ("before_insert", "before_update"):
         event.listen(cls, name, seal)
     for name in ("after_insert", "after_update"):
         event.listen(cls, name, unseal)
-    event.listen(cls, "load", open_values)
-    event.listen(cls, "refresh", open_values)
 
 
 def mask(value: Any, *, keep_end: int = 0) -> str:

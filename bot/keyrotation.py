@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.crypto import (
     KEYRING,
-    ROW_KEYS,
     EncryptedJSON,
     EncryptedText,
     Keyring,
@@ -121,7 +120,8 @@ async def _batch(
     write: bool,
 ) -> int | None:
     pk = table.c.id
-    row_key = table.c[ROW_KEYS[table.name]] if table.name in ROW_KEYS else None
+    keys = {s.column.type.row_key for s in specs if isinstance(s.column.type, RowBound)}
+    row_key = table.c[keys.pop()] if keys else None
     extra = [cast(table.c.fields, Text).label("raw_fields")] if table.name == "cases" else []
     columns = [cast(s.column, Text).label(s.column.name) for s in specs]
     stmt = select(pk, *([row_key] if row_key is not None else []), *columns, *extra)

@@ -134,9 +134,13 @@ class Case(Base):
     # The case facts in clear (``fields`` joins them with the narrative for readers).
     plain_fields: Mapped[dict[str, Any]] = mapped_column("fields", JSON, default=dict)
     # Free text that can name or place a person (NARRATIVE_FIELDS), encrypted to this case.
-    narrative: Mapped[dict[str, Any] | None] = mapped_column(RowBoundJSON("cases.narrative"))
+    narrative: Mapped[dict[str, Any] | None] = mapped_column(
+        RowBoundJSON("cases.narrative", row_key="case_no")
+    )
     # Personal data kept apart from the case facts so it can be protected on its own.
-    personal: Mapped[dict[str, Any]] = mapped_column(RowBoundJSON("cases.personal"))
+    personal: Mapped[dict[str, Any]] = mapped_column(
+        RowBoundJSON("cases.personal", row_key="case_no")
+    )
     platform: Mapped[str | None] = mapped_column(String(32), index=True)
     merchant: Mapped[str | None] = mapped_column(String(200))
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -176,7 +180,7 @@ class Case(Base):
 
 
 # The case's value (its number) is bound into each ciphertext: a copy in another case fails.
-bind_to_rows(Case, "case_no")
+bind_to_rows(Case)
 
 
 class CaseEvent(Base):
@@ -248,7 +252,9 @@ class HandoverRequest(Base):
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
     reason: Mapped[str] = mapped_column(String(32))  # asked | safety | not_understood
     # Encrypted and bound to the conversation it was asked in (the id is known before insert).
-    detail: Mapped[str] = mapped_column(RowBoundText("handover_requests.detail"))
+    detail: Mapped[str] = mapped_column(
+        RowBoundText("handover_requests.detail", row_key="conversation_id")
+    )
     priority: Mapped[int] = mapped_column(Integer, default=0)  # lower is served first
     status: Mapped[str] = mapped_column(
         String(16), default="queued"
@@ -259,7 +265,7 @@ class HandoverRequest(Base):
 
 
 # Bound to its conversation: a detail copied to another person's request fails to decrypt.
-bind_to_rows(HandoverRequest, "conversation_id")
+bind_to_rows(HandoverRequest)
 
 
 class OutboxMessage(Base):

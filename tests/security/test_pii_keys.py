@@ -18,7 +18,7 @@ from sqlalchemy import select, text
 
 from bot.cases import case_as_dict, get_case
 from bot.crypto import UndecryptableValue, key_id, new_key_text, parse_key
-from bot.db.models import HandoverRequest, TranscriptEntry
+from bot.db.models import Case, HandoverRequest, TranscriptEntry
 from bot.settings import Settings
 from tests.bot.backoffice_helpers import submit_case
 from tests.bot.test_complaint_flow import HAPPY
@@ -168,10 +168,19 @@ async def test_values_swapped_between_rows_or_fields_fail_loudly(settings: Setti
             async with sessions() as session:
                 return case_as_dict(await get_case(session, case_no))  # type: ignore[arg-type]
 
+        async def personal_column(case_no: str) -> Any:
+            """The column alone (a Core select, no ORM object): bound to its row as well."""
+            async with sessions() as session:
+                stmt = select(Case.personal).where(Case.case_no == case_no)
+                return (await session.execute(stmt)).scalar_one()
+
         assert (await read_case(a))["personal"]["name"] == "赵六"
+        assert (await personal_column(b))["name"] == "乙"
         await swap("cases", "personal", "case_no", a, b)
         with pytest.raises(UndecryptableValue, match=r"cases\.personal#.*does not belong here"):
             await read_case(a)
+        with pytest.raises(UndecryptableValue, match=r"cases\.personal#"):
+            await personal_column(b)
         await swap("cases", "personal", "case_no", a, b)  # back
         assert (await read_case(b))["fields"]["problem"] == "乙的问题"
         await swap("cases", "narrative", "case_no", a, b)
