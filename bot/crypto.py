@@ -78,8 +78,6 @@ class Keyring:
         self._keys: dict[str, AESGCM] = {self.current_id: AESGCM(current)}
         for key in older:
             self._keys.setdefault(key_id(key), AESGCM(key))
-        # Look-up hashes (sender ids) use a key derived from the current key.
-        self._lookup_key = hmac.new(current, b"weiquan lookup", hashlib.sha256).digest()
 
     @property
     def key_ids(self) -> list[str]:
@@ -127,10 +125,6 @@ class Keyring:
 
     def is_current(self, token: str) -> bool:
         return self.key_id_of(token) == self.current_id
-
-    def lookup_hash(self, value: str, purpose: str) -> str:
-        """A keyed hash to find a row by a value without storing the value in clear."""
-        return hmac.new(self._lookup_key, f"{purpose}|{value}".encode(), "sha256").hexdigest()
 
 
 class KeySettings(Protocol):
