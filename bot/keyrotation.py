@@ -83,6 +83,8 @@ def encrypted_tables() -> list[tuple[Table, list[_Field]]]:
 def _renew(keyring: Keyring, raw: str, spec: _Field, row_key: object) -> str | None:
     """The value to store instead of ``raw`` (as stored), or None when it is current."""
     value: Any = json.loads(raw) if spec.as_json else raw
+    if value is None:
+        return None  # JSON null: nothing to protect
     context = f"{spec.context}#{row_key}" if spec.row_bound else spec.context
     if is_token(value):
         if keyring.is_current(value):
@@ -198,10 +200,13 @@ async def rotate(
         count = report.tables.setdefault(EVIDENCE, TableCount())
         for sha256 in names:
             count.rows += 1
-            if not write:
-                count.stale += int(not evidence.is_current(sha256))
-            elif await asyncio.to_thread(evidence.reseal, sha256):
-                count.rewritten += 1
+            try:
+                if not write:
+                    count.stale += int(not evidence.is_current(sha256))
+                elif await asyncio.to_thread(evidence.reseal, sha256):
+                    count.rewritten += 1
+            except FileNotFoundError:
+                pass  # swept away as an orphan meanwhile
             if progress:
                 progress(EVIDENCE, count.rows)
     return report

@@ -7,6 +7,7 @@ import asyncio
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
@@ -33,11 +34,12 @@ def new_cmd() -> None:
 
 
 def _run(write: bool, batch: int) -> Report:
-    settings = Settings()
     try:
+        settings = Settings()
         KEYRING.configure(keyring_from_settings(settings))
-    except KeyConfigurationError as exc:
-        Console(stderr=True).print(f"[red]{exc}[/red]")
+    except (KeyConfigurationError, ValidationError) as exc:
+        message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        Console(stderr=True).print(message, style="red", markup=False)
         raise typer.Exit(2) from None
     console = Console(stderr=True)
     console.print(
@@ -105,6 +107,7 @@ def rotate_cmd(
     run it again to resume. Then checks that nothing under an old key remains."""
     report = _run(write=True, batch=batch)
     _show(report, wrote=True)
+    Console(stderr=True).print("checking that nothing under an old key remains…")
     check = _run(write=False, batch=500)
     if check.stale:
         Console(stderr=True).print(

@@ -89,6 +89,11 @@ def test_production_refuses_to_start_without_a_key(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert "WEIQUAN_PII_KEY or WEIQUAN_PII_KEY_FILE must be set in production" in done.stderr
+    status = weiquan(
+        settings, "keys", "status", WEIQUAN_ENVIRONMENT="production", WEIQUAN_SECRET_KEY="x" * 40
+    )
+    assert status.returncode == 2 and "Traceback" not in status.stderr
+    assert "WEIQUAN_PII_KEY or WEIQUAN_PII_KEY_FILE must be set in production" in status.stderr
     assert not list(tmp_path.rglob("pii.key"))
 
 
