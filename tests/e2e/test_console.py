@@ -21,12 +21,13 @@ PASSWORD = "correct horse battery"
 
 def _submit_case(env: dict[str, str]) -> str:
     from bot.cases import SessionCaseService
-    from bot.crypto import KEYRING, cipher_for
+    from bot.crypto import KEYRING, keyring_from_settings
     from bot.db.engine import make_engine, make_sessionmaker
     from bot.db.models import Conversation
+    from bot.settings import Settings
 
     # Encrypt with the server's key (the key file under its data directory).
-    KEYRING.configure(cipher_for(None, Path(env["WEIQUAN_DATA_DIR"])))
+    KEYRING.configure(keyring_from_settings(Settings(data_dir=Path(env["WEIQUAN_DATA_DIR"]))))
 
     async def run() -> str:
         engine = make_engine(env["WEIQUAN_DATABASE_URL"])
