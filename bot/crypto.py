@@ -99,21 +99,21 @@ class Keyring:
                 f"{context}: encrypted with key {kid}, which is not configured "
                 "(add it to WEIQUAN_PII_OLD_KEYS until `weiquan keys rotate` has finished)"
             )
-        raw = base64.urlsafe_b64decode(body.encode("ascii"))
         try:
+            raw = base64.urlsafe_b64decode(body.encode("ascii"))
             return aead.decrypt(raw[:12], raw[12:], f"{PREFIX}{kid}|{context}".encode()).decode()
-        except InvalidTag:
+        except (InvalidTag, ValueError):  # a bad tag, or not even base64 (binascii.Error)
             raise UndecryptableValue(
                 f"{context}: the value does not belong here (copied from another row or field, "
                 "or altered); refusing to show it"
             ) from None
 
     def _decrypt_legacy(self, token: str, context: str) -> str:
-        raw = base64.urlsafe_b64decode(token[len(LEGACY_PREFIX) :].encode("ascii"))
         for aead in self._keys.values():
             try:
+                raw = base64.urlsafe_b64decode(token[len(LEGACY_PREFIX) :].encode("ascii"))
                 return aead.decrypt(raw[:12], raw[12:], LEGACY_PREFIX.encode()).decode()
-            except InvalidTag:
+            except (InvalidTag, ValueError):
                 continue
         raise UndecryptableValue(f"{context}: no configured key opens this value")
 

@@ -53,6 +53,9 @@ def test_a_value_moved_to_another_place_or_key_is_refused() -> None:
         keyring.decrypt(token, "cases.narrative#TS1")
     with pytest.raises(UndecryptableValue, match="not configured"):
         ring(new_key_text()).decrypt(token, "cases.personal#TS1")
+    for altered in (token[:-4] + "AAAA", token[:-4] + "!!!!"):  # a changed tag, not base64
+        with pytest.raises(UndecryptableValue, match="or altered"):
+            keyring.decrypt(altered, "cases.personal#TS1")
 
 
 def test_old_keys_read_new_writes_use_the_current_key() -> None:
