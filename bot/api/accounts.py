@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.api.deps import Admin, AnyStaff, Runtime, Session, client_ip
+from bot.api.deps import Admin, AnyStaff, RowId, Runtime, Session, client_ip
 from bot.staff import lifecycle
 from bot.staff.accounts import Staff, token_id_for
 from bot.staff.passwords import WeakPassword
@@ -18,7 +18,7 @@ from bot.web.errors import ApiError
 router = APIRouter(prefix="/api/v1", tags=["staff accounts"])
 Username = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{1,25}$", description="login name")]
 # Ids are 64-bit in the database; a larger number is simply not one of them.
-TokenId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+TokenId = RowId
 
 
 class AccountOut(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from bot.api.deps import Session, require
+from bot.api.deps import MAX_ROW_ID, Session, require
 from bot.staff import audit
 from bot.staff.accounts import Staff
 
@@ -30,7 +30,7 @@ async def audit_log(
     case_no: Annotated[str | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before: Annotated[
-        int | None, Query(ge=1, le=2**63 - 1, description="the last id already shown")
+        int | None, Query(ge=1, le=MAX_ROW_ID, description="the last id already shown")
     ] = None,
 ) -> AuditPage:
     rows = await audit.search(session, actor=actor, case_no=case_no, before=before, limit=limit)

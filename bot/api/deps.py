@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -98,6 +98,12 @@ def require(*roles: str) -> Callable[..., Awaitable[Staff]]:
 
     return check
 
+
+# Row ids in paths and queries: a number the databases can hold, so a huge one is a 422, not
+# an overflow deep in a driver.
+MAX_ROW_ID = 2**63 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+AfterId = Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="the last id already seen")]
 
 CaseStaff = Annotated[Staff, Depends(require("agent", "supervisor"))]
 Supervisor = Annotated[Staff, Depends(require("supervisor"))]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from bot.api.deps import CaseStaff, Runtime, Session
+from bot.api.deps import AfterId, CaseStaff, RowId, Runtime, Session
 from bot.db.models import Conversation, TranscriptEntry
 from bot.staff import queue as desk
 from bot.staff import transcripts
@@ -59,7 +59,7 @@ async def list_queue(staff: CaseStaff, runtime: Runtime, session: Session) -> li
 
 @router.post("/api/v1/queue/{request_id}/claim")
 async def claim(
-    request_id: int, staff: CaseStaff, runtime: Runtime, session: Session
+    request_id: RowId, staff: CaseStaff, runtime: Runtime, session: Session
 ) -> dict[str, Any]:
     try:
         t = await desk.claim(session, request_id, staff, runtime.now())
@@ -71,11 +71,11 @@ async def claim(
 
 @router.get("/api/v1/queue/{request_id}/messages")
 async def messages(
-    request_id: int,
+    request_id: RowId,
     staff: CaseStaff,
     runtime: Runtime,
     session: Session,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: AfterId = 0,
 ) -> list[dict[str, Any]]:
     """Poll with ``after`` = the last id seen: the consumer's new messages without reloading.
 
@@ -89,7 +89,7 @@ async def messages(
 
 @router.post("/api/v1/queue/{request_id}/reply", status_code=202)
 async def reply(
-    request_id: int, body: ReplyIn, staff: CaseStaff, runtime: Runtime, session: Session
+    request_id: RowId, body: ReplyIn, staff: CaseStaff, runtime: Runtime, session: Session
 ) -> dict[str, str]:
     await _run(desk.reply(session, request_id, staff, body.text, runtime.now()))
     runtime.wake_outbox()
@@ -98,7 +98,7 @@ async def reply(
 
 @router.post("/api/v1/queue/{request_id}/transfer")
 async def transfer(
-    request_id: int, body: TransferIn, staff: CaseStaff, runtime: Runtime, session: Session
+    request_id: RowId, body: TransferIn, staff: CaseStaff, runtime: Runtime, session: Session
 ) -> dict[str, str]:
     await _run(desk.transfer(session, request_id, staff, body.to, runtime.now()))
     return {"status": "transferred", "to": body.to}
@@ -106,7 +106,7 @@ async def transfer(
 
 @router.post("/api/v1/queue/{request_id}/release")
 async def release(
-    request_id: int, staff: CaseStaff, runtime: Runtime, session: Session
+    request_id: RowId, staff: CaseStaff, runtime: Runtime, session: Session
 ) -> dict[str, str]:
     await _run(desk.release(session, request_id, staff, runtime.now()))
     runtime.wake_outbox()
@@ -115,7 +115,7 @@ async def release(
 
 @router.post("/api/v1/queue/{request_id}/close")
 async def close(
-    request_id: int, staff: CaseStaff, runtime: Runtime, session: Session
+    request_id: RowId, staff: CaseStaff, runtime: Runtime, session: Session
 ) -> dict[str, str]:
     await _run(desk.close(session, request_id, staff, runtime.now()))
     runtime.wake_outbox()
@@ -126,7 +126,7 @@ async def close(
 async def rest_pushes(
     session: Session,
     sender: Annotated[str, Query(min_length=1, max_length=128)],
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: AfterId = 0,
 ) -> list[dict[str, Any]]:
     """Messages for a web user that no reply carried (staff, case notices): fetched on a visit.
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from bot.api.deps import Runtime, client_ip, readers
+from bot.api.deps import RowId, Runtime, client_ip, readers
 from bot.console import session as cs
 from bot.console.routes import go, render
 from bot.staff import audit, lifecycle
@@ -112,7 +112,7 @@ async def revoke_one(
     request: Request,
     runtime: Runtime,
     username: str,
-    token_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    token_id: RowId,
     csrf: Annotated[str, Form(max_length=64)],
 ) -> Response:
     return await _revoke(request, runtime, username, token_id, csrf)

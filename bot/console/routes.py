@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from bot.api.deps import Runtime, client_ip, readers
+from bot.api.deps import AfterId, RowId, Runtime, client_ip, readers
 from bot.console import session as cs
 from bot.deadlines import SHANGHAI
 from bot.staff import queue as desk
@@ -192,7 +192,7 @@ def _queue_error(
 
 @router.post("/queue/{request_id}/claim")
 async def claim(
-    request: Request, runtime: Runtime, request_id: int, csrf: Annotated[str, Form(max_length=64)]
+    request: Request, runtime: Runtime, request_id: RowId, csrf: Annotated[str, Form(max_length=64)]
 ) -> Response:
     try:
         await _act(
@@ -207,7 +207,7 @@ async def claim(
 async def queue_action(
     request: Request,
     runtime: Runtime,
-    request_id: int,
+    request_id: RowId,
     action: str,
     csrf: Annotated[str, Form(max_length=64)],
     text: Annotated[str, Form(max_length=4000)] = "",
@@ -234,7 +234,7 @@ async def queue_action(
 
 
 @router.get("/queue/{request_id}")
-async def conversation_page(request: Request, runtime: Runtime, request_id: int) -> HTMLResponse:
+async def conversation_page(request: Request, runtime: Runtime, request_id: RowId) -> HTMLResponse:
     """The live conversation; its transcript only for the holder (or a supervisor)."""
     user = await cs.current(request, runtime, *WORKERS)
     async with readers(request, runtime)() as session:
@@ -261,7 +261,7 @@ async def conversation_page(request: Request, runtime: Runtime, request_id: int)
 
 @router.get("/queue/{request_id}/messages")
 async def conversation_poll(
-    request: Request, runtime: Runtime, request_id: int, after: int = 0
+    request: Request, runtime: Runtime, request_id: RowId, after: AfterId = 0
 ) -> JSONResponse:
     """Polled by the page every few seconds: new messages, without reloading."""
     user = await cs.current(request, runtime, *WORKERS)
