@@ -586,3 +586,20 @@ def test_extractor_runs_in_linear_time(name: str) -> None:
             f"{name} grows faster than linearly: {fast:.4f} s at {len(quarter)} chars, "
             f"{slow:.4f} s at {len(text)} ({text[:40]!r}...)"
         )
+
+
+def test_padding_does_not_hide_an_entity() -> None:
+    """Whitespace runs are squeezed before extraction: a padded number is still found, and
+    its span points into the text as the user sent it."""
+    from nlu.entities import extract
+    from nlu.identifiers import parse_order_no, parse_phone
+
+    text = "order no." + " " * 300 + "1234567890123" + "\n\t  " + "电话 138  1234   5678"
+    found = {e.entity: e for e in extract(text, NOW)}
+    assert found["order_no"].value == "1234567890123"
+    assert found["phone"].value == "13812345678"
+    for entity in found.values():
+        assert text[entity.start : entity.end] == entity.text
+    assert found["phone"].text == "138  1234   5678"
+    assert parse_order_no(text) == "1234567890123"
+    assert parse_phone(text) == "13812345678"
