@@ -85,7 +85,8 @@ class Engine:
         for item in items:
             if text == item.payload:
                 return item
-        if text.isdigit() and 1 <= int(text) <= len(items):
+        # isdecimal, not isdigit: int() refuses "²" and "①", which isdigit accepts
+        if text.isdecimal() and len(text) <= 3 and 1 <= int(text) <= len(items):
             return items[int(text) - 1]
         return None
 

@@ -66,12 +66,18 @@ def offered(replies: Sequence[Reply]) -> tuple[list[Button], list[Button]]:
 def resolve(text: str, menu_id: str | None, replies: Sequence[Reply]) -> str | None:
     """The payload the user chose, or None when the text is an ordinary answer."""
     every, numbered = offered(replies)
-    if menu_id and menu_id.isdigit() and 1 <= int(menu_id) <= len(every):
+    # isdecimal, not isdigit: int() refuses "²" and "①", which isdigit accepts
+    if menu_id and menu_id.isdecimal() and len(menu_id) <= 3 and 1 <= int(menu_id) <= len(every):
         chosen = every[int(menu_id) - 1]
         if chosen.title.translate(_HREF_UNSAFE) == text.strip() or not text.strip():
             return chosen.payload
     cleaned = text.strip().rstrip("。.")
-    if cleaned.isdigit() and numbered and 1 <= int(cleaned) <= len(numbered):
+    if (
+        cleaned.isdecimal()
+        and len(cleaned) <= 3
+        and numbered
+        and 1 <= int(cleaned) <= len(numbered)
+    ):
         return numbered[int(cleaned) - 1].payload
     for button in reversed(every):
         if cleaned and cleaned in {button.title, button.title.translate(_HREF_UNSAFE)}:

@@ -57,6 +57,7 @@ HOSTILE: list[tuple[str, Any]] = [
     ("url of letters only", lambda n: _run("a", n, "https://")),
     ("nested brackets", lambda n: "[" * (n // 2) + "]" * (n - n // 2)),
     ("mixed brackets", lambda n: _run("[({<", n)),
+    ("superscript and circled digits", lambda n: _run("²①", n, tail="³")),
     ("zero-width characters", lambda n: _run("\u200b", n)),
     ("emoji", lambda n: _run("👍", n)),
 ]
@@ -131,3 +132,19 @@ async def test_hostile_wechat_texts_are_answered_quickly(settings: Any, mode: st
             response = await _answered_within_budget(send, name, text)
             assert response.status_code == 200, (name, len(text), response.text[:200])
             assert response.text != "", (name, "no passive reply and no 'success'")
+
+
+@pytest.mark.parametrize("text", ["²", "①", "1²", "³" * 3])
+async def test_digits_int_cannot_read_get_an_answer(settings: Any, text: str) -> None:
+    """Characters that count as digits but are no number (² ①) once crashed the menu choice
+    with a 500 over REST and WeChat; after a menu they are answered like any other text."""
+    async with wechat_app(settings, wechat_settings()) as (_app, http):
+        menu = await http.post("/webhooks/rest/webhook", json={"sender": "r", "message": "菜单"})
+        assert menu.status_code == 200
+        rest = await http.post("/webhooks/rest/webhook", json={"sender": "r", "message": text})
+        assert rest.status_code == 200 and rest.json(), rest.text[:200]
+        account = Account()
+        for body in ("菜单", text):
+            response = await account.post(http, message_xml("text", "o-digits", Content=body))
+            assert response.status_code == 200, response.text[:200]
+            assert "Content" in account.open_reply(response), (body, response.text[:200])
