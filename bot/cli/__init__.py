@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from pydantic import ValidationError
 
 from bot.cli import cases, ccc, db, export, keys, nlu, serve, staff, telegram, wechat
 
@@ -22,4 +23,12 @@ app.add_typer(wechat.app, name="wechat")
 
 
 def main() -> None:
-    app()
+    """Run the command; settings an operator got wrong are one clear line, not a traceback."""
+    try:
+        app()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error.get("loc", ()))
+            message = str(error.get("msg", "")).removeprefix("Value error, ")
+            typer.echo(f"error: {where + ': ' if where else ''}{message}", err=True)
+        raise SystemExit(2) from None

@@ -91,7 +91,7 @@ def test_production_refuses_to_start_without_a_key(tmp_path: Path) -> None:
         WEIQUAN_ENVIRONMENT="production",
         WEIQUAN_SECRET_KEY="a-real-secret-" + "x" * 30,
     )
-    assert done.returncode != 0
+    assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "WEIQUAN_PII_KEY or WEIQUAN_PII_KEY_FILE must be set in production" in done.stderr
     status = weiquan(
         settings, "keys", "status", WEIQUAN_ENVIRONMENT="production", WEIQUAN_SECRET_KEY="x" * 40
