@@ -43,6 +43,26 @@ def png_bytes(seed: int = 0, size: int = 8) -> bytes:
     )
 
 
+# A consumer's answers to the complaint form, by the question asked (rule understanding).
+COMPLAINT_ANSWERS = {
+    "product": "充电宝",
+    "brand": "安克",
+    "platform": "拼多多",
+    "merchant": "数码配件小铺",
+    "merchant_address": "https://mobile.yangkeduo.example/shop/42",
+    "purchase_date": "2026-11-20",
+    "amount": "八十九块",
+    "problem": "充电宝没有3C标志，用了两次就鼓包发烫",
+    "demand": "退款和赔偿",
+    "photos": "/skip",
+    "name": "王小明",
+    "phone": "13612345678",
+    "address": "广州市天河区体育西路1号",
+    "consent_publish": "/yes",
+    "consent_mediation": "/yes",
+}
+
+
 class Chat:
     """One simulated user talking to the pipeline directly (transcript tests)."""
 

@@ -9,26 +9,9 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import WEIQUAN
+from tests.factories import COMPLAINT_ANSWERS
 
 pytestmark = pytest.mark.e2e
-
-ANSWERS = {
-    "product": "充电宝",
-    "brand": "安克",
-    "platform": "拼多多",
-    "merchant": "数码配件小铺",
-    "merchant_address": "https://mobile.yangkeduo.example/shop/42",
-    "purchase_date": "2026-11-20",
-    "amount": "八十九块",
-    "problem": "充电宝没有3C标志，用了两次就鼓包发烫",
-    "demand": "退款和赔偿",
-    "photos": "/skip",
-    "name": "王小明",
-    "phone": "13612345678",
-    "address": "广州市天河区体育西路1号",
-    "consent_publish": "/yes",
-    "consent_mediation": "/yes",
-}
 
 
 def test_complaint_over_http_then_cli(server: tuple[str, dict[str, str]]) -> None:
@@ -44,7 +27,8 @@ def test_complaint_over_http_then_cli(server: tuple[str, dict[str, str]]) -> Non
             if awaiting == "confirm":
                 break
             replies = http.post(
-                "/webhooks/rest/webhook", json={"sender": "e2e", "message": ANSWERS[awaiting]}
+                "/webhooks/rest/webhook",
+                json={"sender": "e2e", "message": COMPLAINT_ANSWERS[awaiting]},
             ).json()
             if replies[-1]["custom"]["awaiting"] == "demand":
                 replies = http.post(

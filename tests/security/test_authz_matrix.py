@@ -35,7 +35,7 @@ from tests.bot.backoffice_helpers import (
     office_settings,
     token_for,
 )
-from tests.factories import chat_for
+from tests.factories import COMPLAINT_ANSWERS, chat_for
 
 ROLES = ("anonymous", "agent", "other_agent", "supervisor", "admin")
 USERS = {"agent": "li", "other_agent": "wang", "supervisor": "zhao", "admin": "root"}
@@ -144,22 +144,6 @@ async def build_world(
     app: FastAPI, li: httpx.AsyncClient, li_auth: dict[str, str], username: str
 ) -> World:
     chat = chat_for(app)
-    answers = {
-        "product": "充电宝",
-        "brand": "安克",
-        "platform": "拼多多",
-        "merchant": "数码配件小铺",
-        "merchant_address": "https://mobile.yangkeduo.example/shop/42",
-        "purchase_date": "2026-11-20",
-        "amount": "八十九块",
-        "problem": "充电宝没有3C标志，用了两次就鼓包发烫",
-        "demand": "退款和赔偿",
-        "name": "王小明",
-        "phone": "13612345678",
-        "address": "广州市天河区体育西路1号",
-        "consent_publish": "/yes",
-        "consent_mediation": "/yes",
-    }
     await chat.say("我要投诉")
     for _ in range(30):
         awaiting = chat.awaiting
@@ -169,7 +153,7 @@ async def build_world(
             await chat.photo(seed=len(chat.sender))
             await chat.say("/done")
             continue
-        await chat.say(answers[str(awaiting)])
+        await chat.say(COMPLAINT_ANSWERS[str(awaiting)])
         if chat.awaiting == "demand":
             await chat.say("/done")
     await chat.say("/confirm")
@@ -491,7 +475,6 @@ async def observe(app: FastAPI) -> dict[tuple[str, str], dict[str, int]]:
                 if actors is base or client is not base.consoles[role][0]:
                     await client.aclose()
     return seen
-
 
 
 async def test_every_route_has_a_decided_authorisation(office: FastAPI) -> None:

@@ -29,6 +29,7 @@ from hypothesis import HealthCheck, Phase
 from schemathesis import GenerationMode
 
 from tests.e2e.conftest import WEIQUAN, server_env, serving
+from tests.factories import COMPLAINT_ANSWERS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.fuzz]
 
@@ -36,24 +37,6 @@ EXAMPLES = int(os.environ.get("WEIQUAN_FUZZ_EXAMPLES", "12"))
 PASSWORD = "fuzzing horse battery staple"
 ROLES = ("agent", "supervisor", "admin")
 REPORTS = Path(__file__).resolve().parents[2] / "reports" / "security"
-# The chat's answers for one complaint, in the order the form asks (rule understanding).
-ANSWERS = {
-    "product": "充电宝",
-    "brand": "安克",
-    "platform": "拼多多",
-    "merchant": "数码配件小铺",
-    "merchant_address": "https://mobile.yangkeduo.example/shop/42",
-    "purchase_date": "2026-11-20",
-    "amount": "八十九块",
-    "problem": "充电宝没有3C标志，用了两次就鼓包发烫",
-    "demand": "退款和赔偿",
-    "photos": "/skip",
-    "name": "王小明",
-    "phone": "13612345678",
-    "address": "广州市天河区体育西路1号",
-    "consent_publish": "/yes",
-    "consent_mediation": "/yes",
-}
 
 
 @dataclass
@@ -101,7 +84,7 @@ def _file_complaint(http: httpx.Client, sender: str) -> str:
         awaiting = replies[-1]["custom"]["awaiting"]
         if awaiting == "confirm":
             break
-        replies = say(ANSWERS[awaiting])
+        replies = say(COMPLAINT_ANSWERS[awaiting])
         if replies[-1]["custom"]["awaiting"] == "demand":
             replies = say("/done")
     done = say("/confirm")
