@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.engine import read_only
@@ -39,8 +39,14 @@ def readers(request: Request, runtime: BackofficeRuntime) -> async_sessionmaker[
 
 def database_error(exc: DBAPIError) -> ApiError:
     """A failed write as the client sees it: a conflict to retry, never a 200 for a lost change."""
-    if isinstance(exc, IntegrityError) or getattr(exc.orig, "sqlstate", "") in {"40001", "40P01"}:
+    sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+    if isinstance(exc, IntegrityError) or sqlstate in {"40001", "40P01"}:
         return ApiError(409, "conflict", "Someone else changed this at the same time; reload.")
+    if isinstance(exc, DataError) or sqlstate.startswith("22"):
+        # PostgreSQL's "data exception" class: the request's own text, e.g. a NUL character.
+        return ApiError(
+            422, "unstorable_value", "The request holds a value that cannot be stored (e.g. NUL)."
+        )
     return ApiError(503, "database_busy", "The database did not accept the change; try again.")
 
 

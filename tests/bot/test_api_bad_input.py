@@ -141,3 +141,23 @@ async def test_row_ids_beyond_what_a_database_holds_are_refused(settings: Settin
             r = await client.request(method, url, headers=h, json=body)
             assert r.status_code == 422, (url, r.status_code, r.text)
             assert r.json()["error"] == "invalid_request"
+
+
+async def test_text_a_database_cannot_store_is_a_422(settings: Settings) -> None:
+    """Found by the schema fuzzer: a NUL in a reveal's reason was a 503 on PostgreSQL."""
+    async with office_app(settings, clock=Clock()) as app, client_for(app) as client:
+        await make_staff(app, "sup", "supervisor")
+        h = await token_for(client, "sup")
+        case_no = await submit_case(app)
+        r = await client.post(
+            f"/api/v1/cases/{case_no}/reveal", headers=h, json={"reason": "核实身份\u0000以便联系"}
+        )
+        if settings.is_sqlite:  # SQLite stores the NUL as it is
+            assert r.status_code == 200, r.text
+        else:
+            assert r.status_code == 422, r.text
+            assert r.json()["error"] == "unstorable_value"
+        again = await client.post(
+            f"/api/v1/cases/{case_no}/reveal", headers=h, json={"reason": "核实身份以便联系"}
+        )
+        assert again.status_code == 200, again.text

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,14 +37,17 @@ def server_env(tmp_path: Path, db_url: str, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def serving(env: dict[str, str]) -> Iterator[str]:
+def serving(env: dict[str, str], log_path: Path | None = None) -> Iterator[str]:
     """``weiquan db upgrade`` then ``weiquan serve`` on a free port; yields the base URL."""
     port = free_port()
     subprocess.run([WEIQUAN, "db", "upgrade"], env=env, check=True, capture_output=True)
+    # The server's output goes to a file: a pipe nobody reads fills up and stops the server
+    # at its next log line.
+    log = log_path.open("w+b") if log_path else tempfile.TemporaryFile()  # noqa: SIM115
     proc = subprocess.Popen(
         [WEIQUAN, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
@@ -57,15 +61,14 @@ def serving(env: dict[str, str]) -> Iterator[str]:
                 time.sleep(0.1)
         else:
             proc.terminate()
-            raise AssertionError(
-                f"server did not start: {proc.stdout.read() if proc.stdout else ''}"
-            )
+            proc.wait(timeout=10)
+            log.seek(0)
+            raise AssertionError(f"server did not start: {log.read().decode(errors='replace')}")
         yield url
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-        if proc.stdout:
-            proc.stdout.close()
+        log.close()
 
 
 @pytest.fixture

@@ -110,11 +110,13 @@ def fuzz_server(tmp_path: Path, db_url: str) -> Iterator[tuple[str, dict[str, st
         # routes behind them instead of all being refused early (the limits have own tests).
         WEIQUAN_RATE_LIMIT_ENABLED="false",
     )
-    with serving(env) as url:
+    with serving(env, log_path=tmp_path / "server.log") as url:
         yield url, env
 
 
-def test_every_operation_every_role(fuzz_server: tuple[str, dict[str, str]], db_url: str) -> None:
+def test_every_operation_every_role(
+    fuzz_server: tuple[str, dict[str, str]], db_url: str, tmp_path: Path
+) -> None:
     url, env = fuzz_server
     _staff_env(env)
     tally = Tally()
@@ -199,4 +201,6 @@ def test_every_operation_every_role(fuzz_server: tuple[str, dict[str, str]], db_
         json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8"
     )
     assert not tally.failures, "\n".join(tally.failures[:20])
+    server_log = (tmp_path / "server.log").read_text(encoding="utf-8", errors="replace")
+    assert "Traceback" not in server_log, server_log[-5000:]
     assert tally.requests >= len(operations) * len(headers)
