@@ -52,7 +52,7 @@ async def dump(app: Any) -> str:
     lines = []
     async with app.state.sessions() as session:
         for table in Base.metadata.sorted_tables:
-            rows = (await session.execute(text(f'SELECT * FROM "{table.name}"'))).all()
+            rows = (await session.execute(select(text("*")).select_from(table))).all()
             lines += [f"{table.name}: {tuple(row)!r}" for row in rows]
     return "\n".join(lines)
 
