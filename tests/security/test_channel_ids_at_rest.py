@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import func, select, text
 
 from bot.cases import case_as_dict, get_case
@@ -211,3 +212,14 @@ async def test_a_clear_id_conversation_goes_on_and_rotation_hashes_it(
         assert await app.state.outbox.run_once() >= 1
         assert any(case_no in t for t in double.sent_texts(OPENID))
         assert not appears(OPENID, await dump(app))
+
+
+def test_a_placeholder_lookup_key_is_refused_in_production() -> None:
+    real = {
+        "environment": "production",
+        "secret_key": "a-real-secret-" + "x" * 30,
+        "pii_key": "A" * 43,
+    }
+    assert Settings(**real, lookup_key="another-real-secret-" + "y" * 20).lookup_key
+    with pytest.raises(ValidationError, match="WEIQUAN_LOOKUP_KEY"):
+        Settings(**real, lookup_key="changeme")
