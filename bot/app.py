@@ -26,6 +26,7 @@ from bot.housekeeping import housekeeping_loop
 from bot.knowledge.service import KnowledgeService, load_knowledge_base
 from bot.outbox import OutboxDispatcher
 from bot.pipeline import Pipeline
+from bot.senders import LOOKUP, lookup_key_from_settings
 from bot.settings import Settings
 from bot.status import ClaimPolicy
 from bot.understanding import NluNormalizer
@@ -84,6 +85,7 @@ def create_app(
             await upgrade_async(settings.resolved_database_url)
         # Personal data is encrypted with this instance's key (its data dir or WEIQUAN_PII_KEY).
         KEYRING.configure(keyring_from_settings(settings))
+        LOOKUP.configure(lookup_key_from_settings(settings))
         async with AsyncExitStack() as stack:
             db_engine = engine_from_settings(settings)
             stack.push_async_callback(db_engine.dispose)

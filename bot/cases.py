@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from bot import backoffice, reports
 from bot.db.models import Case, CaseEvent, CaseSequence, Evidence
 from bot.deadlines import Deadline, complaint_acceptance_due, local_date, report_verification_due
+from bot.senders import shown_sender
 from dialogues.ports import CaseReceipt
 
 PREFIX = {"complaint": "TS", "report": "JB"}
@@ -178,7 +179,7 @@ def case_as_dict(case: Case, *, with_details: bool = False) -> dict[str, Any]:
         "kind": case.kind,
         "status": case.status,
         "channel": case.channel,
-        "sender_id": case.sender_id,
+        "sender_id": shown_sender(case.channel, case.sender_id),
         "submitted_at": case.submitted_at.isoformat(),
         "decision_due": case.decision_due.isoformat() if case.decision_due else None,
         "platform": case.platform,

@@ -4,13 +4,16 @@ Rows are read and rewritten in small batches, one transaction each, and a value 
 only if it is still the one read (compare-and-set), so the service can run meanwhile: a value
 it rewrote in between is already under the current key. A second run skips what is current,
 so an interrupted rotation is resumed by running it again. Clear values left from before a
-column was encrypted, and free text still in ``cases.fields``, are encrypted on the way.
+column was encrypted, and free text still in ``cases.fields``, are encrypted on the way, and
+WeChat openids and Telegram user ids stored clear as sender ids are replaced by their keyed
+hash (bot/senders.py), the id itself going encrypted into ``conversations.address``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import typing
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -29,10 +32,20 @@ from bot.crypto import (
     is_token,
 )
 from bot.db.base import Base
-from bot.db.models import NARRATIVE_FIELDS, import_all_models
+from bot.db.models import (
+    NARRATIVE_FIELDS,
+    Case,
+    CaseClaim,
+    Conversation,
+    InboundMessage,
+    OutboxMessage,
+    import_all_models,
+)
 from bot.evidence import EvidenceStore
+from bot.senders import HASHED_CHANNELS, PREFIX, sender_key
 
 EVIDENCE = "evidence files"
+SENDERS = "clear channel ids"
 Progress = Callable[[str, int], None]  # (table, rows done) after each batch
 
 
@@ -160,6 +173,74 @@ async def _batch(
     return rows[-1]["id"] if rows else None
 
 
+def _clear_senders() -> Any:
+    conversations = typing.cast(Table, Conversation.__table__)
+    return conversations, (
+        conversations.c.channel.in_(sorted(HASHED_CHANNELS)),
+        ~conversations.c.sender_id.startswith(PREFIX, autoescape=True),
+    )
+
+
+async def _hash_senders(
+    conn: AsyncConnection, after: int, size: int, count: TableCount, write: bool
+) -> int | None:
+    """Move one batch of conversations kept under a clear platform id to its keyed hash,
+    with their cases, claims and the keys that spelled the id (WeChat event ids, outbox)."""
+    conversations, clear = _clear_senders()
+    stmt = select(conversations.c.id, conversations.c.channel, conversations.c.sender_id)
+    rows = (
+        await conn.execute(
+            stmt.where(*clear, conversations.c.id > after).order_by("id").limit(size)
+        )
+    ).all()
+    for row in rows:
+        count.rows += 1
+        hashed = sender_key(row.channel, row.sender_id)
+        taken = await conn.scalar(
+            select(conversations.c.id).where(
+                conversations.c.channel == row.channel, conversations.c.sender_id == hashed
+            )
+        )
+        if not write or taken is not None:  # a second conversation: left for staff to merge
+            count.stale += 1
+            continue
+        done = await conn.execute(
+            update(conversations)
+            .where(conversations.c.id == row.id, conversations.c.sender_id == row.sender_id)
+            .values(sender_id=hashed, address=row.sender_id)  # the column type encrypts it
+        )
+        if done.rowcount != 1:
+            count.stale += 1
+            continue
+        for model in (Case, CaseClaim):
+            table = typing.cast(Table, model.__table__)
+            await conn.execute(
+                update(table)
+                .where(table.c.channel == row.channel, table.c.sender_id == row.sender_id)
+                .values(sender_id=hashed)
+            )
+        if row.channel == "wechat":
+            inbound = typing.cast(Table, InboundMessage.__table__)
+            old = f"ev:{row.sender_id}:"
+            await conn.execute(
+                update(inbound)
+                .where(
+                    inbound.c.conversation_id == row.id,
+                    inbound.c.channel_message_id.startswith(old, autoescape=True),
+                )
+                .values(channel_message_id=func.replace(inbound.c.channel_message_id, old, "ev:"))
+            )
+            outbox = typing.cast(Table, OutboxMessage.__table__)
+            old = f"reply:wechat:{row.sender_id}:"
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.key.startswith(old, autoescape=True))
+                .values(key=func.replace(outbox.c.key, old, f"reply:wechat:{hashed}:"))
+            )
+        count.rewritten += 1
+    return rows[-1].id if rows else None
+
+
 async def rotate(
     engine: AsyncEngine,
     evidence: EvidenceStore | None,
@@ -180,11 +261,27 @@ async def rotate(
             t.name: int((await conn.execute(select(func.count()).select_from(t))).scalar_one())
             for t, _ in tables
         }
+        _, clear = _clear_senders()
+        sizes = {
+            SENDERS: int((await conn.execute(select(func.count()).where(*clear))).scalar_one()),
+            **sizes,
+        }
     names = list(evidence.names()) if evidence is not None else []
     if evidence is not None:
         sizes[EVIDENCE] = len(names)
     if totals:
         totals(sizes)
+    # First, so each address written is under the current key and its hash is found.
+    count = report.tables.setdefault(SENDERS, TableCount())
+    after = 0
+    while True:
+        async with gate() if gate else nullcontext(), engine.begin() as conn:
+            last = await _hash_senders(conn, after, batch, count, write)
+        if last is None:
+            break
+        after = last
+        if progress:
+            progress(SENDERS, count.rows)
     for table, specs in tables:
         count = report.tables.setdefault(table.name, TableCount())
         after = 0

@@ -26,6 +26,9 @@ class InboundMessage:
     # The peer address of the HTTP request, where the channel has one of the user's own (REST);
     # it counts failed case claims per address. None on channels relayed by a platform.
     client_address: str | None = None
+    # The platform id to send to (WeChat openid, Telegram user id) when ``sender_id`` is its
+    # keyed hash (bot/senders.py); stored encrypted with the conversation.
+    address: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

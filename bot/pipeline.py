@@ -6,11 +6,11 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -128,6 +128,7 @@ class Pipeline:
         parse = None
         if message.kind == "text" and message.text.strip():
             parse = await self.understanding.parse(message.text, now)
+        message = await self._stored_sender(message)
         if self.turns is not None and self.write_gate is not None and message.file is None:
             handled = await self._on_snapshot(self.turns, self.write_gate, message, parse, now)
             if handled is not None:
@@ -148,6 +149,24 @@ class Pipeline:
                     raise
                 log.info("retrying after a concurrent insert for %s", message.channel_message_id)
         raise AssertionError("unreachable")
+
+    async def _stored_sender(self, message: InboundMessage) -> InboundMessage:
+        """The message under the sender id its conversation is stored by: a conversation kept
+        under the clear platform id (from before hashing, until ``weiquan keys rotate``
+        converts it) goes on being used rather than a second one being started."""
+        if message.address is None or message.address == message.sender_id:
+            return message
+        stmt = select(Conversation.sender_id).where(
+            Conversation.channel == message.channel,
+            Conversation.sender_id.in_([message.sender_id, message.address]),
+        )
+        found = self.turns.scalars(stmt) if self.turns is not None else None
+        if found is None:
+            async with self.sessions() as session:
+                found = list((await session.execute(stmt)).scalars())
+        if message.sender_id not in found and message.address in found:
+            return replace(message, sender_id=message.address)
+        return message
 
     async def _transaction(
         self,
@@ -189,7 +208,7 @@ class Pipeline:
         subject: ConversationRow | NewConversation
         if known is None:
             subject = NewConversation(
-                message.channel, message.sender_id, language_of(message.locale)
+                message.channel, message.sender_id, language_of(message.locale), message.address
             )
             conversation = subject.row()
         else:
@@ -225,11 +244,13 @@ class Pipeline:
         dialect = session.bind.dialect.name if session.bind else "sqlite"
         upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         table = cast(Table, Conversation.__table__)
+        insert_stmt = upsert(table)
+        upsert_address = insert_stmt.excluded.address
         stmt = (
-            upsert(table)
-            .values(
+            insert_stmt.values(
                 channel=message.channel,
                 sender_id=message.sender_id,
+                address=message.address,
                 locale=language_of(message.locale),
                 state={},
                 message_count=0,
@@ -238,7 +259,8 @@ class Pipeline:
                 updated_at=now,
             )
             .on_conflict_do_update(
-                index_elements=["channel", "sender_id"], set_={"updated_at": now}
+                index_elements=["channel", "sender_id"],
+                set_={"updated_at": now, "address": func.coalesce(table.c.address, upsert_address)},
             )
             .returning(
                 table.c.id, table.c.locale, table.c.state, table.c.handover, table.c.revision
@@ -316,6 +338,7 @@ class Pipeline:
                 {
                     "topic": f"reply:{message.channel}",
                     "key": f"reply:{message.channel}:{conversation_id}:{mid}:{index}",
+                    # The stored sender id: the deliverer opens the conversation's address.
                     "payload": {"recipient_id": message.sender_id, **reply},
                     "status": "pending",
                     "attempts": 0,

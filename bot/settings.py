@@ -98,6 +98,10 @@ class Settings(BaseSettings):
     pii_key: str | None = Field(default=None, repr=False)
     pii_key_file: Path | None = None
     pii_old_keys: str | None = Field(default=None, repr=False)
+    # The key of the hashes WeChat openids and Telegram user ids are stored as (bot/senders.py).
+    # Unset, it is derived from WEIQUAN_SECRET_KEY. Never rotated: changing it (or the secret
+    # key it is derived from) orphans every WeChat and Telegram conversation.
+    lookup_key: str | None = Field(default=None, repr=False)
 
     @field_validator("data_dir", "nlu_model_dir", mode="after")
     @classmethod
@@ -110,6 +114,14 @@ class Settings(BaseSettings):
             self.secret_key in PLACEHOLDER_SECRETS or self.secret_key.startswith("development")
         ):
             raise ValueError("WEIQUAN_SECRET_KEY must be set to a real secret in production")
+        if (
+            self.environment == "production"
+            and self.lookup_key is not None
+            and (
+                self.lookup_key in PLACEHOLDER_SECRETS or self.lookup_key.startswith("development")
+            )
+        ):
+            raise ValueError("WEIQUAN_LOOKUP_KEY must be a real secret in production (or unset)")
         if self.environment == "production" and not (self.pii_key or self.pii_key_file):
             raise ValueError(
                 "WEIQUAN_PII_KEY or WEIQUAN_PII_KEY_FILE must be set in production: personal "

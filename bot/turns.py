@@ -38,6 +38,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql import Executable
 
 from bot.db.engine import sqlite_begin, sqlite_on_loop, sqlite_pragmas
 from bot.db.models import Conversation, InboundMessage, OutboxMessage, TranscriptEntry
@@ -68,6 +69,7 @@ class NewConversation:
     channel: str
     sender_id: str
     locale: str
+    address: str | None = None
 
     def row(self) -> ConversationRow:
         return ConversationRow(id=0, locale=self.locale, state={}, handover=None, revision=0)
@@ -176,6 +178,16 @@ class SqliteTurnStore:
         self._engines.append(engine)
         return engine.connect()
 
+    def scalars(self, stmt: Executable) -> list[Any] | None:
+        """One column read on the loop; None if SQLite is busy."""
+        conn = self._reader
+        try:
+            return list(conn.execute(stmt).scalars())
+        except OperationalError:
+            return None
+        finally:
+            conn.rollback()
+
     def snapshot(self, channel: str, sender_id: str, channel_message_id: str) -> Snapshot | None:
         """The conversation and any earlier answer to this message; None if SQLite is busy."""
         conn = self._reader
@@ -216,6 +228,7 @@ class SqliteTurnStore:
                         {
                             "channel": conversation.channel,
                             "sender_id": conversation.sender_id,
+                            "address": conversation.address,
                             "locale": conversation.locale,
                             "state": state,
                             "message_count": 1,

@@ -17,6 +17,7 @@ from bot.db.engine import engine_from_settings
 from bot.db.write_gate import WriteGate, lock_path_for
 from bot.evidence import EvidenceStore
 from bot.keyrotation import Report, rotate
+from bot.senders import LOOKUP, lookup_key_from_settings
 from bot.settings import Settings
 
 app = typer.Typer(help="Personal-data keys.", no_args_is_help=True)
@@ -37,6 +38,7 @@ def _run(write: bool, batch: int) -> Report:
     try:
         settings = Settings()
         KEYRING.configure(keyring_from_settings(settings))
+        LOOKUP.configure(lookup_key_from_settings(settings))
     except (KeyConfigurationError, ValidationError) as exc:
         message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
         Console(stderr=True).print(message, style="red", markup=False)

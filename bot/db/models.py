@@ -40,7 +40,12 @@ class Conversation(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
+    # On WeChat and Telegram a keyed hash of the platform id (bot/senders.py), which is kept
+    # encrypted in ``address`` to send to; on REST the id the client chose.
     sender_id: Mapped[str] = mapped_column(String(128))
+    address: Mapped[str | None] = mapped_column(
+        EncryptedText("conversations.address"), default=None
+    )
     locale: Mapped[str] = mapped_column(String(16), default="zh")
     state: Mapped[dict[str, Any]] = mapped_column(
         EncryptedJSON("conversations.state"), default=dict

@@ -15,6 +15,7 @@ from telegram.error import BadRequest, TelegramError
 
 from bot.evidence import EvidenceStore, NotAnImage, StoredFile
 from bot.messages import InboundMessage
+from bot.senders import sender_key
 from integrations.telegram.texts import say
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,8 @@ class UpdateAdapter:
         return InboundMessage(
             channel=CHANNEL,
             channel_message_id=str(update_id),
-            sender_id=str(user.id),
+            sender_id=sender_key(CHANNEL, str(user.id)),
+            address=str(user.id),
             kind=kind,
             text=text,
             payload=payload,
@@ -140,7 +142,8 @@ class UpdateAdapter:
         return InboundMessage(
             channel=CHANNEL,
             channel_message_id=str(update.update_id),
-            sender_id=str(query.from_user.id),
+            sender_id=sender_key(CHANNEL, str(query.from_user.id)),
+            address=str(query.from_user.id),
             kind="button",
             payload=query.data,
             received_at=datetime.now(UTC),

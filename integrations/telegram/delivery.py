@@ -28,6 +28,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.db.models import Conversation, OutboxMessage
 from bot.outbox import GiveUp, RetryLater
+from bot.senders import UnknownAddress, address_of
 from dialogues.flows import all_flows
 from integrations.telegram.adapter import CHANNEL
 from integrations.telegram.markup import contact_keyboard, inline_keyboard
@@ -68,8 +69,9 @@ class TelegramDelivery:
     async def __call__(self, row: OutboxMessage) -> None:
         payload: dict[str, Any] = row.payload
         try:
-            chat_id = int(payload["recipient_id"])
-        except (KeyError, TypeError, ValueError):
+            async with self.sessions() as session:
+                chat_id = int(await address_of(session, CHANNEL, str(payload["recipient_id"])))
+        except (KeyError, TypeError, ValueError, UnknownAddress):
             raise GiveUp(f"no usable recipient in {row.key}") from None
         parts = split_text(str(payload.get("text") or "")) or [""]
         markup = await self._markup(payload)

@@ -43,7 +43,7 @@ KEEP_FINISHED_SECONDS = 60.0  # WeChat's three retries come within ~15 s
 def _key(incoming: Incoming) -> str:
     """One message of one sender (a MsgId alone is not proven to be only this sender's),
     short enough for an outbox key."""
-    key = f"{incoming.openid}:{incoming.message_id}"
+    key = f"{incoming.sender_id}:{incoming.message_id}"
     return key if len(key) <= 96 else hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -159,7 +159,7 @@ class WechatChannel:
         payload = incoming.payload
         if incoming.kind == "text" and payload is None:
             payload = render.resolve(
-                incoming.text, incoming.menu_id, await self.last_replies(incoming.openid)
+                incoming.text, incoming.menu_id, await self.last_replies(incoming)
             )
         stored: StoredFile | None = None
         if incoming.kind == "photo":
@@ -167,7 +167,8 @@ class WechatChannel:
         message = InboundMessage(
             channel=CHANNEL,
             channel_message_id=incoming.message_id,
-            sender_id=incoming.openid,
+            sender_id=incoming.sender_id,
+            address=incoming.openid,
             kind="button" if payload and incoming.kind in {"text", "button"} else incoming.kind,
             text="" if payload else incoming.text,
             payload=payload,
@@ -178,13 +179,15 @@ class WechatChannel:
         handled = await pipeline.handle(message)
         return _Result(list(handled.replies), bool(handled.duplicate))
 
-    async def last_replies(self, openid: str) -> list[Reply]:
-        """The replies to this user's latest message: the buttons they can answer with."""
+    async def last_replies(self, incoming: Incoming) -> list[Reply]:
+        """The replies to this user's latest message: the buttons they can answer with (the
+        conversation may still be stored under the clear openid, until keys are rotated)."""
+        senders = [incoming.sender_id, incoming.openid]
         async with self.sessions() as session:
             stmt = (
                 select(InboundRow.replies)
                 .join(Conversation, Conversation.id == InboundRow.conversation_id)
-                .where(Conversation.channel == CHANNEL, Conversation.sender_id == openid)
+                .where(Conversation.channel == CHANNEL, Conversation.sender_id.in_(senders))
                 .order_by(InboundRow.id.desc())
                 .limit(1)
             )
@@ -326,7 +329,7 @@ class WechatChannel:
                         topic=TOPIC,
                         key=key,
                         payload={
-                            "recipient_id": incoming.openid,
+                            "recipient_id": incoming.openid,  # the payload is encrypted
                             "text": text,
                             "buttons": [],
                             "custom": {"rendered": True},

@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.senders import sender_key
 from integrations.wechat.envelope import BadRequest
 
 GREETING_EVENTS = {"subscribe", "scan"}
@@ -21,8 +22,8 @@ class Incoming:
     """One verified WeChat message, channel-specific details kept for the adapter."""
 
     account: str  # ToUserName: the Official Account's original id (gh_…)
-    openid: str  # FromUserName
-    message_id: str  # MsgId; for events (MsgId 0) FromUserName, CreateTime, Event, EventKey
+    openid: str  # FromUserName: only for the passive reply and the address, never stored clear
+    message_id: str  # MsgId; for events (MsgId 0) CreateTime, Event, EventKey
     created: datetime
     kind: str  # an InboundMessage kind, or "silent" for events that need no answer
     text: str = ""
@@ -30,6 +31,11 @@ class Incoming:
     media_id: str | None = None
     pic_url: str | None = None
     menu_id: str | None = None  # bizmsgmenuid when the user clicked a reply link
+
+    @property
+    def sender_id(self) -> str:
+        """The openid's keyed hash: what conversations, cases and keys store."""
+        return sender_key("wechat", self.openid)
 
 
 def _required(fields: dict[str, str], *names: str) -> None:
@@ -70,9 +76,10 @@ def classify(fields: dict[str, str]) -> Incoming:
         _required(fields, "Event")
         event = fields["Event"].strip().lower()
         key = fields.get("EventKey", "").strip()
-        # MsgId is 0 for events: FromUserName + CreateTime identify one, and the event and its
-        # key tell apart two events in the same second (subscribe, then a menu click).
-        event_id = f"ev:{openid}:{created_at}:{event[:24]}"
+        # MsgId is 0 for events: the sender (message ids are kept per conversation) and
+        # CreateTime identify one, and the event and its key tell apart two events in the same
+        # second (subscribe, then a menu click). The openid stays out: ids are stored clear.
+        event_id = f"ev:{created_at}:{event[:24]}"
         if key:
             event_id += ":" + hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:12]
         if event in GREETING_EVENTS:

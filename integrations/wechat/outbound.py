@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import Case, CaseEvent, OutboxMessage
 from bot.outbox import GiveUp, RetryLater
+from bot.senders import UnknownAddress, address_of, sender_key
 from dialogues.model import Reply
 from integrations.wechat import render
 from integrations.wechat.api import ApiError, WechatApi
@@ -54,9 +55,14 @@ class CustomerServiceSender:
         return [c for t in render.render_each([reply]) for c in render.split(t, self.max_bytes)]
 
     async def __call__(self, row: OutboxMessage) -> None:
-        openid = str(row.payload.get("recipient_id") or "")
-        if not openid:
+        recipient = str(row.payload.get("recipient_id") or "")
+        if not recipient:
             raise GiveUp("no recipient_id")
+        try:
+            async with self.sessions() as session:
+                openid = await address_of(session, "wechat", recipient)
+        except UnknownAddress as exc:
+            raise GiveUp(str(exc)) from None
         for text in self.texts(row.payload):
             try:
                 await self.api.send_text(openid, text)
@@ -77,7 +83,8 @@ class CustomerServiceSender:
             if case_no:
                 stmt = stmt.where(Case.case_no == case_no)
             else:
-                stmt = stmt.where(Case.channel == "wechat", Case.sender_id == openid).order_by(
+                senders = [sender_key("wechat", openid), openid]  # hashed, or not yet
+                stmt = stmt.where(Case.channel == "wechat", Case.sender_id.in_(senders)).order_by(
                     Case.id.desc()
                 )
             case = (await session.execute(stmt.limit(1))).scalar_one_or_none()

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from bot.cases import get_case
 from bot.db.models import Conversation
+from bot.senders import sender_key
 from dialogues.flows import all_flows
 from tests.factories import png_bytes
 from tests.integrations.telegram_double import (
@@ -87,7 +88,11 @@ async def test_complaint_over_telegram_in_english(tg: Harness, double: BotApiDou
     async with tg.app.state.sessions() as session:
         case = await get_case(session, case_no)
         conversation = (await session.execute(select(Conversation))).scalar_one()
-    assert case is not None and case.channel == "telegram" and case.sender_id == str(user.id)
+    assert (
+        case is not None
+        and case.channel == "telegram"
+        and case.sender_id == sender_key("telegram", str(user.id))
+    )
     assert len(case.evidence) == 2
     assert conversation.state.get("lang") == "en"
     assert len(double.of("answerCallbackQuery")) == 8
