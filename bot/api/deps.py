@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.engine import read_only
 from bot.runtime import BackofficeRuntime
 from bot.staff.accounts import Staff, resolve_token
-from bot.web.errors import ApiError
+from bot.web.errors import UNSTORABLE, ApiError, unstorable
 
 
 def get_runtime(request: Request) -> BackofficeRuntime:
@@ -42,11 +42,8 @@ def database_error(exc: DBAPIError) -> ApiError:
     sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
     if isinstance(exc, IntegrityError) or sqlstate in {"40001", "40P01"}:
         return ApiError(409, "conflict", "Someone else changed this at the same time; reload.")
-    if isinstance(exc, DataError) or sqlstate.startswith("22"):
-        # PostgreSQL's "data exception" class: the request's own text, e.g. a NUL character.
-        return ApiError(
-            422, "unstorable_value", "The request holds a value that cannot be stored (e.g. NUL)."
-        )
+    if unstorable(exc):
+        return UNSTORABLE
     return ApiError(503, "database_busy", "The database did not accept the change; try again.")
 
 

@@ -55,13 +55,19 @@ async def _sessions(
 
 
 @router.get("/account")
-async def account_page(
+async def account_page(request: Request, runtime: Runtime) -> HTMLResponse:
+    return await _account_view(request, runtime)
+
+
+async def _account_view(
     request: Request,
     runtime: Runtime,
+    *,
     error: str | None = None,
     notice: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
+    """The account page with a form's outcome; never from the query string (no reflected text)."""
     user = await cs.current(request, runtime)
     tokens = await _sessions(request, runtime, user.staff.username, user.token)
     return render(
@@ -88,7 +94,7 @@ async def account_password(
     user = await cs.current(request, runtime)
     cs.check_csrf(user, csrf)
     if new != confirm:
-        return await account_page(request, runtime, error="两次输入的新密码不一致", status=422)
+        return await _account_view(request, runtime, error="两次输入的新密码不一致", status=422)
     try:
         async with runtime.sessions() as session, session.begin():
             await lifecycle.change_password(
@@ -101,10 +107,10 @@ async def account_password(
                 ip=client_ip(request),
             )
     except lifecycle.WrongPassword:
-        return await account_page(request, runtime, error="当前密码不正确", status=403)
+        return await _account_view(request, runtime, error="当前密码不正确", status=403)
     except WeakPassword:
-        return await account_page(request, runtime, error="新密码至少需要 10 个字符", status=422)
-    return await account_page(request, runtime, notice="密码已修改，其他会话已退出")
+        return await _account_view(request, runtime, error="新密码至少需要 10 个字符", status=422)
+    return await _account_view(request, runtime, notice="密码已修改，其他会话已退出")
 
 
 @router.post("/staff/{username}/tokens/{token_id}/revoke")
@@ -151,14 +157,20 @@ async def _revoke(
 
 
 @router.get("/staff/{username}")
-async def person_page(
+async def person_page(request: Request, runtime: Runtime, username: str) -> HTMLResponse:
+    return await _person_view(request, runtime, username)
+
+
+async def _person_view(
     request: Request,
     runtime: Runtime,
     username: str,
+    *,
     error: str | None = None,
     password: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
+    """An account's page with a change's outcome (a generated password is shown only here)."""
     user = await cs.current(request, runtime, "admin")
     async with readers(request, runtime)() as session:
         try:
@@ -218,16 +230,16 @@ async def person_change(
     except lifecycle.NotFound:
         return render(request, "error.html", user, status=404, message=f"没有账号 {username}")
     except lifecycle.NotAllowed:
-        return await person_page(
+        return await _person_view(
             request, runtime, username, error="不能停用自己的账号，请另一位管理员操作", status=403
         )
     except WeakPassword:
-        return await person_page(
+        return await _person_view(
             request, runtime, username, error="密码至少需要 10 个字符", status=422
         )
     if change == "password":
         # The generated password is in this response only (no-store); it is never stored.
-        return await person_page(request, runtime, username, password=shown or "")
+        return await _person_view(request, runtime, username, password=shown or "")
     return go(f"/console/staff/{username}")
 
 

@@ -256,7 +256,14 @@ async def backoffice_page(request: Request, runtime: Runtime) -> HTMLResponse:
 
 
 @router.get("/staff")
-async def staff_page(request: Request, runtime: Runtime, error: str | None = None) -> HTMLResponse:
+async def staff_page(request: Request, runtime: Runtime) -> HTMLResponse:
+    return await _staff_view(request, runtime)
+
+
+async def _staff_view(
+    request: Request, runtime: Runtime, *, error: str | None = None
+) -> HTMLResponse:
+    """The staff list with a form's error; never from the query string (no reflected text)."""
     user = await cs.current(request, runtime, "admin")
     async with readers(request, runtime)() as session:
         people = await list_staff(session)
@@ -285,5 +292,5 @@ async def staff_add(
                 actor=user.staff.actor,
             )
     except (AccountError, WeakPassword, ValidationError) as exc:
-        return await staff_page(request, runtime, error=str(exc))
+        return await _staff_view(request, runtime, error=str(exc))
     return RedirectResponse("/console/staff", status_code=303)

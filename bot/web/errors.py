@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -14,6 +15,18 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.extra = status, code, message, extra
+
+
+def unstorable(exc: DBAPIError) -> bool:
+    """The database refused the request's own data (PostgreSQL's "data exception" class, e.g. a
+    NUL character in text): the client's input, not the server's failure."""
+    sqlstate = str(getattr(exc.orig, "sqlstate", "") or "")
+    return isinstance(exc, DataError) or sqlstate.startswith("22")
+
+
+UNSTORABLE = ApiError(
+    422, "unstorable_value", "The request holds a value that cannot be stored (e.g. NUL)."
+)
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -46,6 +59,12 @@ def install(app: FastAPI) -> None:
             exc.status_code, "http_error"
         )
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if unstorable(exc):
+            return await _api_error(request, UNSTORABLE)
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
