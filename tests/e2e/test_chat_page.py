@@ -41,6 +41,14 @@ def page(tmp_path: Path) -> Iterator[Any]:
         browser.close()
 
 
+def bot_says(page: Any, text: str) -> None:
+    """Wait until the last bot bubble shows ``text``. Locator waits, not ``wait_for_function``:
+    the page's Content-Security-Policy (no eval) refuses a predicate evaluated in the page."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(".msg.bot").last).to_contain_text(text)
+
+
 def last_bot_text(page: Any) -> str:
     return str(page.locator(".msg.bot").last.inner_text())
 
@@ -53,60 +61,41 @@ def test_complaint_through_the_chat_page(
     page.wait_for_selector(".buttons button")
     assert "维权助手" in page.inner_text("header")
     page.get_by_role("button", name="我要投诉").click()
-    page.wait_for_function(
-        "[...document.querySelectorAll('.msg.bot')].pop().innerText.includes('您买的是什么商品')"
-    )
+    bot_says(page, "您买的是什么商品")
 
     def answer(text: str, expect: str) -> None:
         page.fill("#text", text)
         page.press("#text", "Enter")
-        page.wait_for_function(
-            "expect => [...document.querySelectorAll('.msg.bot')].pop().innerText.includes(expect)",
-            arg=expect,
-        )
+        bot_says(page, expect)
 
     answer("在拼多多花了89块买的充电宝", "品牌")
     page.get_by_role("button", name="无品牌/不清楚").last.click()
-    page.wait_for_function(
-        "[...document.querySelectorAll('.msg.bot')].pop().innerText.includes('店铺')"
-    )
+    bot_says(page, "店铺")
     answer("数码配件小铺", "店铺链接")
     answer("https://shop.example.com/42", "哪天买的")
     answer("2026-11-20", "描述遇到的问题")
     answer("没有3C标志，充了两次就鼓包发烫", "怎么处理")
     page.get_by_role("button", name="退款").last.click()
-    page.wait_for_function(
-        "[...document.querySelectorAll('.msg.bot')].pop().innerText.includes('已选')"
-    )
+    bot_says(page, "已选")
     page.get_by_role("button", name="选好了").last.click()
-    page.wait_for_function(
-        "[...document.querySelectorAll('.msg.bot')].pop().innerText.includes('照片')"
-    )
+    bot_says(page, "照片")
     photo = tmp_path / "fake.png"
     from tests.factories import png_bytes
 
     photo.write_bytes(png_bytes(3))
     page.set_input_files("#file", str(photo))
-    page.wait_for_function(
-        "[...document.querySelectorAll('.msg.bot')].pop().innerText.includes('第 1 张')"
-    )
+    bot_says(page, "第 1 张")
     assert page.locator(".msg.me img").count() == 1
     page.get_by_role("button", name="完成").last.click()
-    page.wait_for_function(
-        "[...document.querySelectorAll('.msg.bot')].pop().innerText.includes('真实姓名')"
-    )
+    bot_says(page, "真实姓名")
     answer("赵六", "手机号")
     answer("12345", "格式不对")
     answer("13512345678", "联系地址")
     answer("杭州市西湖区文三路1号", "公示")
     page.get_by_role("button", name="同意").last.click()
-    page.wait_for_function(
-        "[...document.querySelectorAll('.msg.bot')].pop().innerText.includes('委托')"
-    )
+    bot_says(page, "委托")
     page.get_by_role("button", name="不同意").last.click()
-    page.wait_for_function(
-        "[...document.querySelectorAll('.msg.bot')].pop().innerText.includes('核对')"
-    )
+    bot_says(page, "核对")
     page.screenshot(path=str(tmp_path / "summary.png"), full_page=True)
     page.get_by_role("button", name="确认提交").last.click()
     page.wait_for_selector(".msg.bot.case")

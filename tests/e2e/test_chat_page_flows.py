@@ -24,17 +24,16 @@ VALID_ID = "11010519491231002X"  # the published sample number; its check digit 
 BAD_ID = "110105194912310021"  # the same number with a wrong check digit
 BOT = ".msg.bot:not(.push)"
 
-# Resolves once the reply to the last message has been rendered: more bot bubbles than
-# before and no "正在输入…" indicator left (render() runs before the indicator goes).
-REPLIED = """before => document.querySelectorAll('.msg.bot:not(.push)').length > before
-    && !document.querySelector('.typing')"""
-
 
 def replies_to(tab: Any, act: Any) -> str:
     """Do ``act`` (a click, a typed message, an upload) and return the bot's new bubbles."""
     before = tab.locator(BOT).count()
     act()
-    tab.wait_for_function(REPLIED, arg=before, timeout=15_000)
+    # The reply has been rendered once there are more bot bubbles than before and no
+    # "正在输入…" indicator is left (render() runs before the indicator goes). Locator waits:
+    # the page's Content-Security-Policy refuses predicates evaluated in the page.
+    tab.locator(BOT).nth(before).wait_for(timeout=15_000)
+    tab.locator(".typing").wait_for(state="detached", timeout=15_000)
     return "\n".join(tab.locator(BOT).all_inner_texts()[before:])
 
 
