@@ -66,8 +66,8 @@ test: venv rasa-venv browser ## set up and run the whole test suite
 test-fast: venv ## the quick loop: no Rasa, no browser, no long fuzzing
 	$(PY) -m pytest -m "not rasa and not slow and not e2e and not fuzz" -q
 
-fuzz: venv ## long fuzzing runs of every route (FUZZ_EXAMPLES per operation, default 500)
-	WEIQUAN_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-500} $(PY) -m pytest -m fuzz -q tests/security
+fuzz: venv ## longer fuzzing of every route and channel (FUZZ_EXAMPLES per operation and mode, default 100)
+	WEIQUAN_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} $(PY) -m pytest -m fuzz -q tests/security
 
 lint: venv ## ruff and mypy
 	$(VENV)/bin/ruff check .
