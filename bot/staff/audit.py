@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import getpass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -45,88 +45,47 @@ def writer_for(session: AsyncSession) -> AsyncEngine | None:
     return bind.execution_options(**{READ_ONLY: False})
 
 
-def _entry(
-    *,
-    actor: str,
-    action: str,
-    now: datetime | None,
-    target: str,
-    case_no: str | None,
-    conversation_id: int | None,
-    ip: str,
-    reason: str,
-    detail: dict[str, Any] | None,
-) -> AuditEntry:
-    if not target:
-        target = case_no or (f"conversation:{conversation_id}" if conversation_id else "")
+class Fields(TypedDict, total=False):
+    """What an audit row may say beyond who did what (``target`` defaults to the case)."""
+
+    now: datetime | None
+    target: str
+    case_no: str | None
+    conversation_id: int | None
+    ip: str
+    reason: str
+    detail: dict[str, Any] | None
+
+
+def _entry(actor: str, action: str, fields: Fields) -> AuditEntry:
+    case_no, conversation_id = fields.get("case_no"), fields.get("conversation_id")
+    target = (
+        fields.get("target")
+        or case_no
+        or (f"conversation:{conversation_id}" if conversation_id else "")
+    )
     return AuditEntry(
         actor=actor[:64],
         action=action[:32],
         target=target[:64],
         case_no=case_no,
         conversation_id=conversation_id,
-        ip=ip[:64],
-        reason=reason,
-        detail=detail or {},
-        at=now or datetime.now(UTC),
+        ip=fields.get("ip", "")[:64],
+        reason=fields.get("reason", ""),
+        detail=fields.get("detail") or {},
+        at=fields.get("now") or datetime.now(UTC),
     )
 
 
-def record(
-    session: AsyncSession,
-    *,
-    actor: str,
-    action: str,
-    now: datetime | None = None,
-    target: str = "",
-    case_no: str | None = None,
-    conversation_id: int | None = None,
-    ip: str = "",
-    reason: str = "",
-    detail: dict[str, Any] | None = None,
-) -> None:
+def record(session: AsyncSession, *, actor: str, action: str, **fields: Unpack[Fields]) -> None:
     """Add an audit row inside the caller's transaction (``target`` defaults to the case)."""
-    session.add(
-        _entry(
-            actor=actor,
-            action=action,
-            now=now,
-            target=target,
-            case_no=case_no,
-            conversation_id=conversation_id,
-            ip=ip,
-            reason=reason,
-            detail=detail,
-        )
-    )
+    session.add(_entry(actor, action, fields))
 
 
-async def log(
-    session: AsyncSession,
-    *,
-    actor: str,
-    action: str,
-    now: datetime | None = None,
-    target: str = "",
-    case_no: str | None = None,
-    conversation_id: int | None = None,
-    ip: str = "",
-    reason: str = "",
-    detail: dict[str, Any] | None = None,
-) -> None:
+async def log(session: AsyncSession, *, actor: str, action: str, **fields: Unpack[Fields]) -> None:
     """Like ``record``, for any session: a read-only one cannot write, so the row is committed
     at once through a short write transaction of its own (before the caller answers)."""
-    entry = _entry(
-        actor=actor,
-        action=action,
-        now=now,
-        target=target,
-        case_no=case_no,
-        conversation_id=conversation_id,
-        ip=ip,
-        reason=reason,
-        detail=detail,
-    )
+    entry = _entry(actor, action, fields)
     writer = writer_for(session)
     if writer is None:
         session.add(entry)
