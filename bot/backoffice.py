@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
+from bot import outbox
 from bot.db.models import Case, CaseEvent, OutboxMessage
 from bot.outbox import GiveUp, RetryLater, parse_retry_after
 
@@ -63,21 +65,21 @@ def idempotency_key(case_no: str, event_id: int) -> str:
     return f"{case_no}:{event_id}"
 
 
-async def enqueue(session: AsyncSession, case: Case, event: CaseEvent, *, now: datetime) -> None:
-    """Queue the hand-off of ``event`` in the caller's transaction (no-op when not configured)."""
+def enqueue(session: Session, case: Case, event: CaseEvent, *, now: datetime) -> None:
+    """Queue the hand-off of ``event`` in the caller's transaction (no-op when not configured).
+
+    Async callers: ``await session.run_sync(enqueue, case, event, now=now)``."""
     if not enabled():
         return
     if event.id is None:
-        await session.flush()
+        session.flush()
     key = idempotency_key(case.case_no, event.id)
-    session.add(
-        OutboxMessage(
-            topic=TOPIC,
-            key=f"{TOPIC}:{key}",
-            payload={"case_no": case.case_no, "event_id": event.id},
-            created_at=now,
-            next_attempt_at=now,
-        )
+    outbox.enqueue(
+        session,
+        topic=TOPIC,
+        key=f"{TOPIC}:{key}",
+        payload={"case_no": case.case_no, "event_id": event.id},
+        due=now,
     )
 
 
@@ -140,7 +142,7 @@ class Delivery:
     def __init__(self, runtime: BackofficeRuntime) -> None:
         self.runtime = runtime
 
-    async def __call__(self, row: OutboxMessage) -> None:
+    async def __call__(self, row: outbox.Delivery) -> None:
         settings = self.runtime.settings
         if not settings.backoffice_url:
             raise RetryLater("WEIQUAN_BACKOFFICE_URL is not set", after=300)

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from bot import backoffice, reports
 from bot.db.models import Case, CaseEvent, CaseSequence, Evidence
 from bot.deadlines import Deadline, complaint_acceptance_due, local_date, report_verification_due
 from bot.senders import shown_sender
+from dialogues.actions import SubmitCase
 from dialogues.ports import CaseReceipt
 
 PREFIX = {"complaint": "TS", "report": "JB"}
 
 
-async def next_case_no(session: AsyncSession, *, kind: str, at: datetime) -> str:
+def next_case_no(session: Session, *, kind: str, at: datetime) -> str:
     """``TS``/``JB`` + local date + 6-digit daily sequence; atomic across workers and hosts."""
     prefix, day = PREFIX[kind], local_date(at).strftime("%Y%m%d")
     dialect = session.bind.dialect.name if session.bind else "sqlite"
@@ -32,7 +34,7 @@ async def next_case_no(session: AsyncSession, *, kind: str, at: datetime) -> str
         )
         .returning(CaseSequence.last)
     )
-    seq = (await session.execute(stmt)).scalar_one()
+    seq = session.execute(stmt).scalar_one()
     if seq > 999_999:
         raise RuntimeError(f"case sequence exhausted for {prefix}{day}")
     return f"{prefix}{day}{seq:06d}"
@@ -42,111 +44,94 @@ def decision_deadline(kind: str, at: datetime) -> Deadline:
     return complaint_acceptance_due(at) if kind == "complaint" else report_verification_due(at)
 
 
-class SessionCaseService:
-    """The dialogue engine's CaseService, bound to the transaction of one message."""
+@dataclass(frozen=True)
+class Filer:
+    """Who a turn's actions act for: the conversation and its sender, at the turn's time."""
 
-    def __init__(
-        self,
-        session: AsyncSession,
-        *,
-        conversation_id: int,
-        channel: str,
-        sender_id: str,
-        locale: str,
-        now: datetime,
-    ) -> None:
-        self.session = session
-        self.conversation_id = conversation_id
-        self.channel = channel
-        self.sender_id = sender_id
-        self.locale = locale
-        self.now = now
-        self.created: list[Case] = []
+    conversation_id: int
+    channel: str
+    sender_id: str
+    locale: str
+    now: datetime
+    client_address: str | None = None
 
-    async def submit(
-        self,
-        *,
-        kind: str,
-        fields: dict[str, Any],
-        personal: dict[str, Any],
-        evidence_ids: list[int],
-    ) -> CaseReceipt:
-        case_no = await next_case_no(self.session, kind=kind, at=self.now)
-        deadline = decision_deadline(kind, self.now)
-        fields = dict(fields)
-        linked = fields.pop("linked_case_no", None)
-        keys: dict[str, Any] = {}
-        original: Case | None = None
-        if kind == "report":
-            keys["target_name_key"] = reports.name_key(fields.get("target_name"))
-            keys["target_link_key"] = reports.link_key(fields.get("target_location"))
-            keys["reward_checklist"] = reports.reward_checklist(fields, personal, len(evidence_ids))
-            original = await reports.find_duplicate(
-                self.session,
-                name=keys["target_name_key"],
-                link=keys["target_link_key"],
-                now=self.now,
-            )
-        case = Case(
-            case_no=case_no,
-            kind=kind,
-            status="submitted",
-            conversation_id=self.conversation_id,
-            channel=self.channel,
-            sender_id=self.sender_id,
-            locale=self.locale,
-            fields=fields,
-            personal=personal,
-            platform=fields.get("platform"),
-            merchant=fields.get("merchant"),
-            submitted_at=self.now,
-            decision_due=deadline.due,
-            updated_at=self.now,
-            duplicate_of_id=original.id if original else None,
-            linked_case_no=linked,
-            **keys,
+
+def submit(session: Session, filer: Filer, action: SubmitCase) -> CaseReceipt:
+    """File a case in the turn's transaction: number, deadline, duplicate check, evidence,
+    the first event and the back-office hand-off."""
+    kind, now = action.kind, filer.now
+    case_no = next_case_no(session, kind=kind, at=now)
+    deadline = decision_deadline(kind, now)
+    fields = dict(action.fields)
+    personal = dict(action.personal)
+    evidence_ids = list(action.evidence_ids)
+    linked = fields.pop("linked_case_no", None)
+    keys: dict[str, Any] = {}
+    original: Case | None = None
+    if kind == "report":
+        keys["target_name_key"] = reports.name_key(fields.get("target_name"))
+        keys["target_link_key"] = reports.link_key(fields.get("target_location"))
+        keys["reward_checklist"] = reports.reward_checklist(fields, personal, len(evidence_ids))
+        original = reports.find_duplicate(
+            session, name=keys["target_name_key"], link=keys["target_link_key"], now=now
         )
-        self.session.add(case)
-        await self.session.flush()
-        if linked:
-            await self.session.execute(
-                update(Case)
-                .where(Case.case_no == linked, Case.conversation_id == self.conversation_id)
-                .values(linked_case_no=case_no, updated_at=self.now)
-            )
-        if evidence_ids:
-            await self.session.execute(
-                update(Evidence)
-                .where(
-                    Evidence.id.in_(evidence_ids), Evidence.conversation_id == self.conversation_id
-                )
-                .values(case_id=case.id)
-            )
-        submitted = CaseEvent(
-            case_id=case.id,
-            kind="submitted",
-            detail={
-                "decision_due": deadline.due.isoformat(),
-                "evidence": len(evidence_ids),
-                "duplicate_of": original.case_no if original else None,
-                "linked_case_no": linked,
-            },
-            actor=f"{self.channel}:user",
-            at=self.now,
+    case = Case(
+        case_no=case_no,
+        kind=kind,
+        status="submitted",
+        conversation_id=filer.conversation_id,
+        channel=filer.channel,
+        sender_id=filer.sender_id,
+        locale=filer.locale,
+        fields=fields,
+        personal=personal,
+        platform=fields.get("platform"),
+        merchant=fields.get("merchant"),
+        submitted_at=now,
+        decision_due=deadline.due,
+        updated_at=now,
+        duplicate_of_id=original.id if original else None,
+        linked_case_no=linked,
+        **keys,
+    )
+    session.add(case)
+    session.flush()
+    if linked:
+        session.execute(
+            update(Case)
+            .where(Case.case_no == linked, Case.conversation_id == filer.conversation_id)
+            .values(linked_case_no=case_no, updated_at=now)
         )
-        self.session.add(submitted)
-        # Hand the new case to the external back office (an outbox row; no-op when not set).
-        await backoffice.enqueue(self.session, case, submitted, now=self.now)
-        self.created.append(case)
-        return CaseReceipt(
-            case_no=case_no,
-            kind=kind,
-            decision_due=deadline.due,
-            working_days=deadline.working_days,
-            calendar_estimated=deadline.estimated,
-            merged=original is not None,
-            linked_case_no=linked,
+    if evidence_ids:
+        session.execute(
+            update(Evidence)
+            .where(Evidence.id.in_(evidence_ids), Evidence.conversation_id == filer.conversation_id)
+            .values(case_id=case.id)
         )
+    submitted = CaseEvent(
+        case_id=case.id,
+        kind="submitted",
+        detail={
+            "decision_due": deadline.due.isoformat(),
+            "evidence": len(evidence_ids),
+            "duplicate_of": original.case_no if original else None,
+            "linked_case_no": linked,
+        },
+        actor=f"{filer.channel}:user",
+        at=now,
+    )
+    session.add(submitted)
+    # Hand the new case to the external back office (an outbox row; no-op when not set).
+    backoffice.enqueue(session, case, submitted, now=now)
+    return CaseReceipt(
+        case_no=case_no,
+        kind=kind,
+        decision_due=deadline.due,
+        working_days=deadline.working_days,
+        calendar_estimated=deadline.estimated,
+        merged=original is not None,
+        linked_case_no=linked,
+    )
 
 
 async def get_case(session: AsyncSession, case_no: str) -> Case | None:

@@ -19,8 +19,11 @@ from typing import Any
 import yaml
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
+from bot.cases import Filer
 from bot.db.models import Conversation, HandoverRequest
+from dialogues.actions import RequestHandover
 from dialogues.ports import HandoverTicket
 
 RULES = Path(__file__).parent / "rules" / "handover.yml"
@@ -38,91 +41,97 @@ def estimate(ahead: int) -> int:
     return max(int(r["minimum_minutes"]), min(int(r["maximum_minutes"]), minutes))
 
 
-class SessionHandoverDesk:
-    """Implements ``dialogues.ports.HandoverDesk`` inside the message's transaction."""
+def _open(session: Session, conversation_id: int) -> HandoverRequest | None:
+    stmt = select(HandoverRequest).where(
+        HandoverRequest.conversation_id == conversation_id,
+        HandoverRequest.status == "queued",
+    )
+    return session.execute(stmt).scalars().first()
 
-    def __init__(self, session: AsyncSession, *, conversation_id: int, now: datetime) -> None:
-        self.session = session
-        self.conversation_id = conversation_id
-        self.now = now
 
-    async def _open(self) -> HandoverRequest | None:
-        stmt = select(HandoverRequest).where(
-            HandoverRequest.conversation_id == self.conversation_id,
-            HandoverRequest.status == "queued",
-        )
-        return (await self.session.execute(stmt)).scalars().first()
+def _ahead(session: Session, request: HandoverRequest) -> int:
+    stmt = select(func.count()).where(
+        HandoverRequest.status == "queued",
+        HandoverRequest.id != request.id,
+        (HandoverRequest.priority < request.priority)
+        | ((HandoverRequest.priority == request.priority) & (HandoverRequest.id < request.id)),
+    )
+    return int(session.execute(stmt).scalar_one())
 
-    async def _ahead(self, request: HandoverRequest) -> int:
-        stmt = select(func.count()).where(
-            HandoverRequest.status == "queued",
-            HandoverRequest.id != request.id,
-            (HandoverRequest.priority < request.priority)
-            | ((HandoverRequest.priority == request.priority) & (HandoverRequest.id < request.id)),
-        )
-        return int((await self.session.execute(stmt)).scalar_one())
 
-    async def _established(self) -> bool:
-        """The conversation had earlier messages over some minutes: not a one-line newcomer."""
-        r = rules()["safety"]
-        stmt = select(Conversation.message_count, Conversation.created_at).where(
-            Conversation.id == self.conversation_id
-        )
-        row = (await self.session.execute(stmt)).first()
-        return (
-            row is not None
-            and row.message_count >= int(r["established_messages"])
-            and row.created_at <= self.now - timedelta(minutes=r["established_minutes"])
-        )
+def _established(session: Session, conversation_id: int, now: datetime) -> bool:
+    """The conversation had earlier messages over some minutes: not a one-line newcomer."""
+    r = rules()["safety"]
+    stmt = select(Conversation.message_count, Conversation.created_at).where(
+        Conversation.id == conversation_id
+    )
+    row = session.execute(stmt).first()
+    return (
+        row is not None
+        and row.message_count >= int(r["established_messages"])
+        and row.created_at <= now - timedelta(minutes=r["established_minutes"])
+    )
 
-    async def _budget_left(self) -> bool:
-        """Fewer top-priority safety requests than the budget were queued in the window."""
-        r = rules()["safety"]
-        stmt = select(func.count()).where(
-            HandoverRequest.reason == "safety",
-            HandoverRequest.priority == int(rules()["priority"]["safety"]),
-            HandoverRequest.requested_at > self.now - timedelta(minutes=r["window_minutes"]),
-        )
-        return int((await self.session.execute(stmt)).scalar_one()) < int(r["new_budget"])
 
-    async def _priority(self, reason: str) -> int:
-        priority = int(rules()["priority"].get(reason, 9))
-        if reason != "safety" or await self._established() or await self._budget_left():
-            return priority
-        return int(rules()["safety"]["over_budget_priority"])
+def _budget_left(session: Session, now: datetime) -> bool:
+    """Fewer top-priority safety requests than the budget were queued in the window."""
+    r = rules()["safety"]
+    stmt = select(func.count()).where(
+        HandoverRequest.reason == "safety",
+        HandoverRequest.priority == int(rules()["priority"]["safety"]),
+        HandoverRequest.requested_at > now - timedelta(minutes=r["window_minutes"]),
+    )
+    return int(session.execute(stmt).scalar_one()) < int(r["new_budget"])
 
-    async def request(self, *, reason: str, detail: str = "") -> HandoverTicket:
-        existing = await self._open()
-        priority = await self._priority(reason)
-        if existing is not None:
-            if priority < existing.priority:  # e.g. a safety mention moves a waiting request up
-                existing.priority = priority
-                if existing.reason != "safety":  # the safety flag stays visible to staff
-                    existing.reason = reason
-                existing.updated_at = self.now
-                await self.session.flush()
-            ahead = await self._ahead(existing)
-            return HandoverTicket(existing.id, ahead + 1, estimate(ahead), already_queued=True)
-        request = HandoverRequest(
-            conversation_id=self.conversation_id,
-            reason=reason,
-            detail=detail,
-            priority=priority,
-            status="queued",
-            requested_at=self.now,
-            updated_at=self.now,
-        )
-        self.session.add(request)
-        await self.session.flush()
-        ahead = await self._ahead(request)
-        return HandoverTicket(request.id, ahead + 1, estimate(ahead))
 
-    async def cancel(self) -> bool:
-        request = await self._open()
-        if request is None:
-            return False
-        request.status, request.updated_at = "cancelled", self.now
-        return True
+def _priority(session: Session, reason: str, conversation_id: int, now: datetime) -> int:
+    priority = int(rules()["priority"].get(reason, 9))
+    if (
+        reason != "safety"
+        or _established(session, conversation_id, now)
+        or _budget_left(session, now)
+    ):
+        return priority
+    return int(rules()["safety"]["over_budget_priority"])
+
+
+def request(session: Session, filer: Filer, action: RequestHandover) -> HandoverTicket:
+    """Queue the conversation (or move its waiting request up) in the turn's transaction."""
+    conversation_id, now = filer.conversation_id, filer.now
+    existing = _open(session, conversation_id)
+    priority = _priority(session, action.reason, conversation_id, now)
+    if existing is not None:
+        if priority < existing.priority:  # e.g. a safety mention moves a waiting request up
+            existing.priority = priority
+            if existing.reason != "safety":  # the safety flag stays visible to staff
+                existing.reason = action.reason
+            existing.updated_at = now
+            session.flush()
+        ahead = _ahead(session, existing)
+        return HandoverTicket(existing.id, ahead + 1, estimate(ahead), already_queued=True)
+    queued = HandoverRequest(
+        conversation_id=conversation_id,
+        reason=action.reason,
+        detail=action.detail,
+        priority=priority,
+        status="queued",
+        requested_at=now,
+        updated_at=now,
+    )
+    session.add(queued)
+    session.flush()
+    ahead = _ahead(session, queued)
+    return HandoverTicket(queued.id, ahead + 1, estimate(ahead))
+
+
+def cancel(session: Session, filer: Filer) -> bool:
+    """Withdraw the conversation's queued request; False if none was queued."""
+    queued = _open(session, filer.conversation_id)
+    if queued is None:
+        return False
+    queued.status, queued.updated_at = "cancelled", filer.now
+    session.flush()
+    return True
 
 
 async def take(session: AsyncSession, request_id: int, *, staff: str, now: datetime) -> bool:

@@ -11,18 +11,33 @@ import logging
 import math
 import random
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from bot.db.engine import read_only
 from bot.db.models import OutboxMessage
 
 log = logging.getLogger(__name__)
-Handler = Callable[[OutboxMessage], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One outbox row as its handler sees it."""
+
+    id: int
+    topic: str
+    key: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+Handler = Callable[[Delivery], Awaitable[None]]
 LEASE = timedelta(minutes=2)
 # The longest wait a peer's Retry-After can impose; longer (or absurd) values are cut to it.
 MAX_RETRY_AFTER_SECONDS = 3600.0
@@ -67,6 +82,28 @@ def backoff(attempts: int, base: float = 2.0, cap: float = 3600.0) -> float:
     return min(cap, base * 2 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)  # noqa: S311
 
 
+def enqueue(
+    session: Session, *, topic: str, key: str, payload: dict[str, Any], due: datetime
+) -> None:
+    """Queue one delivery in the caller's transaction: the only way rows enter the outbox.
+
+    ``key`` names the delivery (unique across the table): a second row with the same key is
+    refused with the transaction, so a retried transaction never sends twice. Callers on an
+    ``AsyncSession`` use ``await session.run_sync(enqueue, topic=..., ...)``.
+    """
+    session.execute(
+        insert(OutboxMessage).values(
+            topic=topic,
+            key=key[:128],
+            payload=payload,
+            status="pending",
+            attempts=0,
+            created_at=due,
+            next_attempt_at=due,
+        )
+    )
+
+
 class OutboxDispatcher:
     def __init__(
         self,
@@ -96,7 +133,7 @@ class OutboxDispatcher:
     def wake(self) -> None:
         self._wake.set()
 
-    async def _claim(self) -> list[OutboxMessage]:
+    async def _claim(self) -> list[Delivery]:
         now = self.clock()
         due = (
             OutboxMessage.topic.in_(list(self.handlers)),
@@ -120,7 +157,7 @@ class OutboxDispatcher:
                 row.status = "sending"
                 row.attempts += 1
                 row.next_attempt_at = now + LEASE
-            return rows
+            return [Delivery(r.id, r.topic, r.key, dict(r.payload), r.attempts) for r in rows]
 
     async def _finish(self, row_id: int, **values: Any) -> None:
         async with self.sessions() as session, session.begin():
@@ -138,7 +175,7 @@ class OutboxDispatcher:
             await self._deliver(row)
         return len(rows)
 
-    async def _deliver(self, row: OutboxMessage) -> None:
+    async def _deliver(self, row: Delivery) -> None:
         now = self.clock()
         try:
             await self.handlers[row.topic](row)

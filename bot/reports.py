@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import yaml
 from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.db.models import Case
 
@@ -53,8 +53,8 @@ def link_key(text: str | None) -> str | None:
     return key.lower()[:300] or None
 
 
-async def find_duplicate(
-    session: AsyncSession, *, name: str | None, link: str | None, now: datetime
+def find_duplicate(
+    session: Session, *, name: str | None, link: str | None, now: datetime
 ) -> Case | None:
     """The earliest open report on the same target within the window, if any."""
     if not name and not link:
@@ -80,7 +80,7 @@ async def find_duplicate(
         .order_by(Case.id)
         .limit(1)
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    return session.execute(stmt).scalar_one_or_none()
 
 
 def reward_checklist(

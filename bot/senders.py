@@ -13,9 +13,6 @@ import hashlib
 import hmac
 from typing import Protocol
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 # Channels whose sender id is a person's platform identity; REST senders are ids a browser
 # chose for itself (chat.js: "web-<uuid>"), which identify nobody.
 HASHED_CHANNELS = frozenset({"wechat", "telegram"})
@@ -81,26 +78,3 @@ def shown_sender(channel: str, sender_id: str) -> str:
 
 class UnknownAddress(LookupError):
     """No platform id to send to: no conversation, or its address does not match its hash."""
-
-
-async def address_of(session: AsyncSession, channel: str, sender_id: str) -> str:
-    """The platform id to send to for a stored sender id.
-
-    A clear sender id (REST, or a row not yet converted by ``weiquan keys rotate``) is its
-    own address. A hashed one is opened from ``conversations.address`` and checked against the
-    hash, so an address copied from another conversation is refused rather than used.
-    """
-    from bot.db.models import Conversation
-
-    if not is_hashed(sender_id):
-        return sender_id
-    address = (
-        await session.execute(
-            select(Conversation.address).where(
-                Conversation.channel == channel, Conversation.sender_id == sender_id
-            )
-        )
-    ).scalar_one_or_none()
-    if not address or not hmac.compare_digest(sender_key(channel, address), sender_id):
-        raise UnknownAddress(f"{channel}: no address for {sender_id}")
-    return address

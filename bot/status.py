@@ -13,21 +13,26 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Select, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
+from bot.cases import Filer
 from bot.db.models import Case, CaseClaim, CaseEvent, Evidence
 from bot.staff.push import notice, push
-from dialogues.ports import CaseView, ClaimResult
+from dialogues.actions import AttachEvidence, ClaimCase, ClaimReceipt
+from dialogues.ports import CaseView
 from nlu.entities import parse_phone
 
 if TYPE_CHECKING:
     from bot.settings import Settings
 
+# Runs a function on a read-only session and returns its result.
+Read = Callable[[Callable[[Session], Any]], Awaitable[Any]]
 # Statuses whose decision deadline is still ahead of the office.
 WAITING = {"submitted", "verifying"}
 
@@ -66,172 +71,179 @@ def same_phone(given: str, recorded: str) -> bool:
     return bool(recorded) and hmac.compare_digest(given.encode(), recorded.encode())
 
 
-class SessionCaseLookup:
-    """Implements ``dialogues.ports.CaseLookup`` inside the message's transaction."""
+def _claimed(filer: Filer) -> Select[str]:
+    return select(CaseClaim.case_no).where(
+        CaseClaim.channel == filer.channel,
+        CaseClaim.sender_id == filer.sender_id,
+        CaseClaim.succeeded.is_(True),
+    )
 
-    def __init__(
-        self,
-        session: AsyncSession,
-        *,
-        conversation_id: int,
-        channel: str,
-        sender_id: str,
-        now: datetime,
-        client_address: str | None = None,
-        policy: ClaimPolicy | None = None,
-    ) -> None:
-        self.session = session
-        self.conversation_id = conversation_id
-        self.channel = channel
-        self.sender_id = sender_id
-        self.now = now
-        self.policy = policy or ClaimPolicy()
-        self.address_hash = self.policy.address_hash(client_address)
 
-    def _claimed(self) -> Select[str]:
-        return select(CaseClaim.case_no).where(
-            CaseClaim.channel == self.channel,
-            CaseClaim.sender_id == self.sender_id,
-            CaseClaim.succeeded.is_(True),
-        )
+def _own(filer: Filer) -> ColumnElement[bool]:
+    return or_(
+        (Case.channel == filer.channel) & (Case.sender_id == filer.sender_id),
+        Case.case_no.in_(_claimed(filer)),
+    )
 
-    def _own(self) -> ColumnElement[bool]:
-        return or_(
-            (Case.channel == self.channel) & (Case.sender_id == self.sender_id),
-            Case.case_no.in_(self._claimed()),
-        )
 
-    async def _view(self, case: Case) -> CaseView:
-        last_event = (
-            await self.session.execute(
-                select(func.max(CaseEvent.at)).where(CaseEvent.case_id == case.id)
-            )
-        ).scalar_one_or_none()
-        last = max(filter(None, (case.updated_at, last_event)))
-        return CaseView(
-            case_no=case.case_no,
-            kind=case.kind,
-            status=case.status,
-            last_change=last,
-            next_deadline=case.decision_due if case.status in WAITING else None,
-            merged=case.duplicate_of_id is not None,
-        )
+def _view(session: Session, case: Case) -> CaseView:
+    last_event = session.execute(
+        select(func.max(CaseEvent.at)).where(CaseEvent.case_id == case.id)
+    ).scalar_one_or_none()
+    last = max(filter(None, (case.updated_at, last_event)))
+    return CaseView(
+        case_no=case.case_no,
+        kind=case.kind,
+        status=case.status,
+        last_change=last,
+        next_deadline=case.decision_due if case.status in WAITING else None,
+        merged=case.duplicate_of_id is not None,
+    )
+
+
+def own_cases(session: Session, filer: Filer, *, limit: int = 5) -> list[CaseView]:
+    stmt = select(Case).where(_own(filer)).order_by(Case.id.desc()).limit(limit)
+    return [_view(session, c) for c in session.execute(stmt).scalars()]
+
+
+def own_case(session: Session, filer: Filer, case_no: str) -> CaseView | None:
+    stmt = select(Case).where(Case.case_no == case_no.strip().upper(), _own(filer))
+    case = session.execute(stmt).scalar_one_or_none()
+    return _view(session, case) if case is not None else None
+
+
+class CaseReads:
+    """Implements ``dialogues.ports.CaseLookup``: the sender's own cases, read outside the
+    turn's transaction through ``read`` (which runs a function on a read-only session)."""
+
+    def __init__(self, read: Read, filer: Filer) -> None:
+        self.read = read
+        self.filer = filer
 
     async def own_cases(self, *, limit: int = 5) -> list[CaseView]:
-        stmt = select(Case).where(self._own()).order_by(Case.id.desc()).limit(limit)
-        return [await self._view(c) for c in (await self.session.execute(stmt)).scalars()]
+        return await self.read(lambda session: own_cases(session, self.filer, limit=limit))
 
     async def own_case(self, case_no: str) -> CaseView | None:
-        stmt = select(Case).where(Case.case_no == case_no.strip().upper(), self._own())
-        case = (await self.session.execute(stmt)).scalar_one_or_none()
-        return await self._view(case) if case is not None else None
+        return await self.read(lambda session: own_case(session, self.filer, case_no))
 
-    def _claimant(self) -> ColumnElement[bool]:
+
+class Claims:
+    """Claiming a case by its phone number, with failures counted per case and claimant."""
+
+    def __init__(self, policy: ClaimPolicy | None = None) -> None:
+        self.policy = policy or ClaimPolicy()
+
+    def _claimant(self, filer: Filer) -> ColumnElement[bool]:
         """This claimant's tries: from its client address (REST) or as this sender."""
-        sender = (CaseClaim.channel == self.channel) & (CaseClaim.sender_id == self.sender_id)
-        if self.address_hash is None:
+        sender = (CaseClaim.channel == filer.channel) & (CaseClaim.sender_id == filer.sender_id)
+        address_hash = self.policy.address_hash(filer.client_address)
+        if address_hash is None:
             return sender
-        return or_(CaseClaim.address_hash == self.address_hash, sender)
+        return or_(CaseClaim.address_hash == address_hash, sender)
 
-    async def _failures(self, *where: ColumnElement[bool]) -> int:
+    @staticmethod
+    def _failures(session: Session, *where: ColumnElement[bool]) -> int:
         stmt = select(func.count()).where(CaseClaim.succeeded.is_(False), *where)
-        return int((await self.session.execute(stmt)).scalar_one())
+        return int(session.execute(stmt).scalar_one())
 
-    async def _serialise(self, case_no: str) -> None:
+    def _serialise(self, session: Session, filer: Filer, case_no: str) -> None:
         """On PostgreSQL, claims on one case and from one claimant wait for each other, so a
         parallel burst cannot read the same count; SQLite writers are serial already."""
-        bind = self.session.bind
-        if bind is None or bind.dialect.name != "postgresql":
+        if session.get_bind().dialect.name != "postgresql":
             return
-        keys = [f"claim:case:{case_no}", f"claim:who:{self.address_hash or self.sender_id}"]
+        who = self.policy.address_hash(filer.client_address) or filer.sender_id
+        keys = [f"claim:case:{case_no}", f"claim:who:{who}"]
         for key in keys:  # always in this order: no two claims wait on each other in a cycle
-            await self.session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+            session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
 
-    async def claim(self, case_no: str, phone: str) -> tuple[ClaimResult, int]:
-        """Try ``phone`` (normalised) against the case's: (result, tries left before a lock)."""
-        case_no = case_no.strip().upper()
-        policy = self.policy
-        await self._serialise(case_no)
-        on_case = await self._failures(
-            CaseClaim.case_no == case_no, CaseClaim.at > self.now - policy.case_window
+    def claim(self, session: Session, filer: Filer, action: ClaimCase) -> ClaimReceipt:
+        """Try the phone (normalised) against the case's: the result, tries left before a
+        lock, and the case as its new owner sees it when the claim succeeds."""
+        case_no = action.case_no.strip().upper()
+        policy, now = self.policy, filer.now
+        self._serialise(session, filer, case_no)
+        on_case = self._failures(
+            session, CaseClaim.case_no == case_no, CaseClaim.at > now - policy.case_window
         )
-        by_claimant = await self._failures(
-            self._claimant(), CaseClaim.at > self.now - policy.claimant_window
+        by_claimant = self._failures(
+            session, self._claimant(filer), CaseClaim.at > now - policy.claimant_window
         )
         if on_case >= policy.case_failures or by_claimant >= policy.claimant_failures:
-            return "locked", 0
-        case = (
-            await self.session.execute(select(Case).where(Case.case_no == case_no))
-        ).scalar_one_or_none()
+            return ClaimReceipt("locked", 0)
+        case = session.execute(select(Case).where(Case.case_no == case_no)).scalar_one_or_none()
         recorded = str((case.personal or {}).get("phone") or "") if case is not None else ""
-        ok = same_phone(phone, recorded)
+        ok = same_phone(action.phone, recorded)
         locks = not ok and on_case + 1 >= policy.case_failures
-        if locks and case is not None and not await self._owner_told(case_no):
-            await self._tell_owner(case)
-        self.session.add(
+        if locks and case is not None and not self._owner_told(session, case_no, now):
+            self._tell_owner(session, case, now)
+        session.add(
             CaseClaim(
                 case_no=case_no,
-                channel=self.channel,
-                sender_id=self.sender_id,
-                address_hash=self.address_hash,
+                channel=filer.channel,
+                sender_id=filer.sender_id,
+                address_hash=policy.address_hash(filer.client_address),
                 succeeded=ok,
                 locked=locks,
-                at=self.now,
+                at=now,
             )
         )
-        await self.session.flush()
+        session.flush()
         if ok:
-            return "claimed", policy.case_failures - on_case
+            view = own_case(session, filer, case_no)
+            return ClaimReceipt("claimed", policy.case_failures - on_case, view)
         left = min(policy.case_failures - on_case, policy.claimant_failures - by_claimant) - 1
-        return ("locked" if left <= 0 else "mismatch"), left
+        return ClaimReceipt("locked" if left <= 0 else "mismatch", left)
 
-    async def _owner_told(self, case_no: str) -> bool:
+    def _owner_told(self, session: Session, case_no: str, now: datetime) -> bool:
         """Whether an earlier lock of this case within the window was already reported."""
         stmt = select(CaseClaim.id).where(
             CaseClaim.case_no == case_no,
             CaseClaim.locked.is_(True),
-            CaseClaim.at > self.now - self.policy.case_window,
+            CaseClaim.at > now - self.policy.case_window,
         )
-        return (await self.session.execute(stmt.limit(1))).first() is not None
+        return session.execute(stmt.limit(1)).first() is not None
 
-    async def _tell_owner(self, case: Case) -> None:
+    def _tell_owner(self, session: Session, case: Case, now: datetime) -> None:
         """A push to the channel and sender that filed the case, like any case notice."""
         hours = max(1, round(self.policy.case_window.total_seconds() / 3600))
-        await push(
-            self.session,
+        push(
+            session,
             channel=case.channel,
             recipient_id=case.sender_id,
             text=notice(
                 case.locale, "claim_locked", case_no=case.case_no, kind=case.kind, hours=hours
             ),
-            key=f"claim_locked:{case.case_no}:{int(self.now.timestamp())}",
-            now=self.now,
+            key=f"claim_locked:{case.case_no}:{int(now.timestamp())}",
+            now=now,
             conversation_id=case.conversation_id,
             custom={"case_no": case.case_no},
         )
 
-    async def attach_evidence(self, case_no: str, evidence_ids: list[int]) -> bool:
-        stmt = select(Case).where(Case.case_no == case_no.strip().upper(), self._own())
-        case = (await self.session.execute(stmt)).scalar_one_or_none()
-        if case is None or not evidence_ids:
-            return False
-        await self.session.execute(
-            update(Evidence)
-            .where(
-                Evidence.id.in_(evidence_ids),
-                Evidence.conversation_id == self.conversation_id,
-                Evidence.case_id.is_(None),
-            )
-            .values(case_id=case.id)
+
+def attach(session: Session, filer: Filer, action: AttachEvidence) -> bool:
+    """Attach loose photos to one of the sender's own cases; False if it is not theirs."""
+    stmt = select(Case).where(Case.case_no == action.case_no.strip().upper(), _own(filer))
+    case = session.execute(stmt).scalar_one_or_none()
+    if case is None or not action.evidence_ids:
+        return False
+    session.execute(
+        update(Evidence)
+        .where(
+            Evidence.id.in_(action.evidence_ids),
+            Evidence.conversation_id == filer.conversation_id,
+            Evidence.case_id.is_(None),
         )
-        self.session.add(
-            CaseEvent(
-                case_id=case.id,
-                kind="evidence_added",
-                detail={"evidence": len(evidence_ids)},
-                actor=f"{self.channel}:user",
-                at=self.now,
-            )
+        .values(case_id=case.id)
+    )
+    session.add(
+        CaseEvent(
+            case_id=case.id,
+            kind="evidence_added",
+            detail={"evidence": len(action.evidence_ids)},
+            actor=f"{filer.channel}:user",
+            at=filer.now,
         )
-        case.updated_at = self.now
-        return True
+    )
+    case.updated_at = filer.now
+    session.flush()
+    return True

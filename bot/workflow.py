@@ -114,8 +114,8 @@ async def _notify(
 ) -> None:
     due = case.decision_due.isoformat() if case.decision_due else ""
     text = notice(case.locale, key, case_no=case.case_no, due=due, kind=case.kind, **values)
-    await push(
-        session,
+    await session.run_sync(
+        push,
         channel=case.channel,
         recipient_id=case.sender_id,
         text=text,
@@ -183,7 +183,7 @@ async def transition(
     await _notify(session, case, event, to, now, reason=text_reason)
     if to in DECISIONS and real_name_reporter(case) and can_push(case.channel):
         await _event(session, case, "reporter_notified", actor, now, via="push")
-    await backoffice.enqueue(session, case, event, now=now)
+    await session.run_sync(backoffice.enqueue, case, event, now=now)
     return event
 
 
@@ -210,7 +210,7 @@ async def extend_verification(
         session, case, "extended", actor, now, due=case.decision_due.isoformat(), note=note
     )
     await _notify(session, case, event, "extended", now)
-    await backoffice.enqueue(session, case, event, now=now)
+    await session.run_sync(backoffice.enqueue, case, event, now=now)
     return event
 
 
@@ -223,5 +223,5 @@ async def record_reporter_notice(
         raise WorkflowError("no_notice_due", "No reporter notice is due on this case.")
     case.decision_due, case.updated_at = None, now
     event = await _event(session, case, "reporter_notified", actor, now, via="staff", note=note)
-    await backoffice.enqueue(session, case, event, now=now)
+    await session.run_sync(backoffice.enqueue, case, event, now=now)
     return event

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from dialogues import advice, handover, status
+from dialogues.actions import AttachEvidence, Decision, Pending, RequestHandover
 from dialogues.flows import FlowSpec, MenuItem, all_flows, is_word, mentions, menu_items
 from dialogues.form import CLEARED, Form
-from dialogues.model import Button, EvidenceRef, Outcome, Reply, Turn
+from dialogues.model import Button, EvidenceRef, Reply, Turn
 from dialogues.ports import Ports
 from dialogues.texts import t
 
@@ -91,51 +92,62 @@ class Engine:
         return None
 
     # ---- entry -------------------------------------------------------------------------
-    async def handle(self, state: dict[str, Any], turn: Turn, ports: Ports) -> Outcome:
+    async def decide(self, state: dict[str, Any], turn: Turn, ports: Ports) -> Decision:
+        """The new state, the replies and the actions for one turn; nothing is written.
+
+        ``ports`` only read (knowledge, the registry, the sender's own cases). Replies that
+        depend on what an action does wait for its receipt (``dialogues.actions``)."""
         state = copy.deepcopy(state)
         turn = self._language(state, turn)
         misses = int(state.pop("misses", 0))
         state.pop("missed", None)
-        replies = await self._safety(state, turn, ports)
-        if not replies or state.get("flow"):
-            replies += await self._route(state, turn, ports)
-        self._absorb(state, replies)
+        items = self._safety(state, turn)
+        if not items or state.get("flow"):
+            items += await self._route(state, turn, ports)
+        self._absorb(state, items)
         if state.pop("missed", False):
             misses += 1
-            if misses >= MISSES_BEFORE_HANDOVER and not state.get("handover_request"):
-                replies += await handover.queue(turn, ports, "not_understood", turn.text)
-                self._absorb(state, replies)
+            queued = state.get("handover_request") or any(
+                isinstance(i, Pending) and isinstance(i.action, RequestHandover) for i in items
+            )
+            if misses >= MISSES_BEFORE_HANDOVER and not queued:
+                items += handover.queue(turn, "not_understood", turn.text)
                 misses = 0
         if misses:
             state["misses"] = misses
+        return Decision(state, items, self._finish)
+
+    def _finish(self, state: dict[str, Any], replies: list[Reply]) -> None:
+        """Once receipts are rendered: keep their control keys, and tell every reply which
+        question is open (channels show it; load tests check it)."""
+        self._absorb(state, replies)
         flow = state.get("flow")
         awaiting = state.get("step") if flow else None
         for reply in replies:
             reply.custom.setdefault("flow", flow)
             reply.custom.setdefault("awaiting", awaiting)
             reply.custom.setdefault("case_no", None)
-        return Outcome(replies=replies, state=state)
 
-    def _absorb(self, state: dict[str, Any], replies: list[Reply]) -> None:
+    def _absorb(self, state: dict[str, Any], items: Sequence[Reply]) -> None:
         """Move the control keys answers put on replies into the conversation state."""
-        for reply in replies:
+        for reply in items:
+            if isinstance(reply, Pending):
+                continue
             expect = reply.custom.pop("expect", None)
             if expect is not None:
                 state["expect"] = expect
-            request = reply.custom.pop("handover_request", None)
-            if request is not None:
-                state["handover_request"] = request
 
-    async def _safety(self, state: dict[str, Any], turn: Turn, ports: Ports) -> list[Reply]:
+    def _safety(self, state: dict[str, Any], turn: Turn) -> list[Reply]:
         """Injury, fire, poisoning…: queue for a person at once, whatever else is going on."""
         if turn.kind != "text" or state.get("handover_request"):
             return []
         word = mentions("safety", turn.text)
         if word is None:
             return []
-        return [Reply(t(turn.lang, "handover.safety_advice"))] + await handover.queue(
-            turn, ports, "safety", turn.text
-        )
+        return [
+            Reply(t(turn.lang, "handover.safety_advice")),
+            *handover.queue(turn, "safety", turn.text),
+        ]
 
     def _language(self, state: dict[str, Any], turn: Turn) -> Turn:
         text = turn.text.strip()
@@ -162,7 +174,7 @@ class Engine:
             text == handover.CANCEL_PAYLOAD or (not state.get("flow") and is_word("cancel", text))
         ):
             state.pop("handover_request", None)
-            return await handover.cancel(turn, ports)
+            return handover.cancel(turn)
         flow = self.flows.get(state.get("flow") or "")
         if flow is not None:
             return await self._in_form(flow, state, turn, ports, text)
@@ -228,14 +240,17 @@ class Engine:
         if text.startswith("/attach:"):
             loose = state.pop("loose_evidence", [])
             case_no = text.removeprefix("/attach:")
-            done = bool(loose) and ports.lookup is not None
-            done = done and await ports.lookup.attach_evidence(case_no, loose)  # type: ignore[union-attr]
-            key = "photos.attached" if done else "photos.not_attached"
-            if not done and loose:
-                state["loose_evidence"] = loose
-            return [Reply(t(turn.lang, key, case_no=case_no, count=len(loose)))] + self.menu(
-                turn.lang
-            )
+            lang = turn.lang
+
+            def attached(done: bool, state: dict[str, Any]) -> list[Reply]:
+                if not done and loose:
+                    state["loose_evidence"] = loose
+                key = "photos.attached" if done else "photos.not_attached"
+                return [Reply(t(lang, key, case_no=case_no, count=len(loose)))]
+
+            if not loose:
+                return [attached(False, state)[0], *self.menu(lang)]
+            return [Pending(AttachEvidence(case_no, tuple(loose)), attached), *self.menu(lang)]
         offer = state.pop("offer", None)
         name = text.removeprefix("/link:")
         if not offer or offer.get("flow") != name or name not in self.flows:

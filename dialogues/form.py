@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from dialogues.actions import Pending, SubmitCase
 from dialogues.explain import EXPLAINERS
 from dialogues.flows import FlowSpec, StepSpec, is_word
 from dialogues.model import Button, Reply, Turn
-from dialogues.ports import Ports
+from dialogues.ports import CaseReceipt, Ports
 from dialogues.slots import Accepted, Rejected, choices_in, entity_value, validate
 from dialogues.texts import has, t
 
@@ -292,13 +293,21 @@ class Form:
         fields = {k: v for k, v in fields.items() if self.flow.step(k).type != "photos"}
         if self.state.get("link_to"):
             fields["linked_case_no"] = self.state["link_to"]
-        evidence_ids = list(self.state.get("photos", []))
-        receipt = await self.ports.cases.submit(
+        action = SubmitCase(
             kind=self.flow.case_kind or self.flow.name,
             fields=fields,
             personal=personal,
-            evidence_ids=evidence_ids,
+            evidence_ids=tuple(self.state.get("photos", [])),
         )
+        slots = dict(self.slots)
+        for key in CLEARED:
+            self.state.pop(key, None)
+        return [Pending(action, lambda receipt, state: self.submitted(receipt, state, slots))]
+
+    def submitted(
+        self, receipt: CaseReceipt, state: dict[str, Any], slots: dict[str, Any]
+    ) -> list[Reply]:
+        """The receipt in words: the case number, the deadline, the notes and any offer."""
         text = self.say(
             f"{self.flow.name}.submitted",
             case_no=receipt.case_no,
@@ -309,7 +318,7 @@ class Form:
             text += "\n" + self.say(
                 f"{self.flow.name}.submitted_estimated", year=receipt.decision_due.year
             )
-        facts = {**self.slots, "merged": receipt.merged, "linked": bool(receipt.linked_case_no)}
+        facts = {**slots, "merged": receipt.merged, "linked": bool(receipt.linked_case_no)}
         for note in self.flow.notes:
             if all(facts.get(k) == v for k, v in note.when.items()):
                 text += "\n" + self.say(note.text, linked=receipt.linked_case_no or "")
@@ -322,14 +331,12 @@ class Form:
             ),
             None,
         )
-        for key in CLEARED:
-            self.state.pop(key, None)
-        self.state["last_case_no"] = receipt.case_no
+        state["last_case_no"] = receipt.case_no
         if offer is not None:
             text += "\n" + self.say(offer.text)
             buttons.insert(0, Button(self.say(offer.button), f"/link:{offer.flow}"))
-            carried = {new: self.slots.get(old) for new, old in offer.carry.items()}
-            self.state["offer"] = {
+            carried = {new: slots.get(old) for new, old in offer.carry.items()}
+            state["offer"] = {
                 "flow": offer.flow,
                 "link_to": receipt.case_no,
                 "carry": {k: v for k, v in carried.items() if v not in (None, "")},

@@ -6,36 +6,38 @@ the bot quiet, so nothing here runs then.
 
 from __future__ import annotations
 
+from typing import Any
+
+from dialogues.actions import CancelHandover, Pending, RequestHandover
 from dialogues.model import Button, Reply, Turn
-from dialogues.ports import Ports
+from dialogues.ports import HandoverTicket, Ports
 from dialogues.texts import t
 
 CANCEL_PAYLOAD = "/handover_cancel"
 
 
-async def queue(turn: Turn, ports: Ports, reason: str, detail: str = "") -> list[Reply]:
+def queue(turn: Turn, reason: str, detail: str = "") -> list[Reply]:
     """Put the conversation in the staff queue and tell the user where it stands."""
     lang = turn.lang
-    if ports.handover is None:
-        return [Reply(t(lang, "handover.unavailable"))]
-    ticket = await ports.handover.request(reason=reason, detail=detail[:200])
-    key = "handover.already" if ticket.already_queued else f"handover.queued.{reason}"
-    text = t(lang, key) + "\n" + t(lang, "handover.wait", minutes=ticket.wait_minutes)
-    return [
-        Reply(
-            text,
-            [Button(t(lang, "handover.button.cancel"), CANCEL_PAYLOAD)],
-            {"handover_request": ticket.request_id},
-        )
-    ]
+
+    def queued(ticket: HandoverTicket, state: dict[str, Any]) -> list[Reply]:
+        state["handover_request"] = ticket.request_id
+        key = "handover.already" if ticket.already_queued else f"handover.queued.{reason}"
+        text = t(lang, key) + "\n" + t(lang, "handover.wait", minutes=ticket.wait_minutes)
+        return [Reply(text, [Button(t(lang, "handover.button.cancel"), CANCEL_PAYLOAD)])]
+
+    return [Pending(RequestHandover(reason, detail[:200]), queued)]
 
 
 async def request(turn: Turn, ports: Ports) -> list[Reply]:
     """``human_handoff`` and the menu item: the user asked for a person."""
-    return await queue(turn, ports, "asked", turn.text)
+    return queue(turn, "asked", turn.text)
 
 
-async def cancel(turn: Turn, ports: Ports) -> list[Reply]:
+def cancel(turn: Turn) -> list[Reply]:
     """Withdraw the queued request (the user changed their mind)."""
-    cancelled = ports.handover is not None and await ports.handover.cancel()
-    return [Reply(t(turn.lang, "handover.cancelled" if cancelled else "handover.none"))]
+
+    def cancelled(done: bool, _state: dict[str, Any]) -> list[Reply]:
+        return [Reply(t(turn.lang, "handover.cancelled" if done else "handover.none"))]
+
+    return [Pending(CancelHandover(), cancelled)]

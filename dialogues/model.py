@@ -1,4 +1,4 @@
-"""What the engine takes in (a Turn) and gives back (Replies and an Outcome)."""
+"""What the engine takes in (a Turn) and gives back (Replies; see dialogues/actions.py)."""
 
 from __future__ import annotations
 
@@ -70,12 +70,3 @@ class Turn:
     @property
     def confidence(self) -> float:
         return self.parse.confidence if self.parse else 0.0
-
-
-@dataclass
-class Outcome:
-    """The engine's answer to one turn: replies to send and the state to keep."""
-
-    replies: list[Reply]
-    state: dict[str, Any]
-    handover_reason: str | None = None

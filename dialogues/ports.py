@@ -24,17 +24,6 @@ class CaseReceipt:
     linked_case_no: str | None = None  # the complaint/report filed together with this one
 
 
-class CaseService(Protocol):
-    async def submit(
-        self,
-        *,
-        kind: str,
-        fields: dict[str, Any],
-        personal: dict[str, Any],
-        evidence_ids: list[int],
-    ) -> CaseReceipt: ...
-
-
 @dataclass(frozen=True)
 class CaseView:
     """One case as its owner may see it: no personal data, no other reporter's numbers."""
@@ -51,21 +40,13 @@ ClaimResult = Literal["claimed", "mismatch", "locked"]
 
 
 class CaseLookup(Protocol):
-    """Status questions: the sender's own cases only; claiming one filed on another channel."""
+    """Status questions read the sender's own cases only (claiming one filed on another
+    channel, and attaching photos, are actions: ``dialogues.actions``)."""
 
     async def own_cases(self, *, limit: int = 5) -> list[CaseView]: ...
 
     async def own_case(self, case_no: str) -> CaseView | None:
         """The case if it belongs to the sender; None for unknown *and* foreign numbers."""
-        ...
-
-    async def claim(self, case_no: str, phone: str) -> tuple[ClaimResult, int]:
-        """Try to claim ``case_no`` with the full mobile number given in it (normalised):
-        (result, tries left). Unknown numbers are answered exactly like real ones."""
-        ...
-
-    async def attach_evidence(self, case_no: str, evidence_ids: list[int]) -> bool:
-        """Attach loose photos to one of the sender's own cases; False if not theirs."""
         ...
 
 
@@ -77,16 +58,6 @@ class HandoverTicket:
     position: int
     wait_minutes: int
     already_queued: bool = False
-
-
-class HandoverDesk(Protocol):
-    """The staff queue as the conversation sees it (taking requests is the staff side's)."""
-
-    async def request(self, *, reason: str, detail: str = "") -> HandoverTicket: ...
-
-    async def cancel(self) -> bool:
-        """Withdraw this conversation's queued request; False if none was queued."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -134,16 +105,14 @@ class Normalizer(Protocol):
 
 @dataclass
 class Ports:
-    """Everything a flow may reach outside itself, for one turn.
+    """Everything a flow may read outside itself, for one turn; none of it writes.
 
     The optional ports are None where a deployment or a test does not provide them; the
     answers that need them then say they cannot help rather than fail.
     """
 
-    cases: CaseService
     normalizer: Normalizer
     extras: dict[str, Any] | None = None
     lookup: CaseLookup | None = None
-    handover: HandoverDesk | None = None
     knowledge: KnowledgePort | None = None
     rules: RuleBook | None = None

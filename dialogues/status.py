@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from dialogues.actions import ClaimCase, ClaimReceipt, Pending
 from dialogues.model import Button, Reply, Turn
 from dialogues.ports import CaseView, Ports
 from dialogues.texts import has, t
@@ -87,13 +88,15 @@ async def claim(turn: Turn, ports: Ports, data: dict[str, Any]) -> list[Reply] |
         if NUMBERISH.fullmatch(answer):
             return [Reply(t(lang, "status.claim_need_phone"), custom=expect)]
         return None
-    result, left = await ports.lookup.claim(case_no, phone)
-    if result == "claimed":
-        view = await ports.lookup.own_case(case_no)
-        text = t(lang, "status.claimed", case_no=case_no)
-        if view is not None:
-            text += "\n" + describe(view, lang)
-        return [Reply(text, custom={"case_no": case_no})]
-    if result == "locked" or left <= 0:
-        return [Reply(t(lang, "status.claim_locked"))]
-    return [Reply(t(lang, "status.claim_mismatch", left=left), custom=expect)]
+
+    def claimed(receipt: ClaimReceipt, _state: dict[str, Any]) -> list[Reply]:
+        if receipt.result == "claimed":
+            text = t(lang, "status.claimed", case_no=case_no)
+            if receipt.view is not None:
+                text += "\n" + describe(receipt.view, lang)
+            return [Reply(text, custom={"case_no": case_no})]
+        if receipt.result == "locked" or receipt.tries_left <= 0:
+            return [Reply(t(lang, "status.claim_locked"))]
+        return [Reply(t(lang, "status.claim_mismatch", left=receipt.tries_left), custom=expect)]
+
+    return [Pending(ClaimCase(case_no, phone), claimed)]

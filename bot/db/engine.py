@@ -26,27 +26,23 @@ def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def sqlite_on_loop(dbapi_connection: Any, _record: Any) -> None:
-    """For connections used on the event loop (bot/turns.py, bot/db/inline.py): a locked
-    database fails at once instead of sleeping, and commits never copy the write-ahead log
-    back into the database (and fsync it) there; the turn store's thread checkpoints."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA busy_timeout=0")
-    cursor.execute("PRAGMA wal_autocheckpoint=0")
-    cursor.close()
-
-
 # Execution option for sessions that only read: on SQLite they must not take the write lock.
 READ_ONLY = "weiquan_read_only"
+# Execution option for SQLite writes whose commit must survive a power cut, not only a crash
+# (a case number shown to a user): the write-ahead log is synced at that commit.
+DURABLE = "weiquan_durable"
 
 
 def sqlite_begin(conn: Any) -> None:
     # Take the write lock at the start so two workers never deadlock upgrading read locks;
     # sessions that only read take a plain (deferred) snapshot and leave writers alone.
-    if conn.get_execution_options().get(READ_ONLY):
+    options = conn.get_execution_options()
+    if options.get(READ_ONLY):
         conn.exec_driver_sql("BEGIN")
-    else:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    # The safety level can only change outside a transaction, so it is set for each one.
+    conn.exec_driver_sql("PRAGMA synchronous=" + ("FULL" if options.get(DURABLE) else "NORMAL"))
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
 
-from bot.db.models import Conversation, OutboxMessage, TranscriptEntry
+from bot import outbox
+from bot.db.models import Conversation, TranscriptEntry
 
 NOTICES = Path(__file__).resolve().parent.parent / "notices.yml"
 WORKFLOW_RULES = Path(__file__).resolve().parent.parent / "rules" / "workflow.yml"
@@ -50,8 +51,8 @@ def can_push(channel: str) -> bool:
     return channel in set(workflow_rules()["push_channels"])
 
 
-async def push(
-    session: AsyncSession,
+def push(
+    session: Session,
     *,
     channel: str,
     recipient_id: str,
@@ -61,30 +62,21 @@ async def push(
     author: str = "system",
     conversation_id: int | None = None,
     custom: dict[str, Any] | None = None,
-) -> OutboxMessage | None:
-    """Queue one message for the consumer and put it on their transcript in the same transaction."""
+) -> None:
+    """Queue one message for the consumer and put it on their transcript in the same
+    transaction. Async callers: ``await session.run_sync(push, channel=..., ...)``."""
     if conversation_id is None:
-        conversation_id = (
-            await session.execute(
-                select(Conversation.id).where(
-                    Conversation.channel == channel, Conversation.sender_id == recipient_id
-                )
+        conversation_id = session.execute(
+            select(Conversation.id).where(
+                Conversation.channel == channel, Conversation.sender_id == recipient_id
             )
         ).scalar_one_or_none()
     payload = {"recipient_id": recipient_id, "text": text, "buttons": [], "custom": custom or {}}
-    row = None
     if channel != "rest":
-        row = OutboxMessage(
-            topic=f"reply:{channel}",
-            key=key[:128],
-            payload=payload,
-            created_at=now,
-            next_attempt_at=now,
-        )
-        session.add(row)
+        outbox.enqueue(session, topic=f"reply:{channel}", key=key, payload=payload, due=now)
     if conversation_id is not None:
-        session.add(
-            TranscriptEntry(
+        session.execute(
+            insert(TranscriptEntry).values(
                 conversation_id=conversation_id,
                 direction="out",
                 author=author[:32],
@@ -93,4 +85,3 @@ async def push(
                 at=now,
             )
         )
-    return row

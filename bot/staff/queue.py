@@ -78,8 +78,8 @@ def _held_by(t: Ticket, staff: Staff) -> None:
 
 async def _tell(session: AsyncSession, t: Ticket, key: str, now: datetime, suffix: str) -> None:
     c = t.conversation
-    await push(
-        session,
+    await session.run_sync(
+        push,
         channel=c.channel,
         recipient_id=c.sender_id,
         text=notice(c.locale, key),
@@ -105,8 +105,8 @@ async def reply(
     _held_by(t, staff)
     t.request.updated_at = now
     c = t.conversation
-    await push(
-        session,
+    await session.run_sync(
+        push,
         channel=c.channel,
         recipient_id=c.sender_id,
         text=text,

@@ -12,8 +12,6 @@ from datetime import timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot, InlineKeyboardMarkup, ReplyKeyboardMarkup
 from telegram.error import (
     BadRequest,
@@ -26,9 +24,9 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.db.models import Conversation, OutboxMessage
-from bot.outbox import GiveUp, RetryLater
-from bot.senders import UnknownAddress, address_of
+from bot.channels import ChannelStore
+from bot.outbox import Delivery, GiveUp, RetryLater
+from bot.senders import UnknownAddress
 from dialogues.flows import all_flows
 from integrations.telegram.adapter import CHANNEL
 from integrations.telegram.markup import contact_keyboard, inline_keyboard
@@ -62,15 +60,14 @@ def retry_seconds(exc: RetryAfter) -> float:
 class TelegramDelivery:
     """Sends outbox rows; remembers how many parts of a split reply already went out."""
 
-    def __init__(self, bot: Bot, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, bot: Bot, channels: ChannelStore) -> None:
         self.bot = bot
-        self.sessions = sessions
+        self.channels = channels
 
-    async def __call__(self, row: OutboxMessage) -> None:
+    async def __call__(self, row: Delivery) -> None:
         payload: dict[str, Any] = row.payload
         try:
-            async with self.sessions() as session:
-                chat_id = int(await address_of(session, CHANNEL, str(payload["recipient_id"])))
+            chat_id = int(await self.channels.address(CHANNEL, str(payload["recipient_id"])))
         except (KeyError, TypeError, ValueError, UnknownAddress):
             raise GiveUp(f"no usable recipient in {row.key}") from None
         parts = split_text(str(payload.get("text") or "")) or [""]
@@ -91,30 +88,12 @@ class TelegramDelivery:
         custom = payload.get("custom") or {}
         asks_phone = (custom.get("flow"), custom.get("awaiting")) in phone_steps()
         if asks_phone and buttons:
-            locale = await self._locale(str(payload["recipient_id"]))
+            locale = await self.channels.language(CHANNEL, str(payload["recipient_id"]))
             return contact_keyboard(say(locale, "share_phone"), buttons)
         return inline_keyboard(buttons)
 
-    async def _locale(self, sender_id: str) -> str | None:
-        """The conversation's language (the user may have switched with "english")."""
-        async with self.sessions() as session:
-            row = (
-                await session.execute(
-                    select(Conversation.state, Conversation.locale).where(
-                        Conversation.channel == CHANNEL, Conversation.sender_id == sender_id
-                    )
-                )
-            ).one_or_none()
-        if row is None:
-            return None
-        state, locale = row
-        return str((state or {}).get("lang") or locale or "") or None
-
     async def _progress(self, row_id: int, sent: int) -> None:
-        async with self.sessions() as session, session.begin():
-            row = await session.get(OutboxMessage, row_id)
-            if row is not None:
-                row.payload = {**row.payload, "parts_sent": sent}
+        await self.channels.note_progress(row_id, parts_sent=sent)
 
     async def _send(
         self, chat_id: int, text: str, markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None

@@ -58,10 +58,10 @@ class TelegramExtension:
             bot,
             UpdateAdapter(app.state.evidence, max_file_bytes=settings.max_file_bytes),
             app.state.pipeline,
-            app.state.sessions,
+            app.state.pipeline.channels,
             app.state.outbox,
         )
-        app.state.outbox.register(TOPIC, TelegramDelivery(bot, app.state.sessions))
+        app.state.outbox.register(TOPIC, TelegramDelivery(bot, app.state.pipeline.channels))
         app.state.telegram = TelegramRuntime(bot=bot, receiver=receiver, settings=settings)
         try:
             yield

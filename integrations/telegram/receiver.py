@@ -6,13 +6,10 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Bot, Update
 from telegram.error import TelegramError
 
-from bot.db.models import OutboxMessage
+from bot.channels import ChannelStore
 from bot.messages import InboundMessage
 from bot.outbox import OutboxDispatcher
 from bot.pipeline import Pipeline
@@ -38,13 +35,13 @@ class UpdateReceiver:
         bot: Bot,
         adapter: UpdateAdapter,
         pipeline: Pipeline,
-        sessions: async_sessionmaker[AsyncSession],
+        channels: ChannelStore,
         outbox: OutboxDispatcher,
     ) -> None:
         self.bot = bot
         self.adapter = adapter
         self.pipeline = pipeline
-        self.sessions = sessions
+        self.channels = channels
         self.outbox = outbox
 
     async def receive(self, update: Update) -> Received:
@@ -67,31 +64,11 @@ class UpdateReceiver:
     async def _notice(self, update_id: int, notice: Notice) -> bool:
         """Queue a channel sentence once per update (its key makes a redelivery a no-op)."""
         key = f"notice:telegram:{update_id}"
-        now = datetime.now(UTC)
-        try:
-            async with self.sessions() as session, session.begin():
-                exists = await session.scalar(
-                    select(OutboxMessage.id).where(OutboxMessage.key == key)
-                )
-                if exists is not None:
-                    return False
-                session.add(
-                    OutboxMessage(
-                        topic=TOPIC,
-                        key=key,
-                        payload={
-                            "recipient_id": str(notice.chat_id),
-                            "text": notice.text,
-                            "buttons": [],
-                            "custom": {},
-                        },
-                        created_at=now,
-                        next_attempt_at=now,
-                    )
-                )
-        except IntegrityError:
-            return False  # a concurrent delivery of the same update queued it
-        return True
+        payload = {"recipient_id": str(notice.chat_id), "text": notice.text, "buttons": []}
+        queued = await self.channels.queue_once(
+            topic=TOPIC, items=[(key, {**payload, "custom": {}})], due=datetime.now(UTC)
+        )
+        return queued == 1
 
     async def answer(self, callback_query_id: str) -> None:
         """Stop the button's spinner; a late or failed answer is cosmetic, so only log it."""

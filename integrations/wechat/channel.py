@@ -20,12 +20,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import Conversation, OutboxMessage
-from bot.db.models import InboundMessage as InboundRow
+from bot.channels import ChannelStore
 from bot.evidence import EvidenceStore, NotAnImage, StoredFile
 from bot.messages import InboundMessage
 from dialogues.model import Reply
@@ -76,7 +72,7 @@ class WechatChannel:
     def __init__(
         self,
         settings: WechatSettings,
-        sessions: async_sessionmaker[AsyncSession],
+        channels: ChannelStore,
         evidence: EvidenceStore,
         api: WechatApi | None,
         *,
@@ -86,7 +82,7 @@ class WechatChannel:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
-        self.sessions = sessions
+        self.channels = channels
         self.evidence = evidence
         self.api = api
         self.http = http
@@ -182,17 +178,7 @@ class WechatChannel:
     async def last_replies(self, incoming: Incoming) -> list[Reply]:
         """The replies to this user's latest message: the buttons they can answer with (the
         conversation may still be stored under the clear openid, until keys are rotated)."""
-        senders = [incoming.sender_id, incoming.openid]
-        async with self.sessions() as session:
-            stmt = (
-                select(InboundRow.replies)
-                .join(Conversation, Conversation.id == InboundRow.conversation_id)
-                .where(Conversation.channel == CHANNEL, Conversation.sender_id.in_(senders))
-                .order_by(InboundRow.id.desc())
-                .limit(1)
-            )
-            stored = (await session.execute(stmt)).scalar_one_or_none()
-        return [Reply.from_dict(r) for r in stored or []]
+        return await self.channels.last_replies(CHANNEL, [incoming.sender_id, incoming.openid])
 
     async def _photo(self, incoming: Incoming) -> StoredFile | None:
         """Fetch the original now (temporary media expire after 3 days) and store it."""
@@ -300,52 +286,33 @@ class WechatChannel:
         """Outbox rows for the customer-service sender; keys make a repeat a no-op."""
         if not texts:
             return
-        now = self.clock()
         keys = [f"{TOPIC}:{_key(incoming)}:{start + i}" for i in range(len(texts))]
-        try:
-            await self._insert_rows(incoming, keys, texts, now + timedelta(seconds=delay))
-        except IntegrityError:
+        rendered = [
+            # The payload is encrypted; the recipient is opened from it at delivery.
+            {
+                "recipient_id": incoming.openid,
+                "text": text,
+                "buttons": [],
+                "custom": {"rendered": True},
+            }
+            for text in texts
+        ]
+        now = self.clock()
+        queued = await self.channels.queue_once(
+            topic=TOPIC,
+            items=list(zip(keys, rendered, strict=True)),
+            due=now + timedelta(seconds=delay),
+            now=now,
+        )
+        if queued < len(keys):
             log.info(
                 "wechat %s: follow-ups already queued by a concurrent delivery", incoming.message_id
             )
         self.wake_outbox()
 
-    async def _insert_rows(
-        self, incoming: Incoming, keys: list[str], texts: list[str], due: datetime
-    ) -> None:
-        async with self.sessions() as session, session.begin():
-            existing = set(
-                (
-                    await session.execute(
-                        select(OutboxMessage.key).where(OutboxMessage.key.in_(keys))
-                    )
-                ).scalars()
-            )
-            for key, text in zip(keys, texts, strict=True):
-                if key in existing:
-                    continue
-                session.add(
-                    OutboxMessage(
-                        topic=TOPIC,
-                        key=key,
-                        payload={
-                            "recipient_id": incoming.openid,  # the payload is encrypted
-                            "text": text,
-                            "buttons": [],
-                            "custom": {"rendered": True},
-                        },
-                        created_at=self.clock(),
-                        next_attempt_at=due,
-                    )
-                )
-
     async def _was_deferred(self, incoming: Incoming) -> bool:
         """Another worker answered ``success`` for this message and queued the replies."""
-        async with self.sessions() as session:
-            key = f"{TOPIC}:{_key(incoming)}:0"
-            return (
-                await session.execute(select(OutboxMessage.id).where(OutboxMessage.key == key))
-            ).first() is not None
+        return await self.channels.is_queued(f"{TOPIC}:{_key(incoming)}:0")
 
     async def drain(self, grace_seconds: float = 10.0) -> None:
         """On shutdown: let running work finish (it holds user messages), then stop."""

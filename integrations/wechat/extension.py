@@ -55,7 +55,7 @@ class WechatExtension:
         async with httpx.AsyncClient(timeout=httpx.Timeout(settings.api_timeout_seconds)) as http:
             channel = WechatChannel(
                 settings,
-                sessions,
+                app.state.pipeline.channels,
                 app.state.evidence,
                 api,
                 http=http,
@@ -64,7 +64,10 @@ class WechatExtension:
             )
             if api is not None:
                 app.state.outbox.register(
-                    TOPIC, CustomerServiceSender(api, sessions, max_bytes=settings.max_reply_bytes)
+                    TOPIC,
+                    CustomerServiceSender(
+                        api, app.state.pipeline.channels, max_bytes=settings.max_reply_bytes
+                    ),
                 )
             guard = ReplayGuard(
                 sessions, window_seconds=settings.replay_window_seconds, clock=self._clock

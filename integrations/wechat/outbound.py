@@ -12,12 +12,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from bot.db.models import Case, CaseEvent, OutboxMessage
-from bot.outbox import GiveUp, RetryLater
-from bot.senders import UnknownAddress, address_of, sender_key
+from bot.channels import ChannelStore
+from bot.outbox import Delivery, GiveUp, RetryLater
+from bot.senders import UnknownAddress, sender_key
 from dialogues.model import Reply
 from integrations.wechat import render
 from integrations.wechat.api import ApiError, WechatApi
@@ -37,13 +34,13 @@ class CustomerServiceSender:
     def __init__(
         self,
         api: WechatApi,
-        sessions: async_sessionmaker[AsyncSession],
+        channels: ChannelStore,
         *,
         max_bytes: int = 2048,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.api = api
-        self.sessions = sessions
+        self.channels = channels
         self.max_bytes = max_bytes
         self.clock = clock
 
@@ -54,13 +51,12 @@ class CustomerServiceSender:
         reply = Reply.from_dict(payload)
         return [c for t in render.render_each([reply]) for c in render.split(t, self.max_bytes)]
 
-    async def __call__(self, row: OutboxMessage) -> None:
+    async def __call__(self, row: Delivery) -> None:
         recipient = str(row.payload.get("recipient_id") or "")
         if not recipient:
             raise GiveUp("no recipient_id")
         try:
-            async with self.sessions() as session:
-                openid = await address_of(session, "wechat", recipient)
+            openid = await self.channels.address("wechat", recipient)
         except UnknownAddress as exc:
             raise GiveUp(str(exc)) from None
         for text in self.texts(row.payload):
@@ -75,33 +71,19 @@ class CustomerServiceSender:
                     raise RetryLater(str(exc), after=60.0) from None
                 raise RetryLater(str(exc)) from None
 
-    async def record_unreachable(self, row: OutboxMessage, openid: str, exc: ApiError) -> None:
+    async def record_unreachable(self, row: Delivery, openid: str, exc: ApiError) -> None:
         """Put it on the case the message was about (or the user's latest case)."""
-        case_no = (row.payload.get("custom") or {}).get("case_no")
-        async with self.sessions() as session, session.begin():
-            stmt = select(Case)
-            if case_no:
-                stmt = stmt.where(Case.case_no == case_no)
-            else:
-                senders = [sender_key("wechat", openid), openid]  # hashed, or not yet
-                stmt = stmt.where(Case.channel == "wechat", Case.sender_id.in_(senders)).order_by(
-                    Case.id.desc()
-                )
-            case = (await session.execute(stmt.limit(1))).scalar_one_or_none()
-            if case is None:
-                log.warning("wechat: %s for %s, no case to record it on", UNREACHABLE, row.key)
-                return
-            session.add(
-                CaseEvent(
-                    case_id=case.id,
-                    kind="channel_unreachable",
-                    detail={
-                        "channel": "wechat",
-                        "errcode": exc.errcode,
-                        "message": UNREACHABLE,
-                        "outbox_key": row.key,
-                    },
-                    actor="wechat",
-                    at=self.clock(),
-                )
-            )
+        recorded = await self.channels.record_unreachable(
+            "wechat",
+            [sender_key("wechat", openid), openid],  # hashed, or not yet
+            case_no=(row.payload.get("custom") or {}).get("case_no"),
+            detail={
+                "channel": "wechat",
+                "errcode": exc.errcode,
+                "message": UNREACHABLE,
+                "outbox_key": row.key,
+            },
+            at=self.clock(),
+        )
+        if not recorded:
+            log.warning("wechat: %s for %s, no case to record it on", UNREACHABLE, row.key)

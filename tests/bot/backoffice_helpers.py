@@ -93,7 +93,8 @@ async def submit_case(
     """A case submitted the way the dialogue does it, on a conversation of ``channel``."""
     from sqlalchemy import select
 
-    from bot.cases import SessionCaseService
+    from bot.cases import Filer, submit
+    from dialogues.actions import SubmitCase
     from bot.db.models import Conversation
 
     at = at or datetime(2026, 9, 29, 2, 0, tzinfo=UTC)
@@ -129,15 +130,9 @@ async def submit_case(
             )
             session.add(conversation)
             await session.flush()
-        service = SessionCaseService(
-            session,
-            conversation_id=conversation.id,
-            channel=channel,
-            sender_id=sender,
-            locale=locale,
-            now=at,
-        )
-        receipt = await service.submit(kind=kind, fields=fields, personal=personal, evidence_ids=[])
+        filer = Filer(conversation.id, channel, sender, locale, at)
+        action = SubmitCase(kind=kind, fields=fields, personal=personal)
+        receipt = await session.run_sync(submit, filer, action)
     return receipt.case_no
 
 

@@ -21,12 +21,12 @@ async def test_case_numbers_unique_across_workers(db_url: str) -> None:
 
     async def allocate(i: int) -> str:
         async with makers[i % 2]() as session, session.begin():
-            return await next_case_no(session, kind="complaint", at=at)
+            return await session.run_sync(next_case_no, kind="complaint", at=at)
 
     try:
         numbers = await asyncio.gather(*(allocate(i) for i in range(40)))
         async with makers[0]() as session, session.begin():
-            report = await next_case_no(session, kind="report", at=at)
+            report = await session.run_sync(next_case_no, kind="report", at=at)
     finally:
         for engine in engines:
             await engine.dispose()
@@ -40,8 +40,8 @@ async def test_case_number_uses_shanghai_date(sqlite_url: str) -> None:
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
             # 2026-11-27 20:30 UTC is already 28 November in Shanghai.
-            number = await next_case_no(
-                session, kind="complaint", at=datetime(2026, 11, 27, 20, 30, tzinfo=UTC)
+            number = await session.run_sync(
+                next_case_no, kind="complaint", at=datetime(2026, 11, 27, 20, 30, tzinfo=UTC)
             )
     finally:
         await engine.dispose()

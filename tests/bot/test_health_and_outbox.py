@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.db.models import OutboxMessage
-from bot.outbox import GiveUp, OutboxDispatcher, RetryLater
+from bot.outbox import Delivery, GiveUp, OutboxDispatcher, RetryLater
 
 
 async def test_health_and_readiness(client: Any) -> None:
@@ -67,7 +67,7 @@ async def test_outbox_delivers_retries_and_gives_up(app: Any) -> None:
     delivered: list[str] = []
     failures = {"flaky": 1}
 
-    async def handler(row: OutboxMessage) -> None:
+    async def handler(row: Delivery) -> None:
         if row.key == "blocked":
             raise GiveUp("user blocked the bot")
         if row.key == "broken":

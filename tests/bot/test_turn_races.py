@@ -1,7 +1,7 @@
-"""Turns decided on a snapshot (SQLite) never lose an answer, a hand-over or a busy write.
+"""Turns decided on a snapshot never lose an answer, a hand-over or a busy write.
 
-On SQLite the pipeline decides an ordinary turn outside the write lock and commits it only if
-the conversation is unchanged (bot/turns.py). These tests force each way that can go wrong —
+The pipeline decides a turn on a snapshot, outside any transaction, and applies it only if the
+conversation is unchanged (bot/pipeline.py, bot/conversations.py). These tests force each way that can go wrong —
 a second message or a staff take-over between the decision and the commit, a database held
 busy by another writer — and check what the consumer and the staff would see.
 """
@@ -19,7 +19,8 @@ from sqlalchemy.engine import make_url
 
 from bot.db.models import Conversation, InboundMessage, TranscriptEntry
 from dialogues.engine import Engine
-from dialogues.model import Outcome, Turn
+from dialogues.actions import Decision
+from dialogues.model import Turn
 from dialogues.ports import Ports
 from tests.factories import chat_for
 
@@ -32,9 +33,9 @@ class PausingEngine(Engine):
         self.hook: Callable[[], Awaitable[None]] | None = None
         self.decisions = 0
 
-    async def handle(self, state: dict[str, Any], turn: Turn, ports: Ports) -> Outcome:
+    async def decide(self, state: dict[str, Any], turn: Turn, ports: Ports) -> Decision:
         self.decisions += 1
-        outcome = await super().handle(state, turn, ports)
+        outcome = await super().decide(state, turn, ports)
         hook, self.hook = self.hook, None
         if hook is not None:
             await hook()

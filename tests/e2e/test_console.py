@@ -20,11 +20,12 @@ PASSWORD = "correct horse battery"
 
 
 def _submit_case(env: dict[str, str]) -> str:
-    from bot.cases import SessionCaseService
+    from bot.cases import Filer, submit
     from bot.crypto import KEYRING, keyring_from_settings
     from bot.db.engine import make_engine, make_sessionmaker
     from bot.db.models import Conversation
     from bot.settings import Settings
+    from dialogues.actions import SubmitCase
 
     # Encrypt with the server's key (the key file under its data directory).
     KEYRING.configure(keyring_from_settings(Settings(data_dir=Path(env["WEIQUAN_DATA_DIR"]))))
@@ -44,15 +45,8 @@ def _submit_case(env: dict[str, str]) -> str:
                 )
                 session.add(conversation)
                 await session.flush()
-                service = SessionCaseService(
-                    session,
-                    conversation_id=conversation.id,
-                    channel="rest",
-                    sender_id="web-case",
-                    locale="zh",
-                    now=now,
-                )
-                receipt = await service.submit(
+                filer = Filer(conversation.id, "rest", "web-case", "zh", now)
+                action = SubmitCase(
                     kind="complaint",
                     fields={
                         "product": "充电宝",
@@ -61,8 +55,8 @@ def _submit_case(env: dict[str, str]) -> str:
                         "amount": 89,
                     },
                     personal={"name": "赵六", "phone": "13512345678", "address": "杭州市"},
-                    evidence_ids=[],
                 )
+                receipt = await session.run_sync(submit, filer, action)
                 return receipt.case_no
         finally:
             await engine.dispose()

@@ -61,7 +61,7 @@ class Polling:
             )
 
         await self.double.wait_for(confirmed)
-        sessions = self.runtime.receiver.sessions
+        sessions = self.runtime.receiver.pipeline.sessions
         for _ in range(500):
             async with sessions() as session:
                 pending = await session.scalar(
@@ -81,7 +81,7 @@ class Polling:
         return self.double.sent()[before:]
 
     async def step(self) -> str | None:
-        async with self.runtime.receiver.sessions() as session:
+        async with self.runtime.receiver.pipeline.sessions() as session:
             conversation = (await session.execute(select(Conversation))).scalar_one()
         return conversation.state.get("step")
 
@@ -135,7 +135,7 @@ async def test_case_with_photos_filed_in_polling_mode(
 ) -> None:
     flow = all_flows()[flow_name]
     case_no = await file_case(polling.say, polling.step, FakeUser(double, 779000), flow)
-    async with polling.runtime.receiver.sessions() as session:
+    async with polling.runtime.receiver.pipeline.sessions() as session:
         case = await get_case(session, case_no)
     assert case is not None and case.channel == "telegram"
     if any(s.type == "photos" for s in flow.steps):

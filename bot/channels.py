@@ -1,0 +1,180 @@
+"""What channel adapters may ask of storage, so that none of them touches the app's tables.
+
+An adapter turns a platform message into an ``InboundMessage``, calls the pipeline and renders
+its result. The few things it needs besides (the buttons of the user's last answer, follow-up
+messages queued once, where to send a delivery, which language a user reads) are here, run
+through the same ``ConversationStore`` as the turns.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot.conversations import ConversationStore
+from bot.db.models import Case, CaseEvent, Conversation, InboundMessage, OutboxMessage
+from bot.senders import UnknownAddress, is_hashed, sender_key
+from dialogues.model import Reply
+
+_outbox = cast(Table, OutboxMessage.__table__)
+
+
+def address_of(session: Session, channel: str, sender_id: str) -> str:
+    """The platform id to send to for a stored sender id.
+
+    A clear sender id (REST, or a row not yet converted by ``weiquan keys rotate``) is its
+    own address. A hashed one is opened from ``conversations.address`` and checked against the
+    hash, so an address copied from another conversation is refused rather than used.
+    """
+    if not is_hashed(sender_id):
+        return sender_id
+    address = session.execute(
+        select(Conversation.address).where(
+            Conversation.channel == channel, Conversation.sender_id == sender_id
+        )
+    ).scalar_one_or_none()
+    if not address or not hmac.compare_digest(sender_key(channel, address), sender_id):
+        raise UnknownAddress(f"{channel}: no address for {sender_id}")
+    return str(address)
+
+
+def _last_replies(session: Session, channel: str, senders: list[str]) -> list[dict[str, Any]]:
+    stmt = (
+        select(InboundMessage.replies)
+        .join(Conversation, Conversation.id == InboundMessage.conversation_id)
+        .where(Conversation.channel == channel, Conversation.sender_id.in_(senders))
+        .order_by(InboundMessage.id.desc())
+        .limit(1)
+    )
+    return list(session.execute(stmt).scalar_one_or_none() or [])
+
+
+def _queue_once(
+    session: Session,
+    topic: str,
+    items: list[tuple[str, dict[str, Any]]],
+    due: datetime,
+    now: datetime,
+) -> int:
+    dialect = session.get_bind().dialect.name
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    rows = [
+        {
+            "topic": topic,
+            "key": key[:128],
+            "payload": payload,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": now,
+            "next_attempt_at": due,
+        }
+        for key, payload in items
+    ]
+    stmt = upsert(_outbox).on_conflict_do_nothing(index_elements=["key"]).returning(_outbox.c.id)
+    return sum(1 for row in rows if session.execute(stmt, row).first() is not None)
+
+
+def _language(session: Session, channel: str, sender_id: str) -> str | None:
+    row = session.execute(
+        select(Conversation.state, Conversation.locale).where(
+            Conversation.channel == channel, Conversation.sender_id == sender_id
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    state, locale = row
+    return str((state or {}).get("lang") or locale or "") or None
+
+
+def _progress(session: Session, delivery_id: int, values: dict[str, Any]) -> None:
+    row = session.get(OutboxMessage, delivery_id)
+    if row is not None:
+        row.payload = {**row.payload, **values}
+
+
+def _record_unreachable(
+    session: Session,
+    channel: str,
+    senders: list[str],
+    case_no: str | None,
+    detail: dict[str, Any],
+    at: datetime,
+) -> bool:
+    stmt = select(Case)
+    if case_no:
+        stmt = stmt.where(Case.case_no == case_no)
+    else:
+        stmt = stmt.where(Case.channel == channel, Case.sender_id.in_(senders))
+        stmt = stmt.order_by(Case.id.desc())
+    case = session.execute(stmt.limit(1)).scalar_one_or_none()
+    if case is None:
+        return False
+    session.execute(
+        insert(CaseEvent).values(
+            case_id=case.id, kind="channel_unreachable", detail=detail, actor=channel, at=at
+        )
+    )
+    return True
+
+
+class ChannelStore:
+    """The storage port of channel adapters and outbox handlers."""
+
+    def __init__(self, store: ConversationStore) -> None:
+        self.store = store
+
+    async def last_replies(self, channel: str, senders: list[str]) -> list[Reply]:
+        """The replies to this user's latest message: the buttons they may answer with."""
+        stored = await self.store.read(lambda s: _last_replies(s, channel, senders))
+        return [Reply.from_dict(r) for r in stored]
+
+    async def queue_once(
+        self,
+        *,
+        topic: str,
+        items: list[tuple[str, dict[str, Any]]],
+        due: datetime,
+        now: datetime | None = None,
+    ) -> int:
+        """Outbox rows by key, sent from ``due``; a key already queued (a repeated delivery)
+        is skipped. Returns how many were new."""
+        if not items:
+            return 0
+        created = now or due
+        return await self.store.write(lambda s: _queue_once(s, topic, items, due, created))
+
+    async def is_queued(self, key: str) -> bool:
+        stmt = select(OutboxMessage.id).where(OutboxMessage.key == key)
+        return await self.store.read(lambda s: s.execute(stmt).first() is not None)
+
+    async def address(self, channel: str, sender_id: str) -> str:
+        """Where to send (``UnknownAddress`` when there is nowhere)."""
+        return await self.store.read(lambda s: address_of(s, channel, sender_id))
+
+    async def language(self, channel: str, sender_id: str) -> str | None:
+        """The conversation's language (the user may have switched with "english")."""
+        return await self.store.read(lambda s: _language(s, channel, sender_id))
+
+    async def note_progress(self, delivery_id: int, **values: Any) -> None:
+        """Remember, on the delivery, how far it got (parts of a split reply already sent)."""
+        await self.store.write(lambda s: _progress(s, delivery_id, values))
+
+    async def record_unreachable(
+        self,
+        channel: str,
+        senders: list[str],
+        *,
+        case_no: str | None,
+        detail: dict[str, Any],
+        at: datetime,
+    ) -> bool:
+        """A ``channel_unreachable`` event on the case a message was about (or the user's
+        latest case); False when there is no case to put it on."""
+        return await self.store.write(
+            lambda s: _record_unreachable(s, channel, senders, case_no, detail, at)
+        )

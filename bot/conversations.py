@@ -1,0 +1,286 @@
+"""The turn's storage: a snapshot to decide on, and one short transaction to apply it.
+
+Everything a turn reads or writes is a plain function of a synchronous SQLAlchemy
+``Session`` (``load``, ``open_for_evidence``, ``apply``), the same code on every database.
+``ConversationStore`` runs those functions; how it runs them is the only place the databases
+differ:
+
+- **PostgreSQL** runs them through the app's async engine (``AsyncSession.run_sync``);
+  row locks and the revision check keep concurrent turns apart.
+- **SQLite** (a file) runs each transaction whole in a worker thread on a synchronous engine,
+  so SQLite's only write lock is held for the SQL alone and never while the event loop
+  serves other requests; writers of this process and of others sharing the file queue at a
+  FIFO gate (``bot/db/write_gate.py``) instead of in SQLite's sleeping busy handler. A
+  transaction that issues a case number commits with ``synchronous=FULL``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import Engine, Table, bindparam, create_engine, event, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db.engine import DURABLE, READ_ONLY, read_only, sqlite_begin, sqlite_pragmas
+from bot.db.models import Conversation, Evidence, InboundMessage, TranscriptEntry
+from bot.db.write_gate import WriteGate, lock_path_for
+from bot.messages import InboundMessage as Message
+from dialogues.model import EvidenceRef
+
+T = TypeVar("T")
+
+_conversations = cast(Table, Conversation.__table__)
+_inbound = cast(Table, InboundMessage.__table__)
+
+
+class Conflict(Exception):
+    """The conversation moved on (another message, or a person took it) after the snapshot,
+    or two first messages raced to create it: decide again on fresh state."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a turn is decided on. ``id`` is None before the sender's first message."""
+
+    id: int | None
+    sender_id: str
+    locale: str | None
+    state: dict[str, Any]
+    handover: str | None
+    revision: int
+    # The replies already given to this very message: it is a repeat.
+    answer: list[dict[str, Any]] | None
+
+
+def load(session: Session, message: Message) -> Snapshot:
+    """The sender's conversation and any earlier answer to this message, in one statement.
+
+    A conversation kept under the clear platform id (from before ids were hashed, until
+    ``weiquan keys rotate`` converts it) goes on being used rather than a second one started.
+    """
+    senders = [message.sender_id]
+    if message.address is not None and message.address != message.sender_id:
+        senders.append(message.address)
+    answer = (
+        select(_inbound.c.replies)
+        .where(
+            _inbound.c.channel == message.channel,
+            _inbound.c.conversation_id == _conversations.c.id,
+            _inbound.c.channel_message_id == message.channel_message_id,
+        )
+        .scalar_subquery()
+        .label("answer")
+    )
+    stmt = select(
+        _conversations.c.id,
+        _conversations.c.sender_id,
+        _conversations.c.locale,
+        _conversations.c.state,
+        _conversations.c.handover,
+        _conversations.c.revision,
+        answer,
+    ).where(
+        _conversations.c.channel == message.channel,
+        _conversations.c.sender_id.in_(senders),
+    )
+    rows = {row.sender_id: row for row in session.execute(stmt)}
+    row = rows.get(message.sender_id) or next(iter(rows.values()), None)
+    if row is None:
+        return Snapshot(None, message.sender_id, None, {}, None, 0, None)
+    return Snapshot(
+        row.id, row.sender_id, row.locale, row.state or {}, row.handover, row.revision, row.answer
+    )
+
+
+def create(session: Session, message: Message, sender_id: str, locale: str, now: datetime) -> int:
+    """The sender's conversation, created now; ``Conflict`` if a concurrent message did."""
+    dialect = session.get_bind().dialect.name
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        upsert(_conversations)
+        .values(
+            channel=message.channel,
+            sender_id=sender_id,
+            address=message.address,
+            locale=locale,
+            state={},
+            message_count=0,
+            revision=0,
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "sender_id"])
+        .returning(_conversations.c.id)
+    )
+    created = session.execute(stmt).scalar_one_or_none()
+    if created is None:
+        raise Conflict("a concurrent message created the conversation")
+    return int(created)
+
+
+def open_for_evidence(
+    session: Session, message: Message, snapshot: Snapshot, locale: str, now: datetime
+) -> EvidenceRef:
+    """Store the row of a file the sender sent (already on disk) before anything refers to
+    it, creating the conversation if this is its first message."""
+    conversation_id = snapshot.id
+    if conversation_id is None:
+        try:
+            with session.begin_nested():
+                conversation_id = create(session, message, snapshot.sender_id, locale, now)
+        except Conflict:
+            conversation_id = load(session, message).id
+    file = message.file
+    if file is None or conversation_id is None:
+        raise ValueError("a message with a file, and its conversation, are needed")
+    evidence_id = session.execute(
+        insert(Evidence)
+        .values(
+            sha256=file.sha256,
+            conversation_id=conversation_id,
+            content_type=file.content_type,
+            size=file.size,
+            filename=file.filename,
+            source=message.channel,
+            created_at=now,
+        )
+        .returning(Evidence.id)
+    ).scalar_one()
+    return EvidenceRef(evidence_id, file.sha256, file.content_type)
+
+
+def advance(
+    session: Session,
+    conversation_id: int,
+    *,
+    revision: int | None,
+    state: dict[str, Any] | None,
+    address: str | None,
+    now: datetime,
+) -> None:
+    """Count the message and keep the new state, if the conversation is still at
+    ``revision`` and in the bot's hands (``revision=None``: a held conversation, counted)."""
+    values: dict[str, Any] = {
+        "message_count": _conversations.c.message_count + 1,
+        "revision": _conversations.c.revision + 1,
+        "updated_at": now,
+    }
+    if state is not None:
+        values["state"] = state
+    if address is not None:
+        given = bindparam("given_address", address, type_=_conversations.c.address.type)
+        values["address"] = func.coalesce(_conversations.c.address, given)
+    stmt = update(_conversations).where(_conversations.c.id == conversation_id)
+    if revision is not None:
+        stmt = stmt.where(
+            _conversations.c.revision == revision, _conversations.c.handover.is_(None)
+        )
+    if session.execute(stmt.values(**values)).rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("the conversation moved on")
+
+
+def record(
+    session: Session,
+    message: Message,
+    conversation_id: int,
+    content: dict[str, Any],
+    replies: list[dict[str, Any]],
+    now: datetime,
+) -> None:
+    """The inbound row (unique per message of a sender: a repeat fails here) and the
+    transcript, as one multi-row INSERT."""
+    session.execute(
+        insert(InboundMessage).values(
+            channel=message.channel,
+            channel_message_id=message.channel_message_id,
+            conversation_id=conversation_id,
+            kind=message.kind,
+            content=content,
+            received_at=now,
+            replies=replies,
+        )
+    )
+    transcript = [
+        {
+            "conversation_id": conversation_id,
+            "direction": "in",
+            "author": "user",
+            "text": message.text or (message.payload or ""),
+            "payload": content,
+            "at": now,
+        }
+    ] + [
+        {
+            "conversation_id": conversation_id,
+            "direction": "out",
+            "author": "bot",
+            "text": reply["text"],
+            "payload": reply,
+            "at": now,
+        }
+        for reply in replies
+    ]
+    session.execute(insert(TranscriptEntry), transcript)
+
+
+class ConversationStore:
+    """Runs the turn's functions on the app's database (see the module docstring)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+        self.readers = read_only(sessions)
+        bind = sessions.kw["bind"]
+        url = bind.url.render_as_string(hide_password=False)
+        self.dialect: str = bind.dialect.name
+        gate_file = lock_path_for(url) if self.dialect == "sqlite" else None
+        self.gate = WriteGate(gate_file) if gate_file is not None else None
+        self._sync: Engine | None = None
+        self._threaded: dict[str, sessionmaker[Session]] = {}
+        if gate_file is not None:  # a SQLite file (not :memory:)
+            self._sync = create_engine(
+                make_url(url).set(drivername="sqlite"),
+                connect_args={"check_same_thread": False, "timeout": 30},
+            )
+            event.listen(self._sync, "connect", sqlite_pragmas)
+            event.listen(self._sync, "begin", sqlite_begin)
+            self._threaded = {
+                mode: sessionmaker(self._sync.execution_options(**options), expire_on_commit=False)
+                for mode, options in (
+                    ("read", {READ_ONLY: True}),
+                    ("write", {}),
+                    ("durable", {DURABLE: True}),
+                )
+            }
+
+    async def read(self, fn: Callable[[Session], T]) -> T:
+        """``fn`` on a read-only snapshot (on SQLite it never takes the write lock)."""
+        if self._threaded:
+            return await asyncio.to_thread(self._in_thread, "read", fn)
+        async with self.readers() as session:
+            return await session.run_sync(fn)
+
+    async def write(self, fn: Callable[[Session], T], *, durable: bool = False) -> T:
+        """``fn`` in one transaction, committed when it returns and rolled back if it raises.
+        ``durable``: the commit must survive a power cut, not only a crash (case numbers)."""
+        if not self._threaded:
+            async with self.sessions() as session, session.begin():
+                return await session.run_sync(fn)
+        async with self.gate.hold():  # type: ignore[union-attr]  # set with _threaded
+            return await asyncio.to_thread(self._in_thread, "durable" if durable else "write", fn)
+
+    def _in_thread(self, mode: str, fn: Callable[[Session], T]) -> T:
+        with self._threaded[mode]() as session, session.begin():
+            return fn(session)
+
+    async def aclose(self) -> None:
+        if self.gate is not None:
+            self.gate.close()
+        if self._sync is not None:
+            self._sync.dispose()
