@@ -17,7 +17,8 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
-from bot.crypto import KEYRING, keyring_from_settings
+from bot.backoffice import Handoff
+from bot.crypto import keyring_from_settings
 from bot.db.engine import engine_from_settings, make_sessionmaker
 from bot.db.migrate import upgrade_async
 from bot.evidence import EvidenceStore
@@ -26,7 +27,7 @@ from bot.housekeeping import housekeeping_loop
 from bot.knowledge.service import KnowledgeService, load_knowledge_base
 from bot.outbox import OutboxDispatcher
 from bot.pipeline import Pipeline
-from bot.senders import LOOKUP, lookup_key_from_settings
+from bot.senders import SenderIds
 from bot.settings import Settings
 from bot.status import ClaimPolicy
 from bot.understanding import NluNormalizer
@@ -53,14 +54,15 @@ def build_registry(
     settings: Settings, http: httpx.AsyncClient
 ) -> tuple[CertificateRegistry, AsyncEngine | None]:
     """The embedded registry on its own reader engine, or the configured registry service."""
-    if settings.ccc_registry_url:
+    chat = settings.chat
+    if chat.ccc_registry_url:
         registry = HttpRegistry(
             http,
-            settings.ccc_registry_url,
-            token=settings.ccc_registry_token,
-            timeout=settings.ccc_registry_timeout,
-            retries=settings.ccc_registry_retries,
-            cache_ttl=settings.ccc_registry_cache_ttl,
+            chat.ccc_registry_url,
+            token=chat.ccc_registry_token,
+            timeout=chat.ccc_registry_timeout,
+            retries=chat.ccc_registry_retries,
+            cache_ttl=chat.ccc_registry_cache_ttl,
         )
         return registry, None
     embedded, engine = EmbeddedRegistry.for_reading(settings.resolved_database_url)
@@ -83,15 +85,18 @@ def create_app(
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if migrate:
             await upgrade_async(settings.resolved_database_url)
-        # Personal data is encrypted with this instance's key (its data dir or WEIQUAN_PII_KEY).
-        KEYRING.configure(keyring_from_settings(settings))
-        LOOKUP.configure(lookup_key_from_settings(settings))
+        # This app's keys and hand-off travel with what it builds, never through the process:
+        # personal data with its engines and evidence store (its data dir or WEIQUAN_PII_KEY),
+        # sender ids with its channel storage, the hand-off with what files or changes a case.
+        keyring = keyring_from_settings(settings)
+        senders = SenderIds.from_settings(settings)
+        handoff = Handoff.from_settings(settings)
         async with AsyncExitStack() as stack:
-            db_engine = engine_from_settings(settings)
+            db_engine = engine_from_settings(settings, keyring)
             stack.push_async_callback(db_engine.dispose)
             sessions = make_sessionmaker(db_engine)
             http = await stack.enter_async_context(
-                httpx.AsyncClient(timeout=settings.ccc_registry_timeout)
+                httpx.AsyncClient(timeout=settings.chat.ccc_registry_timeout)
             )
             # The NLU client gets its own client: no proxy from the environment on loopback.
             nlu_http = await stack.enter_async_context(httpx.AsyncClient(trust_env=False))
@@ -99,12 +104,16 @@ def create_app(
             if registry_engine is not None:
                 stack.push_async_callback(registry_engine.dispose)
             knowledge = KnowledgeService(CccService(registry), await load_knowledge_base())
-            understanding = await stack.enter_async_context(open_nlu(settings, nlu_http))
+            understanding = await stack.enter_async_context(
+                open_nlu(settings.nlu, nlu_http, log_file=settings.data_dir / "log" / "rasa.log")
+            )
             pipeline = Pipeline(
                 sessions,
                 Engine(),
                 understanding,
                 NluNormalizer(),
+                senders=senders,
+                handoff=handoff,
                 knowledge=knowledge,
                 claims=ClaimPolicy.from_settings(settings),
             )
@@ -114,7 +123,9 @@ def create_app(
             app.state.sessions = sessions
             app.state.http = http
             app.state.knowledge = knowledge
-            app.state.evidence = EvidenceStore(settings.evidence_dir)
+            app.state.senders = senders
+            app.state.handoff = handoff
+            app.state.evidence = EvidenceStore(settings.evidence_dir, keyring)
             app.state.understanding = understanding
             app.state.pipeline = pipeline
             app.state.outbox = OutboxDispatcher(
@@ -133,7 +144,7 @@ def create_app(
                     housekeeping_loop(
                         sessions,
                         app.state.evidence,
-                        orphan_hours=settings.evidence_orphan_hours,
+                        orphan_hours=settings.chat.evidence_orphan_hours,
                     ),
                     name="evidence-housekeeping",
                 )
@@ -159,7 +170,7 @@ def create_app(
     )
     app.state.settings = settings
     errors.install(app)
-    ratelimit.install(app, settings)
+    ratelimit.install(app, settings.chat)
     app.add_middleware(SecurityHeaders)
     app.include_router(health.router)
     app.include_router(rest.router, dependencies=[Depends(ratelimit.limit_sender)])
@@ -190,4 +201,6 @@ def create_asgi(settings: Settings | None = None) -> ASGIApp:
     and the body-size limit (so a refused client's body is never read)."""
     settings = settings or Settings()
     app = create_app(settings, extensions=default_extensions(), freeze_heap=True)
-    return ratelimit.AddressLimit(BodyLimit(app, settings.max_body_bytes), app.state.chat_limits)
+    return ratelimit.AddressLimit(
+        BodyLimit(app, settings.chat.max_body_bytes), app.state.chat_limits
+    )

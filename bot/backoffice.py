@@ -1,8 +1,8 @@
 """Hand-off to an external back office: each submitted case and status change, signed, retried.
 
-``enqueue`` runs inside the transaction that changed the case and writes an outbox row holding
-only the case number and event id; ``Delivery`` builds the JSON at send time (so no personal
-data sits in the outbox), signs it with HMAC-SHA256 and POSTs it. Anything but a 2xx (or 409,
+``Handoff.enqueue`` runs inside the transaction that changed the case and writes an outbox
+row holding only the case number and event id; ``Delivery`` builds the JSON at send time (so
+no personal data sits in the outbox), signs it with HMAC-SHA256 and POSTs it. Anything but a 2xx (or 409,
 "already have it") is retried by the outbox with exponential backoff. Schema: docs/backoffice.md.
 """
 
@@ -13,6 +13,7 @@ import hmac
 import json
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ from bot.outbox import GiveUp, RetryLater, parse_retry_after
 
 if TYPE_CHECKING:
     from bot.runtime import BackofficeRuntime
-    from bot.staff.settings import BackofficeSettings
+    from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 TOPIC = "backoffice"
@@ -43,44 +44,37 @@ EVENT_NAMES = {
 }
 
 
-class _State:
-    """Whether hand-off is on in this process; set by the extension, else read from the env."""
+@dataclass(frozen=True)
+class Handoff:
+    """Whether this app hands cases to a back office: built from its settings with the app
+    and given to what files or changes a case (the pipeline, the staff workflow)."""
 
-    enabled: bool | None = None
+    enabled: bool = False
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Handoff:
+        return cls(enabled=bool(settings.backoffice.url))
 
-def configure(settings: BackofficeSettings) -> None:
-    _State.enabled = bool(settings.backoffice_url)
+    def enqueue(self, session: Session, case: Case, event: CaseEvent, *, now: datetime) -> None:
+        """Queue the hand-off of ``event`` in the caller's transaction (no-op when off).
 
-
-def enabled() -> bool:
-    if _State.enabled is None:
-        from bot.staff.settings import BackofficeSettings
-
-        configure(BackofficeSettings())
-    return bool(_State.enabled)
+        Async callers: ``await session.run_sync(handoff.enqueue, case, event, now=now)``."""
+        if not self.enabled:
+            return
+        if event.id is None:
+            session.flush()
+        key = idempotency_key(case.case_no, event.id)
+        outbox.enqueue(
+            session,
+            topic=TOPIC,
+            key=f"{TOPIC}:{key}",
+            payload={"case_no": case.case_no, "event_id": event.id},
+            due=now,
+        )
 
 
 def idempotency_key(case_no: str, event_id: int) -> str:
     return f"{case_no}:{event_id}"
-
-
-def enqueue(session: Session, case: Case, event: CaseEvent, *, now: datetime) -> None:
-    """Queue the hand-off of ``event`` in the caller's transaction (no-op when not configured).
-
-    Async callers: ``await session.run_sync(enqueue, case, event, now=now)``."""
-    if not enabled():
-        return
-    if event.id is None:
-        session.flush()
-    key = idempotency_key(case.case_no, event.id)
-    outbox.enqueue(
-        session,
-        topic=TOPIC,
-        key=f"{TOPIC}:{key}",
-        payload={"case_no": case.case_no, "event_id": event.id},
-        due=now,
-    )
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -143,8 +137,8 @@ class Delivery:
         self.runtime = runtime
 
     async def __call__(self, row: outbox.Delivery) -> None:
-        settings = self.runtime.settings
-        if not settings.backoffice_url:
+        settings = self.runtime.settings.backoffice
+        if not settings.url:
             raise RetryLater("WEIQUAN_BACKOFFICE_URL is not set", after=300)
         async with self.runtime.sessions() as session:
             found = (
@@ -164,14 +158,14 @@ class Delivery:
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "Idempotency-Key": idempotency_key(found[0].case_no, found[1].id),
-            SIGNATURE_HEADER: sign(settings.backoffice_secret or "", timestamp, body),
+            SIGNATURE_HEADER: sign(settings.secret or "", timestamp, body),
         }
         try:
             response = await self.runtime.http.post(
-                settings.backoffice_url,
+                settings.url,
                 content=body,
                 headers=headers,
-                timeout=settings.backoffice_timeout,
+                timeout=settings.timeout,
             )
         except httpx.HTTPError as exc:
             raise RetryLater(f"{type(exc).__name__}: {exc}") from None

@@ -11,7 +11,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, selectinload
 
-from bot import backoffice, reports
+from bot import reports
+from bot.backoffice import Handoff
 from bot.db.models import Case, CaseEvent, CaseSequence, Evidence
 from bot.deadlines import Deadline, complaint_acceptance_due, local_date, report_verification_due
 from bot.senders import shown_sender
@@ -56,9 +57,9 @@ class Filer:
     client_address: str | None = None
 
 
-def submit(session: Session, filer: Filer, action: SubmitCase) -> CaseReceipt:
+def submit(session: Session, filer: Filer, action: SubmitCase, *, handoff: Handoff) -> CaseReceipt:
     """File a case in the turn's transaction: number, deadline, duplicate check, evidence,
-    the first event and the back-office hand-off."""
+    the first event and the back-office hand-off (when this app has one)."""
     kind, now = action.kind, filer.now
     case_no = next_case_no(session, kind=kind, at=now)
     deadline = decision_deadline(kind, now)
@@ -122,7 +123,7 @@ def submit(session: Session, filer: Filer, action: SubmitCase) -> CaseReceipt:
     )
     session.add(submitted)
     # Hand the new case to the external back office (an outbox row; no-op when not set).
-    backoffice.enqueue(session, case, submitted, now=now)
+    handoff.enqueue(session, case, submitted, now=now)
     return CaseReceipt(
         case_no=case_no,
         kind=kind,

@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session
 
 from bot.conversations import ConversationStore
 from bot.db.models import Case, CaseEvent, Conversation, InboundMessage, OutboxMessage
-from bot.senders import UnknownAddress, is_hashed, sender_key
+from bot.senders import SenderIds, UnknownAddress, is_hashed
 from dialogues.model import Reply
 
 _outbox = cast(Table, OutboxMessage.__table__)
 
 
-def address_of(session: Session, channel: str, sender_id: str) -> str:
+def address_of(session: Session, senders: SenderIds, channel: str, sender_id: str) -> str:
     """The platform id to send to for a stored sender id.
 
     A clear sender id (REST, or a row not yet converted by ``weiquan keys rotate``) is its
@@ -38,7 +38,7 @@ def address_of(session: Session, channel: str, sender_id: str) -> str:
             Conversation.channel == channel, Conversation.sender_id == sender_id
         )
     ).scalar_one_or_none()
-    if not address or not hmac.compare_digest(sender_key(channel, address), sender_id):
+    if not address or not hmac.compare_digest(senders.sender_id(channel, address), sender_id):
         raise UnknownAddress(f"{channel}: no address for {sender_id}")
     return str(address)
 
@@ -125,8 +125,10 @@ def _record_unreachable(
 class ChannelStore:
     """The storage port of channel adapters and outbox handlers."""
 
-    def __init__(self, store: ConversationStore) -> None:
+    def __init__(self, store: ConversationStore, senders: SenderIds) -> None:
         self.store = store
+        # How this app stores a platform id (a keyed hash on WeChat and Telegram).
+        self.senders = senders
 
     async def last_replies(self, channel: str, senders: list[str]) -> list[Reply]:
         """The replies to this user's latest message: the buttons they may answer with."""
@@ -154,7 +156,7 @@ class ChannelStore:
 
     async def address(self, channel: str, sender_id: str) -> str:
         """Where to send (``UnknownAddress`` when there is nowhere)."""
-        return await self.store.read(lambda s: address_of(s, channel, sender_id))
+        return await self.store.read(lambda s: address_of(s, self.senders, channel, sender_id))
 
     async def language(self, channel: str, sender_id: str) -> str | None:
         """The conversation's language (the user may have switched with "english")."""

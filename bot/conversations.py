@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.crypto import keyring_of, use_keyring
 from bot.db.engine import DURABLE, READ_ONLY, read_only, sqlite_begin, sqlite_pragmas
 from bot.db.models import Conversation, Evidence, InboundMessage, TranscriptEntry
 from bot.db.write_gate import WriteGate, lock_path_for
@@ -250,6 +251,8 @@ class ConversationStore:
             )
             event.listen(self._sync, "connect", sqlite_pragmas)
             event.listen(self._sync, "begin", sqlite_begin)
+            # The same personal-data keys as the app's engine: a second engine, not a second app.
+            use_keyring(self._sync, keyring_of(bind))
             self._threaded = {
                 mode: sessionmaker(self._sync.execution_options(**options), expire_on_commit=False)
                 for mode, options in (

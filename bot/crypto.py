@@ -5,8 +5,10 @@ its table and field (``transcript.text``) and, for row-bound columns, the row's 
 (``cases.personal#TS20261127000042``), so a value copied elsewhere refuses to decrypt.
 Values written before key ids (``v1:``, one key, no binding) still read until rotated.
 
-Column types are built at import time but the keys arrive with the settings at start-up, so
-they live in a process-wide ``KEYRING`` that the app factory configures.
+Column types are built at import time, keys with each app: every engine an app (or a command)
+builds carries that app's keyring on its dialect (``use_keyring``), and the types read it from
+the dialect SQLAlchemy hands to each bind and result processor. Two apps in one process never
+see each other's keys, and an engine built without a keyring refuses personal data outright.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from typing import Any, Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import JSON, Text, TypeDecorator, event, type_coerce
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapper
 from sqlalchemy.sql.functions import FunctionElement
@@ -127,17 +130,24 @@ class Keyring:
         return self.key_id_of(token) == self.current_id
 
 
-class KeySettings(Protocol):
-    @property
-    def environment(self) -> str: ...
-    @property
-    def data_dir(self) -> Path: ...
+class KeySources(Protocol):
+    """Where the keys are configured (``Settings.security``)."""
+
     @property
     def pii_key(self) -> str | None: ...
     @property
     def pii_key_file(self) -> Path | None: ...
     @property
     def pii_old_keys(self) -> str | None: ...
+
+
+class KeySettings(Protocol):
+    @property
+    def environment(self) -> str: ...
+    @property
+    def data_dir(self) -> Path: ...
+    @property
+    def security(self) -> KeySources: ...
 
 
 def read_key_file(path: Path, setting: str) -> list[bytes]:
@@ -166,12 +176,13 @@ def default_key_file(data_dir: Path) -> Path:
 def keyring_from_settings(settings: KeySettings) -> Keyring:
     """The keyring the settings name; in production an explicit key is required."""
     keys: list[bytes]
-    if settings.pii_key:
-        keys = [parse_key(settings.pii_key)]
-        if settings.pii_key_file:
-            keys += read_key_file(settings.pii_key_file, "WEIQUAN_PII_KEY_FILE")
-    elif settings.pii_key_file:
-        keys = read_key_file(settings.pii_key_file, "WEIQUAN_PII_KEY_FILE")
+    configured = settings.security
+    if configured.pii_key:
+        keys = [parse_key(configured.pii_key)]
+        if configured.pii_key_file:
+            keys += read_key_file(configured.pii_key_file, "WEIQUAN_PII_KEY_FILE")
+    elif configured.pii_key_file:
+        keys = read_key_file(configured.pii_key_file, "WEIQUAN_PII_KEY_FILE")
     elif settings.environment == "production":
         raise KeyConfigurationError(
             "WEIQUAN_PII_KEY or WEIQUAN_PII_KEY_FILE must be set in production: personal data "
@@ -179,29 +190,31 @@ def keyring_from_settings(settings: KeySettings) -> Keyring:
         )
     else:
         keys = read_key_file(default_key_file(settings.data_dir), "the key file")
-    old = [k for k in (settings.pii_old_keys or "").split(",") if k.strip()]
+    old = [k for k in (configured.pii_old_keys or "").split(",") if k.strip()]
     return Keyring(keys[0], [*keys[1:], *(parse_key(k, "WEIQUAN_PII_OLD_KEYS") for k in old)])
 
 
-class KeyHolder:
-    """The process's keyring; set at start-up, built from the environment if never set."""
-
-    def __init__(self) -> None:
-        self._keyring: Keyring | None = None
-
-    def configure(self, keyring: Keyring) -> None:
-        self._keyring = keyring
-
-    @property
-    def keyring(self) -> Keyring:
-        if self._keyring is None:
-            from bot.settings import Settings
-
-            self._keyring = keyring_from_settings(Settings())
-        return self._keyring
+# The attribute of an engine's dialect that holds its keyring.
+_KEYRING = "weiquan_keyring"
 
 
-KEYRING = KeyHolder()
+def use_keyring(engine: Engine | AsyncEngine, keyring: Keyring) -> None:
+    """Give ``engine`` the keyring its encrypted columns are written and read with. Every
+    connection and session of the engine (and of ``engine.execution_options(...)`` copies)
+    shares its dialect, so this reaches all of them."""
+    setattr(engine.dialect, _KEYRING, keyring)
+
+
+def keyring_of(bind: Engine | AsyncEngine | Connection | Dialect) -> Keyring:
+    """The keyring an engine (or its connection or dialect) was given by ``use_keyring``."""
+    dialect = bind if isinstance(bind, Dialect) else bind.dialect
+    keyring: Keyring | None = getattr(dialect, _KEYRING, None)
+    if keyring is None:
+        raise KeyConfigurationError(
+            "this database engine has no personal-data keyring: build it with "
+            "bot.db.engine.engine_from_settings, or give make_engine a keyring"
+        )
+    return keyring
 
 
 class EncryptedJSON(TypeDecorator[Any]):
@@ -217,11 +230,11 @@ class EncryptedJSON(TypeDecorator[Any]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
             return None
-        return KEYRING.keyring.encrypt(json.dumps(value, ensure_ascii=False), self.context)
+        return keyring_of(dialect).encrypt(json.dumps(value, ensure_ascii=False), self.context)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         if is_token(value):
-            return json.loads(KEYRING.keyring.decrypt(value, self.context))
+            return json.loads(keyring_of(dialect).decrypt(value, self.context))
         return value
 
 
@@ -238,11 +251,11 @@ class EncryptedText(TypeDecorator[str]):
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         if value is None:
             return None
-        return KEYRING.keyring.encrypt(value, self.context)
+        return keyring_of(dialect).encrypt(value, self.context)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
         if is_token(value):
-            return KEYRING.keyring.decrypt(value or "", self.context)
+            return keyring_of(dialect).decrypt(value or "", self.context)
         return value
 
 
@@ -305,7 +318,7 @@ class RowBound:
         if not isinstance(value, Bound):
             raise RowBoundError(f"{self.context} is bound to its row: write it through the ORM")
         plain = json.dumps(value.value, ensure_ascii=False) if self.as_json else value.value
-        return KEYRING.keyring.encrypt(plain, value.context)
+        return keyring_of(dialect).encrypt(plain, value.context)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
@@ -317,7 +330,7 @@ class RowBound:
         row_key, stored = value
         if not is_token(stored):
             return stored  # clear, from before the column was encrypted
-        plain = KEYRING.keyring.decrypt(stored, self.row_context(row_key))
+        plain = keyring_of(dialect).decrypt(stored, self.row_context(row_key))
         return json.loads(plain) if self.as_json else plain
 
 

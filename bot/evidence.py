@@ -18,7 +18,7 @@ import filetype
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from bot.crypto import KEYRING, UndecryptableValue
+from bot.crypto import Keyring, UndecryptableValue
 from bot.photos import UnreadableImage, strip_metadata
 
 IMAGE_TYPES = {
@@ -52,8 +52,11 @@ def sniff_image(data: bytes) -> str:
 
 
 class EvidenceStore:
-    def __init__(self, root: Path) -> None:
+    """The files under ``root``, sealed with ``keyring`` (the app's personal-data keys)."""
+
+    def __init__(self, root: Path, keyring: Keyring) -> None:
         self.root = root
+        self.keyring = keyring
 
     def path_for(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:4] / sha256
@@ -66,7 +69,7 @@ class EvidenceStore:
             return
         except FileNotFoundError:
             pass
-        self._replace(target, seal_file(data, sha256))
+        self._replace(target, seal_file(data, sha256, self.keyring))
 
     @staticmethod
     def _replace(target: Path, content: bytes) -> None:
@@ -98,7 +101,7 @@ class EvidenceStore:
 
     def read(self, sha256: str) -> bytes:
         """The clear file (decrypted; files from before encryption as they were stored)."""
-        return open_file(self.path_for(sha256).read_bytes(), sha256)
+        return open_file(self.path_for(sha256).read_bytes(), sha256, self.keyring)
 
     async def load(self, sha256: str) -> bytes | None:
         """``read`` off the event loop; None when the file is missing."""
@@ -117,7 +120,7 @@ class EvidenceStore:
         """Whether a file is encrypted under the current key (else rotation rewrites it)."""
         with self.path_for(sha256).open("rb") as handle:
             head = handle.read(len(MAGIC) + 2 + 256)
-        return is_sealed(head) and KEYRING.keyring.is_current(_wrapped_key(head))
+        return is_sealed(head) and self.keyring.is_current(_wrapped_key(head))
 
     def reseal(self, sha256: str) -> bool:
         """Rewrite one file under the current key (encrypting a clear one); False if current."""
@@ -126,7 +129,7 @@ class EvidenceStore:
         plain = self.read(sha256)
         if hashlib.sha256(plain).hexdigest() != sha256:
             raise UndecryptableValue(f"evidence {sha256}: content does not match its name")
-        self._replace(self.path_for(sha256), seal_file(plain, sha256))
+        self._replace(self.path_for(sha256), seal_file(plain, sha256, self.keyring))
         return True
 
 
@@ -149,9 +152,9 @@ def is_sealed(stored: bytes) -> bool:
     return stored.startswith(MAGIC)
 
 
-def seal_file(data: bytes, sha256: str) -> bytes:
+def seal_file(data: bytes, sha256: str, keyring: Keyring) -> bytes:
     file_key = AESGCM.generate_key(bit_length=256)
-    wrapped = KEYRING.keyring.encrypt(base64.b64encode(file_key).decode(), f"evidence#{sha256}")
+    wrapped = keyring.encrypt(base64.b64encode(file_key).decode(), f"evidence#{sha256}")
     header = wrapped.encode("ascii")
     nonce = os.urandom(12)
     body = AESGCM(file_key).encrypt(nonce, data, f"evidence#{sha256}".encode())
@@ -164,11 +167,11 @@ def _wrapped_key(stored: bytes) -> str:
     return stored[start : start + length].decode("ascii")
 
 
-def open_file(stored: bytes, sha256: str) -> bytes:
+def open_file(stored: bytes, sha256: str, keyring: Keyring) -> bytes:
     if not is_sealed(stored):
         return stored  # stored before evidence was encrypted; `weiquan keys rotate` seals it
     wrapped = _wrapped_key(stored)
-    file_key = base64.b64decode(KEYRING.keyring.decrypt(wrapped, f"evidence#{sha256}"))
+    file_key = base64.b64decode(keyring.decrypt(wrapped, f"evidence#{sha256}"))
     rest = stored[len(MAGIC) + 2 + len(wrapped) :]
     try:
         return AESGCM(file_key).decrypt(rest[:12], rest[12:], f"evidence#{sha256}".encode())

@@ -23,13 +23,13 @@ from sqlalchemy import JSON, Column, Table, Text, cast, func, select, type_coerc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.crypto import (
-    KEYRING,
     EncryptedJSON,
     EncryptedText,
     Keyring,
     RowBound,
     RowBoundJSON,
     is_token,
+    keyring_of,
 )
 from bot.db.base import Base
 from bot.db.models import (
@@ -42,7 +42,7 @@ from bot.db.models import (
     import_all_models,
 )
 from bot.evidence import EvidenceStore
-from bot.senders import HASHED_CHANNELS, PREFIX, sender_key
+from bot.senders import HASHED_CHANNELS, PREFIX, SenderIds
 
 EVIDENCE = "evidence files"
 SENDERS = "clear channel ids"
@@ -182,7 +182,12 @@ def _clear_senders() -> Any:
 
 
 async def _hash_senders(
-    conn: AsyncConnection, after: int, size: int, count: TableCount, write: bool
+    conn: AsyncConnection,
+    senders: SenderIds,
+    after: int,
+    size: int,
+    count: TableCount,
+    write: bool,
 ) -> int | None:
     """Move one batch of conversations kept under a clear platform id to its keyed hash,
     with their cases, claims and the keys that spelled the id (WeChat event ids, outbox)."""
@@ -195,7 +200,7 @@ async def _hash_senders(
     ).all()
     for row in rows:
         count.rows += 1
-        hashed = sender_key(row.channel, row.sender_id)
+        hashed = senders.sender_id(row.channel, row.sender_id)
         taken = await conn.scalar(
             select(conversations.c.id).where(
                 conversations.c.channel == row.channel, conversations.c.sender_id == hashed
@@ -245,6 +250,7 @@ async def rotate(
     engine: AsyncEngine,
     evidence: EvidenceStore | None,
     *,
+    senders: SenderIds,
     batch: int = 200,
     write: bool = True,
     progress: Progress | None = None,
@@ -252,8 +258,9 @@ async def rotate(
     gate: Callable[[], AbstractAsyncContextManager[None]] | None = None,
 ) -> Report:
     """Rewrite (or, with ``write=False``, count) every value not under the current key of
-    ``KEYRING``; ``gate`` serialises each batch with the service's SQLite writers."""
-    keyring = KEYRING.keyring
+    the engine's keyring (and every clear platform id into its hash under ``senders``);
+    ``gate`` serialises each batch with the service's SQLite writers."""
+    keyring = keyring_of(engine)
     report = Report()
     tables = encrypted_tables()
     async with engine.connect() as conn:
@@ -276,7 +283,7 @@ async def rotate(
     after = 0
     while True:
         async with gate() if gate else nullcontext(), engine.begin() as conn:
-            last = await _hash_senders(conn, after, batch, count, write)
+            last = await _hash_senders(conn, senders, after, batch, count, write)
         if last is None:
             break
         after = last

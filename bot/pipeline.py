@@ -27,11 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from bot import cases, conversations, handover, outbox, status
+from bot.backoffice import Handoff
 from bot.cases import Filer
 from bot.channels import ChannelStore
 from bot.conversations import Conflict, ConversationStore, Snapshot
 from bot.messages import InboundMessage
 from bot.rulebook import KnowledgeRuleBook
+from bot.senders import SenderIds
 from bot.status import CaseReads, ClaimPolicy, Claims
 from bot.understanding import Understanding
 from dialogues.actions import (
@@ -76,13 +78,14 @@ def _short(message_id: str) -> str:
 class Actions:
     """Applies a decision's actions inside the turn's transaction; each returns its receipt."""
 
-    def __init__(self, claims: Claims) -> None:
+    def __init__(self, claims: Claims, handoff: Handoff) -> None:
         self.claims = claims
+        self.handoff = handoff
 
     def apply(self, session: Session, filer: Filer, action: Action) -> Any:
         match action:
             case SubmitCase():
-                return cases.submit(session, filer, action)
+                return cases.submit(session, filer, action, handoff=self.handoff)
             case RequestHandover():
                 return handover.request(session, filer, action)
             case CancelHandover():
@@ -103,6 +106,8 @@ class Pipeline:
         normalizer: Normalizer,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         *,
+        senders: SenderIds,
+        handoff: Handoff,
         knowledge: KnowledgePort | None = None,
         rules: RuleBook | None = None,
         claims: ClaimPolicy | None = None,
@@ -110,7 +115,7 @@ class Pipeline:
         self.sessions = sessions
         self.store = ConversationStore(sessions)
         # What channel adapters may ask of storage (bot/channels.py).
-        self.channels = ChannelStore(self.store)
+        self.channels = ChannelStore(self.store, senders)
         self.engine = engine
         self.understanding = understanding
         self.normalizer = normalizer
@@ -118,7 +123,7 @@ class Pipeline:
         # The CCC registry and knowledge base; advice answers say "don't know" without it.
         self.knowledge = knowledge
         self.rules: RuleBook = rules or KnowledgeRuleBook()
-        self.actions = Actions(Claims(claims))
+        self.actions = Actions(Claims(claims), handoff)
 
     async def aclose(self) -> None:
         await self.store.aclose()

@@ -1,4 +1,4 @@
-"""What the back-office parts share at run time: sessions, settings, clock, HTTP, evidence."""
+"""What the back-office parts share at run time: settings, sessions, clock, HTTP, evidence."""
 
 from __future__ import annotations
 
@@ -10,18 +10,20 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.backoffice import Handoff
 from bot.evidence import EvidenceStore
-from bot.staff.settings import BackofficeSettings
+from bot.settings import Settings
 
 
 @dataclass
 class BackofficeRuntime:
     """Built in the extension's lifespan and kept on ``app.state.backoffice``."""
 
-    settings: BackofficeSettings
+    settings: Settings
     sessions: async_sessionmaker[AsyncSession]
     evidence: EvidenceStore
     http: httpx.AsyncClient
+    handoff: Handoff
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     outbox: Any = None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from dataclasses import dataclass, field
 from typing import Protocol
 
 # Channels whose sender id is a person's platform identity; REST senders are ids a browser
@@ -19,53 +20,51 @@ HASHED_CHANNELS = frozenset({"wechat", "telegram"})
 PREFIX = "h:"
 
 
-class LookupSettings(Protocol):
+class LookupSources(Protocol):
+    """Where the look-up key is configured (``Settings.security``)."""
+
     @property
     def secret_key(self) -> str: ...
     @property
     def lookup_key(self) -> str | None: ...
 
 
+class LookupSettings(Protocol):
+    @property
+    def security(self) -> LookupSources: ...
+
+
 def lookup_key_from_settings(settings: LookupSettings) -> bytes:
     """``WEIQUAN_LOOKUP_KEY``, or a key derived from ``WEIQUAN_SECRET_KEY`` when unset."""
-    if settings.lookup_key:
-        return settings.lookup_key.encode("utf-8")
+    configured = settings.security
+    if configured.lookup_key:
+        return configured.lookup_key.encode("utf-8")
     return hmac.new(
-        settings.secret_key.encode("utf-8"), b"weiquan sender look-up key", hashlib.sha256
+        configured.secret_key.encode("utf-8"), b"weiquan sender look-up key", hashlib.sha256
     ).digest()
 
 
-class LookupKeyHolder:
-    """The process's look-up key; set at start-up, built from the environment if never set."""
+@dataclass(frozen=True)
+class SenderIds:
+    """The stored sender ids of one app, under its look-up key; built with the app and handed
+    to the channel adapters and the storage that checks an address against its hash."""
 
-    def __init__(self) -> None:
-        self._key: bytes | None = None
+    key: bytes = field(repr=False)
 
-    def configure(self, key: bytes) -> None:
-        self._key = key
+    @classmethod
+    def from_settings(cls, settings: LookupSettings) -> SenderIds:
+        return cls(lookup_key_from_settings(settings))
 
-    @property
-    def key(self) -> bytes:
-        if self._key is None:
-            from bot.settings import Settings
-
-            self._key = lookup_key_from_settings(Settings())
-        return self._key
-
-
-LOOKUP = LookupKeyHolder()
+    def sender_id(self, channel: str, platform_id: str) -> str:
+        """The stored sender id of ``platform_id`` (unchanged on channels that are not hashed)."""
+        if channel not in HASHED_CHANNELS:
+            return platform_id
+        digest = hmac.new(self.key, f"{channel}:{platform_id}".encode(), hashlib.sha256)
+        return PREFIX + digest.hexdigest()[:40]
 
 
 def is_hashed(sender_id: str) -> bool:
     return sender_id.startswith(PREFIX)
-
-
-def sender_key(channel: str, platform_id: str) -> str:
-    """The stored sender id of ``platform_id`` (unchanged on channels that are not hashed)."""
-    if channel not in HASHED_CHANNELS:
-        return platform_id
-    digest = hmac.new(LOOKUP.key, f"{channel}:{platform_id}".encode(), hashlib.sha256)
-    return PREFIX + digest.hexdigest()[:40]
 
 
 def shown_sender(channel: str, sender_id: str) -> str:

@@ -1,4 +1,11 @@
-"""Typed settings from ``WEIQUAN_*`` environment variables, built by the app factory."""
+"""Typed settings from ``WEIQUAN_*`` environment variables, built by the app factory.
+
+One ``Settings`` object, with a section for each part that reads it (``chat``, ``nlu``,
+``security``, ``backoffice``, ``wechat``, ``telegram``). Each section reads its own variables
+(``WEIQUAN_NLU_URL`` is ``settings.nlu.url``), so the variable names stay those an operator
+already sets; checks that need more than one section (production refuses placeholder secrets
+and plain-http peers) run on the whole.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,9 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from integrations.telegram.settings import TelegramSettings
+from integrations.wechat.settings import WechatSettings
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development"}
 
@@ -26,37 +36,14 @@ def require_https(url: str | None, variable: str, environment: str) -> None:
         )
 
 
-class Settings(BaseSettings):
-    """Everything an operator can configure; defaults run with nothing else installed."""
+def _placeholder(secret: str) -> bool:
+    return secret in PLACEHOLDER_SECRETS or secret.startswith("development")
+
+
+class ChatSettings(BaseSettings):
+    """What a conversation may send and how often, claims, uploads, the CCC registry."""
 
     model_config = SettingsConfigDict(env_prefix="WEIQUAN_", extra="ignore")
-
-    environment: Literal["development", "test", "production"] = "development"
-    data_dir: Path = Path("var")
-    database_url: str | None = None
-    host: str = "127.0.0.1"
-    port: int = 8000
-    log_level: str = "info"
-    timezone: str = "Asia/Shanghai"
-
-    # Understanding
-    nlu_url: str | None = None
-    nlu_token: str | None = None
-    nlu_manage: bool = True
-    nlu_timeout: float = 0.8
-    nlu_cache_size: int = 2048
-    nlu_model_dir: Path = Path("models")
-    # Rasa processes started when the app manages Rasa: each parses one message at a time
-    # and holds its own copy of the model, about 1.3 GB resident, so two cost ~2.6 GB.
-    nlu_replicas: int = Field(default=2, ge=1)
-    rasa_python: Path = Path(".venv-rasa/bin/python")
-
-    # CCC certificate registry: the embedded table unless a registry service is configured
-    ccc_registry_url: str | None = None
-    ccc_registry_token: str | None = Field(default=None, repr=False)
-    ccc_registry_timeout: float = 2.0
-    ccc_registry_retries: int = 2
-    ccc_registry_cache_ttl: int = 3600
 
     # Inputs
     max_text_chars: int = 4000
@@ -84,11 +71,44 @@ class Settings(BaseSettings):
     claim_address_failures: int = Field(default=20, ge=1)
     claim_address_window_minutes: float = Field(default=60.0, gt=0)
 
-    # Outbox
-    outbox_poll_seconds: float = 1.0
-    outbox_batch: int = 50
-    # A peer's Retry-After (back office, Telegram) is obeyed up to this many seconds.
-    outbox_max_retry_after_seconds: float = Field(default=3600.0, gt=0)
+    # CCC certificate registry: the embedded table unless a registry service is configured
+    ccc_registry_url: str | None = None
+    ccc_registry_token: str | None = Field(default=None, repr=False)
+    ccc_registry_timeout: float = 2.0
+    ccc_registry_retries: int = 2
+    ccc_registry_cache_ttl: int = 3600
+
+
+class NluSettings(BaseSettings):
+    """Understanding (``WEIQUAN_NLU_*``): a Rasa server to use, or the Rasa the app runs."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WEIQUAN_NLU_", extra="ignore", validate_by_name=True
+    )
+
+    url: str | None = None
+    token: str | None = Field(default=None, repr=False)
+    manage: bool = True
+    timeout: float = 0.8
+    cache_size: int = 2048
+    model_dir: Path = Path("models")
+    # Rasa processes started when the app manages Rasa: each parses one message at a time
+    # and holds its own copy of the model, about 1.3 GB resident, so two cost ~2.6 GB.
+    replicas: int = Field(default=2, ge=1)
+    rasa_python: Path = Field(
+        default=Path(".venv-rasa/bin/python"), validation_alias="WEIQUAN_RASA_PYTHON"
+    )
+
+    @field_validator("model_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+
+class SecuritySettings(BaseSettings):
+    """The service's secrets: signing, personal data at rest, the sender look-up key."""
+
+    model_config = SettingsConfigDict(env_prefix="WEIQUAN_", extra="ignore")
 
     secret_key: str = Field(default="development-only-secret-key", repr=False)
     # Personal data at rest (AES-256-GCM): URL-safe base64 of 32 bytes. New writes use
@@ -103,35 +123,91 @@ class Settings(BaseSettings):
     # key it is derived from) orphans every WeChat and Telegram conversation.
     lookup_key: str | None = Field(default=None, repr=False)
 
-    @field_validator("data_dir", "nlu_model_dir", mode="after")
+
+class BackofficeSettings(BaseSettings):
+    """Hand-off to an external back office, staff sessions and the hand-over desk."""
+
+    model_config = SettingsConfigDict(env_prefix="WEIQUAN_", extra="ignore", validate_by_name=True)
+
+    # External back office: every submitted case and status change is POSTed here when set.
+    url: str | None = Field(default=None, validation_alias="WEIQUAN_BACKOFFICE_URL")
+    secret: str | None = Field(
+        default=None, repr=False, validation_alias="WEIQUAN_BACKOFFICE_SECRET"
+    )
+    timeout: float = Field(default=10.0, validation_alias="WEIQUAN_BACKOFFICE_TIMEOUT")
+
+    # Staff sessions and tokens (signed with WEIQUAN_SECRET_KEY unless this is set).
+    session_secret: str | None = Field(default=None, repr=False)
+    cookie_secure: bool = True
+    token_ttl_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_window_minutes: int = Field(default=15, ge=1)
+
+    # Handover: a claimed conversation with no staff reply for this long goes back to the queue.
+    claim_timeout_minutes: float = Field(default=10.0, gt=0)
+    claim_check_seconds: float = Field(default=30.0, gt=0)
+
+
+class Settings(BaseSettings):
+    """Everything an operator can configure; defaults run with nothing else installed."""
+
+    model_config = SettingsConfigDict(env_prefix="WEIQUAN_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "info"
+    timezone: str = "Asia/Shanghai"
+
+    # Outbox
+    outbox_poll_seconds: float = 1.0
+    outbox_batch: int = 50
+    # A peer's Retry-After (back office, Telegram) is obeyed up to this many seconds.
+    outbox_max_retry_after_seconds: float = Field(default=3600.0, gt=0)
+
+    # Sections, each read from its own variables when the settings are built.
+    chat: ChatSettings = Field(default_factory=ChatSettings)
+    nlu: NluSettings = Field(default_factory=NluSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    backoffice: BackofficeSettings = Field(default_factory=BackofficeSettings)
+    wechat: WechatSettings = Field(default_factory=WechatSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+
+    @field_validator("data_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> Settings:
-        if self.environment == "production" and (
-            self.secret_key in PLACEHOLDER_SECRETS or self.secret_key.startswith("development")
-        ):
+        if self.environment != "production":
+            return self
+        security = self.security
+        if _placeholder(security.secret_key):
             raise ValueError("WEIQUAN_SECRET_KEY must be set to a real secret in production")
-        if (
-            self.environment == "production"
-            and self.lookup_key is not None
-            and (
-                self.lookup_key in PLACEHOLDER_SECRETS or self.lookup_key.startswith("development")
-            )
-        ):
+        if security.lookup_key is not None and _placeholder(security.lookup_key):
             raise ValueError("WEIQUAN_LOOKUP_KEY must be a real secret in production (or unset)")
-        if self.environment == "production" and not (self.pii_key or self.pii_key_file):
+        if not (security.pii_key or security.pii_key_file):
             raise ValueError(
                 "WEIQUAN_PII_KEY or WEIQUAN_PII_KEY_FILE must be set in production: personal "
                 "data is encrypted with it (`weiquan keys new` prints a key)"
             )
+        if self.backoffice.url and not self.backoffice.secret:
+            raise ValueError("WEIQUAN_BACKOFFICE_SECRET is required with WEIQUAN_BACKOFFICE_URL")
         return self
 
     @model_validator(mode="after")
     def _outbound_https(self) -> Settings:
-        require_https(self.ccc_registry_url, "WEIQUAN_CCC_REGISTRY_URL", self.environment)
+        for url, variable in (
+            (self.chat.ccc_registry_url, "WEIQUAN_CCC_REGISTRY_URL"),
+            (self.backoffice.url, "WEIQUAN_BACKOFFICE_URL"),
+            (self.wechat.api_base_url, "WEIQUAN_WECHAT_API_BASE_URL"),
+            (self.telegram.base_url, "WEIQUAN_TELEGRAM_BASE_URL"),
+            (self.telegram.base_file_url, "WEIQUAN_TELEGRAM_BASE_FILE_URL"),
+        ):
+            require_https(url, variable, self.environment)
         return self
 
     @property
@@ -147,3 +223,8 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def signing_secret(self) -> str:
+        """What staff sessions and console cookies are signed with."""
+        return self.backoffice.session_secret or self.security.secret_key

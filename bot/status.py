@@ -50,12 +50,13 @@ class ClaimPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ClaimPolicy:
+        chat = settings.chat
         return cls(
-            case_failures=settings.claim_case_failures,
-            case_window=timedelta(hours=settings.claim_case_window_hours),
-            claimant_failures=settings.claim_address_failures,
-            claimant_window=timedelta(minutes=settings.claim_address_window_minutes),
-            secret=settings.secret_key.encode(),
+            case_failures=chat.claim_case_failures,
+            case_window=timedelta(hours=chat.claim_case_window_hours),
+            claimant_failures=chat.claim_address_failures,
+            claimant_window=timedelta(minutes=chat.claim_address_window_minutes),
+            secret=settings.security.secret_key.encode(),
         )
 
     def address_hash(self, address: str | None) -> str | None:

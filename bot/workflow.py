@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import backoffice
+from bot.backoffice import Handoff
 from bot.db.models import Case, CaseEvent
 from bot.deadlines import add_working_days, local_date, rules
 from bot.staff.push import can_push, notice, push, workflow_rules
@@ -148,6 +148,7 @@ async def transition(
     *,
     actor: str,
     now: datetime,
+    handoff: Handoff,
     reason: str | None = None,
     note: str = "",
 ) -> CaseEvent:
@@ -183,12 +184,18 @@ async def transition(
     await _notify(session, case, event, to, now, reason=text_reason)
     if to in DECISIONS and real_name_reporter(case) and can_push(case.channel):
         await _event(session, case, "reporter_notified", actor, now, via="push")
-    await session.run_sync(backoffice.enqueue, case, event, now=now)
+    await session.run_sync(handoff.enqueue, case, event, now=now)
     return event
 
 
 async def extend_verification(
-    session: AsyncSession, case: Case, *, actor: str, now: datetime, note: str = ""
+    session: AsyncSession,
+    case: Case,
+    *,
+    actor: str,
+    now: datetime,
+    handoff: Handoff,
+    note: str = "",
 ) -> CaseEvent:
     """Extend a report's verification by the rules' extension, once (行政处罚程序规定 Art. 18)."""
     await hold(session, case)
@@ -210,12 +217,18 @@ async def extend_verification(
         session, case, "extended", actor, now, due=case.decision_due.isoformat(), note=note
     )
     await _notify(session, case, event, "extended", now)
-    await session.run_sync(backoffice.enqueue, case, event, now=now)
+    await session.run_sync(handoff.enqueue, case, event, now=now)
     return event
 
 
 async def record_reporter_notice(
-    session: AsyncSession, case: Case, *, actor: str, now: datetime, note: str = ""
+    session: AsyncSession,
+    case: Case,
+    *,
+    actor: str,
+    now: datetime,
+    handoff: Handoff,
+    note: str = "",
 ) -> CaseEvent:
     """Staff told a real-name reporter the decision another way (e.g. by phone)."""
     await hold(session, case)
@@ -223,5 +236,5 @@ async def record_reporter_notice(
         raise WorkflowError("no_notice_due", "No reporter notice is due on this case.")
     case.decision_due, case.updated_at = None, now
     event = await _event(session, case, "reporter_notified", actor, now, via="staff", note=note)
-    await session.run_sync(backoffice.enqueue, case, event, now=now)
+    await session.run_sync(handoff.enqueue, case, event, now=now)
     return event

@@ -1,8 +1,8 @@
 """One call that gives the app (or the CLI) a working ``NluClient`` for its settings.
 
 ``WEIQUAN_NLU_URL`` set: use that server (or those, comma-separated). Otherwise, with
-``nlu_manage``, start and supervise ``nlu_replicas`` local Rasa processes on the model for
-the current training data, training it first in the background if it is missing. Either way
+``WEIQUAN_NLU_MANAGE``, start and supervise ``WEIQUAN_NLU_REPLICAS`` local Rasa processes on
+the model for the current training data, training it first in the background if it is missing. Either way
 the client answers at once (rules until Rasa is up).
 """
 
@@ -28,17 +28,16 @@ log = logging.getLogger(__name__)
 
 
 class NluSettings(Protocol):
-    """The fields of ``bot.settings.Settings`` this module reads."""
+    """The fields of ``bot.settings.NluSettings`` (``WEIQUAN_NLU_*``) this module reads."""
 
-    nlu_url: str | None
-    nlu_token: str | None
-    nlu_manage: bool
-    nlu_timeout: float
-    nlu_cache_size: int
-    nlu_model_dir: Path
-    nlu_replicas: int
+    url: str | None
+    token: str | None
+    manage: bool
+    timeout: float
+    cache_size: int
+    model_dir: Path
+    replicas: int
     rasa_python: Path
-    data_dir: Path
 
 
 @dataclass
@@ -68,12 +67,12 @@ class DeferredEndpoint:
         return list(self.target.replicas()) if self.target else []
 
 
-def _replicas(settings: NluSettings, model: Path) -> RasaReplicas:
+def _replicas(settings: NluSettings, model: Path, log_file: Path) -> RasaReplicas:
     return RasaReplicas(
         rasa_python=settings.rasa_python,
         model=model,
-        count=settings.nlu_replicas,
-        log_file=settings.data_dir / "log" / "rasa.log",
+        count=settings.replicas,
+        log_file=log_file,
         cwd=ROOT,
     )
 
@@ -83,38 +82,42 @@ async def open_nlu(
     settings: NluSettings,
     http: httpx.AsyncClient,
     *,
+    log_file: Path,
     train_missing: bool = True,
 ) -> AsyncIterator[NluClient]:
-    """Yield a ready-to-use client; Rasa (if managed) is stopped when the block exits."""
+    """Yield a ready-to-use client; Rasa (if managed, logging to ``log_file``) is stopped when
+    the block exits."""
     supervisors: list[RasaReplicas] = []
     tasks: list[asyncio.Task[None]] = []
     endpoint: RasaEndpoint
-    if settings.nlu_url:
-        endpoint = StaticEndpoint(settings.nlu_url, settings.nlu_token)
-    elif not settings.nlu_manage:
+    if settings.url:
+        endpoint = StaticEndpoint(settings.url, settings.token)
+    elif not settings.manage:
         endpoint = StaticEndpoint(None)
     else:
-        current = model_path(settings.nlu_model_dir, fingerprint())
+        current = model_path(settings.model_dir, fingerprint())
         model = current if current.is_file() else None
         if model is None and not train_missing:
-            model = find_model(settings.nlu_model_dir)
+            model = find_model(settings.model_dir)
         if model is not None:
-            replicas = _replicas(settings, model)
+            replicas = _replicas(settings, model, log_file)
             supervisors.append(replicas)
             await replicas.start()
             endpoint = replicas
         else:
             deferred = DeferredEndpoint()
             endpoint = deferred
-            tasks.append(asyncio.create_task(_train_then_start(settings, deferred, supervisors)))
+            tasks.append(
+                asyncio.create_task(_train_then_start(settings, deferred, supervisors, log_file))
+            )
     # The Rasa processes the app runs itself are asked over the lean keep-alive client;
     # servers named by WEIQUAN_NLU_URL go through ``http`` (its proxies, TLS, settings).
     wire = KeepAlivePool() if not isinstance(endpoint, StaticEndpoint) else None
     client = NluClient(
         http,
         endpoint,
-        timeout=settings.nlu_timeout,
-        cache_size=settings.nlu_cache_size,
+        timeout=settings.timeout,
+        cache_size=settings.cache_size,
         wire=wire,
     )
     try:
@@ -131,13 +134,16 @@ async def open_nlu(
 
 
 async def _train_then_start(
-    settings: NluSettings, deferred: DeferredEndpoint, supervisors: list[RasaReplicas]
+    settings: NluSettings,
+    deferred: DeferredEndpoint,
+    supervisors: list[RasaReplicas],
+    log_file: Path,
 ) -> None:
     procs: list[subprocess.Popen[str]] = []
     try:
         result = await asyncio.to_thread(
             train,
-            model_dir=settings.nlu_model_dir,
+            model_dir=settings.model_dir,
             rasa_python=settings.rasa_python,
             on_process=procs.append,
         )
@@ -149,7 +155,7 @@ async def _train_then_start(
         deferred.note = f"training failed: {exc}"[:300]
         log.exception("NLU training failed; answering with the rule fallback")
         return
-    replicas = _replicas(settings, result.model)
+    replicas = _replicas(settings, result.model, log_file)
     supervisors.append(replicas)
     await replicas.start()
     deferred.target = replicas

@@ -93,19 +93,25 @@ def db_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str):  # type: ignore[no-untyped-def]
-    from bot.settings import Settings
+    from bot.settings import NluSettings, Settings
 
     return Settings(
-        environment="test", data_dir=tmp_path / "var", database_url=db_url, nlu_manage=False
+        environment="test",
+        data_dir=tmp_path / "var",
+        database_url=db_url,
+        nlu=NluSettings(manage=False),
     )
 
 
 @pytest.fixture
 def sqlite_settings(tmp_path: Path, sqlite_url: str):  # type: ignore[no-untyped-def]
-    from bot.settings import Settings
+    from bot.settings import NluSettings, Settings
 
     return Settings(
-        environment="test", data_dir=tmp_path / "var", database_url=sqlite_url, nlu_manage=False
+        environment="test",
+        data_dir=tmp_path / "var",
+        database_url=sqlite_url,
+        nlu=NluSettings(manage=False),
     )
 
 
@@ -123,7 +129,7 @@ async def client(app) -> AsyncIterator[object]:  # type: ignore[no-untyped-def]
 
     from bot.web.limits import BodyLimit
 
-    transport = httpx.ASGITransport(app=BodyLimit(app, app.state.settings.max_body_bytes))
+    transport = httpx.ASGITransport(app=BodyLimit(app, app.state.settings.chat.max_body_bytes))
     async with httpx.AsyncClient(transport=transport, base_url="http://weiquan.test") as http:
         yield http
 

@@ -52,7 +52,7 @@ async def token(body: TokenRequest, request: Request, runtime: Runtime) -> Token
     """Exchange a username and password for a bearer token (rate-limited per user and address).
 
     No request-wide transaction: the login takes short ones of its own around Argon2."""
-    settings = runtime.settings
+    settings = runtime.settings.backoffice
     ttl = timedelta(minutes=settings.token_ttl_minutes)
     try:
         found = await check_login(

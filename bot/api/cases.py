@@ -135,6 +135,7 @@ async def post_transition(
             body.to,
             actor=staff.actor,
             now=runtime.now(),
+            handoff=runtime.handoff,
             reason=body.reason,
             note=body.note,
         )
@@ -154,7 +155,14 @@ async def post_action(
     ensure_may_work(staff, case)
     act = extend_verification if body.action == "extend_verification" else record_reporter_notice
     try:
-        await act(session, case, actor=staff.actor, now=runtime.now(), note=body.note)
+        await act(
+            session,
+            case,
+            actor=staff.actor,
+            now=runtime.now(),
+            handoff=runtime.handoff,
+            note=body.note,
+        )
     except WorkflowError as exc:
         raise ApiError(409, exc.code, str(exc), **exc.extra) from None
     runtime.wake_outbox()

@@ -6,6 +6,7 @@ import typer
 from pydantic import ValidationError
 
 from bot.cli import cases, ccc, db, export, keys, nlu, serve, staff, telegram, wechat
+from bot.crypto import KeyConfigurationError
 
 app = typer.Typer(
     help="维权助手 Weiquan — complaints and tip-offs about counterfeit goods.", no_args_is_help=True
@@ -31,4 +32,7 @@ def main() -> None:
             where = ".".join(str(part) for part in error.get("loc", ()))
             message = str(error.get("msg", "")).removeprefix("Value error, ")
             typer.echo(f"error: {where + ': ' if where else ''}{message}", err=True)
+        raise SystemExit(2) from None
+    except KeyConfigurationError as exc:  # a personal-data key that cannot be read or parsed
+        typer.echo(f"error: {exc}", err=True)
         raise SystemExit(2) from None

@@ -12,12 +12,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from bot.crypto import KEYRING, KeyConfigurationError, keyring_from_settings, new_key_text
+from bot.crypto import KeyConfigurationError, keyring_from_settings, new_key_text
 from bot.db.engine import engine_from_settings
 from bot.db.write_gate import WriteGate, lock_path_for
 from bot.evidence import EvidenceStore
 from bot.keyrotation import Report, rotate
-from bot.senders import LOOKUP, lookup_key_from_settings
+from bot.senders import SenderIds
 from bot.settings import Settings
 
 app = typer.Typer(help="Personal-data keys.", no_args_is_help=True)
@@ -37,20 +37,20 @@ def new_cmd() -> None:
 def _run(write: bool, batch: int) -> Report:
     try:
         settings = Settings()
-        KEYRING.configure(keyring_from_settings(settings))
-        LOOKUP.configure(lookup_key_from_settings(settings))
+        keyring = keyring_from_settings(settings)
+        senders = SenderIds.from_settings(settings)
     except (KeyConfigurationError, ValidationError) as exc:
         message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
         Console(stderr=True).print(message, style="red", markup=False)
         raise typer.Exit(2) from None
     console = Console(stderr=True)
     console.print(
-        f"current key [bold]{KEYRING.keyring.current_id}[/bold]; "
-        f"also readable: {', '.join(KEYRING.keyring.key_ids[1:]) or 'none'}"
+        f"current key [bold]{keyring.current_id}[/bold]; "
+        f"also readable: {', '.join(keyring.key_ids[1:]) or 'none'}"
     )
 
     async def run() -> Report:
-        engine = engine_from_settings(settings)
+        engine = engine_from_settings(settings, keyring)
         gate = WriteGate(lock_path_for(settings.resolved_database_url))
         tasks: dict[str, TaskID] = {}
         columns = (TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn())
@@ -66,7 +66,8 @@ def _run(write: bool, batch: int) -> Report:
 
                 report = await rotate(
                     engine,
-                    EvidenceStore(settings.evidence_dir),
+                    EvidenceStore(settings.evidence_dir, keyring),
+                    senders=senders,
                     batch=batch,
                     write=write,
                     progress=progress,

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from bot.settings import Settings
+from bot.settings import NluSettings, Settings
 from nlu.client import NluClient, StaticEndpoint
 from nlu.evaluation import VALUE_TYPES, evaluate, load_examples
 from nlu.replicas import RasaReplicas
@@ -38,10 +38,10 @@ def _say(message: str) -> None:
     typer.echo(message, err=True)
 
 
-def _train(settings: Settings, force: bool = False) -> Path:
+def _train(settings: NluSettings, force: bool = False) -> Path:
     try:
         result = train(
-            model_dir=settings.nlu_model_dir,
+            model_dir=settings.model_dir,
             rasa_python=settings.rasa_python,
             force=force,
             progress=_say,
@@ -59,7 +59,7 @@ def train_cmd(
     force: bool = typer.Option(False, "--force", help="Retrain even if the inputs are unchanged"),
 ) -> None:
     """Train the model unless one for the current data, config and dictionary exists."""
-    typer.echo(_train(Settings(), force))
+    typer.echo(_train(Settings().nlu, force))
 
 
 def _now(value: str | None) -> datetime:
@@ -71,16 +71,17 @@ def _now(value: str | None) -> datetime:
 
 async def _parse_stream(settings: Settings, now_arg: str | None, wait: float) -> None:
     # Lines are parsed one at a time, so a second replica would only cost memory and start-up.
-    settings = settings.model_copy(update={"nlu_replicas": 1})
+    nlu = settings.nlu.model_copy(update={"replicas": 1})
+    log_file = settings.data_dir / "log" / "rasa.log"
     async with httpx.AsyncClient(trust_env=False) as http:
-        if not settings.nlu_url and settings.nlu_manage:
+        if not nlu.url and nlu.manage:
             try:
-                _train(settings)
+                _train(nlu)
             except typer.Exit:
                 _say("no Rasa model: answering with the rule fallback")
-                settings = settings.model_copy(update={"nlu_manage": False})
-        async with open_nlu(settings, http, train_missing=False) as client:
-            if not settings.nlu_url and settings.nlu_manage:
+                nlu = nlu.model_copy(update={"manage": False})
+        async with open_nlu(nlu, http, log_file=log_file, train_missing=False) as client:
+            if not nlu.url and nlu.manage:
                 _say("starting Rasa…")
                 sup = client.endpoint
                 if isinstance(sup, RasaReplicas) and not await sup.wait_ready(wait):
@@ -110,7 +111,7 @@ def parse_cmd(
     asyncio.run(_parse_stream(Settings(), now, wait))
 
 
-def _rasa_test(settings: Settings, model: Path, split: Path, out: Path) -> None:
+def _rasa_test(settings: NluSettings, model: Path, split: Path, out: Path) -> None:
     cmd = [
         *rasa_executable(settings.rasa_python),
         "test",
@@ -126,7 +127,7 @@ def _rasa_test(settings: Settings, model: Path, split: Path, out: Path) -> None:
     done = subprocess.run(  # noqa: S603 - fixed argument list
         cmd,
         cwd=ROOT,
-        env=rasa_env(settings.nlu_model_dir / ".rasa-cache"),
+        env=rasa_env(settings.model_dir / ".rasa-cache"),
         capture_output=True,
         text=True,
         check=False,
@@ -159,12 +160,12 @@ def _rasa_summary(out: Path) -> dict[str, Any]:
     return summary
 
 
-async def _value_scores(settings: Settings, model: Path, split: Path) -> dict[str, Any]:
+async def _value_scores(settings: NluSettings, model: Path, split: Path) -> dict[str, Any]:
     """Score the split through the app's client: on WEIQUAN_NLU_URL if set, else a new server."""
     examples = load_examples(split)
     async with httpx.AsyncClient(trust_env=False) as http:
-        if settings.nlu_url:
-            endpoint = StaticEndpoint(settings.nlu_url, settings.nlu_token)
+        if settings.url:
+            endpoint = StaticEndpoint(settings.url, settings.token)
             client = NluClient(http, endpoint, timeout=10.0, cache_size=0)
             return (await evaluate(client.parse, examples, datetime.now(UTC))).as_dict()
         sup = RasaSupervisor(rasa_python=settings.rasa_python, model=model, cwd=ROOT)
@@ -188,7 +189,7 @@ def eval_cmd(
     ] = None,
 ) -> None:
     """``rasa test nlu`` on the held-out split plus value accuracy through the app's client."""
-    settings = Settings()
+    settings = Settings().nlu
     split = split or ROOT / "nlu/test"
     out = out or Path("reports/nlu")
     model = _train(settings)

@@ -26,12 +26,13 @@ def shared_rasa(settings: Settings) -> Iterator[None]:
     from nlu.train import ROOT, train
 
     err.print("training or reusing the NLU model (unchanged data never retrains)…")
-    model = train(model_dir=settings.nlu_model_dir, rasa_python=settings.rasa_python).model
+    nlu = settings.nlu
+    model = train(model_dir=nlu.model_dir, rasa_python=nlu.rasa_python).model
     token = secrets.token_urlsafe(24)
     replicas = RasaReplicas(
-        rasa_python=settings.rasa_python,
+        rasa_python=nlu.rasa_python,
         model=model,
-        count=settings.nlu_replicas,
+        count=nlu.replicas,
         token=token,
         log_file=settings.data_dir / "log" / "rasa.log",
         cwd=ROOT,
@@ -69,7 +70,7 @@ def serve(
     """Start the service (web chat at /, REST channel, WeChat and Telegram webhooks)."""
     settings = Settings()
     host, port = host or settings.host, port or settings.port
-    share = workers > 1 and settings.nlu_manage and not settings.nlu_url
+    share = workers > 1 and settings.nlu.manage and not settings.nlu.url
     with shared_rasa(settings) if share else _nothing():
         err.print(f"维权助手 Weiquan on http://{host}:{port}/ (data in {settings.data_dir})")
         uvicorn.run(

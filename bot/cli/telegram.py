@@ -18,23 +18,23 @@ app = typer.Typer(help="Telegram channel.", no_args_is_help=True)
 console = Console(stderr=True)
 
 
-def _telegram() -> TelegramSettings:
-    settings = TelegramSettings()
-    if not settings.configured:
+def _telegram(settings: Settings | None = None) -> TelegramSettings:
+    telegram = (settings or Settings()).telegram
+    if not telegram.configured:
         console.print("[red]Set WEIQUAN_TELEGRAM_TOKEN to the token BotFather gave you.[/red]")
         raise typer.Exit(2)
-    return settings
+    return telegram
 
 
 @app.command("poll")
 def poll() -> None:
     """Run the bot with long polling (no public URL needed); removes any webhook first."""
     settings = Settings()
-    telegram = _telegram()
+    _telegram(settings)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     console.print("[green]polling Telegram; Ctrl-C to stop[/green]")
     try:
-        asyncio.run(run_polling(settings, telegram))
+        asyncio.run(run_polling(settings))
     except KeyboardInterrupt:
         console.print("stopped")
 

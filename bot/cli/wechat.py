@@ -14,16 +14,16 @@ from bot.db.engine import engine_from_settings, make_sessionmaker
 from bot.settings import Settings
 from integrations.wechat.api import ApiError, WechatApi
 from integrations.wechat.menu import MENU_FILE, MenuError, load_menu
-from integrations.wechat.settings import WechatSettings
 
 app = typer.Typer(help="WeChat Official Account.", no_args_is_help=True)
 
 
 async def _install(menu: dict[str, object]) -> None:
-    wechat = WechatSettings()
+    settings = Settings()
+    wechat = settings.wechat
     if not wechat.can_call_api:
         raise ApiError(None, "set WEIQUAN_WECHAT_APP_ID and WEIQUAN_WECHAT_APP_SECRET first")
-    engine = engine_from_settings(Settings())
+    engine = engine_from_settings(settings)
     api = WechatApi(wechat, make_sessionmaker(engine))
     try:
         # The token comes from the database cache the running workers share, so installing

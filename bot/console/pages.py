@@ -166,11 +166,21 @@ async def case_transition(
         try:
             if to == "extend_verification":
                 await extend_verification(
-                    session, case, actor=user.staff.actor, now=runtime.now(), note=note
+                    session,
+                    case,
+                    actor=user.staff.actor,
+                    now=runtime.now(),
+                    handoff=runtime.handoff,
+                    note=note,
                 )
             elif to == "reporter_notified":
                 await record_reporter_notice(
-                    session, case, actor=user.staff.actor, now=runtime.now(), note=note
+                    session,
+                    case,
+                    actor=user.staff.actor,
+                    now=runtime.now(),
+                    handoff=runtime.handoff,
+                    note=note,
                 )
             else:
                 await transition(
@@ -179,6 +189,7 @@ async def case_transition(
                     to,
                     actor=user.staff.actor,
                     now=runtime.now(),
+                    handoff=runtime.handoff,
                     reason=reason or None,
                     note=note,
                 )
@@ -252,7 +263,7 @@ async def backoffice_page(request: Request, runtime: Runtime) -> HTMLResponse:
     user = await cs.current(request, runtime, "supervisor")
     async with readers(request, runtime)() as session:
         rows = await backoffice.deliveries(session)
-    return render(request, "backoffice.html", user, rows=rows, url=runtime.settings.backoffice_url)
+    return render(request, "backoffice.html", user, rows=rows, url=runtime.settings.backoffice.url)
 
 
 @router.get("/staff")

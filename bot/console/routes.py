@@ -109,7 +109,7 @@ async def login(
     csrf: Annotated[str, Form(max_length=64)],
 ) -> Response:
     cs.check_login_csrf(request, csrf)
-    s = runtime.settings
+    s = runtime.settings.backoffice
     error = "用户名或密码错误"
     try:
         found = await check_login(

@@ -47,9 +47,9 @@ def set_session(response: Response, runtime: BackofficeRuntime, token: str) -> N
     response.set_cookie(
         COOKIE,
         serializer(runtime).dumps(token),
-        max_age=runtime.settings.token_ttl_minutes * 60,
+        max_age=runtime.settings.backoffice.token_ttl_minutes * 60,
         path=PATH,
-        secure=runtime.settings.cookie_secure,
+        secure=runtime.settings.backoffice.cookie_secure,
         httponly=True,
         samesite="strict",
     )
@@ -57,7 +57,11 @@ def set_session(response: Response, runtime: BackofficeRuntime, token: str) -> N
 
 def clear_session(response: Response, runtime: BackofficeRuntime) -> None:
     response.delete_cookie(
-        COOKIE, path=PATH, secure=runtime.settings.cookie_secure, httponly=True, samesite="strict"
+        COOKIE,
+        path=PATH,
+        secure=runtime.settings.backoffice.cookie_secure,
+        httponly=True,
+        samesite="strict",
     )
 
 
@@ -70,7 +74,7 @@ def set_login_csrf(response: Response, runtime: BackofficeRuntime, value: str) -
         LOGIN_CSRF_COOKIE,
         value,
         path=PATH,
-        secure=runtime.settings.cookie_secure,
+        secure=runtime.settings.backoffice.cookie_secure,
         httponly=True,
         samesite="strict",
     )

@@ -1,4 +1,5 @@
-"""Engine and session factory; SQLite gets WAL and a busy timeout, PostgreSQL a pool."""
+"""Engine and session factory; SQLite gets WAL and a busy timeout, PostgreSQL a pool, and
+every engine the personal-data keyring its encrypted columns use (bot/crypto.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot.crypto import Keyring, keyring_from_settings, use_keyring
 from bot.settings import Settings
 
 
@@ -45,22 +47,29 @@ def sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def make_engine(url: str, *, keyring: Keyring | None = None, **kwargs: Any) -> AsyncEngine:
+    """An engine on ``url``; without ``keyring`` it refuses to write or read personal data."""
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", sqlite_begin)
-        return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    else:
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 20)
+        kwargs.setdefault("pool_pre_ping", True)
+        engine = create_async_engine(url, **kwargs)
+    if keyring is not None:
+        use_keyring(engine, keyring)
+    return engine
 
 
-def engine_from_settings(settings: Settings) -> AsyncEngine:
+def engine_from_settings(settings: Settings, keyring: Keyring | None = None) -> AsyncEngine:
+    """The engine of the configured database, with ``keyring`` (by default the settings')."""
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return make_engine(settings.resolved_database_url)
+    return make_engine(
+        settings.resolved_database_url, keyring=keyring or keyring_from_settings(settings)
+    )
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -13,25 +13,23 @@ import httpx
 from fastapi import FastAPI
 
 from bot.runtime import BackofficeRuntime
-from bot.staff.settings import BackofficeSettings
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 class BackofficeExtension:
-    """Plugs into ``create_app(extensions=[...])``; settings are read at start-up, not import."""
+    """Plugs into ``create_app(extensions=[...])``; reads the app's settings at start-up."""
 
     name = "backoffice"
 
     def __init__(
         self,
-        settings: BackofficeSettings | None = None,
         *,
         http: httpx.AsyncClient | None = None,
         clock: Callable[[], datetime] | None = None,
         run_jobs: bool = True,
     ) -> None:
-        self._settings = settings
         self._http = http
         self._clock = clock
         self._run_jobs = run_jobs
@@ -51,19 +49,19 @@ class BackofficeExtension:
         from bot import backoffice
         from bot.staff import queue as handover_desk
 
-        settings = self._settings or BackofficeSettings(data_dir=app.state.settings.data_dir)
-        http = self._http or httpx.AsyncClient(timeout=settings.backoffice_timeout)
+        settings: Settings = app.state.settings
+        http = self._http or httpx.AsyncClient(timeout=settings.backoffice.timeout)
         runtime = BackofficeRuntime(
             settings=settings,
             sessions=app.state.sessions,
             evidence=app.state.evidence,
             http=http,
+            handoff=app.state.handoff,
             clock=self._clock or (lambda: datetime.now(UTC)),
             outbox=app.state.outbox,
         )
         app.state.backoffice = runtime
-        backoffice.configure(settings)
-        if settings.backoffice_url:
+        if runtime.handoff.enabled:
             app.state.outbox.register(backoffice.TOPIC, backoffice.Delivery(runtime))
         else:
             log.info("backoffice: WEIQUAN_BACKOFFICE_URL not set, hand-off disabled")

@@ -197,7 +197,7 @@ async def timeout_loop(runtime: BackofficeRuntime) -> None:
     Each pass looks in a read-only snapshot first: on SQLite a write transaction takes the
     database's only write lock, and most passes find nothing to do.
     """
-    timeout = timedelta(minutes=runtime.settings.claim_timeout_minutes)
+    timeout = timedelta(minutes=runtime.settings.backoffice.claim_timeout_minutes)
     readers = read_only(runtime.sessions)
     next_purge = 0.0
     while True:
@@ -217,4 +217,4 @@ async def timeout_loop(runtime: BackofficeRuntime) -> None:
                 next_purge = time.monotonic() + PURGE_SECONDS
         except Exception:
             log.exception("claim timeout pass failed")
-        await asyncio.sleep(runtime.settings.claim_check_seconds)
+        await asyncio.sleep(runtime.settings.backoffice.claim_check_seconds)

@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bot.settings import Settings
+from bot.settings import ChatSettings
 from bot.web.errors import error_body
 
 PREFIX = "/webhooks/rest/"
@@ -81,7 +81,7 @@ class ChatLimits:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, clock: Callable[[], float] = time.monotonic
+        cls, settings: ChatSettings, clock: Callable[[], float] = time.monotonic
     ) -> ChatLimits:
         keys = settings.rate_limit_max_keys
 
@@ -118,7 +118,7 @@ class RateLimited(Exception):
         self.seconds = seconds
 
 
-def install(app: FastAPI, settings: Settings) -> None:
+def install(app: FastAPI, settings: ChatSettings) -> None:
     """Turn the limits on for ``app`` (unless disabled) and answer ``RateLimited`` with 429."""
     app.state.chat_limits = (
         ChatLimits.from_settings(settings) if settings.rate_limit_enabled else None

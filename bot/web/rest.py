@@ -77,11 +77,11 @@ async def webhook(
     pipeline: Annotated[Pipeline, Depends(get_pipeline)],
     settings: Annotated[Settings, Depends(get_settings)],
 ) -> Response:
-    if len(body.message) > settings.max_text_chars:
+    if len(body.message) > settings.chat.max_text_chars:
         raise ApiError(
             422,
             "text_too_long",
-            f"A message may have at most {settings.max_text_chars} characters.",
+            f"A message may have at most {settings.chat.max_text_chars} characters.",
         )
     text = body.message.strip()
     is_payload = text.startswith("/") and " " not in text and len(text) <= 64
@@ -109,12 +109,12 @@ async def upload(
     message_id: Annotated[str | None, Form(min_length=1, max_length=128)] = None,
     locale: Annotated[str | None, Form(max_length=16)] = None,
 ) -> Response:
-    data = await file.read(settings.max_upload_bytes + 1)
-    if len(data) > settings.max_upload_bytes:
+    data = await file.read(settings.chat.max_upload_bytes + 1)
+    if len(data) > settings.chat.max_upload_bytes:
         raise ApiError(
             413,
             "file_too_large",
-            f"A photo may be at most {settings.max_upload_bytes // (1024 * 1024)} MB.",
+            f"A photo may be at most {settings.chat.max_upload_bytes // (1024 * 1024)} MB.",
         )
     if not data:
         raise ApiError(422, "empty_file", "The file is empty.")

@@ -15,7 +15,7 @@ from telegram.error import BadRequest, TelegramError
 
 from bot.evidence import EvidenceStore, NotAnImage, StoredFile
 from bot.messages import InboundMessage
-from bot.senders import sender_key
+from bot.senders import SenderIds
 from integrations.telegram.texts import say
 
 log = logging.getLogger(__name__)
@@ -77,8 +77,9 @@ def _received(message: Message | None) -> datetime:
 class UpdateAdapter:
     """Turns one update into what the pipeline (or the user) should get."""
 
-    def __init__(self, store: EvidenceStore, *, max_file_bytes: int) -> None:
+    def __init__(self, store: EvidenceStore, senders: SenderIds, *, max_file_bytes: int) -> None:
         self.store = store
+        self.senders = senders
         self.max_file_bytes = max_file_bytes
 
     async def adapt(self, update: Update) -> Adapted:
@@ -120,7 +121,7 @@ class UpdateAdapter:
         return InboundMessage(
             channel=CHANNEL,
             channel_message_id=str(update_id),
-            sender_id=sender_key(CHANNEL, str(user.id)),
+            sender_id=self.senders.sender_id(CHANNEL, str(user.id)),
             address=str(user.id),
             kind=kind,
             text=text,
@@ -142,7 +143,7 @@ class UpdateAdapter:
         return InboundMessage(
             channel=CHANNEL,
             channel_message_id=str(update.update_id),
-            sender_id=sender_key(CHANNEL, str(query.from_user.id)),
+            sender_id=self.senders.sender_id(CHANNEL, str(query.from_user.id)),
             address=str(query.from_user.id),
             kind="button",
             payload=query.data,

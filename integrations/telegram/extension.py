@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from telegram.error import InvalidToken, TelegramError
 
-from bot.settings import require_https
 from integrations.telegram.adapter import UpdateAdapter
 from integrations.telegram.client import build_bot
 from integrations.telegram.delivery import TOPIC, TelegramDelivery
@@ -22,23 +21,17 @@ log = logging.getLogger(__name__)
 
 
 class TelegramExtension:
-    """Plugs into ``create_app(extensions=[...])``; idle (webhook 403) until a token is set."""
+    """Plugs into ``create_app(extensions=[...])``; idle (webhook 403) until a token is set.
+    Its settings are the app's ``Settings.telegram``, read when the app's settings are built."""
 
     name = "telegram"
-
-    def __init__(self, settings: TelegramSettings | None = None) -> None:
-        # Read from the environment at start-up, not at import or construction time.
-        self._settings = settings
 
     def install(self, app: FastAPI) -> None:
         app.include_router(router)
 
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
-        settings = self._settings or TelegramSettings()
-        environment = app.state.settings.environment
-        require_https(settings.base_url, "WEIQUAN_TELEGRAM_BASE_URL", environment)
-        require_https(settings.base_file_url, "WEIQUAN_TELEGRAM_BASE_FILE_URL", environment)
+        settings: TelegramSettings = app.state.settings.telegram
         app.state.telegram = None
         if not settings.configured:
             log.info("telegram: WEIQUAN_TELEGRAM_TOKEN not set, channel disabled")
@@ -56,7 +49,9 @@ class TelegramExtension:
             log.warning("telegram: getMe failed at start-up (%s)", type(exc).__name__)
         receiver = UpdateReceiver(
             bot,
-            UpdateAdapter(app.state.evidence, max_file_bytes=settings.max_file_bytes),
+            UpdateAdapter(
+                app.state.evidence, app.state.senders, max_file_bytes=settings.max_file_bytes
+            ),
             app.state.pipeline,
             app.state.pipeline.channels,
             app.state.outbox,

@@ -17,7 +17,6 @@ from integrations.telegram.adapter import TemporaryFailure
 from integrations.telegram.client import ALLOWED_UPDATES
 from integrations.telegram.extension import TelegramExtension
 from integrations.telegram.runtime import TelegramRuntime
-from integrations.telegram.settings import TelegramSettings
 
 log = logging.getLogger(__name__)
 MAX_PAUSE = 30.0
@@ -104,16 +103,15 @@ async def _sleep(stop: asyncio.Event, seconds: float) -> None:
 
 async def run_polling(
     settings: Settings,
-    telegram: TelegramSettings,
     *,
     stop: asyncio.Event | None = None,
     migrate: bool = True,
     on_ready: Callable[[TelegramRuntime], Awaitable[None]] | None = None,
 ) -> None:
     """The whole app (database, pipeline, outbox dispatcher) with polling instead of HTTP."""
-    if not telegram.configured:
+    if not settings.telegram.configured:
         raise RuntimeError("WEIQUAN_TELEGRAM_TOKEN is not set")
-    app = create_app(settings, extensions=[TelegramExtension(telegram)], migrate=migrate)
+    app = create_app(settings, extensions=[TelegramExtension()], migrate=migrate)
     async with app.router.lifespan_context(app):
         runtime: TelegramRuntime = app.state.telegram
         if on_ready is not None:

@@ -1,4 +1,5 @@
-"""Telegram settings (``WEIQUAN_TELEGRAM_*``), built by the extension, never at import time."""
+"""Telegram settings (``WEIQUAN_TELEGRAM_*``): ``Settings.telegram``, read when the app's
+settings are built, never at import time."""
 
 from __future__ import annotations
 

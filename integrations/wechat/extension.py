@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import httpx
 from fastapi import FastAPI
 
-from bot.settings import require_https
+from bot.senders import SenderIds
 from integrations.wechat.api import WechatApi
 from integrations.wechat.channel import TOPIC, WechatChannel
 from integrations.wechat.envelope import Envelope
@@ -29,15 +29,13 @@ class WechatRuntime:
     channel: WechatChannel
     api: WechatApi | None
     guard: ReplayGuard
+    senders: SenderIds
 
 
 class WechatExtension:
     name = "wechat"
 
-    def __init__(
-        self, settings: WechatSettings | None = None, *, clock: Callable[[], float] = time.time
-    ) -> None:
-        self._settings = settings
+    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock  # Unix time, for the callbacks' replay window
 
     def install(self, app: FastAPI) -> None:
@@ -45,10 +43,7 @@ class WechatExtension:
 
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
-        settings = self._settings or WechatSettings()
-        require_https(
-            settings.api_base_url, "WEIQUAN_WECHAT_API_BASE_URL", app.state.settings.environment
-        )
+        settings: WechatSettings = app.state.settings.wechat
         sessions = app.state.sessions
         api = WechatApi(settings, sessions) if settings.can_call_api else None
         core = app.state.settings
@@ -60,7 +55,7 @@ class WechatExtension:
                 api,
                 http=http,
                 wake_outbox=app.state.outbox.wake,
-                max_photo_bytes=core.max_upload_bytes,
+                max_photo_bytes=core.chat.max_upload_bytes,
             )
             if api is not None:
                 app.state.outbox.register(
@@ -73,7 +68,9 @@ class WechatExtension:
                 sessions, window_seconds=settings.replay_window_seconds, clock=self._clock
             )
             envelope = Envelope(settings, clock=self._clock)
-            app.state.wechat = WechatRuntime(settings, envelope, channel, api, guard)
+            app.state.wechat = WechatRuntime(
+                settings, envelope, channel, api, guard, app.state.senders
+            )
             try:
                 yield
             finally:

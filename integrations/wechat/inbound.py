@@ -10,7 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.senders import sender_key
+from bot.senders import SenderIds
 from integrations.wechat.envelope import BadRequest
 
 GREETING_EVENTS = {"subscribe", "scan"}
@@ -23,6 +23,7 @@ class Incoming:
 
     account: str  # ToUserName: the Official Account's original id (gh_…)
     openid: str  # FromUserName: only for the passive reply and the address, never stored clear
+    sender_id: str  # the openid's keyed hash: what conversations, cases and keys store
     message_id: str  # MsgId; for events (MsgId 0) CreateTime, Event, EventKey
     created: datetime
     kind: str  # an InboundMessage kind, or "silent" for events that need no answer
@@ -31,11 +32,6 @@ class Incoming:
     media_id: str | None = None
     pic_url: str | None = None
     menu_id: str | None = None  # bizmsgmenuid when the user clicked a reply link
-
-    @property
-    def sender_id(self) -> str:
-        """The openid's keyed hash: what conversations, cases and keys store."""
-        return sender_key("wechat", self.openid)
 
 
 def _required(fields: dict[str, str], *names: str) -> None:
@@ -52,7 +48,7 @@ def as_payload(text: str) -> str | None:
     return None
 
 
-def classify(fields: dict[str, str]) -> Incoming:
+def classify(fields: dict[str, str], senders: SenderIds) -> Incoming:
     _required(fields, "ToUserName", "FromUserName", "CreateTime", "MsgType")
     created_at = fields["CreateTime"].strip()
     if not created_at.isdigit() or len(created_at) > 12:
@@ -66,6 +62,7 @@ def classify(fields: dict[str, str]) -> Incoming:
         return Incoming(
             account=fields["ToUserName"],
             openid=openid,
+            sender_id=senders.sender_id("wechat", openid),
             message_id=message_id,
             created=datetime.fromtimestamp(int(created_at), tz=UTC),
             kind=kind,

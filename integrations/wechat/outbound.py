@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.channels import ChannelStore
 from bot.outbox import Delivery, GiveUp, RetryLater
-from bot.senders import UnknownAddress, sender_key
+from bot.senders import UnknownAddress
 from dialogues.model import Reply
 from integrations.wechat import render
 from integrations.wechat.api import ApiError, WechatApi
@@ -75,7 +75,7 @@ class CustomerServiceSender:
         """Put it on the case the message was about (or the user's latest case)."""
         recorded = await self.channels.record_unreachable(
             "wechat",
-            [sender_key("wechat", openid), openid],  # hashed, or not yet
+            [self.channels.senders.sender_id("wechat", openid), openid],  # hashed, or not yet
             case_no=(row.payload.get("custom") or {}).get("case_no"),
             detail={
                 "channel": "wechat",

@@ -84,7 +84,7 @@ async def receive(request: Request) -> Response:
         return _error(413, "too_large", f"The body exceeds {settings.max_body_bytes} bytes.")
     try:
         opened = envelope.open(dict(request.query_params), body)
-        incoming = classify(opened.fields)
+        incoming = classify(opened.fields, runtime.senders)
     except Forbidden as exc:
         return _error(403, exc.code, str(exc))
     except BadRequest as exc:

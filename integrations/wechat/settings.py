@@ -1,4 +1,5 @@
-"""WeChat Official Account settings (``WEIQUAN_WECHAT_*``), built by the extension, not at import."""
+"""WeChat Official Account settings (``WEIQUAN_WECHAT_*``): ``Settings.wechat``, read when the
+app's settings are built, never at import."""
 
 from __future__ import annotations
 

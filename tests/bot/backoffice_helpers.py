@@ -11,10 +11,9 @@ import httpx
 from fastapi import FastAPI
 
 from bot.app import create_app
-from bot.settings import Settings
+from bot.settings import BackofficeSettings, Settings
 from bot.staff.accounts import add_staff
 from bot.staff.extension import BackofficeExtension
-from bot.staff.settings import BackofficeSettings
 from bot.web.limits import BodyLimit
 
 PASSWORD = "correct horse battery"
@@ -30,15 +29,14 @@ class Clock:
         return self.at
 
 
-def office_settings(settings: Settings, **overrides: Any) -> BackofficeSettings:
+def office_settings(settings: Settings, **overrides: Any) -> Settings:
+    """``settings`` with the back-office section tests use (``overrides`` are its fields)."""
     values: dict[str, Any] = {
-        "environment": "test",
-        "data_dir": settings.data_dir,
         "cookie_secure": False,
         "session_secret": "test-session-secret-0123456789",
         **overrides,
     }
-    return BackofficeSettings(**values)
+    return settings.model_copy(update={"backoffice": BackofficeSettings(**values)})
 
 
 @asynccontextmanager
@@ -50,10 +48,13 @@ async def office_app(
     run_jobs: bool = False,
     **overrides: Any,
 ) -> AsyncIterator[FastAPI]:
-    extension = BackofficeExtension(
-        office_settings(settings, **overrides), http=http, clock=clock, run_jobs=run_jobs
+    extension = BackofficeExtension(http=http, clock=clock, run_jobs=run_jobs)
+    app = create_app(
+        office_settings(settings, **overrides),
+        migrate=False,
+        extensions=[extension],
+        run_outbox=False,
     )
-    app = create_app(settings, migrate=False, extensions=[extension], run_outbox=False)
     async with app.router.lifespan_context(app):
         if clock is not None:
             app.state.outbox.clock = clock
@@ -61,7 +62,7 @@ async def office_app(
 
 
 def client_for(app: FastAPI, *, https: bool = False) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=BodyLimit(app, app.state.settings.max_body_bytes))
+    transport = httpx.ASGITransport(app=BodyLimit(app, app.state.settings.chat.max_body_bytes))
     scheme = "https" if https else "http"
     return httpx.AsyncClient(transport=transport, base_url=f"{scheme}://weiquan.test")
 
@@ -94,8 +95,8 @@ async def submit_case(
     from sqlalchemy import select
 
     from bot.cases import Filer, submit
-    from dialogues.actions import SubmitCase
     from bot.db.models import Conversation
+    from dialogues.actions import SubmitCase
 
     at = at or datetime(2026, 9, 29, 2, 0, tzinfo=UTC)
     if fields is None:
@@ -132,7 +133,7 @@ async def submit_case(
             await session.flush()
         filer = Filer(conversation.id, channel, sender, locale, at)
         action = SubmitCase(kind=kind, fields=fields, personal=personal)
-        receipt = await session.run_sync(submit, filer, action)
+        receipt = await session.run_sync(submit, filer, action, handoff=app.state.handoff)
     return receipt.case_no
 
 

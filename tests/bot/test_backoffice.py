@@ -63,8 +63,8 @@ async def test_retries_until_acknowledged_exactly_once(settings: Settings) -> No
             settings,
             clock=clock,
             http=http,
-            backoffice_url="https://office.example/cases",
-            backoffice_secret=SECRET,
+            url="https://office.example/cases",
+            secret=SECRET,
         ) as app,
         client_for(app) as client,
     ):
@@ -117,8 +117,8 @@ async def test_failures_are_visible(settings: Settings) -> None:
             settings,
             clock=clock,
             http=http,
-            backoffice_url="https://office.example/cases",
-            backoffice_secret=SECRET,
+            url="https://office.example/cases",
+            secret=SECRET,
             cookie_secure=False,
         ) as app,
         client_for(app) as client,
@@ -228,8 +228,8 @@ async def test_handoff_to_a_real_local_receiver(settings: Settings) -> None:
         async with office_app(
             settings,
             clock=clock,
-            backoffice_url=f"http://127.0.0.1:{port}/hook",
-            backoffice_secret=SECRET,
+            url=f"http://127.0.0.1:{port}/hook",
+            secret=SECRET,
         ) as app:
             case_no = await submit_case(app, at=clock.at)
             for _ in range(2):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -24,12 +25,21 @@ from bot.crypto import (
 
 
 @dataclass
-class KeySettings:
-    data_dir: Path
-    environment: str = "development"
+class KeySources:
     pii_key: str | None = None
     pii_key_file: Path | None = None
     pii_old_keys: str | None = None
+
+
+@dataclass
+class KeySettings:
+    data_dir: Path
+    environment: str = "development"
+    security: KeySources = field(default_factory=KeySources)
+
+
+def key_settings(data_dir: Path, **keys: Any) -> KeySettings:
+    return KeySettings(data_dir, security=KeySources(**keys))
 
 
 def ring(*keys: str) -> Keyring:
@@ -93,18 +103,18 @@ def test_production_needs_an_explicit_key_and_creates_no_file(tmp_path: Path) ->
     key_file = tmp_path / "keys"
     new, old = new_key_text(), new_key_text()
     key_file.write_text(f"{new}\n{old}\n")
-    settings.pii_key_file = key_file
+    settings.security.pii_key_file = key_file
     keyring = keyring_from_settings(settings)
     assert keyring.key_ids == [key_id(parse_key(new)), key_id(parse_key(old))]
 
 
 def test_bad_configured_keys_refused(tmp_path: Path) -> None:
     with pytest.raises(KeyConfigurationError, match="WEIQUAN_PII_KEY must be 32 bytes"):
-        keyring_from_settings(KeySettings(data_dir=tmp_path, pii_key="c2hvcnQ"))
-    settings = KeySettings(data_dir=tmp_path, pii_key=new_key_text(), pii_old_keys="c2hvcnQ")
+        keyring_from_settings(key_settings(tmp_path, pii_key="c2hvcnQ"))
+    settings = key_settings(tmp_path, pii_key=new_key_text(), pii_old_keys="c2hvcnQ")
     with pytest.raises(KeyConfigurationError, match="WEIQUAN_PII_OLD_KEYS"):
         keyring_from_settings(settings)
-    missing = KeySettings(data_dir=tmp_path, pii_key_file=tmp_path / "absent")
+    missing = key_settings(tmp_path, pii_key_file=tmp_path / "absent")
     with pytest.raises(KeyConfigurationError, match="WEIQUAN_PII_KEY_FILE: cannot read"):
         keyring_from_settings(missing)
 

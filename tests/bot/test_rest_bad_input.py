@@ -56,7 +56,7 @@ async def test_text_over_limit(client: Any, app: Any) -> None:
 
 
 async def test_oversize_body_is_413(client: Any, app: Any) -> None:
-    big = b"x" * (app.state.settings.max_body_bytes + 1)
+    big = b"x" * (app.state.settings.chat.max_body_bytes + 1)
     response = await client.post(
         "/webhooks/rest/webhook", content=big, headers={"content-type": "application/json"}
     )

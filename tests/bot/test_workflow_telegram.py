@@ -42,10 +42,10 @@ async def test_transition_notice_arrives_in_telegram(
         base_file_url=double.base_file_url,
     )
     clock = Clock()
-    office = BackofficeExtension(office_settings(sqlite_settings), clock=clock, run_jobs=False)
+    office = BackofficeExtension(clock=clock, run_jobs=False)
     app = create_app(
-        sqlite_settings,
-        extensions=[TelegramExtension(telegram), office],
+        office_settings(sqlite_settings).model_copy(update={"telegram": telegram}),
+        extensions=[TelegramExtension(), office],
         migrate=False,
         run_outbox=False,
     )

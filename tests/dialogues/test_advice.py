@@ -39,6 +39,8 @@ def advised(app: Any) -> Any:
         old.engine,
         old.understanding,
         old.normalizer,
+        senders=old.channels.senders,
+        handoff=old.actions.handoff,
         knowledge=KnowledgeService(
             CccService(SampleRegistry(), today=lambda: date(2026, 11, 27)), knowledge_base()
         ),

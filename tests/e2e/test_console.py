@@ -20,18 +20,19 @@ PASSWORD = "correct horse battery"
 
 
 def _submit_case(env: dict[str, str]) -> str:
+    from bot.backoffice import Handoff
     from bot.cases import Filer, submit
-    from bot.crypto import KEYRING, keyring_from_settings
+    from bot.crypto import keyring_from_settings
     from bot.db.engine import make_engine, make_sessionmaker
     from bot.db.models import Conversation
     from bot.settings import Settings
     from dialogues.actions import SubmitCase
 
     # Encrypt with the server's key (the key file under its data directory).
-    KEYRING.configure(keyring_from_settings(Settings(data_dir=Path(env["WEIQUAN_DATA_DIR"]))))
+    keyring = keyring_from_settings(Settings(data_dir=Path(env["WEIQUAN_DATA_DIR"])))
 
     async def run() -> str:
-        engine = make_engine(env["WEIQUAN_DATABASE_URL"])
+        engine = make_engine(env["WEIQUAN_DATABASE_URL"], keyring=keyring)
         now = datetime.now(UTC)
         try:
             async with make_sessionmaker(engine)() as session, session.begin():
@@ -56,7 +57,7 @@ def _submit_case(env: dict[str, str]) -> str:
                     },
                     personal={"name": "赵六", "phone": "13512345678", "address": "杭州市"},
                 )
-                receipt = await session.run_sync(submit, filer, action)
+                receipt = await session.run_sync(submit, filer, action, handoff=Handoff())
                 return receipt.case_no
         finally:
             await engine.dispose()

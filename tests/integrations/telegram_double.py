@@ -530,9 +530,9 @@ async def telegram_app(
         "base_file_url": double.base_file_url,
         **overrides,
     }
-    telegram = TelegramSettings(**values)
+    with_telegram = settings.model_copy(update={"telegram": TelegramSettings(**values)})
     app = create_app(
-        settings, extensions=[TelegramExtension(telegram)], migrate=False, run_outbox=False
+        with_telegram, extensions=[TelegramExtension()], migrate=False, run_outbox=False
     )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

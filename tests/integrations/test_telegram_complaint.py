@@ -9,7 +9,6 @@ from sqlalchemy import select
 
 from bot.cases import get_case
 from bot.db.models import Conversation
-from bot.senders import sender_key
 from dialogues.flows import all_flows
 from tests.factories import png_bytes
 from tests.integrations.telegram_double import (
@@ -91,7 +90,7 @@ async def test_complaint_over_telegram_in_english(tg: Harness, double: BotApiDou
     assert (
         case is not None
         and case.channel == "telegram"
-        and case.sender_id == sender_key("telegram", str(user.id))
+        and case.sender_id == tg.app.state.senders.sender_id("telegram", str(user.id))
     )
     assert len(case.evidence) == 2
     assert conversation.state.get("lang") == "en"

@@ -96,7 +96,10 @@ async def polling(sqlite_settings, double: BotApiDouble) -> AsyncIterator[Pollin
 
     task = asyncio.create_task(
         run_polling(
-            sqlite_settings, telegram_settings(double), stop=stop, migrate=False, on_ready=on_ready
+            sqlite_settings.model_copy(update={"telegram": telegram_settings(double)}),
+            stop=stop,
+            migrate=False,
+            on_ready=on_ready,
         )
     )
     runtime = await asyncio.wait_for(ready, 10)

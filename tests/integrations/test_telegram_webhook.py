@@ -309,8 +309,8 @@ async def test_app_starts_with_the_channel_disabled_when_no_token(settings) -> N
     from integrations.telegram import TelegramExtension
 
     app = create_app(
-        settings,
-        extensions=[TelegramExtension(TelegramSettings(token=""))],
+        settings.model_copy(update={"telegram": TelegramSettings(token="")}),
+        extensions=[TelegramExtension()],
         migrate=False,
         run_outbox=False,
     )
@@ -334,7 +334,10 @@ async def test_app_starts_even_when_telegram_is_unreachable(settings) -> None:  
         token="1:x", secret="abc", base_url="http://127.0.0.1:9/bot", connect_timeout=0.5
     )
     app = create_app(
-        settings, extensions=[TelegramExtension(unreachable)], migrate=False, run_outbox=False
+        settings.model_copy(update={"telegram": unreachable}),
+        extensions=[TelegramExtension()],
+        migrate=False,
+        run_outbox=False,
     )
     async with app.router.lifespan_context(app):
         assert app.state.telegram is not None

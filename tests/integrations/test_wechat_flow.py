@@ -12,7 +12,6 @@ from sqlalchemy.orm import selectinload
 
 from bot.db.models import Case, Conversation, Evidence
 from bot.db.models import InboundMessage as InboundRow
-from bot.senders import sender_key
 from tests.factories import png_bytes
 from tests.integrations.wechat_double import (
     Account,
@@ -72,7 +71,7 @@ async def step_of(app: Any, openid: str) -> str | None:
             await session.execute(
                 select(Conversation).where(
                     Conversation.channel == "wechat",
-                    Conversation.sender_id == sender_key("wechat", openid),
+                    Conversation.sender_id == app.state.senders.sender_id("wechat", openid),
                 )
             )
         ).scalar_one()
@@ -138,7 +137,8 @@ async def test_a_whole_complaint_with_a_photo_in_safe_mode(
                 await session.execute(select(Case).options(selectinload(Case.evidence)))
             ).scalar_one()
         assert case.case_no == case_no.group(0)
-        assert case.channel == "wechat" and case.sender_id == sender_key("wechat", user.openid)
+        hashed = app.state.senders.sender_id("wechat", user.openid)
+        assert case.channel == "wechat" and case.sender_id == hashed
         assert case.fields["platform"] == "京东"
         assert case.fields["demand"] == ["refund", "compensation"]
         assert case.fields["consent_publish"] is True and case.fields["consent_mediation"] is False

@@ -22,14 +22,17 @@ from tests.integrations.wechat_double import Account, message_xml, new_msg_id, w
 @asynccontextmanager
 async def served(settings: Any, wechat: Any) -> AsyncIterator[tuple[Any, str]]:
     app = create_app(
-        settings, extensions=[WechatExtension(wechat)], migrate=False, run_outbox=False
+        settings.model_copy(update={"wechat": wechat}),
+        extensions=[WechatExtension()],
+        migrate=False,
+        run_outbox=False,
     )
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = uvicorn.Server(
         uvicorn.Config(
-            BodyLimit(app, settings.max_body_bytes),
+            BodyLimit(app, settings.chat.max_body_bytes),
             host="127.0.0.1",
             port=port,
             log_level="warning",

@@ -284,8 +284,8 @@ async def wechat_app(
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """The app with the WeChat extension, its lifespan running, and a client for it."""
     app = create_app(
-        settings,
-        extensions=[WechatExtension(wechat, clock=clock)],
+        settings.model_copy(update={"wechat": wechat}),
+        extensions=[WechatExtension(clock=clock)],
         migrate=False,
         run_outbox=run_outbox,
     )

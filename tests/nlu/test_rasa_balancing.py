@@ -232,7 +232,7 @@ async def test_weiquan_nlu_url_with_several_servers(monkeypatch: pytest.MonkeyPa
     settings = Settings()
     async with (
         httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http,
-        open_nlu(settings, http) as client,
+        open_nlu(settings.nlu, http, log_file=settings.data_dir / "rasa.log") as client,
     ):
         for text in ["谢谢", "多谢"]:
             assert (await client.parse(text, NOW)).intent == "thank"
@@ -242,9 +242,9 @@ async def test_weiquan_nlu_url_with_several_servers(monkeypatch: pytest.MonkeyPa
 
 def test_replica_count_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WEIQUAN_NLU_REPLICAS", raising=False)
-    assert Settings().nlu_replicas == 2
+    assert Settings().nlu.replicas == 2
     monkeypatch.setenv("WEIQUAN_NLU_REPLICAS", "3")
-    assert Settings().nlu_replicas == 3
+    assert Settings().nlu.replicas == 3
     monkeypatch.setenv("WEIQUAN_NLU_REPLICAS", "0")
     with pytest.raises(ValidationError):
         Settings()

@@ -19,26 +19,28 @@ from tests.nlu.conftest import NOW
 
 @dataclass
 class FakeSettings:
-    nlu_url: str | None = None
-    nlu_token: str | None = None
-    nlu_manage: bool = True
-    nlu_timeout: float = 0.5
-    nlu_cache_size: int = 16
-    nlu_model_dir: Path = Path("models")
-    nlu_replicas: int = 2
+    url: str | None = None
+    token: str | None = None
+    manage: bool = True
+    timeout: float = 0.5
+    cache_size: int = 16
+    model_dir: Path = Path("models")
+    replicas: int = 2
     rasa_python: Path = Path(".venv-rasa/bin/python")
-    data_dir: Path = Path("var")
+
+
+LOG = Path("var/log/rasa.log")
 
 
 async def test_external_url_is_used_as_is() -> None:
-    settings = FakeSettings(nlu_url="http://rasa.example:5005", nlu_token="t")
-    async with httpx.AsyncClient() as http, open_nlu(settings, http) as client:
+    settings = FakeSettings(url="http://rasa.example:5005", token="t")
+    async with httpx.AsyncClient() as http, open_nlu(settings, http, log_file=LOG) as client:
         assert client.endpoint == StaticEndpoint("http://rasa.example:5005", "t")
 
 
 async def test_unmanaged_without_url_answers_with_rules() -> None:
-    settings = FakeSettings(nlu_manage=False)
-    async with httpx.AsyncClient() as http, open_nlu(settings, http) as client:
+    settings = FakeSettings(manage=False)
+    async with httpx.AsyncClient() as http, open_nlu(settings, http, log_file=LOG) as client:
         parse = await client.parse("转人工", NOW)
         assert (parse.source, parse.intent) == ("rules", "human_handoff")
         assert client.status()["engine"] == "rules"
@@ -47,12 +49,9 @@ async def test_unmanaged_without_url_answers_with_rules() -> None:
 async def test_missing_model_trains_in_background_and_rules_answer_meanwhile(
     tmp_path: Path,
 ) -> None:
-    settings = FakeSettings(
-        nlu_model_dir=tmp_path / "models",
-        rasa_python=tmp_path / "missing/python",
-        data_dir=tmp_path / "var",
-    )
-    async with httpx.AsyncClient() as http, open_nlu(settings, http) as client:
+    settings = FakeSettings(model_dir=tmp_path / "models", rasa_python=tmp_path / "missing/python")
+    log = tmp_path / "var" / "rasa.log"
+    async with httpx.AsyncClient() as http, open_nlu(settings, http, log_file=log) as client:
         assert isinstance(client.endpoint, DeferredEndpoint)
         assert (await client.parse("谢谢", NOW)).intent == "thank"
         for _ in range(100):
@@ -72,10 +71,9 @@ async def test_managed_rasa_starts_its_replicas_one_after_another(tmp_path: Path
     models = tmp_path / "models"
     models.mkdir()
     model_path(models, fingerprint()).write_bytes(b"")
-    settings = FakeSettings(
-        nlu_replicas=3, nlu_model_dir=models, rasa_python=never_ready, data_dir=tmp_path / "var"
-    )
-    async with httpx.AsyncClient() as http, open_nlu(settings, http) as client:
+    settings = FakeSettings(replicas=3, model_dir=models, rasa_python=never_ready)
+    log = tmp_path / "var" / "rasa.log"
+    async with httpx.AsyncClient() as http, open_nlu(settings, http, log_file=log) as client:
         replicas = client.endpoint
         assert isinstance(replicas, RasaReplicas)
         assert len(replicas.supervisors) == 3

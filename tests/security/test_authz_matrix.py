@@ -356,11 +356,11 @@ def served_routes(app: FastAPI) -> set[tuple[str, str]]:
 async def office(sqlite_settings: Settings) -> AsyncIterator[FastAPI]:
     """The served app's routes: the back office and both channels (idle without their keys)."""
     extensions: list[Extension] = [
-        BackofficeExtension(office_settings(sqlite_settings)),
+        BackofficeExtension(),
         TelegramExtension(),
         WechatExtension(),
     ]
-    app = create_app(sqlite_settings, extensions=extensions, run_outbox=False)
+    app = create_app(office_settings(sqlite_settings), extensions=extensions, run_outbox=False)
     async with app.router.lifespan_context(app):
         for role, user in USERS.items():
             await make_staff(app, user, "agent" if role in {AGENT, OTHER} else role)

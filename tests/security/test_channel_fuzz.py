@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 
 from bot.app import create_app
 from bot.db.migrate import upgrade
-from bot.settings import Settings
+from bot.settings import NluSettings, Settings
 from integrations.telegram import TelegramExtension, TelegramSettings
 from integrations.wechat import WechatExtension, xmlcodec
 from tests.conftest import ADMIN_URL, _admin
@@ -140,7 +140,12 @@ def database(
 def _settings(database: tuple[str, Path]) -> Settings:
     # Both apps of a run share the database, so they share the data dir (its personal-data key).
     url, data_dir = database
-    return Settings(environment="test", data_dir=data_dir, database_url=url, nlu_manage=False)
+    return Settings(
+        environment="test",
+        data_dir=data_dir,
+        database_url=url,
+        nlu=NluSettings(manage=False),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -166,14 +171,13 @@ def safe_app(
         base_url=bot_api.base_url,
         base_file_url=bot_api.base_file_url,
     )
+    channels = {
+        "wechat": wechat_settings(wechat, max_body_bytes=MAX_BODY, api_timeout_seconds=2),
+        "telegram": telegram,
+    }
     app = create_app(
-        _settings(database),
-        extensions=[
-            WechatExtension(
-                wechat_settings(wechat, max_body_bytes=MAX_BODY, api_timeout_seconds=2)
-            ),
-            TelegramExtension(telegram),
-        ],
+        _settings(database).model_copy(update=channels),
+        extensions=[WechatExtension(), TelegramExtension()],
         migrate=False,
         run_outbox=False,
     )
@@ -189,8 +193,8 @@ def plain_app(
     wechat, _ = doubles
     settings_ = wechat_settings(wechat, aes_key="", max_body_bytes=MAX_BODY, api_timeout_seconds=2)
     app = create_app(
-        _settings(database),
-        extensions=[WechatExtension(settings_)],
+        _settings(database).model_copy(update={"wechat": settings_}),
+        extensions=[WechatExtension()],
         migrate=False,
         run_outbox=False,
     )

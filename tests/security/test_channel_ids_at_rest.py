@@ -20,7 +20,7 @@ from bot.cases import case_as_dict, get_case
 from bot.db.base import Base
 from bot.db.models import Case, Conversation, import_all_models
 from bot.db.models import InboundMessage as InboundRow
-from bot.settings import Settings
+from bot.settings import SecuritySettings, Settings
 from bot.workflow import transition
 from dialogues.flows import all_flows
 from tests.integrations.telegram_double import (
@@ -73,7 +73,14 @@ async def accept(app: Any, case_no: str) -> None:
     async with app.state.sessions() as session, session.begin():
         case = await get_case(session, case_no)
         assert case is not None
-        await transition(session, case, "accepted", actor="staff:li", now=datetime.now(UTC))
+        await transition(
+            session,
+            case,
+            "accepted",
+            actor="staff:li",
+            now=datetime.now(UTC),
+            handoff=app.state.handoff,
+        )
 
 
 async def wechat_complaint(user: WechatUser) -> str:
@@ -215,11 +222,12 @@ async def test_a_clear_id_conversation_goes_on_and_rotation_hashes_it(
 
 
 def test_a_placeholder_lookup_key_is_refused_in_production() -> None:
-    real = {
-        "environment": "production",
-        "secret_key": "a-real-secret-" + "x" * 30,
-        "pii_key": "A" * 43,
-    }
-    assert Settings(**real, lookup_key="another-real-secret-" + "y" * 20).lookup_key
+    def production(lookup_key: str) -> Settings:
+        security = SecuritySettings(
+            secret_key="a-real-secret-" + "x" * 30, pii_key="A" * 43, lookup_key=lookup_key
+        )
+        return Settings(environment="production", security=security)
+
+    assert production("another-real-secret-" + "y" * 20).security.lookup_key
     with pytest.raises(ValidationError, match="WEIQUAN_LOOKUP_KEY"):
-        Settings(**real, lookup_key="changeme")
+        production("changeme")

@@ -71,9 +71,9 @@ def console_routes(app: FastAPI) -> list[tuple[str, str, list[str], list[str]]]:
 @pytest.fixture
 async def console(settings: Settings) -> AsyncIterator[FastAPI]:
     app = create_app(
-        settings,
+        office_settings(settings),
         migrate=False,
-        extensions=[BackofficeExtension(office_settings(settings))],
+        extensions=[BackofficeExtension()],
         run_outbox=False,
     )
     async with app.router.lifespan_context(app):

@@ -13,7 +13,7 @@ import pytest
 
 from bot.crypto import UndecryptableValue, new_key_text
 from bot.evidence import MAGIC
-from bot.settings import Settings
+from bot.settings import SecuritySettings, Settings
 from tests.bot.backoffice_helpers import client_for, make_staff, office_app, token_for
 from tests.bot.test_api_console import login
 from tests.bot.test_complaint_flow import HAPPY
@@ -40,7 +40,7 @@ async def file_complaint(app: Any, photo: bytes) -> str:
 
 async def test_files_are_encrypted_and_staff_downloads_decrypt(settings: Settings) -> None:
     photo = png_bytes(seed=11, size=16)
-    keyed = settings.model_copy(update={"pii_key": KEY})
+    keyed = settings.model_copy(update={"security": SecuritySettings(pii_key=KEY)})
     async with office_app(keyed) as app, client_for(app) as client:
         first = await file_complaint(app, photo)
         second = await file_complaint(app, photo)  # another person, the same picture
@@ -69,7 +69,7 @@ async def test_files_are_encrypted_and_staff_downloads_decrypt(settings: Setting
 async def test_clear_files_from_before_still_open_and_tampering_is_refused(
     settings: Settings,
 ) -> None:
-    keyed = settings.model_copy(update={"pii_key": KEY})
+    keyed = settings.model_copy(update={"security": SecuritySettings(pii_key=KEY)})
     async with office_app(keyed) as app, client_for(app) as client:
         store = app.state.evidence
         legacy = png_bytes(seed=21, size=16)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from bot.db.models import Case, Evidence
-from bot.settings import Settings
+from bot.settings import NluSettings, SecuritySettings, Settings
 from tests.bot.backoffice_helpers import (
     PASSWORD,
     Clock,
@@ -120,9 +120,10 @@ async def test_api_docs_are_off_in_production(
     settings = Settings(
         environment=environment,  # type: ignore[arg-type]
         data_dir=tmp_path,
-        nlu_manage=False,
-        secret_key="a-real-secret-for-this-test-0123456789",
-        pii_key="k" * 43 + "=",
+        nlu=NluSettings(manage=False),
+        security=SecuritySettings(
+            secret_key="a-real-secret-for-this-test-0123456789", pii_key="k" * 43 + "="
+        ),
     )
     app = create_app(settings, migrate=False)
     transport = httpx.ASGITransport(app=app)

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bot.settings import Settings
+from bot.settings import NluSettings, Settings
 from bot.staff.models import LoginAttempt, StaffUser
 from bot.staff.passwords import verify_password
 from tests.bot.backoffice_helpers import PASSWORD, client_for, make_staff, office_app
@@ -63,7 +63,10 @@ async def attempt(client: httpx.AsyncClient, username: str, password: str) -> in
 
 def pg_settings(url: str, tmp_path: Any) -> Settings:
     return Settings(
-        environment="test", data_dir=tmp_path / "var", database_url=url, nlu_manage=False
+        environment="test",
+        data_dir=tmp_path / "var",
+        database_url=url,
+        nlu=NluSettings(manage=False),
     )
 
 
@@ -73,7 +76,7 @@ async def test_a_parallel_burst_gets_no_more_guesses_than_the_limit(
 ) -> None:
     async with office_app(pg_settings(postgres_url, tmp_path)) as app, client_for(app) as client:
         await make_staff(app, "li", "agent")
-        limit = app.state.backoffice.settings.login_max_failures
+        limit = app.state.backoffice.settings.backoffice.login_max_failures
         statuses = await asyncio.gather(
             *(attempt(client, "li", f"wrong password {n}") for n in range(BURST))
         )
@@ -92,7 +95,7 @@ async def test_a_parallel_burst_from_one_address_is_limited_too(
 ) -> None:
     async with office_app(pg_settings(postgres_url, tmp_path)) as app, client_for(app) as client:
         await make_staff(app, "li", "agent")
-        per_address = app.state.backoffice.settings.login_max_failures * 4
+        per_address = app.state.backoffice.settings.backoffice.login_max_failures * 4
         names = [f"guess{n}" for n in range(per_address + 10)]
         statuses = await asyncio.gather(*(attempt(client, n, "wrong password") for n in names))
         assert statuses.count(401) == per_address, statuses

@@ -23,8 +23,7 @@ from bot import backoffice
 from bot.app import create_app
 from bot.db.models import OutboxMessage
 from bot.outbox import MAX_RETRY_AFTER_SECONDS
-from bot.settings import Settings
-from bot.staff.settings import BackofficeSettings
+from bot.settings import BackofficeSettings, ChatSettings, SecuritySettings, Settings
 from integrations.telegram import TelegramExtension, TelegramSettings
 from integrations.wechat import WechatExtension
 from tests.bot.backoffice_helpers import Clock, office_app, submit_case
@@ -129,8 +128,8 @@ async def test_backoffice_retry_after_is_obeyed_within_an_hour(
     async with office_app(
         settings,
         clock=clock,
-        backoffice_url=f"http://127.0.0.1:{port}/hook",
-        backoffice_secret=SECRET,
+        url=f"http://127.0.0.1:{port}/hook",
+        secret=SECRET,
     ) as app:
         await submit_case(app, at=clock.at)
         assert await app.state.outbox.run_once() == 1
@@ -151,8 +150,8 @@ async def test_the_cap_is_a_setting(settings: Settings, office: tuple[Office, in
     async with office_app(
         capped,
         clock=clock,
-        backoffice_url=f"http://127.0.0.1:{port}/hook",
-        backoffice_secret=SECRET,
+        url=f"http://127.0.0.1:{port}/hook",
+        secret=SECRET,
     ) as app:
         await submit_case(app, at=clock.at)
         await app.state.outbox.run_once()
@@ -251,75 +250,72 @@ def test_verify_checks_the_signature_and_the_timestamps_age() -> None:
 # ---- https in production ----------------------------------------------------------------
 
 
-PRODUCTION: dict[str, Any] = {
-    "environment": "production",
-    "secret_key": "a-real-production-secret-0123456789",
-    "session_secret": "a-real-session-secret-0123456789",
-    "pii_key": "zXWv8Q1mJ3f0cRk2yq9bQz7Xw3hN5oT6pLrA1sD2fG4=",
-}
+def production(**sections: Any) -> Settings:
+    """Production settings with real secrets and the given sections."""
+    real: dict[str, Any] = {
+        "security": SecuritySettings(
+            secret_key="a-real-production-secret-0123456789",
+            pii_key="zXWv8Q1mJ3f0cRk2yq9bQz7Xw3hN5oT6pLrA1sD2fG4=",
+        ),
+        "backoffice": BackofficeSettings(session_secret="a-real-session-secret-0123456789"),
+    }
+    return Settings(environment="production", **(real | sections))
 
 
 def test_core_settings_refuse_an_http_registry_in_production() -> None:
     with pytest.raises(ValidationError, match="WEIQUAN_CCC_REGISTRY_URL must be an https://"):
-        Settings(**PRODUCTION, ccc_registry_url="http://registry.internal/api")
-    assert Settings(**PRODUCTION, ccc_registry_url="https://registry.example/api")
+        production(chat=ChatSettings(ccc_registry_url="http://registry.internal/api"))
+    assert production(chat=ChatSettings(ccc_registry_url="https://registry.example/api"))
     # Development and tests may use local http doubles.
-    assert Settings(environment="test", ccc_registry_url="http://127.0.0.1:9/")
-    assert Settings(environment="development", ccc_registry_url="http://127.0.0.1:9/")
+    local = ChatSettings(ccc_registry_url="http://127.0.0.1:9/")
+    assert Settings(environment="test", chat=local)
+    assert Settings(environment="development", chat=local)
 
 
 def test_backoffice_settings_refuse_an_http_handoff_in_production() -> None:
-    production = {k: v for k, v in PRODUCTION.items() if k != "pii_key"}
     with pytest.raises(ValidationError, match="WEIQUAN_BACKOFFICE_URL must be an https://"):
-        BackofficeSettings(
-            **production, backoffice_url="http://office.example/cases", backoffice_secret="s"
-        )
+        production(backoffice=BackofficeSettings(url="http://office.example/cases", secret="s"))
     with pytest.raises(ValidationError, match="WEIQUAN_BACKOFFICE_URL must be an https://"):
-        BackofficeSettings(
-            **production, backoffice_url="office.example/cases", backoffice_secret="s"
-        )
-    assert BackofficeSettings(
-        **production, backoffice_url="https://office.example/cases", backoffice_secret="s"
-    )
-    assert BackofficeSettings(
-        environment="test", backoffice_url="http://127.0.0.1:9/", backoffice_secret="s"
+        production(backoffice=BackofficeSettings(url="office.example/cases", secret="s"))
+    with pytest.raises(ValidationError, match="WEIQUAN_BACKOFFICE_SECRET is required"):
+        production(backoffice=BackofficeSettings(url="https://office.example/cases"))
+    assert production(backoffice=BackofficeSettings(url="https://office.example/cases", secret="s"))
+    assert Settings(
+        environment="test", backoffice=BackofficeSettings(url="http://127.0.0.1:9/", secret="s")
     )
 
 
 @pytest.mark.parametrize(
-    ("extension", "variable"),
+    ("section", "variable"),
     [
         (
-            lambda: TelegramExtension(
-                TelegramSettings(token="1:x", base_url="http://127.0.0.1:9/bot")
-            ),
+            lambda: {"telegram": TelegramSettings(token="1:x", base_url="http://127.0.0.1:9/bot")},
             "WEIQUAN_TELEGRAM_BASE_URL",
         ),
         (
-            lambda: TelegramExtension(
-                TelegramSettings(
+            lambda: {
+                "telegram": TelegramSettings(
                     token="1:x",
                     base_url="https://127.0.0.1:9/bot",  # nothing listens: no call leaves
                     base_file_url="http://127.0.0.1:9/file/bot",
                 )
-            ),
+            },
             "WEIQUAN_TELEGRAM_BASE_FILE_URL",
         ),
         (
-            lambda: WechatExtension(wechat_settings(api_base_url="http://127.0.0.1:9/")),
+            lambda: {"wechat": wechat_settings(api_base_url="http://127.0.0.1:9/")},
             "WEIQUAN_WECHAT_API_BASE_URL",
         ),
     ],
 )
 async def test_channels_do_not_start_in_production_with_http_api_urls(
-    sqlite_settings: Settings, extension: Any, variable: str
+    sqlite_settings: Settings, section: Any, variable: str
 ) -> None:
-    production = sqlite_settings.model_copy(update=PRODUCTION)
-    app = create_app(production, extensions=[extension()], migrate=False, run_outbox=False)
-    with pytest.raises(ValueError, match=f"{variable} must be an https://"):
-        async with app.router.lifespan_context(app):
-            pass
-    # The same extension starts in a test environment (local doubles are http).
-    app = create_app(sqlite_settings, extensions=[extension()], migrate=False, run_outbox=False)
+    with pytest.raises(ValidationError, match=f"{variable} must be an https://"):
+        production(**section())
+    # The same channels start in a test environment (local doubles are http).
+    local = sqlite_settings.model_copy(update=section())
+    extensions = [TelegramExtension(), WechatExtension()]
+    app = create_app(local, extensions=extensions, migrate=False, run_outbox=False)
     async with app.router.lifespan_context(app):
         pass

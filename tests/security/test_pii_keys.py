@@ -23,7 +23,7 @@ from bot.db.engine import engine_from_settings
 from bot.db.models import Case, HandoverRequest, TranscriptEntry
 from bot.db.write_gate import WriteGate, lock_path_for
 from bot.keyrotation import rotate
-from bot.settings import Settings
+from bot.settings import NluSettings, SecuritySettings, Settings
 from tests.bot.backoffice_helpers import submit_case
 from tests.bot.test_complaint_flow import HAPPY
 from tests.factories import chat_for, png_bytes, run, running_app
@@ -35,7 +35,8 @@ HANDOVER_TEXT = "转人工，我叫王小五"
 
 
 def keyed(settings: Settings, **keys: Any) -> Settings:
-    return settings.model_copy(update={"pii_key": None, "pii_old_keys": None, **keys})
+    security = settings.security.model_copy(update={"pii_key": None, "pii_old_keys": None, **keys})
+    return settings.model_copy(update={"security": security})
 
 
 async def dump(app: Any) -> str:
@@ -83,8 +84,12 @@ def weiquan(settings: Settings, *args: str, **env: str) -> subprocess.CompletedP
 
 def test_production_refuses_to_start_without_a_key(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="WEIQUAN_PII_KEY or WEIQUAN_PII_KEY_FILE"):
-        Settings(environment="production", secret_key="s" * 40, data_dir=tmp_path)
-    settings = Settings(data_dir=tmp_path / "var", nlu_manage=False)
+        Settings(
+            environment="production",
+            security=SecuritySettings(secret_key="s" * 40),
+            data_dir=tmp_path,
+        )
+    settings = Settings(data_dir=tmp_path / "var", nlu=NluSettings(manage=False))
     done = weiquan(
         settings,
         "serve",
@@ -107,9 +112,10 @@ async def test_production_runs_with_a_key_file_and_creates_none(
     key_file = tmp_path / "secrets" / "pii"
     key_file.parent.mkdir()
     key_file.write_text(KEY1 + "\n")
-    production = settings.model_copy(
-        update={"environment": "production", "pii_key_file": key_file, "secret_key": "x" * 40}
+    security = settings.security.model_copy(
+        update={"pii_key_file": key_file, "secret_key": "x" * 40}
     )
+    production = settings.model_copy(update={"environment": "production", "security": security})
     async with running_app(production) as app:
         chat = chat_for(app)
         await run(chat, HAPPY)
@@ -321,6 +327,7 @@ async def test_rotation_while_people_keep_talking(settings: Settings) -> None:
             rotation = rotate(
                 engine,
                 app.state.evidence,
+                senders=app.state.senders,
                 batch=1,
                 progress=progress,
                 gate=gate.hold if gate.path is not None else None,
@@ -332,8 +339,9 @@ async def test_rotation_while_people_keep_talking(settings: Settings) -> None:
             assert any(0 < n < 4 * len(HAPPY[4:]) for n in seen_mid_conversation), sorted(
                 seen_mid_conversation
             )
-            await rotate(engine, app.state.evidence)  # picks up what changed meanwhile
-            check = await rotate(engine, app.state.evidence, write=False)
+            # A second run picks up what changed meanwhile.
+            await rotate(engine, app.state.evidence, senders=app.state.senders)
+            check = await rotate(engine, app.state.evidence, senders=app.state.senders, write=False)
         finally:
             gate.close()
             await engine.dispose()

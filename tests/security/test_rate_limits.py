@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from bot.db.models import Evidence, InboundMessage
-from bot.settings import Settings
+from bot.settings import ChatSettings, NluSettings, Settings
 from bot.web.limits import BodyLimit
 from bot.web.ratelimit import KeyedLimiter
 from tests.bot.backoffice_helpers import office_app
@@ -30,13 +30,15 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
         environment="test",
         data_dir=tmp_path / "var",
         database_url=db_url,
-        nlu_manage=False,
-        rate_limit_sender_per_minute=6,
-        rate_limit_sender_burst=3,
-        rate_limit_address_per_minute=6,
-        rate_limit_address_burst=8,
-        rate_limit_poll_sender_per_minute=9,
-        rate_limit_poll_address_per_minute=15,
+        nlu=NluSettings(manage=False),
+        chat=ChatSettings(
+            rate_limit_sender_per_minute=6,
+            rate_limit_sender_burst=3,
+            rate_limit_address_per_minute=6,
+            rate_limit_address_burst=8,
+            rate_limit_poll_sender_per_minute=9,
+            rate_limit_poll_address_per_minute=15,
+        ),
     )
 
 
@@ -49,7 +51,7 @@ async def limited(settings: Settings) -> AsyncIterator[FastAPI]:
 def from_address(app: FastAPI, address: str) -> httpx.AsyncClient:
     """A client whose requests come from ``address``, through the same body limit as served."""
     transport = httpx.ASGITransport(
-        app=BodyLimit(app, app.state.settings.max_body_bytes), client=(address, 40000)
+        app=BodyLimit(app, app.state.settings.chat.max_body_bytes), client=(address, 40000)
     )
     return httpx.AsyncClient(transport=transport, base_url="http://weiquan.test")
 
@@ -148,10 +150,10 @@ async def test_limits_can_be_turned_off(tmp_path: Path, sqlite_url: str) -> None
         environment="test",
         data_dir=tmp_path / "var",
         database_url=sqlite_url,
-        nlu_manage=False,
-        rate_limit_enabled=False,
-        rate_limit_sender_burst=1,
-        rate_limit_address_burst=1,
+        nlu=NluSettings(manage=False),
+        chat=ChatSettings(
+            rate_limit_enabled=False, rate_limit_sender_burst=1, rate_limit_address_burst=1
+        ),
     )
     async with running_app(settings) as app, from_address(app, "10.0.0.8") as http:
         for _ in range(5):
@@ -193,7 +195,10 @@ async def test_the_limited_app_still_serves_a_whole_complaint(
 ) -> None:
     """The defaults let a person file a complaint at test speed (every answer at once)."""
     settings = Settings(
-        environment="test", data_dir=tmp_path / "var", database_url=sqlite_url, nlu_manage=False
+        environment="test",
+        data_dir=tmp_path / "var",
+        database_url=sqlite_url,
+        nlu=NluSettings(manage=False),
     )
     answers = {
         "product": "蓝牙耳机",
@@ -238,9 +243,8 @@ async def test_the_served_app_refuses_before_reading_a_chunked_body(
         environment="test",
         data_dir=tmp_path / "var",
         database_url=sqlite_url,
-        nlu_manage=False,
-        rate_limit_address_per_minute=1,
-        rate_limit_address_burst=1,
+        nlu=NluSettings(manage=False),
+        chat=ChatSettings(rate_limit_address_per_minute=1, rate_limit_address_burst=1),
     )
     served = create_asgi(settings)
     reads = 0

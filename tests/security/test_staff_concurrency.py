@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
 
 from bot.db.models import Case, CaseEvent, Conversation, OutboxMessage
-from bot.settings import Settings
+from bot.settings import NluSettings, Settings
 from bot.staff.models import AuditEntry
 from tests.bot.backoffice_helpers import (
     Clock,
@@ -198,7 +198,10 @@ async def test_evidence_streams_without_the_sqlite_write_lock(sqlite_settings: S
 @pytest.mark.postgres
 async def test_two_staff_deciding_one_case_at_once(postgres_url: str, tmp_path: Any) -> None:
     settings = Settings(
-        environment="test", data_dir=tmp_path / "var", database_url=postgres_url, nlu_manage=False
+        environment="test",
+        data_dir=tmp_path / "var",
+        database_url=postgres_url,
+        nlu=NluSettings(manage=False),
     )
     clock = Clock()
     async with office_app(settings, clock=clock) as app, client_for(app) as client:
@@ -232,7 +235,10 @@ async def test_two_staff_claiming_one_conversation_at_once(
     postgres_url: str, tmp_path: Any
 ) -> None:
     settings = Settings(
-        environment="test", data_dir=tmp_path / "var", database_url=postgres_url, nlu_manage=False
+        environment="test",
+        data_dir=tmp_path / "var",
+        database_url=postgres_url,
+        nlu=NluSettings(manage=False),
     )
     clock = Clock()
     async with office_app(settings, clock=clock) as app, client_for(app) as client:

@@ -195,7 +195,7 @@ async def test_orphan_uploads_are_deleted_after_the_limit(app: FastAPI) -> None:
             ),
             sweep_orphan_evidence(
                 make_sessionmaker(other),
-                EvidenceStore(app.state.settings.evidence_dir),
+                EvidenceStore(app.state.settings.evidence_dir, app.state.evidence.keyring),
                 now=now,
                 older_than=timedelta(hours=HOURS),
             ),
@@ -245,7 +245,7 @@ def test_the_orphan_limit_is_a_setting(
     from bot.settings import Settings
 
     monkeypatch.setenv("WEIQUAN_EVIDENCE_ORPHAN_HOURS", str(hours))
-    assert Settings(data_dir=tmp_path).evidence_orphan_hours == hours
+    assert Settings(data_dir=tmp_path).chat.evidence_orphan_hours == hours
 
 
 # ---- HEIC: metadata items blanked in place ----------------------------------------------
