@@ -25,11 +25,19 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Engine, Table, bindparam, create_engine, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.crypto import keyring_of, use_keyring
-from bot.db.engine import DURABLE, READ_ONLY, read_only, sqlite_begin, sqlite_pragmas
+from bot.crypto import Keyring, keyring_of, use_keyring
+from bot.db.engine import (
+    DURABLE,
+    READ_ONLY,
+    read_only,
+    sqlite_begin,
+    sqlite_on_loop,
+    sqlite_pragmas,
+)
 from bot.db.models import Conversation, Evidence, InboundMessage, TranscriptEntry
 from bot.db.write_gate import WriteGate, lock_path_for
 from bot.messages import InboundMessage as Message
@@ -60,6 +68,33 @@ class Snapshot:
     answer: list[dict[str, Any]] | None
 
 
+# The statements of every turn, built once (their SQL is compiled once per dialect).
+_ANSWER = (
+    select(_inbound.c.replies)
+    .where(
+        _inbound.c.channel == bindparam("channel"),
+        _inbound.c.conversation_id == _conversations.c.id,
+        _inbound.c.channel_message_id == bindparam("message_id"),
+    )
+    .scalar_subquery()
+    .label("answer")
+)
+_LOAD = select(
+    _conversations.c.id,
+    _conversations.c.sender_id,
+    _conversations.c.locale,
+    _conversations.c.state,
+    _conversations.c.handover,
+    _conversations.c.revision,
+    _ANSWER,
+).where(
+    _conversations.c.channel == bindparam("channel"),
+    _conversations.c.sender_id.in_(bindparam("senders", expanding=True)),
+)
+_INSERT_INBOUND = insert(_inbound)
+_INSERT_TRANSCRIPT = insert(cast(Table, TranscriptEntry.__table__))
+
+
 def load(session: Session, message: Message) -> Snapshot:
     """The sender's conversation and any earlier answer to this message, in one statement.
 
@@ -69,29 +104,11 @@ def load(session: Session, message: Message) -> Snapshot:
     senders = [message.sender_id]
     if message.address is not None and message.address != message.sender_id:
         senders.append(message.address)
-    answer = (
-        select(_inbound.c.replies)
-        .where(
-            _inbound.c.channel == message.channel,
-            _inbound.c.conversation_id == _conversations.c.id,
-            _inbound.c.channel_message_id == message.channel_message_id,
-        )
-        .scalar_subquery()
-        .label("answer")
+    found = session.connection().execute(
+        _LOAD,
+        {"channel": message.channel, "message_id": message.channel_message_id, "senders": senders},
     )
-    stmt = select(
-        _conversations.c.id,
-        _conversations.c.sender_id,
-        _conversations.c.locale,
-        _conversations.c.state,
-        _conversations.c.handover,
-        _conversations.c.revision,
-        answer,
-    ).where(
-        _conversations.c.channel == message.channel,
-        _conversations.c.sender_id.in_(senders),
-    )
-    rows = {row.sender_id: row for row in session.execute(stmt)}
+    rows = {row.sender_id: row for row in found}
     row = rows.get(message.sender_id) or next(iter(rows.values()), None)
     if row is None:
         return Snapshot(None, message.sender_id, None, {}, None, 0, None)
@@ -157,6 +174,28 @@ def open_for_evidence(
     return EvidenceRef(evidence_id, file.sha256, file.content_type)
 
 
+def _advance(*, checked: bool) -> Any:
+    given = bindparam("b_address", type_=_conversations.c.address.type)
+    values: dict[str, Any] = {
+        "message_count": _conversations.c.message_count + 1,
+        "revision": _conversations.c.revision + 1,
+        "updated_at": bindparam("b_now", type_=_conversations.c.updated_at.type),
+        "address": func.coalesce(_conversations.c.address, given),
+    }
+    stmt = update(_conversations).where(_conversations.c.id == bindparam("b_id"))
+    if checked:
+        values["state"] = bindparam("b_state", type_=_conversations.c.state.type)
+        stmt = stmt.where(
+            _conversations.c.revision == bindparam("b_revision"),
+            _conversations.c.handover.is_(None),
+        )
+    return stmt.values(**values)
+
+
+_ADVANCE = _advance(checked=True)
+_COUNT = _advance(checked=False)
+
+
 def advance(
     session: Session,
     conversation_id: int,
@@ -168,22 +207,12 @@ def advance(
 ) -> None:
     """Count the message and keep the new state, if the conversation is still at
     ``revision`` and in the bot's hands (``revision=None``: a held conversation, counted)."""
-    values: dict[str, Any] = {
-        "message_count": _conversations.c.message_count + 1,
-        "revision": _conversations.c.revision + 1,
-        "updated_at": now,
-    }
-    if state is not None:
-        values["state"] = state
-    if address is not None:
-        given = bindparam("given_address", address, type_=_conversations.c.address.type)
-        values["address"] = func.coalesce(_conversations.c.address, given)
-    stmt = update(_conversations).where(_conversations.c.id == conversation_id)
-    if revision is not None:
-        stmt = stmt.where(
-            _conversations.c.revision == revision, _conversations.c.handover.is_(None)
-        )
-    if session.execute(stmt.values(**values)).rowcount != 1:  # type: ignore[attr-defined]
+    params = {"b_id": conversation_id, "b_now": now, "b_address": address}
+    if revision is None:
+        stmt = _COUNT
+    else:
+        stmt, params = _ADVANCE, {**params, "b_revision": revision, "b_state": state}
+    if session.connection().execute(stmt, params).rowcount != 1:
         raise Conflict("the conversation moved on")
 
 
@@ -197,16 +226,18 @@ def record(
 ) -> None:
     """The inbound row (unique per message of a sender: a repeat fails here) and the
     transcript, as one multi-row INSERT."""
-    session.execute(
-        insert(InboundMessage).values(
-            channel=message.channel,
-            channel_message_id=message.channel_message_id,
-            conversation_id=conversation_id,
-            kind=message.kind,
-            content=content,
-            received_at=now,
-            replies=replies,
-        )
+    conn = session.connection()
+    conn.execute(
+        _INSERT_INBOUND,
+        {
+            "channel": message.channel,
+            "channel_message_id": message.channel_message_id,
+            "conversation_id": conversation_id,
+            "kind": message.kind,
+            "content": content,
+            "received_at": now,
+            "replies": replies,
+        },
     )
     transcript = [
         {
@@ -228,7 +259,11 @@ def record(
         }
         for reply in replies
     ]
-    session.execute(insert(TranscriptEntry), transcript)
+    conn.execute(_INSERT_TRANSCRIPT, transcript)
+
+
+# How many writes on the event loop between two write-ahead-log checkpoints (in a thread).
+CHECKPOINT_EVERY = 500
 
 
 class ConversationStore:
@@ -242,48 +277,84 @@ class ConversationStore:
         self.dialect: str = bind.dialect.name
         gate_file = lock_path_for(url) if self.dialect == "sqlite" else None
         self.gate = WriteGate(gate_file) if gate_file is not None else None
-        self._sync: Engine | None = None
+        self._engines: list[Engine] = []
+        # SQLite file: sessions on the event loop (never waiting for a lock) and in threads.
+        self._on_loop: dict[str, sessionmaker[Session]] = {}
         self._threaded: dict[str, sessionmaker[Session]] = {}
-        if gate_file is not None:  # a SQLite file (not :memory:)
-            self._sync = create_engine(
-                make_url(url).set(drivername="sqlite"),
-                connect_args={"check_same_thread": False, "timeout": 30},
+        self._writes = 0
+        if gate_file is not None:
+            sync_url = make_url(url).set(drivername="sqlite")
+            # The app's personal-data keys: more engines of the same app, not another app.
+            keyring = keyring_of(bind)
+            self._on_loop = self._modes(sync_url, keyring, on_loop=True)
+            self._threaded = self._modes(sync_url, keyring, on_loop=False)
+
+    def _modes(
+        self, url: Any, keyring: Keyring, *, on_loop: bool
+    ) -> dict[str, sessionmaker[Session]]:
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        use_keyring(engine, keyring)
+        event.listen(engine, "connect", sqlite_pragmas)
+        if on_loop:
+            event.listen(engine, "connect", sqlite_on_loop)
+        event.listen(engine, "begin", sqlite_begin)
+        self._engines.append(engine)
+        return {
+            mode: sessionmaker(engine.execution_options(**options), expire_on_commit=False)
+            for mode, options in (
+                ("read", {READ_ONLY: True}),
+                ("write", {}),
+                ("durable", {DURABLE: True}),
             )
-            event.listen(self._sync, "connect", sqlite_pragmas)
-            event.listen(self._sync, "begin", sqlite_begin)
-            # The same personal-data keys as the app's engine: a second engine, not a second app.
-            use_keyring(self._sync, keyring_of(bind))
-            self._threaded = {
-                mode: sessionmaker(self._sync.execution_options(**options), expire_on_commit=False)
-                for mode, options in (
-                    ("read", {READ_ONLY: True}),
-                    ("write", {}),
-                    ("durable", {DURABLE: True}),
-                )
-            }
+        }
 
     async def read(self, fn: Callable[[Session], T]) -> T:
         """``fn`` on a read-only snapshot (on SQLite it never takes the write lock)."""
-        if self._threaded:
-            return await asyncio.to_thread(self._in_thread, "read", fn)
+        if self._on_loop:
+            try:
+                return self._run(self._on_loop["read"], fn)
+            except OperationalError:  # busy: wait in a thread
+                return await asyncio.to_thread(self._run, self._threaded["read"], fn)
         async with self.readers() as session:
             return await session.run_sync(fn)
 
     async def write(self, fn: Callable[[Session], T], *, durable: bool = False) -> T:
         """``fn`` in one transaction, committed when it returns and rolled back if it raises.
         ``durable``: the commit must survive a power cut, not only a crash (case numbers)."""
-        if not self._threaded:
+        if not self._on_loop:
             async with self.sessions() as session, session.begin():
                 return await session.run_sync(fn)
-        async with self.gate.hold():  # type: ignore[union-attr]  # set with _threaded
-            return await asyncio.to_thread(self._in_thread, "durable" if durable else "write", fn)
+        async with self.gate.hold():  # type: ignore[union-attr]  # a file has a gate
+            if durable:  # the commit waits for the disk: not on the event loop
+                return await asyncio.to_thread(self._run, self._threaded["durable"], fn)
+            try:
+                done = self._run(self._on_loop["write"], fn)
+            except OperationalError:
+                # Locked by a writer outside the gate (a CLI import): wait in a thread.
+                return await asyncio.to_thread(self._run, self._threaded["write"], fn)
+            self._writes += 1
+            if self._writes % CHECKPOINT_EVERY == 0:
+                self._checkpoint()
+            return done
 
-    def _in_thread(self, mode: str, fn: Callable[[Session], T]) -> T:
-        with self._threaded[mode]() as session, session.begin():
+    @staticmethod
+    def _run(sessions: sessionmaker[Session], fn: Callable[[Session], T]) -> T:
+        with sessions() as session, session.begin():
             return fn(session)
+
+    def _checkpoint(self) -> None:
+        """Copy the write-ahead log back into the database file, off the event loop (writes
+        on the loop never do it themselves); a checkpoint that cannot finish is repeated."""
+
+        def checkpoint() -> None:
+            with self._engines[-1].connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+        task = asyncio.get_running_loop().run_in_executor(None, checkpoint)
+        task.add_done_callback(lambda t: t.exception())
 
     async def aclose(self) -> None:
         if self.gate is not None:
             self.gate.close()
-        if self._sync is not None:
-            self._sync.dispose()
+        for engine in self._engines:
+            engine.dispose()

@@ -9,6 +9,7 @@ pure: the same receipt gives the same replies.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,7 +102,7 @@ class Decision:
         """The final state and replies, given one receipt per action in order."""
         if len(receipts) != len(self.actions):
             raise ValueError(f"{len(self.actions)} actions, {len(receipts)} receipts")
-        state = self.state
+        state = copy.deepcopy(self.state)  # settling twice (a retried write) starts afresh
         replies: list[Reply] = []
         pending = iter(receipts)
         for item in self.items:

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from bot.api.deps import RowId, Runtime, client_ip, readers
 from bot.console import session as cs
-from bot.console.routes import go, render
+from bot.console.common import go, render
 from bot.staff import audit, lifecycle
 from bot.staff.accounts import token_id_for
 from bot.staff.passwords import WeakPassword

@@ -16,7 +16,7 @@ from bot.api.deps import Runtime, client_ip, readers
 from bot.cases import get_case
 from bot.console import charts
 from bot.console import session as cs
-from bot.console.routes import WORKERS, go, render
+from bot.console.common import WORKERS, go, render
 from bot.db.models import Evidence
 from bot.deadlines import local_date
 from bot.evidence import disposition as evidence_disposition

@@ -1,95 +1,28 @@
-"""Console pages: sign-in, the handover queue and the live conversation.
+"""Console pages: sign-in, the handover queue and the live conversation; ``install`` puts
+the whole console on the app.
 
-Case pages, the dashboard and accounts live in ``bot.console.pages``.
+Case pages and the dashboard live in ``bot.console.pages``, what they all share in
+``bot.console.common``.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 
 from bot.api.deps import AfterId, RowId, Runtime, client_ip, readers
+from bot.console import pages
 from bot.console import session as cs
-from bot.deadlines import SHANGHAI
+from bot.console.common import HERE, WORKERS, go, render
 from bot.staff import queue as desk
 from bot.staff import transcripts
 from bot.staff.accounts import TooManyAttempts, check_login, revoke
-from dialogues.flows import all_flows
-from dialogues.texts import t
 
-HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(prefix="/console", include_in_schema=False)
-WORKERS = ("agent", "supervisor")
-REASONS = {"asked": "用户要求", "safety": "涉及安全", "not_understood": "机器人未理解"}
-HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-    "script-src 'self'; frame-ancestors 'none'; form-action 'self'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
-
-
-def status_label(status: str) -> str:
-    try:
-        return t("zh", f"status.label.{status}")
-    except KeyError:
-        return status
-
-
-def field_label(slot: str, kind: str) -> str:
-    """The question's own label from the flow definition (``field.product`` → 商品)."""
-    flow = all_flows().get(kind)
-    if flow is not None and flow.has_step(slot):
-        return t("zh", flow.step(slot).label)
-    return slot
-
-
-def field_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, list):
-        return "、".join(_demand(v) for v in value) or "—"
-    return "—" if value in (None, "") else str(value)
-
-
-def _demand(value: Any) -> str:
-    try:
-        return t("zh", f"demand.{value}")
-    except KeyError:
-        return str(value)
-
-
-def local_time(iso: str) -> str:
-    """Staff read times in Beijing time; storage is UTC."""
-    return datetime.fromisoformat(iso).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-
-
-templates.env.filters["status_label"] = status_label
-templates.env.filters["local"] = local_time
-templates.env.filters["field_label"] = field_label
-templates.env.filters["field_value"] = field_value
-templates.env.globals["REASONS"] = REASONS
-
-
-def render(
-    request: Request, name: str, user: cs.ConsoleUser | None, status: int = 200, **ctx: Any
-) -> HTMLResponse:
-    context = {"user": user.staff if user else None, "csrf": user.csrf if user else "", **ctx}
-    response = templates.TemplateResponse(request, name, context, status_code=status)
-    response.headers.update(HEADERS)
-    return response
-
-
-def go(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
 
 
 @router.get("/login")
@@ -280,8 +213,6 @@ async def conversation_poll(
 
 
 def install(app: FastAPI) -> None:
-    from bot.console import pages
-
     app.include_router(router)
     app.include_router(pages.router)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")

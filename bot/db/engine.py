@@ -28,6 +28,16 @@ def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def sqlite_on_loop(dbapi_connection: Any, _record: Any) -> None:
+    """For connections used on the event loop (bot/conversations.py): a locked database
+    fails at once instead of sleeping, and commits never copy the write-ahead log back into
+    the database file (and sync it) there; the store checkpoints in a thread."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=0")
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.close()
+
+
 # Execution option for sessions that only read: on SQLite they must not take the write lock.
 READ_ONLY = "weiquan_read_only"
 # Execution option for SQLite writes whose commit must survive a power cut, not only a crash
