@@ -138,7 +138,8 @@ class UpdateAdapter:
         message = query.message if isinstance(query.message, Message) else None
         if message is not None and message.chat.type != "private":
             return None
-        if not query.data or query.from_user is None:
+        # Button data is text; anything else is a forged update, not a press of our button.
+        if not isinstance(query.data, str) or not query.data or query.from_user is None:
             return None
         return InboundMessage(
             channel=CHANNEL,
