@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.conversations import ConversationStore
 from bot.db.models import Case, CaseEvent, Conversation, InboundMessage, OutboxMessage
+from bot.outbox import bound_payload
 from bot.senders import UnknownAddress, is_hashed, sender_key
 from dialogues.model import Reply
 
@@ -67,7 +68,7 @@ def _queue_once(
         {
             "topic": topic,
             "key": key[:128],
-            "payload": payload,
+            "payload": bound_payload(payload, key[:128]),
             "status": "pending",
             "attempts": 0,
             "created_at": now,

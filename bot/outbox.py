@@ -14,12 +14,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import Table, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
+from bot.crypto import Bound, RowBound
 from bot.db.engine import read_only
 from bot.db.models import OutboxMessage
 
@@ -82,6 +83,12 @@ def backoff(attempts: int, base: float = 2.0, cap: float = 3600.0) -> float:
     return min(cap, base * 2 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)  # noqa: S311
 
 
+def bound_payload(payload: dict[str, Any], key: str) -> Bound | None:
+    """A payload ready for a Core statement: encrypted bound to its delivery's key."""
+    kind = cast(RowBound, cast(Table, OutboxMessage.__table__).c.payload.type)
+    return kind.bound(payload, key)
+
+
 def enqueue(
     session: Session, *, topic: str, key: str, payload: dict[str, Any], due: datetime
 ) -> None:
@@ -91,11 +98,12 @@ def enqueue(
     refused with the transaction, so a retried transaction never sends twice. Callers on an
     ``AsyncSession`` use ``await session.run_sync(enqueue, topic=..., ...)``.
     """
+    key = key[:128]
     session.execute(
         insert(OutboxMessage).values(
             topic=topic,
-            key=key[:128],
-            payload=payload,
+            key=key,
+            payload=bound_payload(payload, key),
             status="pending",
             attempts=0,
             created_at=due,

@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from bot import outbox
+from bot.conversations import transcript_row
 from bot.db.models import Conversation, TranscriptEntry
 
 NOTICES = Path(__file__).resolve().parent.parent / "notices.yml"
@@ -75,13 +76,5 @@ def push(
     if channel != "rest":
         outbox.enqueue(session, topic=f"reply:{channel}", key=key, payload=payload, due=now)
     if conversation_id is not None:
-        session.execute(
-            insert(TranscriptEntry).values(
-                conversation_id=conversation_id,
-                direction="out",
-                author=author[:32],
-                text=text,
-                payload=payload,
-                at=now,
-            )
-        )
+        row = transcript_row(conversation_id, "out", author, text, payload, now)
+        session.execute(insert(TranscriptEntry).values(**row))
