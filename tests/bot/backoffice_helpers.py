@@ -94,8 +94,8 @@ async def submit_case(
     from sqlalchemy import select
 
     from bot.cases import Filer, submit
-    from dialogues.actions import SubmitCase
     from bot.db.models import Conversation
+    from dialogues.actions import SubmitCase
 
     at = at or datetime(2026, 9, 29, 2, 0, tzinfo=UTC)
     if fields is None:

@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from bot.db.models import Conversation, InboundMessage, TranscriptEntry
-from dialogues.engine import Engine
 from dialogues.actions import Decision
+from dialogues.engine import Engine
 from dialogues.model import Turn
 from dialogues.ports import Ports
 from tests.factories import chat_for
