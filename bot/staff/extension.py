@@ -49,7 +49,7 @@ class BackofficeExtension:
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         from bot import backoffice
-        from bot.staff import queue as handover_desk
+        from bot.handover import staff as handover_desk
 
         settings = self._settings or BackofficeSettings(data_dir=app.state.settings.data_dir)
         http = self._http or httpx.AsyncClient(timeout=settings.backoffice_timeout)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.handover import staff as desk
 from bot.settings import Settings
-from bot.staff import queue as desk
 from tests.bot.backoffice_helpers import (
     ChannelDouble,
     Clock,
