@@ -13,12 +13,11 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.conversations import ConversationStore
 from bot.db.models import Case, CaseEvent, Conversation, InboundMessage, OutboxMessage
-from bot.outbox import bound_payload
+from bot.outbox import enqueue
 from bot.senders import UnknownAddress, is_hashed, sender_key
 from dialogues.model import Reply
 
@@ -62,22 +61,10 @@ def _queue_once(
     due: datetime,
     now: datetime,
 ) -> int:
-    dialect = session.get_bind().dialect.name
-    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    rows = [
-        {
-            "topic": topic,
-            "key": key[:128],
-            "payload": bound_payload(payload, key[:128]),
-            "status": "pending",
-            "attempts": 0,
-            "created_at": now,
-            "next_attempt_at": due,
-        }
+    return sum(
+        enqueue(session, topic=topic, key=key, payload=payload, due=due, once=True, created=now)
         for key, payload in items
-    ]
-    stmt = upsert(_outbox).on_conflict_do_nothing(index_elements=["key"]).returning(_outbox.c.id)
-    return sum(1 for row in rows if session.execute(stmt, row).first() is not None)
+    )
 
 
 def _language(session: Session, channel: str, sender_id: str) -> str | None:

@@ -291,8 +291,13 @@ class ConversationStore:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
-        self.readers = read_only(sessions)
         bind = sessions.kw["bind"]
+        self.readers = read_only(sessions)
+        if bind.dialect.name == "postgresql":
+            # A turn's reads are single statements: no BEGIN and ROLLBACK around each.
+            self.readers = async_sessionmaker(
+                bind.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+            )
         url = bind.url.render_as_string(hide_password=False)
         self.dialect: str = bind.dialect.name
         gate_file = lock_path_for(url) if self.dialect == "sqlite" else None

@@ -16,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, or_, select
+from sqlalchemy import Table, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -90,26 +91,40 @@ def bound_payload(payload: dict[str, Any], key: str) -> Bound | None:
 
 
 def enqueue(
-    session: Session, *, topic: str, key: str, payload: dict[str, Any], due: datetime
-) -> None:
+    session: Session,
+    *,
+    topic: str,
+    key: str,
+    payload: dict[str, Any],
+    due: datetime,
+    once: bool = False,
+    created: datetime | None = None,
+) -> bool:
     """Queue one delivery in the caller's transaction: the only way rows enter the outbox.
 
-    ``key`` names the delivery (unique across the table): a second row with the same key is
-    refused with the transaction, so a retried transaction never sends twice. Callers on an
-    ``AsyncSession`` use ``await session.run_sync(enqueue, topic=..., ...)``.
+    ``key`` names the delivery (unique across the table). A second row with the same key is
+    refused with the transaction, so a retried transaction never sends twice; with ``once``
+    it is skipped instead (a platform's repeated delivery of one message) and False is
+    returned. Callers on an ``AsyncSession`` use ``await session.run_sync(enqueue, ...)``.
     """
     key = key[:128]
-    session.execute(
-        insert(OutboxMessage).values(
-            topic=topic,
-            key=key,
-            payload=bound_payload(payload, key),
-            status="pending",
-            attempts=0,
-            created_at=due,
-            next_attempt_at=due,
-        )
+    stmt = _upsert(session).values(
+        topic=topic,
+        key=key,
+        payload=bound_payload(payload, key),
+        status="pending",
+        attempts=0,
+        created_at=created or due,
+        next_attempt_at=due,
     )
+    if once:
+        stmt = stmt.on_conflict_do_nothing(index_elements=["key"])
+    return session.execute(stmt.returning(OutboxMessage.id)).first() is not None
+
+
+def _upsert(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(OutboxMessage)
 
 
 class OutboxDispatcher:
