@@ -11,12 +11,12 @@ times the time.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import inspect
 import pkgutil
 import re
 import string
-import gc
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
