@@ -227,7 +227,7 @@ class Pipeline:
             session,
             conversation_id,
             revision=snapshot.revision,
-            state=state,
+            state=state.dump(),
             address=message.address,
             now=now,
         )
