@@ -19,8 +19,7 @@ from typing import Any, Protocol
 
 from bot.cases import Filer
 from bot.evidence import sniff_image
-from bot.knowledge.base import KnowledgeBase
-from bot.knowledge.service import KnowledgeService
+from bot.knowledge.service import KnowledgeService, load_knowledge_base
 from bot.photos import strip_metadata
 from bot.rulebook import KnowledgeRuleBook
 from bot.understanding import NluNormalizer
@@ -46,11 +45,6 @@ def _engine() -> Engine:
     return Engine()
 
 
-@cache
-def _knowledge_base() -> KnowledgeBase:
-    return KnowledgeBase.load()
-
-
 class SampleRegistry:
     """The bundled SAMPLE certificates in memory (no registry database)."""
 
@@ -61,9 +55,11 @@ class SampleRegistry:
         return self.records.get(cert_no)
 
 
-def sample_knowledge(today: date = date(2026, 11, 27)) -> KnowledgePort:
-    """The app's knowledge port over the sample registry and the bundled knowledge base."""
-    return KnowledgeService(CccService(SampleRegistry(), today=lambda: today), _knowledge_base())
+async def sample_knowledge(today: date = date(2026, 11, 27)) -> KnowledgePort:
+    """The app's knowledge port over the sample registry and the knowledge base (the one
+    index the process's apps share)."""
+    registry = CccService(SampleRegistry(), today=lambda: today)
+    return KnowledgeService(registry, await load_knowledge_base())
 
 
 class EngineChat:

@@ -6,13 +6,13 @@ from tests.dialogues.engine_double import EngineChat, run, sample_knowledge
 from tests.dialogues.test_report_flow import OPENING
 
 
-def advised() -> EngineChat:
+async def advised() -> EngineChat:
     """A chat whose engine reads the knowledge port: the sample registry and knowledge base."""
-    return EngineChat(knowledge=sample_knowledge())
+    return EngineChat(knowledge=await sample_knowledge())
 
 
 async def test_questions_outside_a_form_are_answered_with_a_source() -> None:
-    chat = advised()
+    chat = await advised()
     await chat.say("怎么辨别假茅台？")
     assert "特供" in chat.text and "出处" in chat.text
     await chat.say("充电宝需要3C吗？")
@@ -23,7 +23,7 @@ async def test_questions_outside_a_form_are_answered_with_a_source() -> None:
 
 
 async def test_compensation_calculator() -> None:
-    chat = advised()
+    chat = await advised()
     await chat.say("买到假货能赔多少？花了100元")
     # 3 × 100 = 300 < 500, so 500, plus the 100 back.
     assert "退还货款 100 元" in chat.text and "500 元" in chat.text and "600 元" in chat.text
@@ -35,7 +35,7 @@ async def test_compensation_calculator() -> None:
 
 
 async def test_certificate_check_asks_for_the_number_when_missing() -> None:
-    chat = advised()
+    chat = await advised()
     await chat.say("/ccc")
     assert "证书编号" in chat.text
     await chat.say("2024010914000001")
@@ -43,7 +43,7 @@ async def test_certificate_check_asks_for_the_number_when_missing() -> None:
 
 
 async def test_ccc_question_in_the_middle_of_a_complaint() -> None:
-    chat = advised()
+    chat = await advised()
     await run(chat, [("/complaint", "product"), ("充电宝", "brand"), ("/skip", "platform")])
     await chat.say("充电宝需要3C吗？")
     assert "我们继续" in chat.text and chat.awaiting == "platform"
@@ -52,7 +52,7 @@ async def test_ccc_question_in_the_middle_of_a_complaint() -> None:
 
 
 async def test_question_without_a_question_mark_in_a_free_text_step() -> None:
-    chat = advised()
+    chat = await advised()
     await run(chat, [("/complaint", "product"), ("充电宝", "brand"), ("/skip", "platform")])
     await run(chat, [("京东", "merchant"), ("某某数码", "merchant_address")])
     # Colloquial questions ("要不要…啊") are answered, not taken as the shop's address.
@@ -64,7 +64,7 @@ async def test_question_without_a_question_mark_in_a_free_text_step() -> None:
 
 
 async def test_reward_question_in_the_middle_of_a_report() -> None:
-    chat = advised()
+    chat = await advised()
     await run(chat, OPENING[:4])
     await chat.say("举报有奖励吗？")
     assert "5%" in chat.text and chat.awaiting == "violation"
