@@ -128,6 +128,11 @@ class PrivatePostgres:
     def admin_url(self) -> str:
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
 
+    @property
+    def pid(self) -> int:
+        """The postmaster's process id: its tree is this server's whole CPU."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
         cmd = list(args)
         if os.geteuid() == 0:
@@ -331,6 +336,12 @@ class LoadBalancer:
     @property
     def log(self) -> Path:
         return self.work / "balancer.log"
+
+    @property
+    def pid(self) -> int:
+        if self.proc is None:
+            raise ClusterError("the balancer was never started")
+        return self.proc.pid
 
     def start(self) -> None:
         binary = BALANCERS[self.kind]
