@@ -167,7 +167,7 @@ class EngineChat:
         receipts = [office.apply(filer, action) for action in decision.actions]
         state, replies = decision.settle(receipts)
         # Stored as JSON, as the conversations table keeps it.
-        conversation.state = json.loads(json.dumps(state, ensure_ascii=False))
+        conversation.state = json.loads(json.dumps(state.dump(), ensure_ascii=False))
         conversation.answers[message_id] = [r.as_dict() for r in replies]
         conversation.message_count += 1
         self.last = replies
