@@ -777,11 +777,21 @@ def warn_of_tracebacks(log: str) -> None:
         print(f"server log shows errors:\n{log[-4000:]}", file=sys.stderr)
 
 
+@contextlib.contextmanager
+def private_postgres(args: argparse.Namespace) -> Iterator[PrivatePostgres]:
+    with PrivatePostgres() as pg:
+        if args.nice:
+            # pg_ctl starts the server in a session of its own: give it this one's priority.
+            with contextlib.suppress(OSError):
+                Path(f"/proc/{pg.pid}/autogroup").write_text(f"{args.nice}\n")
+        yield pg
+
+
 def measure_instances(args: argparse.Namespace, work: Path) -> list[Result]:
     """1 … N instances behind the balancer, each count on a fresh database of one private
     PostgreSQL cluster; one instance also without the balancer, for its overhead."""
     results: list[Result] = []
-    with PrivatePostgres() as pg:
+    with private_postgres(args) as pg:
         for n in range(1, args.instances + 1):
             with (
                 fresh_database(pg.admin_url, "weiquan_bench") as url,
@@ -818,7 +828,7 @@ def measure_one(args: argparse.Namespace, work: Path) -> list[Result]:
     with contextlib.ExitStack() as stack:
         database_url = None
         if args.database == "postgresql":
-            pg = stack.enter_context(PrivatePostgres())
+            pg = stack.enter_context(private_postgres(args))
             database_url = stack.enter_context(fresh_database(pg.admin_url, "weiquan_bench"))
         cmd, env, port = app_server(args.workers, work / "data", args.nlu, database_url)
         with server(cmd, env, work / "app.log", port) as pid:

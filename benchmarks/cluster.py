@@ -134,10 +134,13 @@ class PrivatePostgres:
         return int((self.data / "postmaster.pid").read_text().split()[0])
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        cmd = list(args)
-        if os.geteuid() == 0:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        # No login session (runuser's or su's would start one): the server stays in this
+        # process's session and keeps its niceness.
+        user = "postgres" if os.geteuid() == 0 else None
+        done = subprocess.run(
+            args, capture_output=True, text=True, check=False, user=user, group=user,
+            extra_groups=[] if user else None,
+        )  # fmt: skip
         if done.returncode != 0:
             raise ClusterError(f"{' '.join(args)}: {done.stdout}{done.stderr}\n{tail(self.log)}")
         return done
