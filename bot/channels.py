@@ -60,9 +60,19 @@ def _queue_once(
     items: list[tuple[str, dict[str, Any]]],
     due: datetime,
     now: datetime,
+    lane: str | None,
 ) -> int:
     return sum(
-        enqueue(session, topic=topic, key=key, payload=payload, due=due, once=True, created=now)
+        enqueue(
+            session,
+            topic=topic,
+            key=key,
+            payload=payload,
+            due=due,
+            once=True,
+            created=now,
+            lane=lane,
+        )
         for key, payload in items
     )
 
@@ -128,13 +138,15 @@ class ChannelStore:
         items: list[tuple[str, dict[str, Any]]],
         due: datetime,
         now: datetime | None = None,
+        lane: str | None = None,
     ) -> int:
-        """Outbox rows by key, sent from ``due``; a key already queued (a repeated delivery)
-        is skipped. Returns how many were new."""
+        """Outbox rows by key, sent from ``due`` in order within their ``lane`` (the user's:
+        ``bot.outbox.lane_of``); a key already queued (a repeated delivery) is skipped.
+        Returns how many were new."""
         if not items:
             return 0
         created = now or due
-        return await self.store.write(lambda s: _queue_once(s, topic, items, due, created))
+        return await self.store.write(lambda s: _queue_once(s, topic, items, due, created, lane))
 
     async def is_queued(self, key: str) -> bool:
         stmt = select(OutboxMessage.id).where(OutboxMessage.key == key)

@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, or_, select
+from sqlalchemy import Table, exists, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from bot.crypto import Bound, RowBound
 from bot.db.engine import read_only
@@ -99,13 +99,15 @@ def enqueue(
     due: datetime,
     once: bool = False,
     created: datetime | None = None,
+    lane: str | None = None,
 ) -> bool:
     """Queue one delivery in the caller's transaction: the only way rows enter the outbox.
 
     ``key`` names the delivery (unique across the table). A second row with the same key is
     refused with the transaction, so a retried transaction never sends twice; with ``once``
     it is skipped instead (a platform's repeated delivery of one message) and False is
-    returned. Callers on an ``AsyncSession`` use ``await session.run_sync(enqueue, ...)``.
+    returned. Rows of one ``lane`` (a recipient: see ``lane_of``) leave in the order they
+    were queued. Callers on an ``AsyncSession`` use ``await session.run_sync(enqueue, ...)``.
     """
     key = key[:128]
     stmt = _upsert(session).values(
@@ -116,10 +118,17 @@ def enqueue(
         attempts=0,
         created_at=created or due,
         next_attempt_at=due,
+        lane=lane,
     )
     if once:
         stmt = stmt.on_conflict_do_nothing(index_elements=["key"])
     return session.execute(stmt.returning(OutboxMessage.id)).first() is not None
+
+
+def lane_of(channel: str, sender_id: str) -> str:
+    """The delivery lane of one user: their channel and stored sender id (a keyed hash on
+    WeChat and Telegram, never the platform id)."""
+    return f"{channel}:{sender_id}"[:160]
 
 
 def _upsert(session: Session) -> Any:
@@ -158,10 +167,20 @@ class OutboxDispatcher:
 
     async def _claim(self) -> list[Delivery]:
         now = self.clock()
+        earlier = aliased(OutboxMessage)
+        waiting = ("pending", "sending")
+        # The first undelivered row of its lane only: the user reads messages in their order
+        # even when one of them waits for a retry, whichever worker delivers them.
+        held_back = exists().where(
+            earlier.lane == OutboxMessage.lane,
+            earlier.id < OutboxMessage.id,
+            earlier.status.in_(waiting),
+        )
         due = (
             OutboxMessage.topic.in_(list(self.handlers)),
-            or_(OutboxMessage.status == "pending", OutboxMessage.status == "sending"),
+            OutboxMessage.status.in_(waiting),
             OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.lane.is_(None), ~held_back),
         )
         # Look before locking: on SQLite a claim takes the database's only write lock, and
         # most polls find nothing to send.

@@ -241,6 +241,7 @@ class Pipeline:
                     # The stored sender id: the deliverer opens the conversation's address.
                     payload={"recipient_id": snapshot.sender_id, **reply},
                     due=now,
+                    lane=outbox.lane_of(message.channel, snapshot.sender_id),
                 )
         return Handled(replies, False, conversation_id)
 

@@ -294,11 +294,17 @@ class OutboxMessage(Base):
     """Work that must leave the process later: pushes to users, hand-offs, with retries."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_lane", "lane", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     topic: Mapped[str] = mapped_column(String(32))  # e.g. "reply:telegram", "backoffice"
     key: Mapped[str] = mapped_column(String(128), unique=True)
+    # Rows of one lane (one recipient on one channel: ``telegram:<sender id>``) are delivered
+    # one at a time in order; a row waiting for a retry holds back the ones after it.
+    lane: Mapped[str | None] = mapped_column(String(160), default=None)
     payload: Mapped[dict[str, Any]] = mapped_column(
         RowBoundJSON("outbox.payload", row_key="key", formerly_unbound=True), default=dict
     )

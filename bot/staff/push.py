@@ -74,7 +74,14 @@ def push(
         ).scalar_one_or_none()
     payload = {"recipient_id": recipient_id, "text": text, "buttons": [], "custom": custom or {}}
     if channel != "rest":
-        outbox.enqueue(session, topic=f"reply:{channel}", key=key, payload=payload, due=now)
+        outbox.enqueue(
+            session,
+            topic=f"reply:{channel}",
+            key=key,
+            payload=payload,
+            due=now,
+            lane=outbox.lane_of(channel, recipient_id),
+        )
     if conversation_id is not None:
         row = transcript_row(conversation_id, "out", author, text, payload, now)
         session.execute(insert(TranscriptEntry).values(**row))

@@ -290,12 +290,6 @@ async def telegram_replies_in_order(
     return received
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="The outbox keeps no order per recipient: a row whose send fails is retried after "
-    "its back-off while the rows after it are sent at once, by this instance or another, so "
-    "the user reads a message's second reply before its first (bot/outbox.py _deliver).",
-)
 async def test_a_failed_send_does_not_reorder_a_telegram_users_replies(
     cluster: Cluster, telegram_doubles: list[BotApiDouble]
 ) -> None:
