@@ -161,3 +161,42 @@ async def test_text_a_database_cannot_store_is_a_422(settings: Settings) -> None
             f"/api/v1/cases/{case_no}/reveal", headers=h, json={"reason": "核实身份以便联系"}
         )
         assert again.status_code == 200, again.text
+
+
+async def test_a_database_that_went_away_is_a_retryable_503() -> None:
+    """A restart of the database mid-request: 503 with Retry-After (the client sends the
+    message again with the same id), not a 500, and the body is JSON like every error."""
+    import httpx
+    from fastapi import FastAPI
+    from sqlalchemy.exc import OperationalError
+
+    from bot.web import errors
+
+    class ShuttingDown(Exception):
+        sqlstate = "57P01"  # admin_shutdown, as the driver reports it
+
+    app = FastAPI()
+    errors.install(app)
+
+    @app.get("/refused")
+    async def refused() -> None:
+        raise ConnectionRefusedError(111, "Connect call failed")
+
+    @app.get("/shutdown")
+    async def shutdown() -> None:
+        raise OperationalError("SELECT 1", {}, ShuttingDown())
+
+    @app.get("/bug")
+    async def bug() -> None:
+        raise RuntimeError("a bug")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        for path in ("/refused", "/shutdown"):
+            response = await client.get(path)
+            assert response.status_code == 503, path
+            assert response.headers["retry-after"] == "1"
+            assert response.json()["error"] == "temporarily_unavailable"
+        bug_response = await client.get("/bug")
+        assert bug_response.status_code == 500
+        assert bug_response.json()["error"] == "internal_error"
