@@ -420,9 +420,6 @@ class Cluster:
                 return instance.name
         return None
 
-    def instance(self, name: str) -> Instance:
-        return next(i for i in self.instances if i.name == name)
-
     def log_sizes(self) -> dict[str, int]:
         """Where each instance's log ends now: ``logs(since=…)`` reads what came after."""
         return {i.name: i.log.stat().st_size if i.log.exists() else 0 for i in self.instances}

@@ -4,7 +4,8 @@
 understanding as when Rasa is off, the real normaliser and rule book, the language the
 conversation settled on, the state stored as JSON) and applies the actions to an in-memory
 ``Office`` (``tests/dialogues/office.py``). It has the surface of ``tests.factories.Chat``, so
-a transcript reads the same on either.
+a transcript reads the same on either. What only storage can show (rows written, a person
+taking a conversation over, concurrent turns) is tested through the app.
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ class SampleRegistry:
 async def sample_knowledge(today: date = date(2026, 11, 27)) -> KnowledgePort:
     """The app's knowledge port over the sample registry and the knowledge base (the one
     index the process's apps share)."""
-    registry = CccService(SampleRegistry(), today=lambda: today)
-    return KnowledgeService(registry, await load_knowledge_base())
+    ccc = CccService(SampleRegistry(), today=lambda: today)
+    return KnowledgeService(ccc, await load_knowledge_base())
 
 
 class EngineChat:

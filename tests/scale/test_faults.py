@@ -75,6 +75,7 @@ async def test_kill_9_of_an_instance_loses_no_case(cluster: Cluster) -> None:
             victim.spawn()
             victim.wait()
 
+    assert at_kill, "every conversation ended before the kill"
     await assert_nothing_told_was_lost(db, people)
     # Only the balancer's answers for the dead instance, or no answer at all.
     assert {a.status for a in failures(people)} <= {None, 502, 503, 504}, failures(people)
@@ -96,7 +97,7 @@ def private_cluster(scale_dir: Path) -> Iterator[tuple[PrivatePostgres, Cluster]
     """Three instances behind HAProxy on a PostgreSQL server of their own, to restart."""
     require_postgres_and_balancer("haproxy")
     if not (PG_BIN / "pg_ctl").exists():
-        pytest.fail(f"PostgreSQL's server binaries are missing from {PG_BIN}")
+        pytest.fail(f"no PostgreSQL server binaries in {PG_BIN} (apt-get install postgresql-15)")
     with (
         PrivatePostgres() as pg,
         fresh_database(pg.admin_url) as url,
@@ -112,10 +113,13 @@ async def test_postgres_restart_mid_load_gives_retryable_errors_and_loses_nothin
     db = Db(cluster.database_url)
     people = crowd(18, "pgrestart")
 
+    restarted: list[bool] = []
+
     async def restart(progress: Progress) -> None:
         await progress.reached.wait()
         # A crash (no shutdown checkpoint, recovery replays the log), a second down.
         await asyncio.to_thread(pg.restart, "immediate", 1.0)
+        restarted.append(True)
 
     await file_complaints(
         cluster,
@@ -125,6 +129,7 @@ async def test_postgres_restart_mid_load_gives_retryable_errors_and_loses_nothin
         during=restart,
     )
 
+    assert restarted, "every conversation ended before the restart"
     await assert_nothing_told_was_lost(db, people)
     seen = failures(people)
     assert seen, "no request met the restart"
