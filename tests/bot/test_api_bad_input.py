@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from sqlalchemy import update
 
 from bot.db.models import Case, Evidence
@@ -19,6 +20,7 @@ from tests.bot.backoffice_helpers import (
 from tests.factories import png_bytes
 
 
+@pytest.mark.databases("sqlite")
 async def test_validation_and_not_found(settings: Settings) -> None:
     async with office_app(settings, clock=Clock()) as app, client_for(app) as client:
         await make_staff(app, "sup", "supervisor")
@@ -72,6 +74,7 @@ async def test_validation_and_not_found(settings: Settings) -> None:
                 assert body["detail"][0]["msg"]
 
 
+@pytest.mark.databases("sqlite")
 async def test_evidence_download_for_staff_only(settings: Settings) -> None:
     async with office_app(settings, clock=Clock()) as app, client_for(app) as client:
         await make_staff(app, "li", "agent")
@@ -110,6 +113,7 @@ async def test_evidence_download_for_staff_only(settings: Settings) -> None:
         assert detail["evidence"][0]["sha256"] == stored.sha256
 
 
+@pytest.mark.databases("sqlite")
 async def test_openapi_documents_the_staff_api(settings: Settings) -> None:
     async with office_app(settings) as app, client_for(app) as client:
         paths = (await client.get("/openapi.json")).json()["paths"]

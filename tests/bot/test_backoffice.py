@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
@@ -139,6 +140,7 @@ async def test_failures_are_visible(settings: Settings) -> None:
         )
 
 
+@pytest.mark.databases("sqlite")
 async def test_no_handoff_rows_without_url(settings: Settings) -> None:
     async with office_app(settings, clock=Clock()) as app, client_for(app) as client:
         await make_staff(app, "sup", "supervisor")

@@ -11,6 +11,8 @@ from sqlalchemy import func, select
 from bot.db.models import Case, Evidence
 from tests.factories import chat_for, run, running_app
 
+pytestmark = pytest.mark.databases("sqlite")
+
 HAPPY = [
     ("/complaint", "product"),
     ("蓝牙耳机", "brand"),
@@ -36,6 +38,7 @@ async def cases_of(app: Any) -> list[Case]:
         return list((await session.execute(select(Case))).scalars())
 
 
+@pytest.mark.databases("sqlite", "postgres")
 async def test_happy_path_files_a_case_with_every_field(app: Any) -> None:
     chat = chat_for(app)
     await run(chat, HAPPY)
@@ -195,6 +198,7 @@ async def test_invalid_values_are_asked_again(
     assert chat.awaiting == HAPPY[step_index][1]
 
 
+@pytest.mark.databases("sqlite", "postgres")
 async def test_resume_after_restart(settings: Any) -> None:
     async with running_app(settings) as app:
         chat = chat_for(app, sender="restart-user")
@@ -211,6 +215,7 @@ async def test_resume_after_restart(settings: Any) -> None:
         assert case.fields["problem"].startswith("耳机是假的")
 
 
+@pytest.mark.databases("sqlite", "postgres")
 async def test_photos_are_stored_and_attached(app: Any) -> None:
     chat = chat_for(app)
     await run(chat, HAPPY[:10])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from bot.settings import Settings
 from tests.bot.backoffice_helpers import (
     ChannelDouble,
@@ -65,6 +67,7 @@ async def test_complaint_to_closure_with_pushes(settings: Settings) -> None:
         assert detail["allowed_transitions"] == [] and detail["next_deadline"] is None
 
 
+@pytest.mark.databases("sqlite")
 async def test_not_accepted_needs_a_reason_and_speaks_english(settings: Settings) -> None:
     async with office_app(settings, clock=Clock()) as app, client_for(app) as client:
         telegram = ChannelDouble()
@@ -133,6 +136,7 @@ async def test_report_verification_extension_and_overdue(settings: Settings) -> 
         assert r.status_code == 200 and r.json()["next_deadline"] is None
 
 
+@pytest.mark.databases("sqlite")
 async def test_reveal_is_audited(settings: Settings) -> None:
     from sqlalchemy import select
 

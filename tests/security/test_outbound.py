@@ -110,6 +110,7 @@ RETRY_AFTER_CASES = [
 ]
 
 
+@pytest.mark.databases("sqlite")
 @pytest.mark.parametrize(("status", "header", "wait"), RETRY_AFTER_CASES)
 async def test_backoffice_retry_after_is_obeyed_within_an_hour(
     settings: Settings,

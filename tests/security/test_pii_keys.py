@@ -110,6 +110,7 @@ def test_production_refuses_to_start_without_a_key(tmp_path: Path) -> None:
     assert not list(tmp_path.rglob("pii.key"))
 
 
+@pytest.mark.databases("sqlite")
 async def test_production_runs_with_a_key_file_and_creates_none(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -150,6 +151,7 @@ async def test_no_clear_name_phone_problem_or_handover_text_in_the_database(
     assert request.detail == HANDOVER_TEXT
 
 
+@pytest.mark.databases("sqlite")
 async def test_values_swapped_between_rows_or_fields_fail_loudly(settings: Settings) -> None:
     async with running_app(keyed(settings, pii_key=KEY1)) as app:
         a = await submit_case(app, sender="1", fields={"product": "耳机", "problem": "甲的问题"})
