@@ -126,12 +126,26 @@ def load(session: Session, message: Message) -> Snapshot:
     )
 
 
+def upsert_into(session: Session, table: Any) -> Any:
+    """``INSERT … ON CONFLICT`` for ``table`` in the session's database's own spelling."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def serialise(session: Session, *keys: str) -> None:
+    """Make transactions naming the same key wait for each other until they end: a
+    transaction-scoped advisory lock per key on PostgreSQL (always taken in the order given,
+    so two never wait on each other in a cycle); SQLite's writers are serial already."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for key in keys:
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+
+
 def create(session: Session, message: Message, sender_id: str, locale: str, now: datetime) -> int:
     """The sender's conversation, created now; ``Conflict`` if a concurrent message did."""
-    dialect = session.get_bind().dialect.name
-    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (
-        upsert(_conversations)
+        upsert_into(session, _conversations)
         .values(
             channel=message.channel,
             sender_id=sender_id,

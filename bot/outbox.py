@@ -17,10 +17,10 @@ from email.utils import parsedate_to_datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, exists, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, aliased
 
+from bot.conversations import upsert_into
 from bot.crypto import Bound, RowBound
 from bot.db.engine import read_only
 from bot.db.models import OutboxMessage
@@ -110,7 +110,7 @@ def enqueue(
     were queued. Callers on an ``AsyncSession`` use ``await session.run_sync(enqueue, ...)``.
     """
     key = key[:128]
-    stmt = _upsert(session).values(
+    stmt = upsert_into(session, OutboxMessage).values(
         topic=topic,
         key=key,
         payload=bound_payload(payload, key),
@@ -129,11 +129,6 @@ def lane_of(channel: str, sender_id: str) -> str:
     """The delivery lane of one user: their channel and stored sender id (a keyed hash on
     WeChat and Telegram, never the platform id)."""
     return f"{channel}:{sender_id}"[:160]
-
-
-def _upsert(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(OutboxMessage)
 
 
 class OutboxDispatcher:
