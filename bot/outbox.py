@@ -185,9 +185,15 @@ class OutboxDispatcher:
             ).first() is None:
                 return []
         async with self.sessions() as session, session.begin():
-            stmt = select(OutboxMessage).where(*due).order_by(OutboxMessage.id).limit(self.batch)
-            if session.bind is not None and session.bind.dialect.name == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
+            # PostgreSQL: rows another worker is claiming are skipped, not waited for. SQLite
+            # compiles no FOR UPDATE (its writers are serial already).
+            stmt = (
+                select(OutboxMessage)
+                .where(*due)
+                .order_by(OutboxMessage.id)
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            )
             rows = list((await session.execute(stmt)).scalars())
             for row in rows:
                 # A lease: if this worker dies mid-delivery, the row becomes due again.
