@@ -81,6 +81,9 @@ class Engine:
         buttons = [Button(t(lang, m.title), m.payload) for m in items]
         return [Reply("\n".join(lines), buttons)]
 
+    def _menu_payload(self, text: str) -> MenuItem | None:
+        return next((item for item in self.available() if text == item.payload), None)
+
     def _menu_choice(self, text: str) -> MenuItem | None:
         items = self.available()
         for item in items:
@@ -288,6 +291,14 @@ class Engine:
             return [Reply(t(turn.lang, "common.resume"))] + form.repeat()
         if turn.kind not in {"text", "button", "photo"}:
             return [Reply(t(turn.lang, "common.unsupported_kind"))] + form.repeat()
+        item = self._menu_payload(text) if turn.kind == "button" else None
+        if item is not None:
+            # A menu button pressed mid-form (an old message's): never an answer to the step.
+            if item.flow in self.answers:
+                answered = await self.answers[item.flow](turn, ports)
+                answered = [a if not isinstance(a, Question) else a.plain() for a in answered]
+                return answered + [Reply(t(turn.lang, "common.resume"))] + form.repeat()
+            return [Reply(t(turn.lang, "common.resume"))] + form.repeat()
         digression = self._digression(turn, flow, state)
         if digression is not None:
             answered = await digression(turn, ports)

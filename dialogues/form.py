@@ -134,10 +134,21 @@ class Form:
             )
         return [*buttons, self.cancel_button()]
 
+    def offered(self, step: StepSpec, payload: str) -> bool:
+        """Whether a button payload can answer ``step`` (its own buttons, any of its choices)."""
+        if payload.startswith("/choice:"):
+            return step.type in {"choice", "multichoice"}
+        return payload in {b.payload for b in self.buttons_for(step)} | {"/done"}
+
     # ---- answering ---------------------------------------------------------------------
     def on_answer(self, step: StepSpec) -> list[Reply]:
         if self.turn.kind == "photo":
             return self.on_photo(step)
+        payload = self.turn.payload if self.turn.kind == "button" else None
+        if payload and payload.startswith("/") and not self.offered(step, payload):
+            # A button of another question (or a command typed as one) is not this answer.
+            self.state.missed = True
+            return [self.ask(step, self.say("common.not_understood_in_flow"))]
         if step.type == "photos":
             return self.on_photos_text(step)
         if step.type == "multichoice" and not self.turn.payload == "/done":
