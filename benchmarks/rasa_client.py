@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/rasa_client.py [--server trivial|rasa|both] [--requests 3000]
                                                [--concurrency 1,8] [--rounds 3]
-                                               [--clients aiohttp,httpx,wire] [--loop uvloop|asyncio]
+                                               [--clients aiohttp,httpx] [--loop uvloop|asyncio]
 
 Each client sends what ``NluClient`` sends (``POST /model/parse?token=…``, a JSON body, a
 per-request deadline) on kept-alive connections and decodes the JSON answer. Two servers:
@@ -15,8 +15,9 @@ per-request deadline) on kept-alive connections and decodes the JSON answer. Two
 Per client, server and concurrency: requests/s, latency p50/p99 and the CPU this process spent
 per request (the servers run in other processes, so that is the client plus a constant
 driver share). Clients take turns within each round, in a rotated order, so a machine that
-slows down mid-run touches every client alike. ``wire`` is the hand-written keep-alive client
-(nlu/wire.py) where this checkout still has it. Results print as Markdown.
+slows down mid-run touches every client alike. Results print as Markdown. The hand-written
+client aiohttp replaced (nlu/wire.py) was measured alongside them at commit 555a9b2, the
+last that has it (benchmarks/RESULTS.md, "Rasa client").
 """
 
 from __future__ import annotations
@@ -216,33 +217,10 @@ async def httpx_client() -> Any:
         yield post
 
 
-@asynccontextmanager
-async def wire_client() -> Any:
-    from nlu.wire import KeepAlivePool, query  # type: ignore[import-not-found]
-
-    async with KeepAlivePool() as pool:
-        path = "/model/parse" + query(token=TOKEN)
-
-        async def post(base: str, text: str) -> dict[str, Any]:
-            answer = await pool.post(base, path, _body(text), seconds=SECONDS)
-            if answer.status != 200:
-                raise RuntimeError(f"HTTP {answer.status}")
-            return json.loads(answer.body)  # type: ignore[no-any-return]
-
-        yield post
-
-
 CLIENTS: dict[str, Callable[[], AbstractAsyncContextManager[Post]]] = {
     "aiohttp": aiohttp_client,
     "httpx": httpx_client,
-    "wire": wire_client,
 }
-
-
-def available(name: str) -> bool:
-    if name != "wire":
-        return True
-    return (ROOT / "nlu" / "wire.py").is_file()
 
 
 # ---- measuring ------------------------------------------------------------------------------
@@ -338,7 +316,7 @@ def machine() -> str:
 
 
 async def main(args: argparse.Namespace) -> None:
-    clients = [c for c in args.clients if available(c)]
+    clients = args.clients
     print(machine())
     print(
         f"{args.requests} requests per client and concurrency per round, {args.rounds} rounds, "
@@ -374,9 +352,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--replicas", type=int, default=2)
-    parser.add_argument(
-        "--clients", type=lambda s: s.split(","), default=["wire", "httpx", "aiohttp"]
-    )
+    parser.add_argument("--clients", type=lambda s: s.split(","), default=["httpx", "aiohttp"])
     parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop")
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     return parser.parse_args()
