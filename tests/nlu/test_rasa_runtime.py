@@ -45,8 +45,10 @@ async def test_unmanaged_without_url_answers_with_rules() -> None:
 
 
 async def test_missing_model_trains_in_background_and_rules_answer_meanwhile(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # An empty model cache: a model trained earlier on this machine must not stand in.
+    monkeypatch.setenv("WEIQUAN_NLU_CACHE_DIR", str(tmp_path / "cache"))
     settings = FakeSettings(
         nlu_model_dir=tmp_path / "models",
         rasa_python=tmp_path / "missing/python",
