@@ -13,7 +13,7 @@ PY310 ?= $(shell \
 		ls -d "$$(pyenv root)"/versions/3.10.*/bin/python3.10 | sort -V | tail -1; \
 	elif command -v python3.10 >/dev/null 2>&1; then command -v python3.10; fi)
 
-.PHONY: help run test test-fast fuzz lint fmt venv rasa-venv browser db-upgrade bench clean
+.PHONY: help run test test-fast fuzz lint fmt venv rasa-venv browser lb db-upgrade bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -52,6 +52,12 @@ browser: ## install Debian's Chromium for the page tests (needs root or sudo)
 	echo "installing Debian's chromium for the browser tests"; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null
 
+lb: ## install Debian's nginx and haproxy for the load-balancer tests (needs root or sudo)
+	@if [ -x /usr/sbin/nginx ] && [ -x /usr/sbin/haproxy ]; then exit 0; fi; \
+	SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	echo "installing Debian's nginx and haproxy for the load-balancer tests"; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends nginx haproxy >/dev/null
+
 db-upgrade: venv ## apply database migrations
 	$(VENV)/bin/weiquan db upgrade
 
@@ -60,7 +66,7 @@ run: venv rasa-venv ## set up and start the service on http://127.0.0.1:8000
 	$(VENV)/bin/weiquan ccc seed
 	$(VENV)/bin/weiquan serve
 
-test: venv rasa-venv browser ## set up and run the whole test suite
+test: venv rasa-venv browser lb ## set up and run the whole test suite
 	$(PY) -m pytest
 
 test-fast: venv ## the quick loop: no Rasa, no browser, no long fuzzing

@@ -32,11 +32,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cluster import BALANCERS, Cluster, PrivatePostgres, fresh_database
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "RESULTS.md"
 SECTION = "## Chat load (REST channel)"
+CLUSTER_SECTION = "## Chat load, several instances behind a load balancer (PostgreSQL)"
+DATABASES = {"sqlite": "SQLite (WAL)", "postgresql": "PostgreSQL 15 (a private cluster)"}
 WEBHOOK = "/webhooks/rest/webhook"
 
 START = "/complaint"
@@ -155,31 +158,36 @@ def machine_busy() -> tuple[int, int]:
 
 
 class CpuMeter:
-    def __init__(self, server_pid: int | None) -> None:
-        self.server_pid = server_pid
+    """CPU over a window, per group of process trees (e.g. ``{"server": [pid]}``), for this
+    client, and for the whole machine."""
+
+    def __init__(self, groups: dict[str, list[int]]) -> None:
+        self.groups = groups
         self.tick = os.sysconf("SC_CLK_TCK")
 
-    def snapshot(self) -> tuple[float, float, dict[int, int], tuple[int, int]]:
-        pids = tree(self.server_pid) if self.server_pid else []
+    def snapshot(self) -> tuple[float, float, dict[str, dict[int, int]], tuple[int, int]]:
         return (
             time.perf_counter(),
             time.process_time(),
-            {p: _ticks(p) for p in pids},
+            {
+                name: {p: _ticks(p) for root in roots for p in tree(root)}
+                for name, roots in self.groups.items()
+            },
             machine_busy(),
         )
 
     def between(self, a: Any, b: Any) -> dict[str, float]:
         wall = b[0] - a[0]
-        server = sum(t - a[2].get(p, 0) for p, t in b[2].items()) / self.tick
+        client = (b[1] - a[1]) / wall
         busy = (b[3][0] - a[3][0]) / max(1, b[3][1] - a[3][1])
-        return {
-            "client_cores": (b[1] - a[1]) / wall,
-            "server_cores": server / wall if self.server_pid else float("nan"),
-            "machine_busy": busy,
-            "other_cores": busy * (os.cpu_count() or 1)
-            - (b[1] - a[1]) / wall
-            - (server / wall if self.server_pid else 0.0),
-        }
+        usage = {"client_cores": client, "machine_busy": busy, "server_cores": float("nan")}
+        measured = 0.0
+        for name, ticks in b[2].items():
+            cores = sum(t - a[2][name].get(p, 0) for p, t in ticks.items()) / self.tick / wall
+            usage[f"{name}_cores"] = cores
+            measured += cores
+        usage["other_cores"] = busy * (os.cpu_count() or 1) - client - measured
+        return usage
 
 
 # ---- clients -------------------------------------------------------------------------------
@@ -375,7 +383,7 @@ class Abandon(Exception):
 
 
 async def drive(
-    url: str, args: argparse.Namespace, server_pid: int | None
+    url: str, args: argparse.Namespace, groups: dict[str, list[int]]
 ) -> tuple[Stats, dict[str, float]]:
     stats = Stats()
     target = httpx.URL(url)
@@ -386,7 +394,7 @@ async def drive(
         end = now + args.warmup + args.duration if args.duration else None
         window = Window(now + args.warmup, end, args.conversations)
         pacer = Pacer(args.rate, now) if args.rate else None
-        meter = CpuMeter(server_pid)
+        meter = CpuMeter(groups)
         gc.collect()
         gc.freeze()
         consumers = []
@@ -474,12 +482,14 @@ def server(cmd: list[str], env: dict[str, str], log: Path, port: int) -> Iterato
 
 
 def app_server(
-    workers: int, data_dir: Path, nlu: str = "rules"
+    workers: int, data_dir: Path, nlu: str = "rules", database_url: str | None = None
 ) -> tuple[list[str], dict[str, str], int]:
     port = free_port()
     env = {**os.environ, "WEIQUAN_DATA_DIR": str(data_dir), "WEIQUAN_LOG_LEVEL": "warning"}
     env.pop("WEIQUAN_DATABASE_URL", None)
     env.pop("WEIQUAN_NLU_URL", None)
+    if database_url:
+        env["WEIQUAN_DATABASE_URL"] = database_url
     # rules: the rule fallback only; rasa: the server starts and supervises Rasa itself.
     env["WEIQUAN_NLU_MANAGE"] = "true" if nlu == "rasa" else "false"
     # Every simulated consumer comes from this one address: the limits stay on (their cost is
@@ -533,6 +543,20 @@ class Result:
             f"| {u['machine_busy'] * 100:.0f}% |"
         )
 
+    def cluster_row(self) -> str:
+        u = self.usage
+
+        def cores(key: str) -> str:
+            return f"{u[key]:.2f} ({self.per_message(key)})"
+
+        return (
+            f"| {self.label} | {self.rate:,.0f} | {self.ms(50):.1f} | {self.ms(95):.1f} "
+            f"| {self.ms(99):.1f} | {self.ms(100):.1f} | {sum(self.stats.errors.values())} "
+            f"| {self.stats.conversations} | {cores('server_cores')} | {cores('balancer_cores')} "
+            f"| {cores('postgres_cores')} | {cores('client_cores')} | {u['other_cores']:.2f} "
+            f"| {u['machine_busy'] * 100:.0f}% |"
+        )
+
 
 HEADER = (
     "| target | messages/s | p50 ms | p95 ms | p99 ms | max ms | errors | conversations "
@@ -575,7 +599,7 @@ def report(results: list[Result], args: argparse.Namespace, command: str) -> str
         "",
         f"- Machine: {m['cores']} cores, {m['cpu']}, {m['memory']} RAM, Python {m['python']}, {m['os']}",
         f"- Command: `{command}`",
-        f"- Load: {args.consumers} consumers, {mode}, {args.workers} uvicorn worker(s), SQLite (WAL), "
+        f"- Load: {args.consumers} consumers, {mode}, {args.workers} uvicorn worker(s), {DATABASES[args.database]}, "
         f"{'rule-fallback' if args.nlu == 'rules' else 'Rasa'} NLU; niceness {args.nice}; {args.warmup:g} s warm-up discarded, consumers' first conversations spread over its first {conversation_spread(args):.1f} s. One conversation = {TURNS} messages "
         "ending in a `TS…` case number.",
         f"- Connections: {connections}.",
@@ -605,9 +629,50 @@ def report(results: list[Result], args: argparse.Namespace, command: str) -> str
     return "\n".join(lines) + "\n"
 
 
-def record(section: str) -> None:
+CLUSTER_HEADER = (
+    "| target | messages/s | p50 ms | p95 ms | p99 ms | max ms | errors | conversations "
+    "| app CPU cores (per message) | balancer CPU cores (per message) "
+    "| PostgreSQL CPU cores (per message) | client CPU cores (per message) "
+    "| other processes CPU | machine busy |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def cluster_report(results: list[Result], args: argparse.Namespace, command: str) -> str:
+    m = machine()
+    mode = f"open loop at {args.rate:g} messages/s" if args.rate else "closed loop (no think time)"
+    lines = [
+        CLUSTER_SECTION,
+        "",
+        f"Recorded {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `benchmarks/chat_load.py` at commit "
+        f"{m['commit']} (working tree may hold uncommitted changes).",
+        "",
+        f"- Machine: {m['cores']} cores, {m['cpu']}, {m['memory']} RAM, Python {m['python']}, "
+        f"{m['os']}",
+        f"- Command: `{command}`",
+        f"- Load: {args.consumers} consumers, {mode}; one conversation = {TURNS} messages ending "
+        f"in a `TS…` case number; {args.warmup:g} s warm-up discarded; niceness {args.nice}.",
+        f"- Each instance is `weiquan serve --workers {args.workers}` with its own data directory "
+        f"(benchmarks/cluster.py), all on one private PostgreSQL 15 cluster (a fresh database for "
+        f"each row), behind Debian's {args.lb} on loopback, round-robin per request. The first "
+        "row is the same single instance without the balancer.",
+        "- CPU columns are in cores, measured from /proc over the window: the instances, the "
+        "balancer, PostgreSQL (its postmaster's tree), the client, and everything else.",
+        "",
+        CLUSTER_HEADER,
+        *[r.cluster_row() for r in results],
+        "",
+    ]
+    for r in results:
+        if r.stats.samples:
+            lines += ["", f"Errors of {r.label}: {dict(r.stats.errors)}; first samples:"]
+            lines += [f"- `{s[:400]}`" for s in r.stats.samples]
+    return "\n".join(lines) + "\n"
+
+
+def record(section: str, title: str = SECTION) -> None:
     text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(rf"^{re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _: section + "\n", text, count=1)
     else:
@@ -631,7 +696,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--rate", type=float, help="open loop: offered messages/s instead of as fast as possible"
     )
-    p.add_argument("--workers", type=int, default=2, help="uvicorn workers for both servers")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="uvicorn workers for both servers (default 2), or of each instance (default 1)",
+    )
     p.add_argument(
         "--client",
         choices=["raw", "httpx"],
@@ -660,19 +729,113 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="niceness for the client and servers (negative needs root): on a shared machine, "
         "keeps other people's jobs from taking the cores mid-run",
     )
+    p.add_argument(
+        "--database",
+        choices=sorted(DATABASES),
+        default="sqlite",
+        help="the started app's database: SQLite in its data dir, or a private PostgreSQL "
+        "cluster started with Debian's initdb and pg_ctl",
+    )
+    p.add_argument(
+        "--instances",
+        type=int,
+        help="measure 1, 2 … N instances (separate processes, one PostgreSQL database) behind "
+        "a load balancer, in one run; needs --database postgresql",
+    )
+    p.add_argument(
+        "--lb",
+        choices=sorted(BALANCERS),
+        default="nginx",
+        help="the load balancer in front of --instances (Debian's package)",
+    )
     p.add_argument("--record", action="store_true", help=f"write the summary into {RESULTS.name}")
     args = p.parse_args(argv)
     if args.duration is None and args.conversations is None:
         args.duration = 20.0
+    if args.workers is None:
+        args.workers = 1 if args.instances else 2
     if args.consumers < 1 or args.workers < 1:
         p.error("--consumers and --workers must be at least 1")
+    if args.instances is not None:
+        if args.instances < 1:
+            p.error("--instances must be at least 1")
+        if args.database != "postgresql":
+            p.error("--instances shares one database between processes: use --database postgresql")
+        if args.url or args.nlu != "rules":
+            p.error("--instances starts its own rule-fallback instances: no --url or --nlu rasa")
     return args
 
 
-def measure(label: str, url: str, args: argparse.Namespace, pid: int | None) -> Result:
+def measure(label: str, url: str, args: argparse.Namespace, groups: dict[str, list[int]]) -> Result:
     print(f"… {label}: {args.consumers} consumers against {url}", file=sys.stderr, flush=True)
-    stats, usage = run_loop(drive(url, args, pid))
+    stats, usage = run_loop(drive(url, args, groups))
     return Result(label, stats, usage)
+
+
+def warn_of_tracebacks(log: str) -> None:
+    if "Traceback" in log:
+        print(f"server log shows errors:\n{log[-4000:]}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def private_postgres(args: argparse.Namespace) -> Iterator[PrivatePostgres]:
+    with PrivatePostgres() as pg:
+        if args.nice:
+            # pg_ctl starts the server in a session of its own: give it this one's priority.
+            with contextlib.suppress(OSError):
+                Path(f"/proc/{pg.pid}/autogroup").write_text(f"{args.nice}\n")
+        yield pg
+
+
+def measure_instances(args: argparse.Namespace, work: Path) -> list[Result]:
+    """1 … N instances behind the balancer, each count on a fresh database of one private
+    PostgreSQL cluster; one instance also without the balancer, for its overhead."""
+    results: list[Result] = []
+    with private_postgres(args) as pg:
+        for n in range(1, args.instances + 1):
+            with (
+                fresh_database(pg.admin_url, "weiquan_bench") as url,
+                Cluster(
+                    url, work / f"x{n}", instances=n, balancer=args.lb, workers=args.workers
+                ) as cluster,
+            ):
+                time.sleep(1.0)  # let every worker finish its lifespan
+                groups = {
+                    "server": [i.pid for i in cluster.instances],
+                    "balancer": [cluster.balancer.pid],
+                    "postgres": [pg.pid],
+                }
+                if n == 1:
+                    direct = cluster.instances[0].url
+                    results.append(measure("1 instance, no balancer", direct, args, groups))
+                label = f"{n} instance{'s' if n > 1 else ''} behind {args.lb}"
+                results.append(measure(label, cluster.url, args, groups))
+                warn_of_tracebacks(cluster.logs())
+    return results
+
+
+def measure_one(args: argparse.Namespace, work: Path) -> list[Result]:
+    """The bare ceiling (unless --no-ceiling), then the app: started here, or at --url."""
+    results: list[Result] = []
+    if not args.no_ceiling:
+        cmd, env, port = bare_server(args.workers)
+        with server(cmd, env, work / "bare.log", port) as pid:
+            url = f"http://127.0.0.1:{port}"
+            results.append(measure("bare FastAPI (ceiling)", url, args, {"server": [pid]}))
+    if args.url:
+        results.append(measure("weiquan (external)", args.url, args, {}))
+        return results
+    with contextlib.ExitStack() as stack:
+        database_url = None
+        if args.database == "postgresql":
+            pg = stack.enter_context(private_postgres(args))
+            database_url = stack.enter_context(fresh_database(pg.admin_url, "weiquan_bench"))
+        cmd, env, port = app_server(args.workers, work / "data", args.nlu, database_url)
+        with server(cmd, env, work / "app.log", port) as pid:
+            url = f"http://127.0.0.1:{port}"
+            results.append(measure("weiquan REST webhook", url, args, {"server": [pid]}))
+    warn_of_tracebacks((work / "app.log").read_text(errors="replace"))
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -686,32 +849,19 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(
         ["python", "benchmarks/chat_load.py", *(sys.argv[1:] if argv is None else argv)]
     )
-    results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="weiquan-bench-") as tmp:
-        if not args.no_ceiling:
-            cmd, env, port = bare_server(args.workers)
-            with server(cmd, env, Path(tmp) / "bare.log", port) as pid:
-                results.append(
-                    measure("bare FastAPI (ceiling)", f"http://127.0.0.1:{port}", args, pid)
-                )
-        if args.url:
-            results.append(measure("weiquan (external)", args.url, args, None))
+        if args.instances:
+            results = measure_instances(args, Path(tmp))
+            section, title = cluster_report(results, args, command), CLUSTER_SECTION
         else:
-            cmd, env, port = app_server(args.workers, Path(tmp) / "data", args.nlu)
-            with server(cmd, env, Path(tmp) / "app.log", port) as pid:
-                results.append(
-                    measure("weiquan REST webhook", f"http://127.0.0.1:{port}", args, pid)
-                )
-            log = (Path(tmp) / "app.log").read_text(errors="replace")
-            if "Traceback" in log:
-                print(f"server log shows errors:\n{log[-4000:]}", file=sys.stderr)
-    section = report(results, args, command)
+            results = measure_one(args, Path(tmp))
+            section, title = report(results, args, command), SECTION
     print(section)
     if args.record:
-        record(section)
+        record(section, title)
         print(f"recorded in {RESULTS.relative_to(ROOT)}", file=sys.stderr)
-    app = results[-1]
-    return 1 if app.stats.errors or app.stats.conversations == 0 else 0
+    apps = results if args.instances else results[-1:]
+    return 1 if any(r.stats.errors or r.stats.conversations == 0 for r in apps) else 0
 
 
 if __name__ == "__main__":

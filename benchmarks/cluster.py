@@ -128,11 +128,19 @@ class PrivatePostgres:
     def admin_url(self) -> str:
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
 
+    @property
+    def pid(self) -> int:
+        """The postmaster's process id: its tree is this server's whole CPU."""
+        return int((self.data / "postmaster.pid").read_text().split()[0])
+
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        cmd = list(args)
-        if os.geteuid() == 0:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        # No login session (runuser's or su's would start one): the server stays in this
+        # process's session and keeps its niceness.
+        user = "postgres" if os.geteuid() == 0 else None
+        done = subprocess.run(
+            args, capture_output=True, text=True, check=False, user=user, group=user,
+            extra_groups=[] if user else None,
+        )  # fmt: skip
         if done.returncode != 0:
             raise ClusterError(f"{' '.join(args)}: {done.stdout}{done.stderr}\n{tail(self.log)}")
         return done
@@ -332,6 +340,12 @@ class LoadBalancer:
     def log(self) -> Path:
         return self.work / "balancer.log"
 
+    @property
+    def pid(self) -> int:
+        if self.proc is None:
+            raise ClusterError("the balancer was never started")
+        return self.proc.pid
+
     def start(self) -> None:
         binary = BALANCERS[self.kind]
         if not Path(binary).exists():
@@ -405,9 +419,6 @@ class Cluster:
             if value in (instance.name, f"127.0.0.1:{instance.port}"):
                 return instance.name
         return None
-
-    def instance(self, name: str) -> Instance:
-        return next(i for i in self.instances if i.name == name)
 
     def log_sizes(self) -> dict[str, int]:
         """Where each instance's log ends now: ``logs(since=…)`` reads what came after."""

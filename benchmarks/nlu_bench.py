@@ -8,7 +8,8 @@
 scores it on nlu/test/ through the app's client. ``latency`` starts ``--replicas`` Rasa
 processes the way the app does (nlu.replicas.RasaReplicas: one after another, TensorFlow
 threads shared out) and times ``NluClient.parse`` (cache off, so every parse reaches Rasa)
-with the app's least-in-flight balancing over the app's keep-alive client (nlu.wire): cold start (process start to the first replica's
+with the app's least-in-flight balancing over the app's aiohttp session
+(nlu.client.rasa_session): cold start (process start to the first replica's
 first parse), time until every replica answers, latency sequentially, at concurrency 8 and
 open loop at 40 parses/s, throughput, and resident memory summed over the replicas.
 ``--raw`` instead measures one Rasa process with plain HTTP posts (no client, TensorFlow
@@ -32,14 +33,13 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from nlu.client import NluClient  # noqa: E402
+from nlu.client import NluClient, rasa_session  # noqa: E402
 from nlu.evaluation import VALUE_TYPES, Scores, evaluate, load_examples  # noqa: E402
 from nlu.normalise import rasa_entities  # noqa: E402
 from nlu.replicas import RasaReplicas  # noqa: E402
 from nlu.server import RasaSupervisor  # noqa: E402
 from nlu.train import train  # noqa: E402
 from nlu.types import Parse  # noqa: E402
-from nlu.wire import KeepAlivePool  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
 RASA_PY = ROOT / ".venv-rasa/bin/python"
@@ -66,8 +66,8 @@ async def _score(model: Path) -> tuple[Scores, Scores]:
     sup = RasaSupervisor(rasa_python=RASA_PY, model=model, cwd=ROOT)
     await sup.start(wait=True)
     try:
-        async with httpx.AsyncClient(trust_env=False) as http:
-            client = NluClient(http, sup, timeout=30.0, cache_size=0, wire=KeepAlivePool())
+        async with httpx.AsyncClient(trust_env=False) as http, rasa_session() as session:
+            client = NluClient(http, sup, timeout=30.0, cache_size=0, session=session)
             app_scores = await evaluate(client.parse, examples, now)
 
             async def rasa_only(text: str, now: datetime) -> Parse:
@@ -187,8 +187,8 @@ async def _latency(model: Path, requests: int, replicas: int) -> None:
     all_ready = time.perf_counter() - t0
     fallbacks = 0
     try:
-        async with httpx.AsyncClient(trust_env=False) as http:
-            client = NluClient(http, reps, timeout=30.0, cache_size=0, wire=KeepAlivePool())
+        async with httpx.AsyncClient(trust_env=False) as http, rasa_session() as session:
+            client = NluClient(http, reps, timeout=30.0, cache_size=0, session=session)
 
             async def one(i: int) -> float:
                 nonlocal fallbacks

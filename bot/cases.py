@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, selectinload
 
 from bot import reports
 from bot.backoffice import Handoff
+from bot.conversations import upsert_into
 from bot.db.models import Case, CaseEvent, CaseSequence, Evidence
 from bot.deadlines import Deadline, complaint_acceptance_due, local_date, report_verification_due
 from bot.senders import shown_sender
@@ -25,10 +25,8 @@ PREFIX = {"complaint": "TS", "report": "JB"}
 def next_case_no(session: Session, *, kind: str, at: datetime) -> str:
     """``TS``/``JB`` + local date + 6-digit daily sequence; atomic across workers and hosts."""
     prefix, day = PREFIX[kind], local_date(at).strftime("%Y%m%d")
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (
-        insert(CaseSequence)
+        upsert_into(session, CaseSequence)
         .values(prefix=prefix, day=day, last=1)
         .on_conflict_do_update(
             index_elements=["prefix", "day"], set_={"last": CaseSequence.last + 1}

@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.conversations import ConversationStore
 from bot.db.models import Case, CaseEvent, Conversation, InboundMessage, OutboxMessage
+from bot.outbox import enqueue
 from bot.senders import SenderIds, UnknownAddress, is_hashed
 from dialogues.model import Reply
 
@@ -60,23 +60,21 @@ def _queue_once(
     items: list[tuple[str, dict[str, Any]]],
     due: datetime,
     now: datetime,
+    lane: str | None,
 ) -> int:
-    dialect = session.get_bind().dialect.name
-    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    rows = [
-        {
-            "topic": topic,
-            "key": key[:128],
-            "payload": payload,
-            "status": "pending",
-            "attempts": 0,
-            "created_at": now,
-            "next_attempt_at": due,
-        }
+    return sum(
+        enqueue(
+            session,
+            topic=topic,
+            key=key,
+            payload=payload,
+            due=due,
+            once=True,
+            created=now,
+            lane=lane,
+        )
         for key, payload in items
-    ]
-    stmt = upsert(_outbox).on_conflict_do_nothing(index_elements=["key"]).returning(_outbox.c.id)
-    return sum(1 for row in rows if session.execute(stmt, row).first() is not None)
+    )
 
 
 def _language(session: Session, channel: str, sender_id: str) -> str | None:
@@ -142,13 +140,15 @@ class ChannelStore:
         items: list[tuple[str, dict[str, Any]]],
         due: datetime,
         now: datetime | None = None,
+        lane: str | None = None,
     ) -> int:
-        """Outbox rows by key, sent from ``due``; a key already queued (a repeated delivery)
-        is skipped. Returns how many were new."""
+        """Outbox rows by key, sent from ``due`` in order within their ``lane`` (the user's:
+        ``bot.outbox.lane_of``); a key already queued (a repeated delivery) is skipped.
+        Returns how many were new."""
         if not items:
             return 0
         created = now or due
-        return await self.store.write(lambda s: _queue_once(s, topic, items, due, created))
+        return await self.store.write(lambda s: _queue_once(s, topic, items, due, created, lane))
 
     async def is_queued(self, key: str) -> bool:
         stmt = select(OutboxMessage.id).where(OutboxMessage.key == key)

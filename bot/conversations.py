@@ -29,7 +29,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.crypto import Keyring, keyring_of, use_keyring
+from bot.crypto import Bound, Keyring, RowBound, keyring_of, use_keyring
 from bot.db.engine import (
     DURABLE,
     READ_ONLY,
@@ -47,6 +47,14 @@ T = TypeVar("T")
 
 _conversations = cast(Table, Conversation.__table__)
 _inbound = cast(Table, InboundMessage.__table__)
+_transcript = cast(Table, TranscriptEntry.__table__)
+# The row-bound columns a turn writes with Core statements (``RowBound.bound``).
+_STATE = cast(RowBound, _conversations.c.state.type)
+_ADDRESS = cast(RowBound, _conversations.c.address.type)
+_CONTENT = cast(RowBound, _inbound.c.content.type)
+_REPLIES = cast(RowBound, _inbound.c.replies.type)
+_TEXT = cast(RowBound, _transcript.c.text.type)
+_PAYLOAD = cast(RowBound, _transcript.c.payload.type)
 
 
 class Conflict(Exception):
@@ -69,30 +77,31 @@ class Snapshot:
 
 
 # The statements of every turn, built once (their SQL is compiled once per dialect).
-_ANSWER = (
-    select(_inbound.c.replies)
-    .where(
-        _inbound.c.channel == bindparam("channel"),
-        _inbound.c.conversation_id == _conversations.c.id,
-        _inbound.c.channel_message_id == bindparam("message_id"),
+_LOAD = (
+    select(
+        _conversations.c.id,
+        _conversations.c.sender_id,
+        _conversations.c.locale,
+        _conversations.c.state,
+        _conversations.c.handover,
+        _conversations.c.revision,
+        _inbound.c.replies,
     )
-    .scalar_subquery()
-    .label("answer")
-)
-_LOAD = select(
-    _conversations.c.id,
-    _conversations.c.sender_id,
-    _conversations.c.locale,
-    _conversations.c.state,
-    _conversations.c.handover,
-    _conversations.c.revision,
-    _ANSWER,
-).where(
-    _conversations.c.channel == bindparam("channel"),
-    _conversations.c.sender_id.in_(bindparam("senders", expanding=True)),
+    .select_from(
+        _conversations.outerjoin(
+            _inbound,
+            (_inbound.c.conversation_id == _conversations.c.id)
+            & (_inbound.c.channel == bindparam("channel"))
+            & (_inbound.c.channel_message_id == bindparam("message_id")),
+        )
+    )
+    .where(
+        _conversations.c.channel == bindparam("channel"),
+        _conversations.c.sender_id.in_(bindparam("senders", expanding=True)),
+    )
 )
 _INSERT_INBOUND = insert(_inbound)
-_INSERT_TRANSCRIPT = insert(cast(Table, TranscriptEntry.__table__))
+_INSERT_TRANSCRIPT = insert(_transcript)
 
 
 def load(session: Session, message: Message) -> Snapshot:
@@ -113,22 +122,38 @@ def load(session: Session, message: Message) -> Snapshot:
     if row is None:
         return Snapshot(None, message.sender_id, None, {}, None, 0, None)
     return Snapshot(
-        row.id, row.sender_id, row.locale, row.state or {}, row.handover, row.revision, row.answer
+        row.id, row.sender_id, row.locale, row.state or {}, row.handover, row.revision, row.replies
     )
+
+
+def upsert_into(session: Session, table: Any) -> Any:
+    """``INSERT … ON CONFLICT`` for ``table`` in the session's database's own spelling."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def serialise(session: Session, *keys: str) -> None:
+    """Make transactions naming the same key wait for each other until they end: a
+    transaction-scoped advisory lock per key on PostgreSQL (always taken in the order given,
+    so two never wait on each other in a cycle); SQLite's writers are serial already."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for key in keys:
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
 
 
 def create(session: Session, message: Message, sender_id: str, locale: str, now: datetime) -> int:
     """The sender's conversation, created now; ``Conflict`` if a concurrent message did."""
-    dialect = session.get_bind().dialect.name
-    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (
-        upsert(_conversations)
+        upsert_into(session, _conversations)
         .values(
             channel=message.channel,
             sender_id=sender_id,
-            address=message.address,
+            # Both are bound to the row's id, which the database assigns: the state starts
+            # empty and the address is set by the turn's update (``advance``).
+            address=None,
             locale=locale,
-            state={},
+            state=Bound({}, None),
             message_count=0,
             revision=0,
             created_at=now,
@@ -207,13 +232,37 @@ def advance(
 ) -> None:
     """Count the message and keep the new state, if the conversation is still at
     ``revision`` and in the bot's hands (``revision=None``: a held conversation, counted)."""
-    params = {"b_id": conversation_id, "b_now": now, "b_address": address}
+    params = {
+        "b_id": conversation_id,
+        "b_now": now,
+        "b_address": _ADDRESS.bound(address, conversation_id),
+    }
     if revision is None:
         stmt = _COUNT
     else:
-        stmt, params = _ADVANCE, {**params, "b_revision": revision, "b_state": state}
+        bound_state = _STATE.bound(state, conversation_id)
+        stmt, params = _ADVANCE, {**params, "b_revision": revision, "b_state": bound_state}
     if session.connection().execute(stmt, params).rowcount != 1:
         raise Conflict("the conversation moved on")
+
+
+def transcript_row(
+    conversation_id: int,
+    direction: str,
+    author: str,
+    text: str,
+    payload: dict[str, Any],
+    at: datetime,
+) -> dict[str, Any]:
+    """One transcript row for a Core INSERT, its text and payload bound to the conversation."""
+    return {
+        "conversation_id": conversation_id,
+        "direction": direction,
+        "author": author[:32],
+        "text": _TEXT.bound(text, conversation_id),
+        "payload": _PAYLOAD.bound(payload, conversation_id),
+        "at": at,
+    }
 
 
 def record(
@@ -234,29 +283,14 @@ def record(
             "channel_message_id": message.channel_message_id,
             "conversation_id": conversation_id,
             "kind": message.kind,
-            "content": content,
+            "content": _CONTENT.bound(content, conversation_id),
             "received_at": now,
-            "replies": replies,
+            "replies": _REPLIES.bound(replies, conversation_id),
         },
     )
-    transcript = [
-        {
-            "conversation_id": conversation_id,
-            "direction": "in",
-            "author": "user",
-            "text": message.text or (message.payload or ""),
-            "payload": content,
-            "at": now,
-        }
-    ] + [
-        {
-            "conversation_id": conversation_id,
-            "direction": "out",
-            "author": "bot",
-            "text": reply["text"],
-            "payload": reply,
-            "at": now,
-        }
+    said = message.text or (message.payload or "")
+    transcript = [transcript_row(conversation_id, "in", "user", said, content, now)] + [
+        transcript_row(conversation_id, "out", "bot", reply["text"], reply, now)
         for reply in replies
     ]
     conn.execute(_INSERT_TRANSCRIPT, transcript)
@@ -271,8 +305,13 @@ class ConversationStore:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
-        self.readers = read_only(sessions)
         bind = sessions.kw["bind"]
+        self.readers = read_only(sessions)
+        if bind.dialect.name == "postgresql":
+            # A turn's reads are single statements: no BEGIN and ROLLBACK around each.
+            self.readers = async_sessionmaker(
+                bind.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+            )
         url = bind.url.render_as_string(hide_password=False)
         self.dialect: str = bind.dialect.name
         gate_file = lock_path_for(url) if self.dialect == "sqlite" else None

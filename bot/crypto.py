@@ -267,8 +267,15 @@ class EncryptedText(TypeDecorator[str]):
 
 @dataclass(frozen=True, slots=True)
 class Bound:
+    """A value with the context (``table.field#row key``) it is encrypted under. A context of
+    None is only for an empty value written before its row has a key (a row whose key the
+    database assigns): it is stored clear, holds nothing, and is bound on its first update."""
+
     value: Any
-    context: str
+    context: str | None
+
+
+EMPTY_VALUES: tuple[Any, ...] = ({}, [], "")
 
 
 class RowBoundError(TypeError):
@@ -301,10 +308,13 @@ class RowBound:
 
     as_json = False
 
-    def __init__(self, context: str, row_key: str) -> None:
+    def __init__(self, context: str, row_key: str, formerly_unbound: bool = False) -> None:
         super().__init__()
         self.context = context
         self.row_key = row_key
+        # Values written before the column was bound to its row are bound to table and field
+        # only; they still open (with that context) until ``weiquan keys rotate`` rebinds them.
+        self.formerly_unbound = formerly_unbound
 
     def row_context(self, row_key: object) -> str:
         return f"{self.context}#{row_key}"
@@ -316,9 +326,31 @@ class RowBound:
         if value is None:
             return None
         if not isinstance(value, Bound):
-            raise RowBoundError(f"{self.context} is bound to its row: write it through the ORM")
+            raise RowBoundError(
+                f"{self.context} is bound to its row: write it through the ORM or as Bound"
+            )
+        if value.context is None:
+            if value.value not in EMPTY_VALUES:
+                raise RowBoundError(f"{self.context}: only an empty value is written unbound")
+            return value.value
         plain = json.dumps(value.value, ensure_ascii=False) if self.as_json else value.value
         return keyring_of(dialect).encrypt(plain, value.context)
+
+    def bound(self, value: Any, row_key: object) -> Bound | None:
+        """``value`` ready for a Core statement on the row whose key is ``row_key``."""
+        return None if value is None else Bound(value, self.row_context(row_key))
+
+    def open(self, stored: str, row_key: object, keyring: Keyring) -> str:
+        """The plain text of a stored token read from the row whose key is ``row_key``."""
+        try:
+            return keyring.decrypt(stored, self.row_context(row_key))
+        except UndecryptableValue as refused:
+            if not self.formerly_unbound:
+                raise
+            try:
+                return keyring.decrypt(stored, self.context)
+            except UndecryptableValue:
+                raise refused from None
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
@@ -330,7 +362,7 @@ class RowBound:
         row_key, stored = value
         if not is_token(stored):
             return stored  # clear, from before the column was encrypted
-        plain = keyring_of(dialect).decrypt(stored, self.row_context(row_key))
+        plain = self.open(stored, row_key, keyring_of(dialect))
         return json.loads(plain) if self.as_json else plain
 
 
@@ -371,7 +403,10 @@ def bind_to_rows(cls: type) -> None:
             if value is None and key not in state.dict and not nullable and state.key is None:
                 value = {} if kind.as_json else ""  # a new row's default, sealed like any value
             if value is not None and not isinstance(value, Bound):
-                if kind.row_key not in state.dict:
+                if state.dict.get(kind.row_key) is None:
+                    if state.key is None and value in EMPTY_VALUES:
+                        state.dict[key] = Bound(value, None)  # a new row, key not yet assigned
+                        continue
                     raise RowBoundError(f"{cls.__name__}.{kind.row_key} must be set to write")
                 state.dict[key] = Bound(value, kind.row_context(state.dict[kind.row_key]))
 

@@ -28,6 +28,7 @@ from bot.crypto import (
     Keyring,
     RowBound,
     RowBoundJSON,
+    UndecryptableValue,
     is_token,
     keyring_of,
 )
@@ -71,6 +72,8 @@ class _Field:
     context: str
     as_json: bool
     row_bound: bool
+    # Row-bound now, bound to table and field only before: such values are rebound.
+    formerly_unbound: bool = False
 
 
 def encrypted_tables() -> list[tuple[Table, list[_Field]]]:
@@ -84,6 +87,7 @@ def encrypted_tables() -> list[tuple[Table, list[_Field]]]:
                 col.type.context,
                 isinstance(col.type, (EncryptedJSON, RowBoundJSON)),
                 isinstance(col.type, RowBound),
+                isinstance(col.type, RowBound) and col.type.formerly_unbound,
             )
             for col in table.columns
             if isinstance(col.type, (EncryptedJSON, EncryptedText, RowBound))
@@ -100,9 +104,15 @@ def _renew(keyring: Keyring, raw: str, spec: _Field, row_key: object) -> str | N
         return None  # JSON null: nothing to protect
     context = f"{spec.context}#{row_key}" if spec.row_bound else spec.context
     if is_token(value):
+        try:
+            plain = keyring.decrypt(value, context)
+        except UndecryptableValue:
+            if not spec.formerly_unbound:
+                raise
+            # Written before the column was bound to its row: rebind it now.
+            return keyring.encrypt(keyring.decrypt(value, spec.context), context)
         if keyring.is_current(value):
             return None
-        plain = keyring.decrypt(value, context)
     else:
         plain = json.dumps(value, ensure_ascii=False) if spec.as_json else value
     return keyring.encrypt(plain, context)
@@ -181,6 +191,29 @@ def _clear_senders() -> Any:
     )
 
 
+def _bound(column: Column[Any], value: Any, row_key: object) -> Any:
+    return typing.cast(RowBound, column.type).bound(value, row_key)
+
+
+async def _rekey_outbox(conn: AsyncConnection, old: str, new: str) -> None:
+    """Outbox keys that spelled a clear id get the hash instead; each payload, bound to its
+    key, is opened under the old key and sealed under the new one."""
+    outbox = typing.cast(Table, OutboxMessage.__table__)
+    kind = typing.cast(RowBound, outbox.c.payload.type)
+    stmt = select(outbox.c.id, outbox.c.key, cast(outbox.c.payload, Text).label("raw"))
+    found = (await conn.execute(stmt.where(outbox.c.key.startswith(old, autoescape=True)))).all()
+    for row in found:
+        key = (new + row.key[len(old) :])[:128]
+        values: dict[str, Any] = {"key": key}
+        stored = json.loads(row.raw) if row.raw else None
+        if is_token(stored):
+            plain = kind.open(str(stored), row.key, keyring_of(conn.dialect))
+            values["payload"] = kind.bound(json.loads(plain), key)
+        await conn.execute(
+            update(outbox).where(outbox.c.id == row.id, outbox.c.key == row.key).values(values)
+        )
+
+
 async def _hash_senders(
     conn: AsyncConnection,
     senders: SenderIds,
@@ -212,7 +245,10 @@ async def _hash_senders(
         done = await conn.execute(
             update(conversations)
             .where(conversations.c.id == row.id, conversations.c.sender_id == row.sender_id)
-            .values(sender_id=hashed, address=row.sender_id)  # the column type encrypts it
+            # The column type encrypts it, bound to the conversation's id.
+            .values(
+                sender_id=hashed, address=_bound(conversations.c.address, row.sender_id, row.id)
+            )
         )
         if done.rowcount != 1:
             count.stale += 1
@@ -235,13 +271,7 @@ async def _hash_senders(
                 )
                 .values(channel_message_id=func.replace(inbound.c.channel_message_id, old, "ev:"))
             )
-            outbox = typing.cast(Table, OutboxMessage.__table__)
-            old = f"reply:wechat:{row.sender_id}:"
-            await conn.execute(
-                update(outbox)
-                .where(outbox.c.key.startswith(old, autoescape=True))
-                .values(key=func.replace(outbox.c.key, old, f"reply:wechat:{hashed}:"))
-            )
+            await _rekey_outbox(conn, f"reply:wechat:{row.sender_id}:", f"reply:wechat:{hashed}:")
         count.rewritten += 1
     return rows[-1].id if rows else None
 

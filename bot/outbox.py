@@ -14,12 +14,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import Table, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
+from bot.conversations import upsert_into
+from bot.crypto import Bound, RowBound
 from bot.db.engine import read_only
 from bot.db.models import OutboxMessage
 
@@ -82,26 +84,51 @@ def backoff(attempts: int, base: float = 2.0, cap: float = 3600.0) -> float:
     return min(cap, base * 2 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)  # noqa: S311
 
 
+def bound_payload(payload: dict[str, Any], key: str) -> Bound | None:
+    """A payload ready for a Core statement: encrypted bound to its delivery's key."""
+    kind = cast(RowBound, cast(Table, OutboxMessage.__table__).c.payload.type)
+    return kind.bound(payload, key)
+
+
 def enqueue(
-    session: Session, *, topic: str, key: str, payload: dict[str, Any], due: datetime
-) -> None:
+    session: Session,
+    *,
+    topic: str,
+    key: str,
+    payload: dict[str, Any],
+    due: datetime,
+    once: bool = False,
+    created: datetime | None = None,
+    lane: str | None = None,
+) -> bool:
     """Queue one delivery in the caller's transaction: the only way rows enter the outbox.
 
-    ``key`` names the delivery (unique across the table): a second row with the same key is
-    refused with the transaction, so a retried transaction never sends twice. Callers on an
-    ``AsyncSession`` use ``await session.run_sync(enqueue, topic=..., ...)``.
+    ``key`` names the delivery (unique across the table). A second row with the same key is
+    refused with the transaction, so a retried transaction never sends twice; with ``once``
+    it is skipped instead (a platform's repeated delivery of one message) and False is
+    returned. Rows of one ``lane`` (a recipient: see ``lane_of``) leave in the order they
+    were queued. Callers on an ``AsyncSession`` use ``await session.run_sync(enqueue, ...)``.
     """
-    session.execute(
-        insert(OutboxMessage).values(
-            topic=topic,
-            key=key[:128],
-            payload=payload,
-            status="pending",
-            attempts=0,
-            created_at=due,
-            next_attempt_at=due,
-        )
+    key = key[:128]
+    stmt = upsert_into(session, OutboxMessage).values(
+        topic=topic,
+        key=key,
+        payload=bound_payload(payload, key),
+        status="pending",
+        attempts=0,
+        created_at=created or due,
+        next_attempt_at=due,
+        lane=lane,
     )
+    if once:
+        stmt = stmt.on_conflict_do_nothing(index_elements=["key"])
+    return session.execute(stmt.returning(OutboxMessage.id)).first() is not None
+
+
+def lane_of(channel: str, sender_id: str) -> str:
+    """The delivery lane of one user: their channel and stored sender id (a keyed hash on
+    WeChat and Telegram, never the platform id)."""
+    return f"{channel}:{sender_id}"[:160]
 
 
 class OutboxDispatcher:
@@ -135,10 +162,20 @@ class OutboxDispatcher:
 
     async def _claim(self) -> list[Delivery]:
         now = self.clock()
+        earlier = aliased(OutboxMessage)
+        waiting = ("pending", "sending")
+        # The first undelivered row of its lane only: the user reads messages in their order
+        # even when one of them waits for a retry, whichever worker delivers them.
+        held_back = exists().where(
+            earlier.lane == OutboxMessage.lane,
+            earlier.id < OutboxMessage.id,
+            earlier.status.in_(waiting),
+        )
         due = (
             OutboxMessage.topic.in_(list(self.handlers)),
-            or_(OutboxMessage.status == "pending", OutboxMessage.status == "sending"),
+            OutboxMessage.status.in_(waiting),
             OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.lane.is_(None), ~held_back),
         )
         # Look before locking: on SQLite a claim takes the database's only write lock, and
         # most polls find nothing to send.
@@ -148,9 +185,15 @@ class OutboxDispatcher:
             ).first() is None:
                 return []
         async with self.sessions() as session, session.begin():
-            stmt = select(OutboxMessage).where(*due).order_by(OutboxMessage.id).limit(self.batch)
-            if session.bind is not None and session.bind.dialect.name == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
+            # PostgreSQL: rows another worker is claiming are skipped, not waited for. SQLite
+            # compiles no FOR UPDATE (its writers are serial already).
+            stmt = (
+                select(OutboxMessage)
+                .where(*due)
+                .order_by(OutboxMessage.id)
+                .limit(self.batch)
+                .with_for_update(skip_locked=True)
+            )
             rows = list((await session.execute(stmt)).scalars())
             for row in rows:
                 # A lease: if this worker dies mid-delivery, the row becomes due again.

@@ -232,7 +232,7 @@ class Pipeline:
             session,
             conversation_id,
             revision=snapshot.revision,
-            state=state,
+            state=state.dump(),
             address=message.address,
             now=now,
         )
@@ -246,6 +246,7 @@ class Pipeline:
                     # The stored sender id: the deliverer opens the conversation's address.
                     payload={"recipient_id": snapshot.sender_id, **reply},
                     due=now,
+                    lane=outbox.lane_of(message.channel, snapshot.sender_id),
                 )
         return Handled(replies, False, conversation_id)
 

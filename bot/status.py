@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.cases import Filer
+from bot.conversations import serialise
 from bot.db.models import Case, CaseClaim, CaseEvent, Evidence
 from bot.staff.push import notice, push
 from dialogues.actions import AttachEvidence, ClaimCase, ClaimReceipt
@@ -150,12 +151,8 @@ class Claims:
     def _serialise(self, session: Session, filer: Filer, case_no: str) -> None:
         """On PostgreSQL, claims on one case and from one claimant wait for each other, so a
         parallel burst cannot read the same count; SQLite writers are serial already."""
-        if session.get_bind().dialect.name != "postgresql":
-            return
         who = self.policy.address_hash(filer.client_address) or filer.sender_id
-        keys = [f"claim:case:{case_no}", f"claim:who:{who}"]
-        for key in keys:  # always in this order: no two claims wait on each other in a cycle
-            session.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
+        serialise(session, f"claim:case:{case_no}", f"claim:who:{who}")
 
     def claim(self, session: Session, filer: Filer, action: ClaimCase) -> ClaimReceipt:
         """Try the phone (normalised) against the case's: the result, tries left before a

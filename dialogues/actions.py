@@ -16,6 +16,7 @@ from typing import Any
 
 from dialogues.model import Reply
 from dialogues.ports import CaseReceipt, CaseView, ClaimResult, HandoverTicket
+from dialogues.state import ConversationState
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class ClaimReceipt:
 
 
 # A receipt with the state it may update, to the replies it renders.
-Then = Callable[[Any, dict[str, Any]], list[Reply]]
+Then = Callable[[Any, ConversationState], list[Reply]]
 
 
 class Pending(Reply):
@@ -90,15 +91,15 @@ class Decision:
     """The engine's answer before anything is written: the new state, the replies (some still
     pending on receipts) and ``finish``, which the engine runs once all are rendered."""
 
-    state: dict[str, Any]
+    state: ConversationState
     items: list[Reply]
-    finish: Callable[[dict[str, Any], list[Reply]], None] = field(default=lambda _s, _r: None)
+    finish: Callable[[ConversationState, list[Reply]], None] = field(default=lambda _s, _r: None)
 
     @property
     def actions(self) -> list[Action]:
         return [item.action for item in self.items if isinstance(item, Pending)]
 
-    def settle(self, receipts: list[Any]) -> tuple[dict[str, Any], list[Reply]]:
+    def settle(self, receipts: list[Any]) -> tuple[ConversationState, list[Reply]]:
         """The final state and replies, given one receipt per action in order."""
         if len(receipts) != len(self.actions):
             raise ValueError(f"{len(self.actions)} actions, {len(receipts)} receipts")

@@ -12,8 +12,9 @@ from typing import Any
 from dialogues.answers import catalogue_reply, certificate_reply, knowledge_reply
 from dialogues.explain import reward_levels
 from dialogues.flows import mentions
-from dialogues.model import Button, Reply, Turn
+from dialogues.model import Button, Question, Reply, Turn
 from dialogues.ports import Ports
+from dialogues.state import Expect
 from dialogues.texts import t
 
 
@@ -42,8 +43,7 @@ async def check_ccc_cert(turn: Turn, ports: Ports) -> list[Reply]:
     if ports.knowledge is None:
         return [Reply(t(lang, "knowledge.dont_know"), [_human(lang)])]
     if not any(ch.isdigit() for ch in turn.text):
-        expect = {"answer": "ccc_number", "data": {}}
-        return [Reply(t(lang, "advice.ccc_ask_number"), custom={"expect": expect})]
+        return [Question(t(lang, "advice.ccc_ask_number"), expect=Expect("ccc_number"))]
     product = _entity(turn, "product")
     check = await ports.knowledge.check_certificate(
         turn.text, product=str(product) if product else None, on=turn.now.date()

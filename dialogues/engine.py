@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import copy
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from dialogues import advice, handover, status
 from dialogues.actions import AttachEvidence, Decision, Pending, RequestHandover
 from dialogues.flows import FlowSpec, MenuItem, all_flows, is_word, mentions, menu_items
-from dialogues.form import CLEARED, Form
-from dialogues.model import Button, EvidenceRef, Reply, Turn
+from dialogues.form import Form
+from dialogues.model import Button, EvidenceRef, Question, Reply, Turn
 from dialogues.ports import Ports
+from dialogues.state import ConversationState
 from dialogues.texts import t
 
 # An answer that needs no form: (turn, ports) -> replies. Issue-level features register more.
@@ -81,6 +81,9 @@ class Engine:
         buttons = [Button(t(lang, m.title), m.payload) for m in items]
         return [Reply("\n".join(lines), buttons)]
 
+    def _menu_payload(self, text: str) -> MenuItem | None:
+        return next((item for item in self.available() if text == item.payload), None)
+
     def _menu_choice(self, text: str) -> MenuItem | None:
         items = self.available()
         for item in items:
@@ -92,54 +95,55 @@ class Engine:
         return None
 
     # ---- entry -------------------------------------------------------------------------
-    async def decide(self, state: dict[str, Any], turn: Turn, ports: Ports) -> Decision:
+    async def decide(
+        self,
+        stored: ConversationState | Mapping[str, Any] | None,
+        turn: Turn,
+        ports: Ports,
+    ) -> Decision:
         """The new state, the replies and the actions for one turn; nothing is written.
 
         ``ports`` only read (knowledge, the registry, the sender's own cases). Replies that
         depend on what an action does wait for its receipt (``dialogues.actions``)."""
-        state = copy.deepcopy(state)
+        state = ConversationState.load(stored)  # a copy: the caller's is never changed
         turn = self._language(state, turn)
-        misses = int(state.pop("misses", 0))
-        state.pop("missed", None)
+        misses, state.misses, state.missed = state.misses, 0, False
         items = self._safety(state, turn)
-        if not items or state.get("flow"):
+        if not items or state.form is not None:
             items += await self._route(state, turn, ports)
         self._absorb(state, items)
-        if state.pop("missed", False):
+        if state.missed:
+            state.missed = False
             misses += 1
-            queued = state.get("handover_request") or any(
+            queued = state.handover_request is not None or any(
                 isinstance(i, Pending) and isinstance(i.action, RequestHandover) for i in items
             )
             if misses >= MISSES_BEFORE_HANDOVER and not queued:
                 items += handover.queue(turn, "not_understood", turn.text)
                 misses = 0
-        if misses:
-            state["misses"] = misses
+        state.misses = misses
         return Decision(state, items, self._finish)
 
-    def _finish(self, state: dict[str, Any], replies: list[Reply]) -> None:
-        """Once receipts are rendered: keep their control keys, and tell every reply which
-        question is open (channels show it; load tests check it)."""
+    def _finish(self, state: ConversationState, replies: list[Reply]) -> None:
+        """Once receipts are rendered: keep the questions they ask, and tell every reply
+        which question is open (channels show it; load tests check it)."""
         self._absorb(state, replies)
-        flow = state.get("flow")
-        awaiting = state.get("step") if flow else None
+        flow = state.form.flow if state.form else None
+        awaiting = state.form.step if state.form else None
         for reply in replies:
             reply.custom.setdefault("flow", flow)
             reply.custom.setdefault("awaiting", awaiting)
             reply.custom.setdefault("case_no", None)
 
-    def _absorb(self, state: dict[str, Any], items: Sequence[Reply]) -> None:
-        """Move the control keys answers put on replies into the conversation state."""
+    def _absorb(self, state: ConversationState, items: Sequence[Reply]) -> None:
+        """A question an answer asked (``Question``) is what the next message answers."""
         for reply in items:
-            if isinstance(reply, Pending):
-                continue
-            expect = reply.custom.pop("expect", None)
-            if expect is not None:
-                state["expect"] = expect
+            if isinstance(reply, Question):
+                state.expect = reply.expect
 
-    def _safety(self, state: dict[str, Any], turn: Turn) -> list[Reply]:
+    def _safety(self, state: ConversationState, turn: Turn) -> list[Reply]:
         """Injury, fire, poisoning…: queue for a person at once, whatever else is going on."""
-        if turn.kind != "text" or state.get("handover_request"):
+        if turn.kind != "text" or state.handover_request is not None:
             return []
         word = mentions("safety", turn.text)
         if word is None:
@@ -149,13 +153,13 @@ class Engine:
             *handover.queue(turn, "safety", turn.text),
         ]
 
-    def _language(self, state: dict[str, Any], turn: Turn) -> Turn:
+    def _language(self, state: ConversationState, turn: Turn) -> Turn:
         text = turn.text.strip()
         if is_word("english", text):
-            state["lang"] = "en"
+            state.lang = "en"
         elif is_word("chinese", text):
-            state["lang"] = "zh"
-        lang = state.setdefault("lang", turn.lang)
+            state.lang = "zh"
+        lang = state.lang = state.lang or turn.lang
         if lang == turn.lang:
             return turn
         return Turn(
@@ -168,19 +172,19 @@ class Engine:
             payload=turn.payload,
         )
 
-    async def _route(self, state: dict[str, Any], turn: Turn, ports: Ports) -> list[Reply]:
+    async def _route(self, state: ConversationState, turn: Turn, ports: Ports) -> list[Reply]:
         text = (turn.payload or turn.text).strip()
-        if state.get("handover_request") and (
-            text == handover.CANCEL_PAYLOAD or (not state.get("flow") and is_word("cancel", text))
+        if state.handover_request is not None and (
+            text == handover.CANCEL_PAYLOAD or (state.form is None and is_word("cancel", text))
         ):
-            state.pop("handover_request", None)
+            state.handover_request = None
             return handover.cancel(turn)
-        flow = self.flows.get(state.get("flow") or "")
+        flow = self.flows.get(state.form.flow) if state.form else None
         if flow is not None:
             return await self._in_form(flow, state, turn, ports, text)
-        expect = state.pop("expect", None)
-        if expect and turn.kind in {"text", "button"}:
-            answered = await FOLLOW_UPS[expect["answer"]](turn, ports, expect.get("data", {}))
+        expect, state.expect = state.expect, None
+        if expect is not None and turn.kind in {"text", "button"}:
+            answered = await FOLLOW_UPS[expect.answer](turn, ports, expect.data)
             if answered is not None:
                 return answered
         if turn.kind == "photo" and turn.evidence is not None:
@@ -203,16 +207,16 @@ class Engine:
             return await self._start(started, state, turn, ports)
         if turn.intent in self.answers and turn.confidence >= self.digression_confidence * 0.8:
             return await self.answers[turn.intent](turn, ports) + self.menu(turn.lang)
-        state["missed"] = True
+        state.missed = True
         if text.isdigit() and len(text) <= 2:
             return [Reply(t(turn.lang, "menu.number_unknown", number=text))] + self.menu(turn.lang)
         return [Reply(t(turn.lang, "common.not_understood"))] + self.menu(turn.lang)
 
     async def _loose_photo(
-        self, state: dict[str, Any], turn: Turn, ports: Ports, evidence: EvidenceRef
+        self, state: ConversationState, turn: Turn, ports: Ports, evidence: EvidenceRef
     ) -> list[Reply]:
         """A photo outside a form is kept; ask which report or complaint it belongs to."""
-        loose: list[int] = state.setdefault("loose_evidence", [])
+        loose = state.loose_evidence
         if len(loose) >= MAX_LOOSE_PHOTOS:
             return [Reply(t(turn.lang, "photos.loose_limit", max=MAX_LOOSE_PHOTOS))]
         loose.append(evidence.id)
@@ -234,32 +238,30 @@ class Engine:
         ]
 
     async def _follow_button(
-        self, state: dict[str, Any], turn: Turn, ports: Ports, text: str
+        self, state: ConversationState, turn: Turn, ports: Ports, text: str
     ) -> list[Reply]:
         """``/link:<flow>`` (linked case offered after submission) and ``/attach:<case>``."""
         if text.startswith("/attach:"):
-            loose = state.pop("loose_evidence", [])
+            loose, state.loose_evidence = state.loose_evidence, []
             case_no = text.removeprefix("/attach:")
             lang = turn.lang
 
-            def attached(done: bool, state: dict[str, Any]) -> list[Reply]:
+            def attached(done: bool, state: ConversationState) -> list[Reply]:
                 if not done and loose:
-                    state["loose_evidence"] = loose
+                    state.loose_evidence = loose
                 key = "photos.attached" if done else "photos.not_attached"
                 return [Reply(t(lang, key, case_no=case_no, count=len(loose)))]
 
             if not loose:
                 return [attached(False, state)[0], *self.menu(lang)]
             return [Pending(AttachEvidence(case_no, tuple(loose)), attached), *self.menu(lang)]
-        offer = state.pop("offer", None)
+        offer, state.offer = state.offer, None
         name = text.removeprefix("/link:")
-        if not offer or offer.get("flow") != name or name not in self.flows:
+        if offer is None or offer.flow != name or name not in self.flows:
             return self.menu(turn.lang)
-        state["link_to"] = offer["link_to"]
         form = Form(self.flows[name], state, turn, ports)
-        return [Reply(t(turn.lang, "common.linked_start", case_no=offer["link_to"]))] + form.start(
-            carried=offer.get("carry")
-        )
+        started = form.start(carried=offer.carry, link_to=offer.link_to)
+        return [Reply(t(turn.lang, "common.linked_start", case_no=offer.link_to)), *started]
 
     def _flow_for(self, turn: Turn, text: str) -> str | None:
         for flow in self.flows.values():
@@ -270,32 +272,38 @@ class Engine:
         return None
 
     async def _start(
-        self, name: str, state: dict[str, Any], turn: Turn, ports: Ports
+        self, name: str, state: ConversationState, turn: Turn, ports: Ports
     ) -> list[Reply]:
         if name in self.flows:
-            for key in CLEARED:
-                state.pop(key, None)
-            form = Form(self.flows[name], state, turn, ports)
-            return form.start(photos=state.pop("loose_evidence", [])[:MAX_LOOSE_PHOTOS])
+            state.end_form()
+            photos, state.loose_evidence = state.loose_evidence[:MAX_LOOSE_PHOTOS], []
+            return Form(self.flows[name], state, turn, ports).start(photos=photos)
         return await self.answers[name](turn, ports) + self.menu(turn.lang)
 
     async def _in_form(
-        self, flow: FlowSpec, state: dict[str, Any], turn: Turn, ports: Ports, text: str
+        self, flow: FlowSpec, state: ConversationState, turn: Turn, ports: Ports, text: str
     ) -> list[Reply]:
         form = Form(flow, state, turn, ports)
         if self._is_cancel(turn, text):
-            for key in CLEARED:
-                state.pop(key, None)
+            state.end_form()
             return [Reply(t(turn.lang, "common.cancelled"))] + self.menu(turn.lang)
         if is_word("menu", text) or (turn.intent == "greet" and turn.confidence >= 0.8):
             return [Reply(t(turn.lang, "common.resume"))] + form.repeat()
         if turn.kind not in {"text", "button", "photo"}:
             return [Reply(t(turn.lang, "common.unsupported_kind"))] + form.repeat()
+        item = self._menu_payload(text) if turn.kind == "button" else None
+        if item is not None:
+            # A menu button pressed mid-form (an old message's): never an answer to the step.
+            if item.flow in self.answers:
+                answered = await self.answers[item.flow](turn, ports)
+                answered = [a if not isinstance(a, Question) else a.plain() for a in answered]
+                return answered + [Reply(t(turn.lang, "common.resume"))] + form.repeat()
+            return [Reply(t(turn.lang, "common.resume"))] + form.repeat()
         digression = self._digression(turn, flow, state)
         if digression is not None:
             answered = await digression(turn, ports)
-            self._absorb(state, answered)
-            state.pop("expect", None)  # the form's question is the pending one
+            # The form's question is the pending one, not any the answer asked.
+            answered = [a if not isinstance(a, Question) else a.plain() for a in answered]
             return answered + [Reply(t(turn.lang, "common.resume"))] + form.repeat()
         return await form.handle()
 
@@ -304,7 +312,7 @@ class Engine:
             return True
         return turn.intent == "cancel" and turn.confidence >= 0.8 and len(text) <= 8
 
-    def _digression(self, turn: Turn, flow: FlowSpec, state: dict[str, Any]) -> Answer | None:
+    def _digression(self, turn: Turn, flow: FlowSpec, state: ConversationState) -> Answer | None:
         """A question asked mid-form, answered before the pending question is repeated."""
         if turn.kind != "text" or turn.intent not in self.answers:
             return None

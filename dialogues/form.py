@@ -10,24 +10,26 @@ from dialogues.flows import FlowSpec, StepSpec, is_word
 from dialogues.model import Button, Reply, Turn
 from dialogues.ports import CaseReceipt, Ports
 from dialogues.slots import Accepted, Rejected, choices_in, entity_value, validate
+from dialogues.state import ConversationState, FormState, Offer
 from dialogues.texts import has, t
 
 SUMMARY = "confirm"
 PICK_FIELD = "pick_field"
-# State keys that belong to the active form and go when it ends.
-CLEARED = ("flow", "step", "slots", "photos", "correcting", "pending_choices", "link_to", "offer")
 
 
 class Form:
     """One active form: a flow spec plus the conversation state it reads and writes."""
 
-    def __init__(self, flow: FlowSpec, state: dict[str, Any], turn: Turn, ports: Ports) -> None:
+    def __init__(self, flow: FlowSpec, state: ConversationState, turn: Turn, ports: Ports) -> None:
         self.flow = flow
         self.state = state
         self.turn = turn
         self.ports = ports
         self.lang = turn.lang
-        self.slots: dict[str, Any] = state.setdefault("slots", {})
+        if state.form is None or state.form.flow != flow.name:
+            state.form = FormState(flow.name)
+        self.form: FormState = state.form
+        self.slots: dict[str, Any] = self.form.slots
 
     # ---- texts and buttons -------------------------------------------------------------
     def say(self, key: str, **values: Any) -> str:
@@ -38,18 +40,24 @@ class Form:
 
     # ---- entry points ------------------------------------------------------------------
     def start(
-        self, carried: dict[str, Any] | None = None, photos: list[int] | None = None
+        self,
+        carried: dict[str, Any] | None = None,
+        photos: list[int] | None = None,
+        link_to: str | None = None,
     ) -> list[Reply]:
-        """Begin the form; ``carried`` slots (a linked case) and loose ``photos`` are kept."""
-        self.state.update(flow=self.flow.name, slots=dict(carried or {}), step=None)
-        self.state.update(correcting=None, photos=list(photos or []))
-        self.slots = self.state["slots"]
+        """Begin the form; ``carried`` slots and the case to ``link_to`` (a linked case) and
+        loose ``photos`` are kept."""
+        self.form = FormState(
+            self.flow.name, slots=dict(carried or {}), photos=list(photos or []), link_to=link_to
+        )
+        self.state.form = self.form
+        self.slots = self.form.slots
         self.prefill(current=None)
         intro = Reply(self.say(self.flow.intro)) if self.flow.intro else None
         return ([intro] if intro else []) + self.advance()
 
     async def handle(self) -> list[Reply]:
-        step = self.state.get("step")
+        step = self.form.step
         if step == SUMMARY:
             return await self.on_summary()
         if step == PICK_FIELD:
@@ -58,7 +66,7 @@ class Form:
 
     def repeat(self) -> list[Reply]:
         """The pending question again (after a digression or a resume)."""
-        step = self.state.get("step")
+        step = self.form.step
         if step == SUMMARY:
             return self.summary()
         if step == PICK_FIELD:
@@ -76,11 +84,11 @@ class Form:
     def advance(self, before: list[Reply] | None = None) -> list[Reply]:
         replies = list(before or [])
         # After a correction, newly applicable steps (e.g. real name chosen) are asked too.
-        self.state["correcting"] = None
+        self.form.correcting = None
         step = self.next_step()
         if step is None:
             return replies + self.summary()
-        self.state["step"] = step.slot
+        self.form.step = step.slot
         return replies + [self.ask(step)]
 
     def ask(self, step: StepSpec, prefix: str | None = None) -> Reply:
@@ -103,7 +111,7 @@ class Form:
         elif step.type == "choice":
             buttons = [Button(c, c) for c in step.choices]
         elif step.type == "multichoice":
-            pending = self.state.get("pending_choices", [])
+            pending = self.form.pending_choices
             buttons = [
                 Button(self.say(f"{step.slot}.{c}"), f"/choice:{c}")
                 for c in step.choices
@@ -126,16 +134,27 @@ class Form:
             )
         return [*buttons, self.cancel_button()]
 
+    def offered(self, step: StepSpec, payload: str) -> bool:
+        """Whether a button payload can answer ``step`` (its own buttons, any of its choices)."""
+        if payload.startswith("/choice:"):
+            return step.type in {"choice", "multichoice"}
+        return payload in {b.payload for b in self.buttons_for(step)} | {"/done"}
+
     # ---- answering ---------------------------------------------------------------------
     def on_answer(self, step: StepSpec) -> list[Reply]:
         if self.turn.kind == "photo":
             return self.on_photo(step)
+        payload = self.turn.payload if self.turn.kind == "button" else None
+        if payload and payload.startswith("/") and not self.offered(step, payload):
+            # A button of another question (or a command typed as one) is not this answer.
+            self.state.missed = True
+            return [self.ask(step, self.say("common.not_understood_in_flow"))]
         if step.type == "photos":
             return self.on_photos_text(step)
         if step.type == "multichoice" and not self.turn.payload == "/done":
             return self.on_multichoice(step)
         if step.type == "multichoice":
-            pending = self.state.pop("pending_choices", [])
+            pending, self.form.pending_choices = self.form.pending_choices, []
             if not pending:
                 return [self.ask(step, self.say("invalid.demand"))]
             self.slots[step.slot] = pending
@@ -153,19 +172,19 @@ class Form:
         if not chosen:
             return [self.ask(step, self.say("invalid.demand"))]
         if self.turn.payload and self.turn.payload.startswith("/choice:"):
-            pending = self.state.setdefault("pending_choices", [])
+            pending = self.form.pending_choices
             pending.extend(c for c in chosen if c not in pending)
             if len(pending) == len(step.choices):
-                self.slots[step.slot] = self.state.pop("pending_choices")
+                self.slots[step.slot], self.form.pending_choices = pending, []
                 return self.advance()
             items = "、".join(self.say(f"{step.slot}.{c}") for c in pending)
             return [Reply(self.say(f"{step.slot}.chosen", items=items), self.buttons_for(step))]
-        pending = self.state.pop("pending_choices", [])
+        pending, self.form.pending_choices = self.form.pending_choices, []
         self.slots[step.slot] = [*pending, *(c for c in chosen if c not in pending)]
         return self.advance()
 
     def on_photo(self, step: StepSpec) -> list[Reply]:
-        photos: list[int] = self.state.setdefault("photos", [])
+        photos = self.form.photos
         evidence = self.turn.evidence
         photo_step = next((s for s in self.flow.steps if s.type == "photos"), None)
         limit = photo_step.max if photo_step else 9
@@ -186,7 +205,7 @@ class Form:
     def on_photos_text(self, step: StepSpec) -> list[Reply]:
         text = (self.turn.payload or self.turn.text).strip()
         if is_word("done", text) or is_word("skip", text):
-            self.slots[step.slot] = list(self.state.get("photos", []))
+            self.slots[step.slot] = list(self.form.photos)
             return self.advance()
         return [Reply(self.say(f"{self.flow.name}.photo_expected"), self.buttons_for(step))]
 
@@ -207,7 +226,7 @@ class Form:
 
     # ---- summary and corrections -------------------------------------------------------
     def summary(self) -> list[Reply]:
-        self.state["step"] = SUMMARY
+        self.form.step = SUMMARY
         lines = [self.say(f"{self.flow.name}.summary_title")]
         lines += [f"· {self.say(s.label)}：{self.display(s)}" for s in self.applicable()]
         lines.append(self.say(f"{self.flow.name}.summary_prompt"))
@@ -248,16 +267,16 @@ class Form:
         return best[1] if best else None
 
     def pick_field(self) -> list[Reply]:
-        self.state["step"] = PICK_FIELD
+        self.form.step = PICK_FIELD
         buttons = [Button(self.say(s.label), f"/edit:{s.slot}") for s in self.applicable()]
         return [Reply(self.say(f"{self.flow.name}.which_field"), [*buttons, self.cancel_button()])]
 
     def correct(self, step: StepSpec) -> list[Reply]:
-        self.state["step"] = step.slot
-        self.state["correcting"] = step.slot
+        self.form.step = step.slot
+        self.form.correcting = step.slot
         self.slots.pop(step.slot, None)
         if step.type == "photos":
-            self.state["photos"] = []
+            self.form.photos = []
         label = self.say(step.label)
         return [self.ask(step, self.say(f"{self.flow.name}.correct_ask", label=label))]
 
@@ -275,7 +294,7 @@ class Form:
             return self.pick_field()
         step = self.field_named(text) if self.turn.kind == "text" else None
         if step is None:
-            self.state["missed"] = True
+            self.state.missed = True
             return [Reply(self.say("common.not_understood_in_flow"))] + self.summary()
         if step.entity and step.type != "text" and entity_value(self.turn, step.entity):
             verdict = validate(self.flow, step, self.turn, self.ports.normalizer, self.lang)
@@ -291,21 +310,20 @@ class Form:
         personal = {s.slot: self.slots.get(s.slot) for s in steps if s.personal}
         fields = {s.slot: self.slots.get(s.slot) for s in steps if not s.personal}
         fields = {k: v for k, v in fields.items() if self.flow.step(k).type != "photos"}
-        if self.state.get("link_to"):
-            fields["linked_case_no"] = self.state["link_to"]
+        if self.form.link_to:
+            fields["linked_case_no"] = self.form.link_to
         action = SubmitCase(
             kind=self.flow.case_kind or self.flow.name,
             fields=fields,
             personal=personal,
-            evidence_ids=tuple(self.state.get("photos", [])),
+            evidence_ids=tuple(self.form.photos),
         )
         slots = dict(self.slots)
-        for key in CLEARED:
-            self.state.pop(key, None)
+        self.state.end_form()
         return [Pending(action, lambda receipt, state: self.submitted(receipt, state, slots))]
 
     def submitted(
-        self, receipt: CaseReceipt, state: dict[str, Any], slots: dict[str, Any]
+        self, receipt: CaseReceipt, state: ConversationState, slots: dict[str, Any]
     ) -> list[Reply]:
         """The receipt in words: the case number, the deadline, the notes and any offer."""
         text = self.say(
@@ -331,14 +349,14 @@ class Form:
             ),
             None,
         )
-        state["last_case_no"] = receipt.case_no
+        state.last_case_no = receipt.case_no
         if offer is not None:
             text += "\n" + self.say(offer.text)
             buttons.insert(0, Button(self.say(offer.button), f"/link:{offer.flow}"))
             carried = {new: slots.get(old) for new, old in offer.carry.items()}
-            state["offer"] = {
-                "flow": offer.flow,
-                "link_to": receipt.case_no,
-                "carry": {k: v for k, v in carried.items() if v not in (None, "")},
-            }
+            state.offer = Offer(
+                offer.flow,
+                receipt.case_no,
+                {k: v for k, v in carried.items() if v not in (None, "")},
+            )
         return [Reply(text, buttons, {"case_no": receipt.case_no})]

@@ -6,11 +6,10 @@ the bot quiet, so nothing here runs then.
 
 from __future__ import annotations
 
-from typing import Any
-
 from dialogues.actions import CancelHandover, Pending, RequestHandover
 from dialogues.model import Button, Reply, Turn
 from dialogues.ports import HandoverTicket, Ports
+from dialogues.state import ConversationState
 from dialogues.texts import t
 
 CANCEL_PAYLOAD = "/handover_cancel"
@@ -20,8 +19,8 @@ def queue(turn: Turn, reason: str, detail: str = "") -> list[Reply]:
     """Put the conversation in the staff queue and tell the user where it stands."""
     lang = turn.lang
 
-    def queued(ticket: HandoverTicket, state: dict[str, Any]) -> list[Reply]:
-        state["handover_request"] = ticket.request_id
+    def queued(ticket: HandoverTicket, state: ConversationState) -> list[Reply]:
+        state.handover_request = ticket.request_id
         key = "handover.already" if ticket.already_queued else f"handover.queued.{reason}"
         text = t(lang, key) + "\n" + t(lang, "handover.wait", minutes=ticket.wait_minutes)
         return [Reply(text, [Button(t(lang, "handover.button.cancel"), CANCEL_PAYLOAD)])]
@@ -37,7 +36,7 @@ async def request(turn: Turn, ports: Ports) -> list[Reply]:
 def cancel(turn: Turn) -> list[Reply]:
     """Withdraw the queued request (the user changed their mind)."""
 
-    def cancelled(done: bool, _state: dict[str, Any]) -> list[Reply]:
+    def cancelled(done: bool, _state: ConversationState) -> list[Reply]:
         return [Reply(t(turn.lang, "handover.cancelled" if done else "handover.none"))]
 
     return [Pending(CancelHandover(), cancelled)]

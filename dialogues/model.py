@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from dialogues.state import Expect
 from nlu.types import Parse
 
 
@@ -40,6 +41,27 @@ class Reply:
             buttons=[Button(**b) for b in data.get("buttons", [])],
             custom=dict(data.get("custom", {})),
         )
+
+
+class Question(Reply):
+    """A reply that asks something outside a form (the phone number of a claim, a certificate
+    number): the engine keeps ``expect`` in the conversation state, so the next message is
+    tried as its answer first. Stored and sent like any reply."""
+
+    def __init__(
+        self,
+        text: str,
+        buttons: list[Button] | None = None,
+        custom: dict[str, Any] | None = None,
+        *,
+        expect: Expect,
+    ) -> None:
+        super().__init__(text, list(buttons or []), dict(custom or {}))
+        self.expect = expect
+
+    def plain(self) -> Reply:
+        """The same words, asking nothing (another question is pending)."""
+        return Reply(self.text, self.buttons, self.custom)
 
 
 @dataclass(frozen=True)

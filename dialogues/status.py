@@ -10,8 +10,9 @@ import re
 from typing import Any
 
 from dialogues.actions import ClaimCase, ClaimReceipt, Pending
-from dialogues.model import Button, Reply, Turn
+from dialogues.model import Button, Question, Reply, Turn
 from dialogues.ports import CaseView, Ports
+from dialogues.state import ConversationState, Expect
 from dialogues.texts import has, t
 from nlu.entities import parse_case_id
 
@@ -68,10 +69,10 @@ async def status(turn: Turn, ports: Ports) -> list[Reply]:
 
 def not_found(lang: str, case_no: str) -> Reply:
     """The same words for unknown and foreign numbers, with the cross-channel claim offer."""
-    return Reply(
+    return Question(
         t(lang, "status.not_found", case_no=case_no),
         [Button(t(lang, "button.menu"), "/menu")],
-        {"expect": {"answer": "claim", "data": {"case_no": case_no}}},
+        expect=Expect("claim", {"case_no": case_no}),
     )
 
 
@@ -82,14 +83,14 @@ async def claim(turn: Turn, ports: Ports, data: dict[str, Any]) -> list[Reply] |
     if ports.lookup is None:
         return None
     lang, case_no = turn.lang, str(data["case_no"])
-    expect = {"expect": {"answer": "claim", "data": {"case_no": case_no}}}
+    expect = Expect("claim", {"case_no": case_no})
     phone = ports.normalizer.phone(answer)
     if phone is None:
         if NUMBERISH.fullmatch(answer):
-            return [Reply(t(lang, "status.claim_need_phone"), custom=expect)]
+            return [Question(t(lang, "status.claim_need_phone"), expect=expect)]
         return None
 
-    def claimed(receipt: ClaimReceipt, _state: dict[str, Any]) -> list[Reply]:
+    def claimed(receipt: ClaimReceipt, _state: ConversationState) -> list[Reply]:
         if receipt.result == "claimed":
             text = t(lang, "status.claimed", case_no=case_no)
             if receipt.view is not None:
@@ -97,6 +98,6 @@ async def claim(turn: Turn, ports: Ports, data: dict[str, Any]) -> list[Reply] |
             return [Reply(text, custom={"case_no": case_no})]
         if receipt.result == "locked" or receipt.tries_left <= 0:
             return [Reply(t(lang, "status.claim_locked"))]
-        return [Reply(t(lang, "status.claim_mismatch", left=receipt.tries_left), custom=expect)]
+        return [Question(t(lang, "status.claim_mismatch", left=receipt.tries_left), expect=expect)]
 
     return [Pending(ClaimCase(case_no, phone), claimed)]

@@ -11,6 +11,11 @@ lists them, each parse goes to the ready replica with the fewest parses in fligh
 turn), and a replica that fails is skipped for its own back-off while the others serve; a
 parse that hit a failing replica is retried on another one within the same deadline. Only
 when no replica is usable does the rule fallback answer.
+
+The Rasa processes the app runs itself are asked over aiohttp (``rasa_session()``): a parse
+request costs the app's process about 0.1 ms of CPU there against 0.8 ms through httpx, CPU
+the Rasa processes on the same cores need (benchmarks/RESULTS.md, "Rasa client"). Servers
+named by ``WEIQUAN_NLU_URL`` go through the app's httpx client (its proxies, TLS, settings).
 """
 
 from __future__ import annotations
@@ -24,19 +29,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
+from urllib.parse import quote
 
+import aiohttp
 import httpx
 
 from nlu.entities import normalize_digits
 from nlu.normalise import to_parse
 from nlu.rules import RuleParser
 from nlu.types import Parse
-from nlu.wire import KeepAlivePool, WireError, query
 
 # DIET's cost grows with length and nothing useful hides past this; offsets stay valid
 # because the text is only cut, never shifted.
 RASA_MAX_CHARS = 512
 LONG_TEXT = 200
+# Rasa keeps an idle connection for 120 s (rasa.core.constants.DEFAULT_KEEP_ALIVE_TIMEOUT);
+# dropping ours well before avoids reusing one the server is closing.
+IDLE_SECONDS = 30.0
+JSON = {"Content-Type": "application/json"}
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,17 @@ class StaticEndpoint:
         return [Replica(url, self.token, True) for url in split_urls(self.url)]
 
 
+def rasa_session() -> aiohttp.ClientSession:
+    """The aiohttp session for the app's own Rasa processes (``NluClient(session=…)``):
+    idle connections kept per replica and reused, as many as parses in flight (queueing is
+    the replicas' and the deadline's business), no cookies, no proxies from the environment.
+    Create it inside the event loop; close it (``async with``) to close its connections."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=IDLE_SECONDS),
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
+
+
 def sanitise(text: str) -> str:
     """Control/unassigned characters to spaces and full-width digits and letters to ASCII.
 
@@ -132,9 +153,9 @@ class NluClient:
     """``await client.parse(text, now)`` → ``Parse``; never raises for any input.
 
     ``http`` is owned by the caller (the app lifespan) so tests can inject a MockTransport.
-    With ``wire`` (also the caller's), replicas on plain ``http://`` are asked over it
-    instead, for a fraction of httpx's CPU per request (nlu.wire): the app passes one for
-    the Rasa processes it runs itself.
+    With ``session`` (also the caller's, from ``rasa_session()``) every replica is asked
+    over it instead, for a fraction of httpx's CPU per request: the app passes one for the
+    Rasa processes it runs itself.
     ``timeout`` bounds the whole Rasa part of a parse, a retry on another replica included.
     """
 
@@ -148,10 +169,11 @@ class NluClient:
         rules: RuleParser | None = None,
         backoff: tuple[float, float] = (1.0, 30.0),
         clock: Callable[[], float] = time.monotonic,
-        wire: KeepAlivePool | None = None,
+        session: aiohttp.ClientSession | None = None,
     ) -> None:
         self._http = http
-        self._wire = wire
+        self._session = session
+        self._urls: dict[tuple[str, str | None], str] = {}
         self._endpoint = endpoint
         self._timeout = timeout
         self._cache_size = cache_size
@@ -230,16 +252,8 @@ class NluClient:
         stats = self._stat(replica.url)
         stats.in_flight += 1
         try:
-            if self._wire is not None and self._wire.supports(replica.url):
-                answer = await self._wire.post(
-                    replica.url,
-                    "/model/parse" + query(token=replica.token),
-                    json.dumps({"text": text}, ensure_ascii=False).encode(),
-                    seconds=seconds,
-                )
-                if answer.status != 200:
-                    raise WireError(f"Rasa answered HTTP {answer.status}")
-                body = json.loads(answer.body)
+            if self._session is not None:
+                body = await self._post(self._session, replica, text, seconds)
             else:
                 response = await self._http.post(
                     f"{replica.url.rstrip('/')}/model/parse",
@@ -251,7 +265,7 @@ class NluClient:
                 body = response.json()
             if not isinstance(body, dict) or not isinstance(body.get("intent"), dict):
                 raise ValueError("no intent in Rasa's answer")
-        except (httpx.HTTPError, WireError, ValueError) as exc:
+        except (httpx.HTTPError, aiohttp.ClientError, TimeoutError, ValueError) as exc:
             self._failed(stats, exc)
             return None
         finally:
@@ -261,13 +275,47 @@ class NluClient:
         self._last_error, self._last_ok = None, True
         return body
 
+    async def _post(
+        self, session: aiohttp.ClientSession, replica: Replica, text: str, seconds: float
+    ) -> Any:
+        """Rasa's decoded answer, within ``seconds``.
+
+        A request that finds its kept-alive connection closed before any answer came is
+        sent once more: the server may have closed the idle connection just as it was
+        taken, and a parse changes nothing on the server, so asking again is safe.
+        """
+        url = self._urls.get((replica.url, replica.token))
+        if url is None:
+            url = f"{replica.url.rstrip('/')}/model/parse"
+            if replica.token:
+                url += f"?token={quote(replica.token, safe='')}"
+            self._urls[replica.url, replica.token] = url
+        data = json.dumps({"text": text}, ensure_ascii=False).encode()
+        try:
+            async with asyncio.timeout(seconds):
+                try:
+                    status, body = await self._send(session, url, data)
+                except aiohttp.ServerDisconnectedError:
+                    status, body = await self._send(session, url, data)
+        except TimeoutError as exc:
+            raise TimeoutError(f"no answer within {seconds:.2f} s") from exc
+        if status != 200:
+            raise ValueError(f"Rasa answered HTTP {status}")
+        return json.loads(body)
+
+    @staticmethod
+    async def _send(session: aiohttp.ClientSession, url: str, data: bytes) -> tuple[int, bytes]:
+        async with session.post(url, data=data, headers=JSON) as response:
+            return response.status, await response.read()
+
     def _failed(self, stats: _ReplicaStats, exc: Exception) -> None:
         """Skip this replica for a while, doubling the pause with each consecutive failure."""
         stats.failed += 1
         stats.failures += 1
         pause = min(self._backoff_max, self._backoff_min * 2 ** (stats.failures - 1))
         stats.skip_until = self._clock() + pause
-        stats.last_error = f"{type(exc).__name__}: {exc}"[:200] or type(exc).__name__
+        # One line for /readyz: aiohttp quotes a garbled status line over several.
+        stats.last_error = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
         self._last_ok = False
         self._last_error = stats.last_error
 

@@ -19,10 +19,9 @@ from typing import Protocol
 
 import httpx
 
-from nlu.client import NluClient, RasaEndpoint, Replica, StaticEndpoint
+from nlu.client import NluClient, RasaEndpoint, Replica, StaticEndpoint, rasa_session
 from nlu.replicas import RasaReplicas
 from nlu.train import ROOT, find_model, fingerprint, model_path, train
-from nlu.wire import KeepAlivePool
 
 log = logging.getLogger(__name__)
 
@@ -110,21 +109,21 @@ async def open_nlu(
             tasks.append(
                 asyncio.create_task(_train_then_start(settings, deferred, supervisors, log_file))
             )
-    # The Rasa processes the app runs itself are asked over the lean keep-alive client;
+    # The Rasa processes the app runs itself are asked over an aiohttp session;
     # servers named by WEIQUAN_NLU_URL go through ``http`` (its proxies, TLS, settings).
-    wire = KeepAlivePool() if not isinstance(endpoint, StaticEndpoint) else None
+    session = rasa_session() if not isinstance(endpoint, StaticEndpoint) else None
     client = NluClient(
         http,
         endpoint,
         timeout=settings.timeout,
         cache_size=settings.cache_size,
-        wire=wire,
+        session=session,
     )
     try:
         yield client
     finally:
-        if wire is not None:
-            await wire.aclose()
+        if session is not None:
+            await session.close()
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -3,14 +3,20 @@
 Runs in the app's environment and drives ``rasa train nlu`` in ``.venv-rasa`` through a
 subprocess (Rasa 3.6 needs Python 3.10). The model is named after the fingerprint, so a
 model under ``models/`` whose name matches is the model for the current inputs.
+
+Every trained model is also kept in a cache directory by its fingerprint (``.cache/nlu-models``,
+or ``WEIQUAN_NLU_CACHE_DIR``), which ``make clean`` leaves alone and CI keeps between runs: a
+fresh ``models/`` with unchanged inputs gets its model from there instead of training.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
 import re
+import shutil
 import subprocess  # noqa: S404 - we run our own Rasa executable with fixed arguments
 import sys
 import time
@@ -21,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_PREFIX = "nlu-"
 KEEP_MODELS = 3
+KEEP_CACHED = 5
+CACHE_ENV = "WEIQUAN_NLU_CACHE_DIR"
 
 # What a model depends on. The constraints file stands for the Rasa version and its libraries.
 FINGERPRINT_INPUTS: tuple[str, ...] = (
@@ -113,10 +121,51 @@ def rasa_executable(rasa_python: Path) -> list[str]:
     return [str(rasa_python), "-m", "rasa"]
 
 
-def _prune(model_dir: Path, keep: Path) -> None:
+def _prune(model_dir: Path, keep: Path, count: int = KEEP_MODELS) -> None:
     models = sorted(model_dir.glob(f"{MODEL_PREFIX}*.tar.gz"), key=lambda p: p.stat().st_mtime)
-    for old in [m for m in models if m != keep][: max(0, len(models) - KEEP_MODELS)]:
+    for old in [m for m in models if m != keep][: max(0, len(models) - count)]:
         old.unlink(missing_ok=True)
+
+
+def cache_dir(root: Path = ROOT) -> Path:
+    """Where trained models are kept by fingerprint, outside ``models/``.
+
+    ``WEIQUAN_NLU_CACHE_DIR`` moves it (CI points it at the directory it restores) for this
+    project only: a copy of the tree elsewhere keeps its own cache.
+    """
+    configured = os.environ.get(CACHE_ENV)
+    if configured and root.resolve() == ROOT:
+        return Path(configured).expanduser().resolve()
+    return root.resolve() / ".cache" / "nlu-models"
+
+
+def _place(source: Path, target: Path) -> None:
+    """Put ``source`` at ``target`` whole or not at all: a hard link where possible, else a copy."""
+    partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
+    partial.unlink(missing_ok=True)
+    try:
+        os.link(source, partial)
+    except OSError:
+        shutil.copyfile(source, partial)
+    os.replace(partial, target)
+
+
+def _from_cache(cache: Path, target: Path) -> bool:
+    """Restore the model named ``target`` from the cache; False when the cache lacks it."""
+    cached = cache / target.name
+    if not cached.is_file():
+        return False
+    _place(cached, target)
+    os.utime(cached)  # recently used: pruned last
+    return True
+
+
+def _to_cache(model: Path, cache: Path) -> None:
+    """Keep a model in the cache; a cache that cannot be written costs only speed."""
+    with contextlib.suppress(OSError):
+        cache.mkdir(parents=True, exist_ok=True)
+        _place(model, cache / model.name)
+        _prune(cache, cache / model.name, KEEP_CACHED)
 
 
 def _run_rasa_train(
@@ -169,8 +218,12 @@ def train(
     force: bool = False,
     progress: Progress | None = None,
     on_process: Callable[[subprocess.Popen[str]], None] | None = None,
+    cache: Path | None = None,
 ) -> TrainResult:
     """Return the model for the current inputs, training it only if it does not exist yet.
+
+    A model missing from ``model_dir`` but held in ``cache`` (default ``cache_dir(root)``) is
+    taken from there; ``force`` trains regardless.
 
     A file lock makes concurrent callers (CLI, tests, app start-up) wait for one training
     instead of running several; the model is written under a temporary name and renamed,
@@ -181,15 +234,22 @@ def train(
     model_dir = (model_dir or root / "models").resolve()
     rasa_python = rasa_python or root / ".venv-rasa/bin/python"
     config = (config or root / "config.yml").resolve()
+    cache = cache or cache_dir(root)
     fp = fingerprint(root, config)
     target = model_path(model_dir, fp)
     started = time.monotonic()
     if target.is_file() and not force:
+        if not (cache / target.name).is_file():
+            _to_cache(target, cache)  # a model trained before the cache existed joins it
         return TrainResult(target, fp, trained=False, seconds=0.0)
     model_dir.mkdir(parents=True, exist_ok=True)
     with open(model_dir / ".train.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if target.is_file() and not force:
+            return TrainResult(target, fp, trained=False, seconds=time.monotonic() - started)
+        if not force and _from_cache(cache, target):
+            _prune(model_dir, target)
+            report(f"model {fp} taken from {cache}")
             return TrainResult(target, fp, trained=False, seconds=time.monotonic() - started)
         partial = f"{MODEL_PREFIX}{fp}-partial-{os.getpid()}"  # no dot: Rasa swaps a suffix
         cmd = [
@@ -209,6 +269,7 @@ def train(
         _run_rasa_train(cmd, root, model_dir, report, on_process)
         os.replace(model_dir / f"{partial}.tar.gz", target)
         _prune(model_dir, target)
+        _to_cache(target, cache)
     seconds = time.monotonic() - started
     report(f"model ready: {target} ({seconds:.0f} s)")
     return TrainResult(target, fp, trained=True, seconds=seconds)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -77,18 +78,58 @@ def postgres_url(postgres_template: str) -> Iterator[str]:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+SQLITE_NAME = "weiquan.sqlite3"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database, migrated once per session; each test copies the file."""
+    directory = tmp_path_factory.mktemp("sqlite-template")
+    upgrade(f"sqlite+aiosqlite:///{directory / SQLITE_NAME}")
+    return directory
+
+
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'weiquan.sqlite3'}"
-    upgrade(url)
-    return url
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    # The database file with its write-ahead log, should the migration have left one.
+    for file in sqlite_template.iterdir():
+        shutil.copyfile(file, tmp_path / file.name)
+    return f"sqlite+aiosqlite:///{tmp_path / SQLITE_NAME}"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest) -> str:
-    """Run the test once on SQLite and once on PostgreSQL."""
+DATABASES = {"sqlite": "sqlite", "postgres": pytest.param("postgres", marks=pytest.mark.postgres)}
+
+
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A fresh migrated database of the kind the test's parameter names."""
     name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     return str(request.getfixturevalue(name))
+
+
+@pytest.fixture(params=list(DATABASES.values()))
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Run the test once on SQLite and once on PostgreSQL (the ``databases`` marker narrows it)."""
+    return database_url(request)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``@pytest.mark.databases("sqlite")``: the databases a test taking ``db_url`` runs on.
+
+    Behaviour that does not depend on the database (dialogue, validation, rendering) runs on
+    SQLite only; persistence, concurrency, locking and migrations keep PostgreSQL. The marker
+    becomes a parametrisation of ``db_url``, which takes precedence over the fixture's own.
+    """
+    marker = metafunc.definition.get_closest_marker("databases")
+    if marker is None or "db_url" not in metafunc.fixturenames:
+        return
+    unknown = set(marker.args) - DATABASES.keys()
+    if unknown or not marker.args:
+        raise pytest.UsageError(f"databases marker on {metafunc.definition.nodeid}: {marker.args}")
+    values = [DATABASES[name] for name in marker.args]
+    metafunc.definition.add_marker(
+        pytest.mark.parametrize("db_url", values, indirect=True), append=False
+    )
 
 
 @pytest.fixture

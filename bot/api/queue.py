@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.api.deps import AfterId, CaseStaff, RowId, Runtime, Session
 from bot.db.models import Conversation, TranscriptEntry
-from bot.staff import queue as desk
+from bot.handover import staff as desk
 from bot.staff import transcripts
 from bot.staff.push import public_author
 from bot.web.errors import ApiError

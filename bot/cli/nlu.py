@@ -19,13 +19,12 @@ import httpx
 import typer
 
 from bot.settings import NluSettings, Settings
-from nlu.client import NluClient, StaticEndpoint
+from nlu.client import NluClient, StaticEndpoint, rasa_session
 from nlu.evaluation import VALUE_TYPES, evaluate, load_examples
 from nlu.replicas import RasaReplicas
 from nlu.runtime import open_nlu
 from nlu.server import RasaSupervisor
 from nlu.train import ROOT, TrainingError, rasa_env, rasa_executable, train
-from nlu.wire import KeepAlivePool
 
 # What config.yml's RegexEntityExtractor is for (nlu/data/regexes.yml); its scores on the
 # other types are zero by design and would only clutter the summary.
@@ -171,8 +170,8 @@ async def _value_scores(settings: NluSettings, model: Path, split: Path) -> dict
         sup = RasaSupervisor(rasa_python=settings.rasa_python, model=model, cwd=ROOT)
         await sup.start(wait=True)
         try:
-            async with KeepAlivePool() as wire:
-                client = NluClient(http, sup, timeout=10.0, cache_size=0, wire=wire)
+            async with rasa_session() as session:
+                client = NluClient(http, sup, timeout=10.0, cache_size=0, session=session)
                 scores = await evaluate(client.parse, examples, datetime.now(UTC))
         finally:
             await sup.stop()

@@ -18,7 +18,7 @@ from bot.api.deps import AfterId, RowId, Runtime, client_ip, readers
 from bot.console import pages
 from bot.console import session as cs
 from bot.console.common import HERE, WORKERS, go, render
-from bot.staff import queue as desk
+from bot.handover import staff as desk
 from bot.staff import transcripts
 from bot.staff.accounts import TooManyAttempts, check_login, revoke
 

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot.crypto import EncryptedJSON, EncryptedText, RowBoundJSON, RowBoundText, bind_to_rows
+from bot.crypto import RowBoundJSON, RowBoundText, bind_to_rows
 from bot.db.base import Base, UTCDateTime, utcnow
 
 # Case slots written as free text: they can name or place the person, so they are encrypted.
@@ -44,11 +44,11 @@ class Conversation(Base):
     # encrypted in ``address`` to send to; on REST the id the client chose.
     sender_id: Mapped[str] = mapped_column(String(128))
     address: Mapped[str | None] = mapped_column(
-        EncryptedText("conversations.address"), default=None
+        RowBoundText("conversations.address", row_key="id", formerly_unbound=True), default=None
     )
     locale: Mapped[str] = mapped_column(String(16), default="zh")
     state: Mapped[dict[str, Any]] = mapped_column(
-        EncryptedJSON("conversations.state"), default=dict
+        RowBoundJSON("conversations.state", row_key="id", formerly_unbound=True), default=dict
     )
     handover: Mapped[str | None] = mapped_column(String(16), default=None)
     message_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -63,6 +63,11 @@ class Conversation(Base):
 def _bump_revision(_mapper: Any, _connection: Any, conversation: Conversation) -> None:
     # Staff taking or handing back a conversation changes what the bot's next turn sees.
     conversation.revision = Conversation.revision + 1
+
+
+# Bound to the conversation's id: a state or address copied to another conversation, or a
+# message or reply moved between conversations, fails to decrypt.
+bind_to_rows(Conversation)
 
 
 class InboundMessage(Base):
@@ -88,12 +93,17 @@ class InboundMessage(Base):
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     content: Mapped[dict[str, Any]] = mapped_column(
-        EncryptedJSON("inbound_messages.content"), default=dict
+        RowBoundJSON("inbound_messages.content", row_key="conversation_id", formerly_unbound=True),
+        default=dict,
     )
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     replies: Mapped[list[dict[str, Any]]] = mapped_column(
-        EncryptedJSON("inbound_messages.replies"), default=list
+        RowBoundJSON("inbound_messages.replies", row_key="conversation_id", formerly_unbound=True),
+        default=list,
     )
+
+
+bind_to_rows(InboundMessage)
 
 
 class TranscriptEntry(Base):
@@ -106,11 +116,18 @@ class TranscriptEntry(Base):
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id"))
     direction: Mapped[str] = mapped_column(String(4))  # "in" | "out"
     author: Mapped[str] = mapped_column(String(32), default="bot")  # user | bot | staff:<name>
-    text: Mapped[str] = mapped_column(EncryptedText("transcript.text"), default="")
+    text: Mapped[str] = mapped_column(
+        RowBoundText("transcript.text", row_key="conversation_id", formerly_unbound=True),
+        default="",
+    )
     payload: Mapped[dict[str, Any]] = mapped_column(
-        EncryptedJSON("transcript.payload"), default=dict
+        RowBoundJSON("transcript.payload", row_key="conversation_id", formerly_unbound=True),
+        default=dict,
     )
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+bind_to_rows(TranscriptEntry)
 
 
 class CaseSequence(Base):
@@ -277,18 +294,30 @@ class OutboxMessage(Base):
     """Work that must leave the process later: pushes to users, hand-offs, with retries."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_lane", "lane", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     topic: Mapped[str] = mapped_column(String(32))  # e.g. "reply:telegram", "backoffice"
     key: Mapped[str] = mapped_column(String(128), unique=True)
-    payload: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON("outbox.payload"), default=dict)
+    # Rows of one lane (one recipient on one channel: ``telegram:<sender id>``) are delivered
+    # one at a time in order; a row waiting for a retry holds back the ones after it.
+    lane: Mapped[str | None] = mapped_column(String(160), default=None)
+    payload: Mapped[dict[str, Any]] = mapped_column(
+        RowBoundJSON("outbox.payload", row_key="key", formerly_unbound=True), default=dict
+    )
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# Bound to its key: a payload (and so its recipient) copied to another delivery fails.
+bind_to_rows(OutboxMessage)
 
 
 def import_all_models() -> None:

@@ -16,7 +16,14 @@ target_metadata = Base.metadata
 config = context.config
 
 
+# Instances started together on one PostgreSQL database migrate one at a time: the others
+# wait here, then find nothing left to do (and no half-created version table to trip on).
+MIGRATION_LOCK = 0x7765697175616E  # "weiquan"
+
+
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -47,7 +47,7 @@ class BackofficeExtension:
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         from bot import backoffice
-        from bot.staff import queue as handover_desk
+        from bot.handover import staff as handover_desk
 
         settings: Settings = app.state.settings
         http = self._http or httpx.AsyncClient(timeout=settings.backoffice.timeout)

@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from bot import outbox
+from bot.conversations import transcript_row
 from bot.db.models import Conversation, TranscriptEntry
 
 NOTICES = Path(__file__).resolve().parent.parent / "notices.yml"
@@ -73,15 +74,14 @@ def push(
         ).scalar_one_or_none()
     payload = {"recipient_id": recipient_id, "text": text, "buttons": [], "custom": custom or {}}
     if channel != "rest":
-        outbox.enqueue(session, topic=f"reply:{channel}", key=key, payload=payload, due=now)
-    if conversation_id is not None:
-        session.execute(
-            insert(TranscriptEntry).values(
-                conversation_id=conversation_id,
-                direction="out",
-                author=author[:32],
-                text=text,
-                payload=payload,
-                at=now,
-            )
+        outbox.enqueue(
+            session,
+            topic=f"reply:{channel}",
+            key=key,
+            payload=payload,
+            due=now,
+            lane=outbox.lane_of(channel, recipient_id),
         )
+    if conversation_id is not None:
+        row = transcript_row(conversation_id, "out", author, text, payload, now)
+        session.execute(insert(TranscriptEntry).values(**row))

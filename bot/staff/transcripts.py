@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.crypto import mask
 from bot.db.models import Case, TranscriptEntry
+from bot.handover.staff import QueueError, Ticket, entry_dict
 from bot.staff import audit
 from bot.staff.accounts import Staff
-from bot.staff.queue import QueueError, Ticket, entry_dict
 from dialogues.flows import all_flows
 
 # Shorter values (one character) would mask half of every message.

@@ -24,6 +24,22 @@ def unstorable(exc: DBAPIError) -> bool:
     return isinstance(exc, DataError) or sqlstate.startswith("22")
 
 
+def unreachable(exc: BaseException) -> bool:
+    """The database went away (a restart, a failover, a dropped connection): retryable.
+
+    A refused or reset connection reaches here as the socket's own error (the driver raises
+    it while connecting), the rest as the driver's error with the server's SQLSTATE."""
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        exc = exc.orig or exc
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    sqlstate = str(getattr(exc, "sqlstate", "") or "")
+    # 08: connection exception; 57P01–57P03: admin shutdown, crash shutdown, cannot connect now.
+    return sqlstate.startswith("08") or sqlstate in {"57P01", "57P02", "57P03"}
+
+
 UNSTORABLE = ApiError(
     422, "unstorable_value", "The request holds a value that cannot be stored (e.g. NUL)."
 )
@@ -68,6 +84,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if unreachable(exc):
+            # Nothing of the request was kept: the client sends it again (same message id).
+            return JSONResponse(
+                error_body("temporarily_unavailable", "Try again in a moment."),
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
         return JSONResponse(
             error_body("internal_error", "Something went wrong on our side."), status_code=500
         )

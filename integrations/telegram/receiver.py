@@ -11,9 +11,9 @@ from telegram.error import TelegramError
 
 from bot.channels import ChannelStore
 from bot.messages import InboundMessage
-from bot.outbox import OutboxDispatcher
+from bot.outbox import OutboxDispatcher, lane_of
 from bot.pipeline import Pipeline
-from integrations.telegram.adapter import Notice, UpdateAdapter
+from integrations.telegram.adapter import CHANNEL, Notice, UpdateAdapter
 from integrations.telegram.delivery import TOPIC
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,11 @@ class UpdateReceiver:
         key = f"notice:telegram:{update_id}"
         payload = {"recipient_id": str(notice.chat_id), "text": notice.text, "buttons": []}
         queued = await self.channels.queue_once(
-            topic=TOPIC, items=[(key, {**payload, "custom": {}})], due=datetime.now(UTC)
+            topic=TOPIC,
+            items=[(key, {**payload, "custom": {}})],
+            due=datetime.now(UTC),
+            # The user's lane (a private chat's id is the user's): in order with the replies.
+            lane=lane_of(CHANNEL, self.channels.senders.sender_id(CHANNEL, str(notice.chat_id))),
         )
         return queued == 1
 

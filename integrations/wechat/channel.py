@@ -24,6 +24,7 @@ import httpx
 from bot.channels import ChannelStore
 from bot.evidence import EvidenceStore, NotAnImage, StoredFile
 from bot.messages import InboundMessage
+from bot.outbox import lane_of
 from dialogues.model import Reply
 from integrations.wechat import render
 from integrations.wechat.api import ApiError, WechatApi
@@ -303,6 +304,7 @@ class WechatChannel:
             items=list(zip(keys, rendered, strict=True)),
             due=now + timedelta(seconds=delay),
             now=now,
+            lane=lane_of(CHANNEL, incoming.sender_id),
         )
         if queued < len(keys):
             log.info(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from sqlalchemy import update
 
 from bot.db.models import Case, Evidence
@@ -19,6 +20,7 @@ from tests.bot.backoffice_helpers import (
 from tests.factories import png_bytes
 
 
+@pytest.mark.databases("sqlite")
 async def test_validation_and_not_found(settings: Settings) -> None:
     async with office_app(settings, clock=Clock()) as app, client_for(app) as client:
         await make_staff(app, "sup", "supervisor")
@@ -72,6 +74,7 @@ async def test_validation_and_not_found(settings: Settings) -> None:
                 assert body["detail"][0]["msg"]
 
 
+@pytest.mark.databases("sqlite")
 async def test_evidence_download_for_staff_only(settings: Settings) -> None:
     async with office_app(settings, clock=Clock()) as app, client_for(app) as client:
         await make_staff(app, "li", "agent")
@@ -110,6 +113,7 @@ async def test_evidence_download_for_staff_only(settings: Settings) -> None:
         assert detail["evidence"][0]["sha256"] == stored.sha256
 
 
+@pytest.mark.databases("sqlite")
 async def test_openapi_documents_the_staff_api(settings: Settings) -> None:
     async with office_app(settings) as app, client_for(app) as client:
         paths = (await client.get("/openapi.json")).json()["paths"]
@@ -161,3 +165,42 @@ async def test_text_a_database_cannot_store_is_a_422(settings: Settings) -> None
             f"/api/v1/cases/{case_no}/reveal", headers=h, json={"reason": "核实身份以便联系"}
         )
         assert again.status_code == 200, again.text
+
+
+async def test_a_database_that_went_away_is_a_retryable_503() -> None:
+    """A restart of the database mid-request: 503 with Retry-After (the client sends the
+    message again with the same id), not a 500, and the body is JSON like every error."""
+    import httpx
+    from fastapi import FastAPI
+    from sqlalchemy.exc import OperationalError
+
+    from bot.web import errors
+
+    class ShuttingDown(Exception):
+        sqlstate = "57P01"  # admin_shutdown, as the driver reports it
+
+    app = FastAPI()
+    errors.install(app)
+
+    @app.get("/refused")
+    async def refused() -> None:
+        raise ConnectionRefusedError(111, "Connect call failed")
+
+    @app.get("/shutdown")
+    async def shutdown() -> None:
+        raise OperationalError("SELECT 1", {}, ShuttingDown())
+
+    @app.get("/bug")
+    async def bug() -> None:
+        raise RuntimeError("a bug")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        for path in ("/refused", "/shutdown"):
+            response = await client.get(path)
+            assert response.status_code == 503, path
+            assert response.headers["retry-after"] == "1"
+            assert response.json()["error"] == "temporarily_unavailable"
+        bug_response = await client.get("/bug")
+        assert bug_response.status_code == 500
+        assert bug_response.json()["error"] == "internal_error"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import httpx
+import pytest
 
 from bot.settings import Settings
 from tests.bot.backoffice_helpers import (
@@ -34,6 +35,7 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
+@pytest.mark.databases("sqlite")
 async def test_login_cookie_and_csrf(settings: Settings) -> None:
     async with (
         office_app(settings, clock=Clock(), cookie_secure=True) as app,
@@ -108,6 +110,7 @@ async def test_console_pages_for_an_agent(settings: Settings) -> None:
         assert (await client.get("/console/cases/TS20000101000001")).status_code == 404
 
 
+@pytest.mark.databases("sqlite")
 async def test_reports_masked_for_agents_revealed_for_supervisors(settings: Settings) -> None:
     async with (
         office_app(settings, clock=Clock(), cookie_secure=False) as app,
@@ -149,6 +152,7 @@ CONSOLE_ALLOWED = {
 }
 
 
+@pytest.mark.databases("sqlite")
 async def test_console_pages_by_role_and_admin_creates_staff(settings: Settings) -> None:
     async with (
         office_app(settings, clock=Clock(), cookie_secure=False) as app,

@@ -88,11 +88,58 @@ async def test_outbox_delivers_retries_and_gives_up(app: Any) -> None:
     # Not due yet: nothing happens.
     assert await dispatcher.run_once() == 0
     clock.now += timedelta(hours=2)
-    await dispatcher.run_once()
+    while await dispatcher.run_once():  # every due row, a user's in order
+        pass
     clock.now += timedelta(hours=2)
-    await dispatcher.run_once()
+    while await dispatcher.run_once():  # every due row, a user's in order
+        pass
     state = await rows(app)
     assert delivered == ["ok", "flaky"]
     assert state["flaky"].status == "sent" and state["flaky"].attempts == 2
     assert state["broken"].status == "failed" and state["broken"].attempts == 3
     assert "peer down" in (state["broken"].last_error or "")
+
+
+async def test_one_users_messages_leave_in_order_while_one_waits_for_a_retry(app: Any) -> None:
+    """A user's first message fails for now: the ones after it wait for it (the user never
+    reads the second before the first); another user's messages are not held up, and a
+    message given up on no longer holds anything back."""
+    from bot.outbox import enqueue
+
+    clock = Clock()
+    dispatcher = OutboxDispatcher(app.state.sessions, clock=clock)
+    delivered: list[str] = []
+    refuse = {"a1": 1, "b1": 9}
+
+    async def handler(row: Delivery) -> None:
+        if refuse.get(row.key, 0) > 0:
+            refuse[row.key] -= 1
+            if row.key == "b1":
+                raise GiveUp("blocked")
+            raise RetryLater("network", after=60)
+        delivered.append(row.key)
+
+    dispatcher.register("reply:test", handler)
+    async with app.state.sessions() as session, session.begin():
+        for key, lane in (("a1", "a"), ("a2", "a"), ("b1", "b"), ("c1", "c"), ("a3", "a")):
+            await session.run_sync(
+                enqueue,
+                topic="reply:test",
+                key=key,
+                payload={"text": key},
+                due=clock.now - timedelta(minutes=1),
+                lane=f"test:{lane}",
+            )
+        await session.run_sync(
+            enqueue, topic="reply:test", key="b2", payload={}, due=clock.now, lane="test:b"
+        )
+    while await dispatcher.run_once():
+        pass
+    # a1 waits for its retry and holds a2 and a3; b1 was given up, so b2 went out.
+    assert delivered == ["c1", "b2"]
+    clock.now += timedelta(minutes=2)
+    while await dispatcher.run_once():
+        pass
+    assert delivered == ["c1", "b2", "a1", "a2", "a3"]
+    state = await rows(app)
+    assert state["b1"].status == "failed" and state["a1"].attempts == 2

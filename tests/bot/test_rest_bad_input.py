@@ -10,6 +10,8 @@ from sqlalchemy import func, select
 from bot.db.models import Evidence, InboundMessage
 from tests.factories import png_bytes
 
+pytestmark = pytest.mark.databases("sqlite")
+
 
 async def stored(app: Any) -> tuple[int, int]:
     async with app.state.sessions() as session:
@@ -94,6 +96,7 @@ async def test_empty_upload(client: Any, app: Any) -> None:
     assert response.json()["error"] == "empty_file"
 
 
+@pytest.mark.databases("sqlite", "postgres")
 async def test_upload_outside_a_form_is_kept(client: Any, app: Any) -> None:
     response = await client.post(
         "/webhooks/rest/upload",

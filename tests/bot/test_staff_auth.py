@@ -16,6 +16,7 @@ from tests.bot.backoffice_helpers import PASSWORD, client_for, make_staff, offic
 WEIQUAN = str(Path(sys.executable).parent / "weiquan")
 
 
+@pytest.mark.databases("sqlite")
 async def test_token_for_good_password_and_refusals(settings: Settings) -> None:
     async with office_app(settings) as app, client_for(app) as client:
         await make_staff(app, "li.agent", "agent")
@@ -85,6 +86,7 @@ ALLOWED = {
 }
 
 
+@pytest.mark.databases("sqlite")
 async def test_authorisation_matrix(settings: Settings) -> None:
     async with office_app(settings) as app, client_for(app) as client:
         headers = {}
@@ -163,6 +165,7 @@ def test_cli_staff_add_reads_password_from_stdin(tmp_path: Path, sqlite_url: str
     assert role.returncode == 2 and "role must be one of" in role.stderr
 
 
+@pytest.mark.databases("sqlite")
 @pytest.mark.parametrize("name", ["Upper", "a", "with space", "x" * 40])
 async def test_bad_usernames_refused(settings: Settings, name: str) -> None:
     from bot.staff.accounts import AccountError, add_staff

@@ -165,3 +165,33 @@ async def test_a_busy_database_delays_a_turn_without_blocking_others(
         assert replies[-1].custom["awaiting"] == "brand"
         conversation = await conversation_of(app, "patient")
         assert conversation.state["slots"]["product"] == "蓝牙耳机"
+
+
+async def test_the_commit_that_issues_a_case_number_is_synced_to_disk(
+    sqlite_settings: Any,
+) -> None:
+    """SQLite: the transaction that files a case commits with ``synchronous=FULL`` (it
+    survives a power cut, not only a crash); ordinary turns keep ``NORMAL``."""
+    from sqlalchemy import event
+
+    from tests.bot.test_complaint_flow import HAPPY
+    from tests.factories import run, running_app
+
+    async with running_app(sqlite_settings) as app:
+        statements: list[str] = []
+
+        def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+            statements.append(" ".join(statement.split()).upper())
+
+        for engine in app.state.pipeline.store._engines:
+            event.listen(engine, "before_cursor_execute", seen)
+        chat = chat_for(app, sender="durable")
+        await run(chat, HAPPY)
+        await chat.say("/confirm")
+        assert "TS" in chat.text, chat.text
+        filing = next(i for i, s in enumerate(statements) if s.startswith("INSERT INTO CASES"))
+        begun = max(i for i, s in enumerate(statements[:filing]) if s == "BEGIN IMMEDIATE")
+        assert statements[begun - 1] == "PRAGMA SYNCHRONOUS=FULL"
+        levels = [s for s in statements if s.startswith("PRAGMA SYNCHRONOUS=")]
+        assert levels.count("PRAGMA SYNCHRONOUS=FULL") == 1
+        assert levels.count("PRAGMA SYNCHRONOUS=NORMAL") >= len(HAPPY) - 1

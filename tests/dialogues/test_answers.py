@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 
+from bot.knowledge.service import load_knowledge_base
 from dialogues.answers import (
     catalogue_reply,
     certificate_reply,
@@ -179,9 +180,7 @@ def test_dataclasses_need_no_infrastructure() -> None:
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 async def test_users_see_official_citations_not_maintainer_notes(lang: str) -> None:
-    from bot.knowledge.base import KnowledgeBase
-
-    base = KnowledgeBase.load()
+    base = await load_knowledge_base()  # the index every app in the process shares
     for entry in base.entries:
         answer = base.ask(entry.title["zh"])
         if not answer.found:

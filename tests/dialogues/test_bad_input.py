@@ -1,31 +1,22 @@
-"""Unsupported kinds, photos outside a flow, a tenth photo."""
+"""Unsupported kinds, photos outside a flow (kept, carried, attached to own cases only)."""
 
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
 from sqlalchemy import select
 
 from bot.db.models import Case, Evidence
-from bot.messages import InboundMessage
+from tests.dialogues.engine_double import EngineChat
 from tests.dialogues.test_status import file_report
 from tests.factories import chat_for
 
 
-async def test_unsupported_kind_gets_a_short_explanation(app: Any) -> None:
-    chat = chat_for(app)
-    handled = await app.state.pipeline.handle(
-        InboundMessage(
-            channel="rest",
-            channel_message_id=uuid.uuid4().hex,
-            sender_id=chat.sender,
-            kind="voice",
-            received_at=chat.now,
-        )
-    )
-    assert "文字和图片" in handled.replies[0].text
+async def test_unsupported_kind_gets_a_short_explanation() -> None:
+    chat = EngineChat()
+    await chat.send("voice")
+    assert "文字和图片" in chat.last[0].text
 
 
 async def test_photo_outside_a_flow_is_kept_and_carried_into_a_new_report(app: Any) -> None:

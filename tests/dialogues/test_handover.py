@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from bot.db.models import Conversation, HandoverRequest
 from bot.handover import release, take
+from tests.dialogues.engine_double import EngineChat
 from tests.factories import chat_for
 
 
@@ -80,7 +81,7 @@ async def test_a_human_in_charge_keeps_the_bot_quiet(app: Any) -> None:
     assert "/complaint" in chat.buttons
 
 
-async def test_english_handover(app: Any) -> None:
-    chat = chat_for(app, locale="en")
+async def test_english_handover() -> None:
+    chat = EngineChat(locale="en")
     await chat.say("I want a real person")
     assert "queue" in chat.text and "minutes" in chat.text

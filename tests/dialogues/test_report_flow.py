@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.db.models import Case, Evidence
@@ -88,6 +89,7 @@ async def test_anonymous_report_asks_no_identity_and_no_reward(app: Any) -> None
     assert case.reward_checklist["key_evidence"] == "not_met"
 
 
+@pytest.mark.databases("sqlite", "postgres")
 async def test_same_target_within_30_days_is_merged(app: Any) -> None:
     first = chat_for(app)
     await run(first, [*OPENING, ("/skip", "identity"), ("/choice:anonymous", "confirm")])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
+
 from tests.dialogues.test_report_flow import OPENING
 from tests.factories import chat_for, run
 
@@ -18,6 +20,7 @@ async def file_report(chat: Any, phone: str = "13912345678") -> str:
     return found.group(0)
 
 
+@pytest.mark.databases("sqlite", "postgres")
 async def test_own_cases_are_listed_with_status_and_deadline(app: Any) -> None:
     chat = chat_for(app)
     await chat.say("我的投诉怎么样了")

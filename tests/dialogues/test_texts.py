@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 import string
-from typing import Any
 
 import pytest
 
 from dialogues.flows import all_flows, menu_items
 from dialogues.texts import LANGUAGES, catalogue
-from tests.factories import chat_for
+from tests.dialogues.engine_double import EngineChat
 
 
 def test_every_key_exists_in_both_languages() -> None:
@@ -45,8 +44,8 @@ def test_every_key_the_flows_use_exists() -> None:
                 assert offer.text in texts and offer.button in texts
 
 
-async def test_english_locale_gets_english_replies(app: Any) -> None:
-    chat = chat_for(app, locale="en-GB")
+async def test_english_locale_gets_english_replies() -> None:
+    chat = EngineChat(locale="en-GB")
     await chat.say("hello")
     assert "Report a violation" in chat.text
     await chat.say("/report")
@@ -57,8 +56,8 @@ async def test_english_locale_gets_english_replies(app: Any) -> None:
     assert "not filed" in chat.text
 
 
-async def test_asking_for_english_switches_language(app: Any) -> None:
-    chat = chat_for(app)
+async def test_asking_for_english_switches_language() -> None:
+    chat = EngineChat()
     await chat.say("你好")
     assert "我要举报" in chat.text
     await chat.say("English")

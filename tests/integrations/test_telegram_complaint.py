@@ -21,6 +21,8 @@ from tests.integrations.telegram_double import (
     telegram_app,
 )
 
+pytestmark = pytest.mark.databases("sqlite")
+
 
 @pytest.fixture
 def double() -> Iterator[BotApiDouble]:
@@ -34,6 +36,7 @@ async def tg(settings, double: BotApiDouble) -> AsyncIterator[Harness]:  # type:
         yield harness
 
 
+@pytest.mark.databases("sqlite", "postgres")
 async def test_complaint_over_telegram_in_english(tg: Harness, double: BotApiDouble) -> None:
     user = FakeUser(double, 777001, language_code="en-GB")
     assert "File a complaint" in joined(await tg.say(user.text("/start")))

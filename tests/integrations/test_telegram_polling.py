@@ -72,7 +72,13 @@ class Polling:
             if not pending:
                 return
             await asyncio.sleep(0.02)
-        raise AssertionError("replies were not delivered")
+        async with sessions() as session:
+            stuck = [
+                (r.key, r.status, r.attempts, r.last_error, r.next_attempt_at)
+                for r in (await session.execute(select(OutboxMessage))).scalars()
+                if r.status != "sent"
+            ]
+        raise AssertionError(f"replies were not delivered: {stuck}")
 
     async def say(self, update: dict[str, Any]) -> list[Call]:
         before = len(self.double.sent())

@@ -21,6 +21,8 @@ from tests.integrations.telegram_double import (
     telegram_app,
 )
 
+pytestmark = pytest.mark.databases("sqlite")
+
 
 @pytest.fixture
 def double() -> Iterator[BotApiDouble]:
@@ -92,6 +94,7 @@ async def test_malformed_bodies_get_400_and_store_nothing(tg: Harness, body: byt
     assert await count(tg, OutboxMessage) == 0
 
 
+@pytest.mark.databases("sqlite", "postgres")
 async def test_redelivered_update_changes_nothing(tg: Harness, double: BotApiDouble) -> None:
     update = FakeUser(double).text("/start")
     first = await tg.say(update)
@@ -136,6 +139,7 @@ async def test_status_command_passes_through(tg: Harness, double: BotApiDouble) 
     assert row.content["payload"] == "/status"
 
 
+@pytest.mark.databases("sqlite", "postgres")
 async def test_photo_outside_a_flow_is_stored_as_evidence(
     tg: Harness, double: BotApiDouble
 ) -> None:
@@ -194,6 +198,7 @@ async def test_photo_over_20_mb_is_explained(
     assert await tg.say(update) == [], "the explanation is sent once per update"
 
 
+@pytest.mark.databases("sqlite", "postgres")
 async def test_download_failure_asks_telegram_to_redeliver(
     tg: Harness, double: BotApiDouble
 ) -> None:

@@ -58,6 +58,7 @@ async def inbound_rows(app: Any) -> list[InboundRow]:
         return list((await session.execute(select(InboundRow).order_by(InboundRow.id))).scalars())
 
 
+@pytest.mark.databases("sqlite")
 async def test_tencents_published_sample_decrypts_and_is_answered(settings: Any) -> None:
     wechat = wechat_settings(
         token=SAMPLE["token"], aes_key=SAMPLE["aes_key"], app_id=SAMPLE["app_id"]

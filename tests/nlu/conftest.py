@@ -1,7 +1,9 @@
 """Fixtures for the Rasa tests: one trained model and one server for the whole session.
 
-Training is fingerprinted (nlu.train): a model under models/ for the current data, config
-and dictionary is reused, so only a data change costs a training run (~3 min on 2 cores).
+Training is fingerprinted (nlu.train): a model for the current data, config, dictionary and
+Rasa pins is reused from models/ (the one ``make run`` serves) or from the model cache
+(.cache/nlu-models, or WEIQUAN_NLU_CACHE_DIR, which CI keeps between runs), so only a change
+to those inputs costs a training run (~3 min on 2 cores).
 """
 
 from __future__ import annotations

@@ -8,12 +8,11 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from nlu.client import NluClient
+from nlu.client import NluClient, rasa_session
 from nlu.evaluation import VALUE_TYPES, Scores, evaluate, load_examples
 from nlu.server import RasaSupervisor
 from nlu.train import ROOT
 from nlu.types import INTENTS
-from nlu.wire import KeepAlivePool
 from tests.nlu.conftest import NOW
 
 pytestmark = pytest.mark.slow
@@ -41,8 +40,8 @@ def test_training_data_has_40_examples_per_intent() -> None:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def split_scores(rasa_server: RasaSupervisor) -> Scores:
-    async with httpx.AsyncClient(trust_env=False) as http, KeepAlivePool() as wire:
-        client = NluClient(http, rasa_server, timeout=10.0, cache_size=0, wire=wire)
+    async with httpx.AsyncClient(trust_env=False) as http, rasa_session() as session:
+        client = NluClient(http, rasa_server, timeout=10.0, cache_size=0, session=session)
         scores = await evaluate(client.parse, load_examples(SPLIT), NOW)
     assert client.status()["engine"] == "rasa"
     return scores

@@ -12,12 +12,11 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from nlu.client import NluClient
+from nlu.client import NluClient, rasa_session
 from nlu.replicas import RasaReplicas
 from nlu.server import TF_THREAD_VARIABLES
 from nlu.train import ROOT
 from nlu.types import INTENTS, Parse
-from nlu.wire import KeepAlivePool
 from tests.nlu.conftest import NOW, RASA_PYTHON
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
@@ -80,8 +79,8 @@ async def test_two_replicas_share_concurrent_parses(replicas: RasaReplicas) -> N
         for name in TF_THREAD_VARIABLES:
             assert f"{name}={replicas.tf_threads}".encode() in environ(sup.pid)
 
-    async with httpx.AsyncClient(trust_env=False) as http, KeepAlivePool() as wire:
-        client = NluClient(http, replicas, timeout=30.0, cache_size=0, wire=wire)
+    async with httpx.AsyncClient(trust_env=False) as http, rasa_session() as session:
+        client = NluClient(http, replicas, timeout=30.0, cache_size=0, session=session)
         parses = await asyncio.gather(
             *(client.parse(TEXTS[i % len(TEXTS)], NOW) for i in range(16))
         )
@@ -110,9 +109,9 @@ async def test_killed_replica_costs_no_rasa_answer_and_comes_back(
     results: list[Parse] = []
     stop = asyncio.Event()
 
-    async with httpx.AsyncClient(trust_env=False) as http, KeepAlivePool() as wire:
+    async with httpx.AsyncClient(trust_env=False) as http, rasa_session() as session:
         client = NluClient(
-            http, replicas, timeout=30.0, cache_size=0, backoff=(0.2, 1.0), wire=wire
+            http, replicas, timeout=30.0, cache_size=0, backoff=(0.2, 1.0), session=session
         )
 
         def answered(url: str) -> int:

@@ -47,8 +47,10 @@ async def test_unmanaged_without_url_answers_with_rules() -> None:
 
 
 async def test_missing_model_trains_in_background_and_rules_answer_meanwhile(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # An empty model cache: a model trained earlier on this machine must not stand in.
+    monkeypatch.setenv("WEIQUAN_NLU_CACHE_DIR", str(tmp_path / "cache"))
     settings = FakeSettings(model_dir=tmp_path / "models", rasa_python=tmp_path / "missing/python")
     log = tmp_path / "var" / "rasa.log"
     async with httpx.AsyncClient() as http, open_nlu(settings, http, log_file=log) as client:

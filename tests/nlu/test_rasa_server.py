@@ -14,11 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from nlu.client import NluClient
+from nlu.client import NluClient, rasa_session
 from nlu.server import RasaSupervisor
 from nlu.train import ROOT
 from nlu.types import INTENTS
-from nlu.wire import KeepAlivePool
 from tests.nlu.conftest import NOW
 
 pytestmark = pytest.mark.slow
@@ -50,8 +49,8 @@ async def test_refuses_requests_without_the_token(rasa_server: RasaSupervisor) -
 
 @session_loop
 async def test_understands_free_text(rasa_server: RasaSupervisor) -> None:
-    async with httpx.AsyncClient(trust_env=False) as http, KeepAlivePool() as wire:
-        client = NluClient(http, rasa_server, timeout=10.0, wire=wire)
+    async with httpx.AsyncClient(trust_env=False) as http, rasa_session() as session:
+        client = NluClient(http, rasa_server, timeout=10.0, session=session)
         parse = await client.parse(
             "在拼多多花了89块买的充电宝是假的，我要退款，电话13812345678", NOW
         )
@@ -65,8 +64,8 @@ async def test_understands_free_text(rasa_server: RasaSupervisor) -> None:
 @session_loop
 @pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
 async def test_hostile_input_gives_a_valid_parse(rasa_server: RasaSupervisor, text: str) -> None:
-    async with httpx.AsyncClient(trust_env=False) as http, KeepAlivePool() as wire:
-        client = NluClient(http, rasa_server, timeout=10.0, wire=wire)
+    async with httpx.AsyncClient(trust_env=False) as http, rasa_session() as session:
+        client = NluClient(http, rasa_server, timeout=10.0, session=session)
         parse = await client.parse(text, NOW)
         assert parse.intent in INTENTS and 0.0 <= parse.confidence <= 1.0
         if text.strip():
@@ -120,9 +119,9 @@ def test_cli_parse_streams_json_lines(rasa_server: RasaSupervisor) -> None:
 @session_loop
 async def test_killed_rasa_degrades_to_rules_and_recovers(rasa_server: RasaSupervisor) -> None:
     """Stopping Rasa mid-conversation: no error, rule answers, then Rasa again by itself."""
-    async with httpx.AsyncClient(trust_env=False) as http, KeepAlivePool() as wire:
+    async with httpx.AsyncClient(trust_env=False) as http, rasa_session() as session:
         client = NluClient(
-            http, rasa_server, timeout=2.0, cache_size=0, backoff=(0.2, 1.0), wire=wire
+            http, rasa_server, timeout=2.0, cache_size=0, backoff=(0.2, 1.0), session=session
         )
         assert (await client.parse("我要投诉商家", NOW)).source == "rasa"
         old_pid = rasa_server.pid

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from nlu.train import FINGERPRINT_INPUTS, ROOT, find_model, fingerprint, model_path, train
+from nlu.train import (
+    FINGERPRINT_INPUTS,
+    ROOT,
+    TrainingError,
+    find_model,
+    fingerprint,
+    model_path,
+    train,
+)
 
 
 @pytest.fixture
@@ -63,3 +71,17 @@ def test_repository_model_matches_current_inputs(rasa_model: Path) -> None:
     assert rasa_model.stat().st_size > 100_000
     again = train()
     assert again.trained is False and again.model == rasa_model
+
+
+def test_a_fresh_model_directory_takes_the_model_from_the_cache(tree: Path, tmp_path: Path) -> None:
+    first, fresh, cache = tmp_path / "models", tmp_path / "after-clean", tmp_path / "cache"
+    first.mkdir()
+    model_path(first, fingerprint(tree)).write_bytes(b"model")
+    no_rasa = tmp_path / "no-such-python"
+    train(root=tree, model_dir=first, rasa_python=no_rasa, cache=cache)
+    result = train(root=tree, model_dir=fresh, rasa_python=no_rasa, cache=cache)
+    assert (result.model, result.trained) == (model_path(fresh, fingerprint(tree)), False)
+    assert result.model.read_bytes() == b"model"
+    (tree / "config.yml").write_text((tree / "config.yml").read_text() + "\n# changed\n")
+    with pytest.raises(TrainingError, match="not found"):
+        train(root=tree, model_dir=fresh, rasa_python=no_rasa, cache=cache)

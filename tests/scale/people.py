@@ -9,9 +9,10 @@ again with the same ``message_id``, as a client that never saw the answer would.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,10 +68,6 @@ class Exchange:
     replies: list[dict[str, Any]] = field(default_factory=list)
 
     @property
-    def answered(self) -> bool:
-        return bool(self.attempts) and self.attempts[-1].status == 200
-
-    @property
     def served_by(self) -> str | None:
         return self.attempts[-1].served_by if self.attempts else None
 
@@ -94,7 +91,7 @@ class Progress:
 
 
 class GaveUp(Exception):
-    pass
+    """A message got an answer no client would send again, or none within ``retry_for``."""
 
 
 @dataclass
@@ -109,10 +106,6 @@ class Person:
     @property
     def sender(self) -> str:
         return f"scale-{self.run}-{self.n}"
-
-    @property
-    def answered(self) -> list[Exchange]:
-        return [e for e in self.exchanges if e.answered]
 
     async def send(
         self,
@@ -201,20 +194,31 @@ async def file_complaints(
     progress: Progress | None = None,
     retry_for: float = 0.0,
     stop_before: str | None = None,
-    during: Callable[[Progress], Any] | None = None,
+    during: Callable[[Progress], Coroutine[Any, Any, None]] | None = None,
 ) -> Progress:
-    """Every person files their complaint at once; ``during`` runs beside them (a fault)."""
+    """Every person files their complaint at once; ``during`` runs beside them (a fault) and
+    is cancelled if they all finish first."""
     progress = progress or Progress()
     limits = httpx.Limits(max_connections=len(people) + 4)
     timeout = httpx.Timeout(60.0, connect=5.0)
     async with httpx.AsyncClient(base_url=cluster.url, limits=limits, timeout=timeout) as http:
-        work = [
-            p.complain(
-                http, cluster, progress=progress, retry_for=retry_for, stop_before=stop_before
-            )
-            for p in people
-        ]
-        if during is not None:
-            work.append(during(progress))
-        await asyncio.gather(*work)
+        fault = asyncio.create_task(during(progress)) if during is not None else None
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                for p in people:
+                    tasks.create_task(
+                        p.complain(
+                            http,
+                            cluster,
+                            progress=progress,
+                            retry_for=retry_for,
+                            stop_before=stop_before,
+                        )
+                    )
+        finally:
+            if fault is not None:
+                if not fault.done():
+                    fault.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await fault
     return progress

@@ -23,9 +23,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.e2e]
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def no_server_errors(cluster: Cluster) -> Iterator[None]:
-    """Nothing fails here, so no instance may log a traceback while a test runs."""
+    """For tests where nothing fails: no instance may log a traceback meanwhile."""
     before = cluster.log_sizes()
     yield
     logged = cluster.logs(since=before)
@@ -40,6 +40,7 @@ async def conversation_ids(db: Db, people: list[Person]) -> dict[str, int]:
     return {r["sender_id"]: r["id"] for r in rows}
 
 
+@pytest.mark.usefixtures("no_server_errors")
 async def test_concurrent_conversations_are_applied_in_order(cluster: Cluster, db: Db) -> None:
     people = crowd(20, "order")
     await file_complaints(cluster, people)
@@ -87,6 +88,7 @@ async def test_concurrent_conversations_are_applied_in_order(cluster: Cluster, d
         assert json.loads(case["fields"])["amount"] == 100 + p.n
 
 
+@pytest.mark.usefixtures("no_server_errors")
 async def test_simultaneous_confirmations_get_distinct_case_numbers(
     cluster: Cluster, db: Db
 ) -> None:
@@ -116,6 +118,7 @@ async def test_simultaneous_confirmations_get_distinct_case_numbers(
 TELEGRAM_SCRIPT = ["/start", "你好", "/help", "怎么辨别假货", "/start"]
 
 
+@pytest.mark.usefixtures("no_server_errors")
 async def test_every_outbox_row_is_delivered_once(
     cluster: Cluster, db: Db, telegram_doubles: list[BotApiDouble]
 ) -> None:
@@ -179,6 +182,7 @@ def admin(cluster: Cluster) -> str:
     return "boss"
 
 
+@pytest.mark.usefixtures("no_server_errors")
 async def test_one_staff_member_wins_each_handover_claim(
     cluster: Cluster, db: Db, admin: str
 ) -> None:
@@ -251,3 +255,57 @@ async def test_one_staff_member_wins_each_handover_claim(
             assert r.status_code == 202, r.text
             pushes = await http.get("/webhooks/rest/pushes", params={"sender": sender})
             assert [p["text"] for p in pushes.json()][-1] == "您好"
+
+
+async def telegram_replies_in_order(
+    cluster: Cluster, doubles: list[BotApiDouble], user: FakeUser, text: str, count: int
+) -> list[str]:
+    """Send ``text``; the texts the user receives, in the order they arrive, until ``count``.
+    A double armed with a failure refuses its next call: that call never reaches the user."""
+    armed = {id(d) for d in doubles if d.failures.get("sendMessage")}
+    seen: dict[int, int] = {id(d): 0 for d in doubles}
+    received: list[str] = []
+    async with httpx.AsyncClient(base_url=cluster.url, timeout=30) as http:
+        response = await http.post(
+            "/webhooks/telegram",
+            json=user.text(text),
+            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+        )
+        assert response.status_code == 200, response.text
+    deadline = time.monotonic() + 60
+    while len(received) < count:
+        assert time.monotonic() < deadline, received
+        for double in doubles:
+            calls = double.sent(user.id)
+            for call in calls[seen[id(double)] :]:
+                if id(double) in armed:
+                    # The refused call; one refusal is enough: disarm the other doubles.
+                    for other in doubles:
+                        other.failures.clear()
+                    armed.clear()
+                else:
+                    received.append(call.text)
+            seen[id(double)] = len(calls)
+        await asyncio.sleep(0.01)
+    return received
+
+
+async def test_a_failed_send_does_not_reorder_a_telegram_users_replies(
+    cluster: Cluster, telegram_doubles: list[BotApiDouble]
+) -> None:
+    """/help answers with two messages. Telegram refuses the first send once (a network
+    error), as it does now and then; the user must still read the two in the bot's order."""
+    expected = await telegram_replies_in_order(
+        cluster, telegram_doubles, FakeUser(telegram_doubles[0], user_id=8_300_000), "/help", 2
+    )
+    assert len(set(expected)) == 2, expected
+    for double in telegram_doubles:
+        double.fail_next("sendMessage", "retry_after", retry_after=2)
+    try:
+        received = await telegram_replies_in_order(
+            cluster, telegram_doubles, FakeUser(telegram_doubles[0], user_id=8_300_001), "/help", 2
+        )
+    finally:
+        for double in telegram_doubles:
+            double.failures.clear()
+    assert received == expected

@@ -70,6 +70,7 @@ async def test_deactivation_kills_tokens_and_console_sessions_at_once(settings: 
         ).status_code == 404
 
 
+@pytest.mark.databases("sqlite")
 async def test_only_admins_manage_other_accounts(settings: Settings) -> None:
     async with office_app(settings) as app, client_for(app) as client:
         for name, role in (("root", "admin"), ("wang", "supervisor"), ("li", "agent")):
@@ -96,6 +97,7 @@ async def test_only_admins_manage_other_accounts(settings: Settings) -> None:
         assert (await client.delete("/api/v1/staff/li/tokens")).status_code == 401
 
 
+@pytest.mark.databases("sqlite")
 async def test_change_own_password(settings: Settings) -> None:
     async with office_app(settings) as app, client_for(app) as client:
         await make_staff(app, "li", "agent")
@@ -126,6 +128,7 @@ async def test_change_own_password(settings: Settings) -> None:
         assert await _login_status(client, "li", NEW_PASSWORD) == 200
 
 
+@pytest.mark.databases("sqlite")
 async def test_admin_reset_generated_once_or_chosen(settings: Settings) -> None:
     async with office_app(settings) as app, client_for(app) as client:
         await make_staff(app, "root", "admin")
@@ -188,6 +191,7 @@ async def test_list_and_revoke_tokens(settings: Settings) -> None:
         assert await _status(client, admin) == 200
 
 
+@pytest.mark.databases("sqlite")
 async def test_console_account_pages(settings: Settings) -> None:
     async with (
         office_app(settings) as app,

@@ -156,6 +156,7 @@ async def _case_with_evidence(app: FastAPI, kind: str = "complaint") -> tuple[st
     return case_no, stored.sha256, conversation_id
 
 
+@pytest.mark.databases("sqlite")
 async def test_evidence_downloads_and_reveals_are_audited(settings: Settings) -> None:
     async with (
         office_app(settings, clock=Clock()) as app,
@@ -305,6 +306,7 @@ async def test_audit_api_filters_pages_and_permissions(settings: Settings) -> No
         assert huge.status_code == 422
 
 
+@pytest.mark.databases("sqlite")
 async def test_audit_console_page(settings: Settings) -> None:
     async with (
         office_app(settings, clock=Clock()) as app,
@@ -388,6 +390,7 @@ async def _migration_keeps_rows(url: str) -> None:
         await engine.dispose()
 
 
+@pytest.mark.databases("sqlite")
 async def test_audit_record_is_easy_to_call(settings: Settings) -> None:
     """The call other parts use: keyword arguments, a read-only session writes its own row."""
     from bot.db.engine import read_only

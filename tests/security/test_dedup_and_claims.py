@@ -312,6 +312,7 @@ async def test_an_address_spraying_case_numbers_is_locked(app: Any) -> None:
     assert "认领成功" in welcome and real in welcome
 
 
+@pytest.mark.databases("sqlite")
 async def test_the_real_owner_claims_before_the_lock(app: Any) -> None:
     _owner, case_no = await filed_on_telegram(app)
     for i in range(4):
@@ -323,6 +324,7 @@ async def test_the_real_owner_claims_before_the_lock(app: Any) -> None:
     assert case_no in status
 
 
+@pytest.mark.databases("sqlite")
 async def test_nothing_tells_a_real_case_from_an_unknown_one(app: Any) -> None:
     owner, real = await filed_on_telegram(app)
     unknown = real[:-6] + "999999"
@@ -341,6 +343,7 @@ async def test_nothing_tells_a_real_case_from_an_unknown_one(app: Any) -> None:
     assert len([p for p in await owner_pushes(app, owner) if "锁定" in p]) == 1
 
 
+@pytest.mark.databases("sqlite")
 async def test_claims_answer_in_english(app: Any) -> None:
     _owner, case_no = await filed_on_telegram(app)
     async with from_address(app, "203.0.113.9") as http:

@@ -19,6 +19,8 @@ from tests.bot.test_api_console import login
 from tests.bot.test_complaint_flow import HAPPY
 from tests.factories import chat_for, png_bytes, run
 
+pytestmark = pytest.mark.databases("sqlite")
+
 KEY = new_key_text()
 
 

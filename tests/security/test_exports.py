@@ -18,6 +18,8 @@ from bot.cli.export import app as export_app
 from bot.settings import Settings
 from tests.bot.backoffice_helpers import Clock, office_app, submit_case
 
+pytestmark = pytest.mark.databases("sqlite")
+
 # One hostile value per character a spreadsheet reads as the start of a formula (each fits
 # the 32 characters of the platform column).
 HOSTILE = {

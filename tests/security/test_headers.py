@@ -25,6 +25,8 @@ from tests.bot.backoffice_helpers import (
 )
 from tests.factories import png_bytes
 
+pytestmark = pytest.mark.databases("sqlite")
+
 
 def directives(header: str) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}

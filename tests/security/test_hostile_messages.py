@@ -94,6 +94,7 @@ async def test_hostile_messages_are_answered_quickly(client: httpx.AsyncClient) 
         assert replies and all(r["text"] for r in replies), (name, replies)
 
 
+@pytest.mark.databases("sqlite")
 async def test_health_answers_while_a_hostile_message_is_understood(
     client: httpx.AsyncClient,
 ) -> None:
@@ -117,6 +118,7 @@ async def test_health_answers_while_a_hostile_message_is_understood(
         assert (await attack).status_code == 200
 
 
+@pytest.mark.databases("sqlite")
 @pytest.mark.parametrize("mode", ["safe"])
 async def test_hostile_wechat_texts_are_answered_quickly(settings: Any, mode: str) -> None:
     """WeChat text goes through its own step first (choosing a button by its title or
@@ -134,6 +136,7 @@ async def test_hostile_wechat_texts_are_answered_quickly(settings: Any, mode: st
             assert response.text != "", (name, "no passive reply and no 'success'")
 
 
+@pytest.mark.databases("sqlite")
 @pytest.mark.parametrize("text", ["²", "①", "1²", "³" * 3])
 async def test_digits_int_cannot_read_get_an_answer(settings: Any, text: str) -> None:
     """Characters that count as digits but are no number (² ①) once crashed the menu choice

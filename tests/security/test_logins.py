@@ -103,6 +103,7 @@ async def test_a_parallel_burst_from_one_address_is_limited_too(
         assert await attempt(client, "li", PASSWORD) == 429  # this address is locked out
 
 
+@pytest.mark.databases("sqlite")
 async def test_password_checks_leave_the_event_loop_free(settings: Settings) -> None:
     async with office_app(settings) as app, client_for(app) as client:
         names = [f"user{n}" for n in range(3)]

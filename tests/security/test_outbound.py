@@ -109,6 +109,7 @@ RETRY_AFTER_CASES = [
 ]
 
 
+@pytest.mark.databases("sqlite")
 @pytest.mark.parametrize(("status", "header", "wait"), RETRY_AFTER_CASES)
 async def test_backoffice_retry_after_is_obeyed_within_an_hour(
     settings: Settings,
@@ -154,7 +155,8 @@ async def test_the_cap_is_a_setting(settings: Settings, office: tuple[Office, in
         secret=SECRET,
     ) as app:
         await submit_case(app, at=clock.at)
-        await app.state.outbox.run_once()
+        while await app.state.outbox.run_once():  # every due row, a user's in order
+            pass
         row = await handoff_row(app)
     assert (row.next_attempt_at - clock.at).total_seconds() == 600.0
 

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,19 @@ from pydantic import ValidationError
 from sqlalchemy import select, text
 
 from bot.cases import case_as_dict, get_case
-from bot.crypto import UndecryptableValue, key_id, new_key_text, parse_key
+from bot.crypto import Keyring, UndecryptableValue, key_id, new_key_text, parse_key
 from bot.db.engine import engine_from_settings
-from bot.db.models import Case, HandoverRequest, TranscriptEntry
+from bot.db.models import (
+    Case,
+    Conversation,
+    HandoverRequest,
+    InboundMessage,
+    OutboxMessage,
+    TranscriptEntry,
+)
 from bot.db.write_gate import WriteGate, lock_path_for
 from bot.keyrotation import rotate
+from bot.outbox import enqueue
 from bot.settings import NluSettings, SecuritySettings, Settings
 from tests.bot.backoffice_helpers import submit_case
 from tests.bot.test_complaint_flow import HAPPY
@@ -106,6 +115,7 @@ def test_production_refuses_to_start_without_a_key(tmp_path: Path) -> None:
     assert not list(tmp_path.rglob("pii.key"))
 
 
+@pytest.mark.databases("sqlite")
 async def test_production_runs_with_a_key_file_and_creates_none(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -147,6 +157,7 @@ async def test_no_clear_name_phone_problem_or_handover_text_in_the_database(
     assert request.detail == HANDOVER_TEXT
 
 
+@pytest.mark.databases("sqlite")
 async def test_values_swapped_between_rows_or_fields_fail_loudly(settings: Settings) -> None:
     async with running_app(keyed(settings, pii_key=KEY1)) as app:
         a = await submit_case(app, sender="1", fields={"product": "耳机", "problem": "甲的问题"})
@@ -353,3 +364,120 @@ async def test_rotation_while_people_keep_talking(settings: Settings) -> None:
             for case_no in numbers:
                 case = case_as_dict(await get_case(session, case_no))  # type: ignore[arg-type]
                 assert case["fields"]["problem"] == PROBLEM
+
+
+async def test_message_path_values_are_bound_to_their_row(settings: Settings) -> None:
+    """A conversation's state, a message, its replies, the transcript and an outbox delivery
+    copied to another row refuse to open: a staff member reading conversation B never sees
+    what A said, and a delivery never goes out with another delivery's text or recipient."""
+    async with running_app(keyed(settings, pii_key=KEY1)) as app:
+        one, two = chat_for(app, sender="one"), chat_for(app, sender="two")
+        await one.say("/complaint")
+        await one.say("甲的充电宝")
+        await two.say("/complaint")
+        await two.say("乙的耳机")
+        sessions = app.state.sessions
+
+        async def copy(table: str, column: str, where_to: str, where_from: str) -> None:
+            async with sessions() as session, session.begin():
+                await session.execute(
+                    text(
+                        f"UPDATE {table} SET {column} = (SELECT {column} FROM {table} "  # noqa: S608
+                        f"WHERE {where_from} LIMIT 1) WHERE {where_to}"
+                    )
+                )
+
+        async def ids() -> tuple[int, int]:
+            async with sessions() as session:
+                rows = dict(
+                    (await session.execute(text("SELECT sender_id, id FROM conversations"))).all()
+                )
+            return rows["one"], rows["two"]
+
+        a, b = await ids()
+
+        async def read(model: Any, **where: Any) -> list[Any]:
+            async with sessions() as session:
+                stmt = select(model).filter_by(**where)
+                return list((await session.execute(stmt)).scalars())
+
+        # Each still reads as it was written.
+        [conversation] = await read(Conversation, id=a)
+        assert conversation.state["slots"]["product"] == "甲的充电宝"
+        assert any(e.text == "甲的充电宝" for e in await read(TranscriptEntry, conversation_id=a))
+        await copy("conversations", "state", f"id = {b}", f"id = {a}")
+        with pytest.raises(UndecryptableValue, match=r"conversations\.state#"):
+            await read(Conversation, id=b)
+        # The bot's next turn for B reads its state: it fails rather than answer from A's.
+        with pytest.raises(UndecryptableValue):
+            await two.say("索尼")
+        await copy("transcript", "text", f"conversation_id = {b}", f"conversation_id = {a}")
+        with pytest.raises(UndecryptableValue, match=r"transcript\.text#"):
+            await read(TranscriptEntry, conversation_id=b)
+        await copy(
+            "inbound_messages", "replies", f"conversation_id = {b}", f"conversation_id = {a}"
+        )
+        with pytest.raises(UndecryptableValue, match=r"inbound_messages\.replies#"):
+            await read(InboundMessage, conversation_id=b)
+
+        # Two deliveries of the outbox: one's payload (recipient and text) copied to the other.
+        async with sessions() as session, session.begin():
+            for key, text_ in (("reply:telegram:1:m:0", "给甲"), ("reply:telegram:2:m:0", "给乙")):
+                await session.run_sync(
+                    enqueue,
+                    topic="reply:telegram",
+                    key=key,
+                    payload={"recipient_id": key, "text": text_},
+                    due=datetime.now(UTC),
+                )
+        [first] = await read(OutboxMessage, key="reply:telegram:1:m:0")
+        assert first.payload["text"] == "给甲"
+        await copy(
+            "outbox", "payload", "key = 'reply:telegram:2:m:0'", "key = 'reply:telegram:1:m:0'"
+        )
+        with pytest.raises(UndecryptableValue, match=r"outbox\.payload#"):
+            await read(OutboxMessage, key="reply:telegram:2:m:0")
+
+
+async def test_values_from_before_row_binding_read_and_rotation_rebinds_them(
+    settings: Settings,
+) -> None:
+    """Message-path values written bound to their table and field only (before they were
+    bound to rows) still read after the upgrade, and ``weiquan keys rotate`` rebinds them."""
+    async with running_app(keyed(settings, pii_key=KEY1)) as app:
+        chat = chat_for(app, sender="before")
+        await chat.say("/complaint")
+        await chat.say("旧的充电宝")
+        sessions = app.state.sessions
+        keyring = Keyring(parse_key(KEY1))
+        async with sessions() as session, session.begin():
+            [(cid, state)] = (
+                await session.execute(select(Conversation.id, Conversation.state))
+            ).all()
+            old = keyring.encrypt(json.dumps(state, ensure_ascii=False), "conversations.state")
+            value = ":v" if settings.is_sqlite else "CAST(:v AS json)"
+            await session.execute(
+                text(f"UPDATE conversations SET state = {value} WHERE id = :i"),  # noqa: S608
+                {"v": json.dumps(old), "i": cid},
+            )
+        # Read as before (the table-and-field binding still opens it)…
+        await chat.say("安克")
+        assert chat.awaiting == "platform", chat.text
+        async with sessions() as session, session.begin():
+            [state] = (await session.execute(select(Conversation.state))).scalars()
+            old = keyring.encrypt(json.dumps(state, ensure_ascii=False), "conversations.state")
+            await session.execute(
+                text(f"UPDATE conversations SET state = {value} WHERE id = :i"),  # noqa: S608
+                {"v": json.dumps(old), "i": cid},
+            )
+        report = await rotate(app.state.db_engine, None)
+        assert report.tables["conversations"].rewritten >= 1
+        async with sessions() as session:
+            raw = (
+                await session.execute(text("SELECT CAST(state AS TEXT) FROM conversations"))
+            ).scalar_one()
+        token = json.loads(raw)
+        # …and after rotation it is bound to its row: it opens only there.
+        assert keyring.decrypt(token, f"conversations.state#{cid}")
+        with pytest.raises(UndecryptableValue):
+            keyring.decrypt(token, "conversations.state")

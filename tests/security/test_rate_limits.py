@@ -18,6 +18,8 @@ from bot.web.ratelimit import KeyedLimiter
 from tests.bot.backoffice_helpers import office_app
 from tests.factories import png_bytes, running_app
 
+pytestmark = pytest.mark.databases("sqlite")
+
 WEBHOOK = "/webhooks/rest/webhook"
 UPLOAD = "/webhooks/rest/upload"
 PUSHES = "/webhooks/rest/pushes"

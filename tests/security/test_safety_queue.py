@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.handover import rules
-from bot.staff.queue import queue
+from bot.handover.staff import queue
 from tests.factories import Chat, chat_for
 
 START = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)

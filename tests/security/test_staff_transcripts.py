@@ -8,6 +8,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
@@ -96,6 +97,7 @@ async def test_only_the_holder_or_a_supervisor_reads_masked_since_the_request(
         assert len(await reads(app)) == 2
 
 
+@pytest.mark.databases("sqlite")
 async def test_the_console_shows_a_conversation_only_to_its_holder(settings: Settings) -> None:
     clock = Clock()
     async with (
@@ -125,6 +127,7 @@ async def test_the_console_shows_a_conversation_only_to_its_holder(settings: Set
         assert [a.actor for a in await reads(app)] == ["staff:li", "staff:li"]
 
 
+@pytest.mark.databases("sqlite")
 async def test_the_web_feed_names_a_role_never_the_staff_username(settings: Settings) -> None:
     clock = Clock()
     async with office_app(settings, clock=clock) as app, client_for(app) as client:

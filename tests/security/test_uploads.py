@@ -24,6 +24,8 @@ from bot.photos import strip_metadata
 from tests.bot.backoffice_helpers import submit_case
 from tests.factories import chat_for, png_bytes
 
+pytestmark = pytest.mark.databases("sqlite")
+
 UPLOAD = "/webhooks/rest/upload"
 GPS = 0x8825
 ORIENTATION = 0x0112
@@ -167,6 +169,7 @@ def sha_of(seed: int) -> str:
     return hashlib.sha256(png_bytes(seed)).hexdigest()
 
 
+@pytest.mark.databases("sqlite", "postgres")
 async def test_orphan_uploads_are_deleted_after_the_limit(app: FastAPI) -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     old = now - timedelta(hours=HOURS + 5)
@@ -218,6 +221,7 @@ async def test_orphan_uploads_are_deleted_after_the_limit(app: FastAPI) -> None:
     assert (again.rows, again.files) == (0, 0)
 
 
+@pytest.mark.databases("sqlite", "postgres")
 async def test_a_photo_sent_again_keeps_its_file_for_the_new_row(app: FastAPI) -> None:
     """The sweep never removes a file that an upload has just stored (or found) again."""
     now = datetime.now(UTC)
@@ -233,6 +237,7 @@ async def test_a_photo_sent_again_keeps_its_file_for_the_new_row(app: FastAPI) -
     assert app.state.evidence.read(sha_of(5)) == png_bytes(5)
 
 
+@pytest.mark.databases("sqlite", "postgres")
 async def test_every_running_app_sweeps(app: FastAPI) -> None:
     """The sweep is a task of the app itself (each instance runs one), not a separate job."""
     assert "evidence-housekeeping" in {t.get_name() for t in asyncio.all_tasks()}

@@ -216,6 +216,7 @@ async def photo(account: Account, http: httpx.AsyncClient, openid: str, **fields
     return response.text
 
 
+@pytest.mark.databases("sqlite")
 async def test_picurls_off_wechats_hosts_are_never_requested(
     settings: Any, double: WechatDouble
 ) -> None:
@@ -259,6 +260,7 @@ async def test_a_redirect_off_the_allowed_hosts_is_not_followed(
     assert [c.path for c in double.calls if not c.path.startswith("/cgi-bin")] == ["/redirect"]
 
 
+@pytest.mark.databases("sqlite")
 async def test_photos_still_arrive_through_the_media_api_and_wechats_hosts(
     settings: Any, double: WechatDouble
 ) -> None:

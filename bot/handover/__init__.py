@@ -1,7 +1,9 @@
-"""The staff queue seen from the conversation: request, estimate, cancel.
-
-Staff take requests elsewhere (the back-office issue); ``take`` and ``release`` here are the
-two state changes that switch the bot's quiet mode (``Conversation.handover``) on and off.
+"""Handing a conversation to a person. This package holds all of it on the service's side:
+here the queue as the conversation sees it (request, estimate, cancel: the appliers of the
+engine's ``RequestHandover`` and ``CancelHandover`` actions) and the two state changes that
+switch the bot's quiet mode (``Conversation.handover``) on and off, ``take`` and ``release``;
+``bot.handover.staff`` is the staff side (claim, talk, transfer, release, close, time out).
+What the user is told lives with the dialogues, in ``dialogues/handover.py``.
 
 A safety word jumps the queue when it comes from a conversation with a history, or while few
 new conversations have used it lately; beyond that budget a new sender's safety request still
@@ -26,7 +28,7 @@ from bot.db.models import Conversation, HandoverRequest
 from dialogues.actions import RequestHandover
 from dialogues.ports import HandoverTicket
 
-RULES = Path(__file__).parent / "rules" / "handover.yml"
+RULES = Path(__file__).parent.parent / "rules" / "handover.yml"
 
 
 @cache

@@ -1,6 +1,6 @@
 """The staff side of the handover queue: claim, talk, transfer, release, close, time out.
 
-Builds on ``bot.handover`` (the consumer side): ``HandoverRequest`` rows and the quiet mode
+Builds on the package's consumer side (``bot/handover/__init__.py``): ``HandoverRequest`` rows and the quiet mode
 flag ``Conversation.handover``. ``HandoverRequest.updated_at`` doubles as "last staff action",
 which is what the claim timeout measures.
 """
