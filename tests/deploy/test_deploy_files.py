@@ -4,6 +4,7 @@ name exists in the project, and nginx accepts its configuration. No container ru
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -83,14 +84,21 @@ def test_every_variable_compose_requires_is_in_the_example_env_file() -> None:
         assert re.search(rf"^{name}=$", example, re.M), f"{name} missing from env.example"
 
 
-def test_every_app_instance_is_configured_alike_for_sharing() -> None:
+def test_every_app_instance_is_configured_alike_for_sharing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     services = compose()["services"]
     for name in APP_SERVICES:
+        # The settings each instance builds from its environment, as the process does (the
+        # secrets compose requires given stand-in values).
+        for variable in [v for v in os.environ if v.startswith("WEIQUAN_")]:
+            monkeypatch.delenv(variable)
         env = {k: with_defaults(v) for k, v in environment(name).items()}
-        settings = Settings.model_validate(
-            {k.removeprefix("WEIQUAN_").lower(): v for k, v in env.items() if "WEIQUAN_" in k}
-            | {"secret_key": "x" * 32, "session_secret": "y" * 32},
-        )
+        env |= {"WEIQUAN_SECRET_KEY": "x" * 32, "WEIQUAN_SESSION_SECRET": "y" * 32}
+        for variable, value in env.items():
+            if variable.startswith("WEIQUAN_") and value:
+                monkeypatch.setenv(variable, value)
+        settings = Settings()
         assert settings.environment == "production"
         assert not settings.is_sqlite, "several machines need one PostgreSQL"
         # Evidence: one volume, mounted where the data dir is, on every instance.
