@@ -162,7 +162,9 @@ async def transition(
             allowed=options,
         )
     reasons = not_accepted_reasons()
-    if to == "not_accepted" and reason not in reasons:
+    if (to == "not_accepted" or reason) and reason not in reasons:
+        # Required for a refusal, and any reason given must be one of the list (its words
+        # are what the consumer is told).
         raise WorkflowError(
             "reason_required", "Choose a reason from the rules' list.", reasons=list(reasons)
         )

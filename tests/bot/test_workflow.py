@@ -68,6 +68,22 @@ async def test_complaint_to_closure_with_pushes(settings: Settings) -> None:
 
 
 @pytest.mark.databases("sqlite")
+async def test_a_reason_not_in_the_list_is_refused_on_any_transition(settings: Settings) -> None:
+    """Found by fuzzing: a reason given with another transition than a refusal was looked up
+    in the rules' list and crashed the request (500). It is refused, naming the list."""
+    async with office_app(settings, clock=Clock()) as app, client_for(app) as client:
+        await make_staff(app, "sup", "supervisor")
+        h = await token_for(client, "sup")
+        case_no = await submit_case(app, at=SEP29)
+        url = f"/api/v1/cases/{case_no}/transitions"
+        r = await client.post(url, json={"to": "accepted", "reason": "不在列表里"}, headers=h)
+        assert r.status_code == 422 and r.json()["error"] == "reason_required"
+        assert "over_three_years" in r.json()["reasons"]
+        r = await client.post(url, json={"to": "accepted"}, headers=h)
+        assert r.status_code == 200
+
+
+@pytest.mark.databases("sqlite")
 async def test_not_accepted_needs_a_reason_and_speaks_english(settings: Settings) -> None:
     async with office_app(settings, clock=Clock()) as app, client_for(app) as client:
         telegram = ChannelDouble()

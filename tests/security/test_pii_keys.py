@@ -470,7 +470,7 @@ async def test_values_from_before_row_binding_read_and_rotation_rebinds_them(
                 text(f"UPDATE conversations SET state = {value} WHERE id = :i"),  # noqa: S608
                 {"v": json.dumps(old), "i": cid},
             )
-        report = await rotate(app.state.db_engine, None)
+        report = await rotate(app.state.db_engine, None, senders=app.state.senders)
         assert report.tables["conversations"].rewritten >= 1
         async with sessions() as session:
             raw = (
