@@ -69,8 +69,11 @@ run: venv rasa-venv ## set up and start the service on http://127.0.0.1:8000
 test: venv rasa-venv browser lb ## set up and run the whole test suite
 	$(PY) -m pytest
 
-test-fast: venv ## the quick loop: no Rasa, no browser, no long fuzzing
-	$(PY) -m pytest -m "not rasa and not slow and not e2e and not fuzz" -q
+# Processes `make test-fast` spreads the tests over (pytest-xdist): one per core by default.
+TEST_WORKERS ?= auto
+
+test-fast: venv ## the quick loop: no Rasa, no browser, no long fuzzing; one process per core
+	$(PY) -m pytest -m "not rasa and not slow and not e2e and not fuzz" -q -n $(TEST_WORKERS)
 
 fuzz: venv ## longer fuzzing of every route and channel (FUZZ_EXAMPLES per operation and mode, default 100)
 	WEIQUAN_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} $(PY) -m pytest -m fuzz -q tests/security
