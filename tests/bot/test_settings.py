@@ -113,6 +113,8 @@ NOT_SETTINGS = {
     "WEIQUAN_TEST_POSTGRES_URL",
     "WEIQUAN_TEST_REQUIRE_POSTGRES",
     "WEIQUAN_FUZZ_EXAMPLES",
+    # Read by nlu/train.py (a build-time cache, like the test variables), not by the app.
+    "WEIQUAN_NLU_CACHE_DIR",
 }
 
 
