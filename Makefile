@@ -66,21 +66,14 @@ run: venv rasa-venv ## set up and start the service on http://127.0.0.1:8000
 	$(VENV)/bin/weiquan ccc seed
 	$(VENV)/bin/weiquan serve
 
-# Tests that start Rasa, servers, a browser or clusters, or fuzz for long run one after another,
-# as they always have; the rest are spread over one process per core (pytest-xdist,
-# TEST_WORKERS=0 for none). `make test-fast` also leaves out the slow ones.
-SERIAL := rasa or e2e or fuzz
-QUICK := not rasa and not slow and not e2e and not fuzz
+test: venv rasa-venv browser lb ## set up and run the whole test suite
+	$(PY) -m pytest
+
+# Processes `make test-fast` spreads the tests over (pytest-xdist): one per core by default.
 TEST_WORKERS ?= auto
 
-test: venv rasa-venv browser lb ## set up and run the whole test suite (in parallel, then what starts servers)
-	status=0; \
-	$(PY) -m pytest -m "not ($(SERIAL))" -n $(TEST_WORKERS) || status=$$?; \
-	$(PY) -m pytest -m "$(SERIAL)" || status=$$?; \
-	exit $$status
-
 test-fast: venv ## the quick loop: no Rasa, no browser, no long fuzzing; one process per core
-	$(PY) -m pytest -m "$(QUICK)" -q -n $(TEST_WORKERS)
+	$(PY) -m pytest -m "not rasa and not slow and not e2e and not fuzz" -q -n $(TEST_WORKERS)
 
 fuzz: venv ## longer fuzzing of every route and channel (FUZZ_EXAMPLES per operation and mode, default 100)
 	WEIQUAN_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} $(PY) -m pytest -m fuzz -q tests/security

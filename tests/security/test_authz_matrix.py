@@ -486,8 +486,6 @@ async def test_every_route_has_a_decided_authorisation(office: FastAPI) -> None:
     assert not sorted(EXPECTED.keys() - PROBES.keys())
 
 
-# About a minute of Argon2 (a fresh signed-in account for every probe that changes one).
-@pytest.mark.slow
 async def test_each_role_gets_the_expected_status(office: FastAPI) -> None:
     seen = await observe(office)
     if os.environ.get("WEIQUAN_AUTHZ_DISCOVER"):
