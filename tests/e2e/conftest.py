@@ -52,7 +52,9 @@ def serving(env: dict[str, str], log_path: Path | None = None) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        # Starting takes a few seconds; on a busy machine (or beside other test processes) much
+        # longer.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
@@ -61,13 +63,13 @@ def serving(env: dict[str, str], log_path: Path | None = None) -> Iterator[str]:
                 time.sleep(0.1)
         else:
             proc.terminate()
-            proc.wait(timeout=10)
+            proc.wait(timeout=30)
             log.seek(0)
             raise AssertionError(f"server did not start: {log.read().decode(errors='replace')}")
         yield url
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.wait(timeout=30)
         log.close()
 
 
