@@ -34,11 +34,11 @@ class RegistryPhotoChecks:
     async def check_photo(self, reading: PhotoReading, *, on: date) -> PhotoCheck:
         notes: list[Note] = []
         for name, (code, shape) in SHAPES.items():
-            found = reading.field(name)
-            if found is not None:
-                value = found.value.replace(" ", "")
-                ok = shape.fullmatch(value) is not None
-                notes.append(Note(f"{code}_{'ok' if ok else 'bad'}", {"number": value}))
+            shown = reading.field(name)
+            if shown is not None:
+                plain = shown.value.replace(" ", "")
+                ok = shape.fullmatch(plain) is not None
+                notes.append(Note(f"{code}_{'ok' if ok else 'bad'}", {"number": plain}))
         number = reading.field("ccc_number")
         value = number.value if number else None
         for payload in reading.qr:
@@ -52,9 +52,9 @@ class RegistryPhotoChecks:
             value is None and listing.looks_like_listing(reading.text)
         ):
             check = await self.knowledge.check_listing(reading.text, on=on)
-            found = listing.listing_notes(check, reading.text)
-            problem = listing.acts_on(check.verdict, found)
-            return PhotoCheck(listing=check, notes=(*found, *notes), problem=problem)
+            compared = listing.listing_notes(check, reading.text)
+            problem = listing.acts_on(check.verdict, compared)
+            return PhotoCheck(listing=check, notes=(*compared, *notes), problem=problem)
         if value is None:
             return PhotoCheck(notes=tuple(notes))
         cert_check = await self.knowledge.check_certificate(value, on=on)

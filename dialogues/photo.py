@@ -172,8 +172,8 @@ def checked_photo(lang: str, reading: PhotoReading, check: PhotoCheck) -> Checke
     values = {f.name: f.value for f in reading.fields}
     label = "；".join(f"{t(lang, f'photo.field.{n}')} {values[n]}" for n in FIELDS if n in values)
     facts = t(lang, "photo.facts.label", read=label or t(lang, "photo.none"))
-    notes = [t(lang, f"photo.note.{n.code}", **n.params) for n in check.notes]
-    facts = "\n".join([facts, *notes])[:2000]
+    said = [t(lang, f"photo.note.{n.code}", **n.params) for n in check.notes]
+    facts = "\n".join([facts, *said])[:2000]
     maker = values.get("manufacturer") or values.get("holder")
     report: dict[str, Any] = {"violation": "forged_cert" if check.problem else "counterfeit_brand"}
     report["facts"] = facts
