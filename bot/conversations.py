@@ -17,19 +17,22 @@ differ:
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, Table, bindparam, create_engine, event, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import outbox
 from bot.crypto import Bound, Keyring, RowBound, keyring_of, use_keyring
+from bot.db.dialect import upsert_into
 from bot.db.engine import (
     DURABLE,
     READ_ONLY,
@@ -38,7 +41,7 @@ from bot.db.engine import (
     sqlite_on_loop,
     sqlite_pragmas,
 )
-from bot.db.models import Conversation, Evidence, InboundMessage, TranscriptEntry
+from bot.db.models import Conversation, Evidence, InboundMessage, OutboxMessage, TranscriptEntry
 from bot.db.write_gate import WriteGate, lock_path_for
 from bot.messages import InboundMessage as Message
 from dialogues.model import EvidenceRef
@@ -55,6 +58,7 @@ _CONTENT = cast(RowBound, _inbound.c.content.type)
 _REPLIES = cast(RowBound, _inbound.c.replies.type)
 _TEXT = cast(RowBound, _transcript.c.text.type)
 _PAYLOAD = cast(RowBound, _transcript.c.payload.type)
+_QUEUED = cast(RowBound, cast(Table, OutboxMessage.__table__).c.payload.type)
 
 
 class Conflict(Exception):
@@ -124,12 +128,6 @@ def load(session: Session, message: Message) -> Snapshot:
     return Snapshot(
         row.id, row.sender_id, row.locale, row.state or {}, row.handover, row.revision, row.replies
     )
-
-
-def upsert_into(session: Session, table: Any) -> Any:
-    """``INSERT … ON CONFLICT`` for ``table`` in the session's database's own spelling."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def serialise(session: Session, *keys: str) -> None:
@@ -296,6 +294,118 @@ def record(
     conn.execute(_INSERT_TRANSCRIPT, transcript)
 
 
+@dataclass(frozen=True)
+class TurnRecord:
+    """What every decided turn writes once its actions (if any) are applied: the inbound
+    row, the transcript, the conversation's new state checked by ``revision``, and the
+    replies to deliver later (channels that do not answer inline)."""
+
+    message: Message
+    conversation_id: int
+    content: dict[str, Any]
+    replies: list[dict[str, Any]]
+    revision: int
+    state: dict[str, Any]
+    now: datetime
+    deliveries: tuple[outbox.Queued, ...] = ()
+
+
+def write_turn(session: Session, turn: TurnRecord) -> None:
+    """``turn`` in the caller's transaction; ``Conflict`` if the conversation moved on."""
+    record(session, turn.message, turn.conversation_id, turn.content, turn.replies, turn.now)
+    advance(
+        session,
+        turn.conversation_id,
+        revision=turn.revision,
+        state=turn.state,
+        address=turn.message.address,
+        now=turn.now,
+    )
+    for queued in turn.deliveries:
+        outbox.enqueue(
+            session,
+            topic=queued.topic,
+            key=queued.key,
+            payload=queued.payload,
+            due=queued.due,
+            lane=queued.lane,
+        )
+
+
+# ``write_turn`` as one PostgreSQL statement: one round trip in its own implicit transaction
+# instead of BEGIN, four statements and COMMIT. Every insert reads the id the checked update
+# returned, so when the conversation moved on nothing is written and the count is 0; a repeat
+# of the message fails on the inbound row's unique key and the whole statement with it.
+_TURN_SQL = """\
+WITH moved AS (
+    UPDATE conversations
+       SET message_count = message_count + 1, revision = revision + 1, updated_at = $3,
+           address = coalesce(address, $4), state = $5::json
+     WHERE id = $1 AND revision = $2 AND handover IS NULL
+ RETURNING id
+), inbound AS (
+    INSERT INTO inbound_messages
+           (channel, channel_message_id, conversation_id, kind, content, received_at, replies)
+    SELECT $6, $7, moved.id, $8, $9::json, $3, $10::json FROM moved
+), said AS (
+    INSERT INTO transcript (conversation_id, direction, author, text, payload, at)
+    SELECT moved.id, t.direction, t.author, t.text, t.payload::json, $3
+      FROM moved, unnest($11::varchar[], $12::varchar[], $13::text[], $14::text[])
+           WITH ORDINALITY AS t(direction, author, text, payload, n)
+     ORDER BY t.n
+), queued AS (
+    INSERT INTO outbox (topic, key, payload, status, attempts, created_at, next_attempt_at, lane)
+    SELECT q.topic, q.key, q.payload::json, 'pending', 0, q.due, q.due, q.lane
+      FROM moved, unnest($15::varchar[], $16::varchar[], $17::text[], $18::timestamptz[],
+                         $19::varchar[])
+           WITH ORDINALITY AS q(topic, key, payload, due, lane, n)
+     ORDER BY q.n
+)
+SELECT count(*) FROM moved"""
+
+
+def _sealed(kind: RowBound, value: Any, row_key: object, dialect: Dialect) -> Any:
+    """A row-bound value as its column stores it, for a statement written by hand: encrypted
+    under its row's key, and JSON-encoded for JSON columns (what the column type does)."""
+    stored = kind.process_bind_param(kind.bound(value, row_key), dialect)
+    if stored is None or not kind.as_json:
+        return stored
+    return json.dumps(stored, ensure_ascii=False)
+
+
+def _turn_parameters(turn: TurnRecord, dialect: Dialect) -> tuple[Any, ...]:
+    cid, message, now = turn.conversation_id, turn.message, turn.now
+    said = message.text or (message.payload or "")
+    transcript = [("in", "user", said, turn.content)] + [
+        ("out", "bot", reply["text"], reply) for reply in turn.replies
+    ]
+    keys = [queued.key[: outbox.KEY_CHARS] for queued in turn.deliveries]
+    return (
+        cid,
+        turn.revision,
+        now,
+        _sealed(_ADDRESS, message.address, cid, dialect),
+        _sealed(_STATE, turn.state, cid, dialect),
+        message.channel,
+        message.channel_message_id,
+        message.kind,
+        _sealed(_CONTENT, turn.content, cid, dialect),
+        _sealed(_REPLIES, turn.replies, cid, dialect),
+        [direction for direction, *_ in transcript],
+        [author[:32] for _, author, *_ in transcript],
+        [_sealed(_TEXT, text, cid, dialect) for _, _, text, _ in transcript],
+        [_sealed(_PAYLOAD, payload, cid, dialect) for *_, payload in transcript],
+        [queued.topic for queued in turn.deliveries],
+        keys,
+        [
+            _sealed(_QUEUED, queued.payload, key, dialect)
+            for queued, key in zip(turn.deliveries, keys, strict=True)
+        ],
+        [queued.due for queued in turn.deliveries],
+        [queued.lane for queued in turn.deliveries],
+    )
+
+
 # How many writes on the event loop between two write-ahead-log checkpoints (in a thread).
 CHECKPOINT_EVERY = 500
 
@@ -307,11 +417,11 @@ class ConversationStore:
         self.sessions = sessions
         bind = sessions.kw["bind"]
         self.readers = read_only(sessions)
+        # PostgreSQL: statements that are whole transactions by themselves (a turn's reads,
+        # a turn without actions) run without BEGIN and COMMIT around them.
+        self.autocommit = bind.execution_options(isolation_level="AUTOCOMMIT")
         if bind.dialect.name == "postgresql":
-            # A turn's reads are single statements: no BEGIN and ROLLBACK around each.
-            self.readers = async_sessionmaker(
-                bind.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-            )
+            self.readers = async_sessionmaker(self.autocommit, expire_on_commit=False)
         url = bind.url.render_as_string(hide_password=False)
         self.dialect: str = bind.dialect.name
         gate_file = lock_path_for(url) if self.dialect == "sqlite" else None
@@ -375,6 +485,17 @@ class ConversationStore:
             if self._writes % CHECKPOINT_EVERY == 0:
                 self._checkpoint()
             return done
+
+    async def commit(self, turn: TurnRecord) -> None:
+        """Write a turn whose decision applies no actions (``write_turn``): on PostgreSQL as
+        one statement, one round trip; elsewhere in a transaction like any other write."""
+        if self.dialect != "postgresql":
+            await self.write(partial(write_turn, turn=turn))
+            return
+        async with self.autocommit.connect() as conn:
+            found = await conn.exec_driver_sql(_TURN_SQL, _turn_parameters(turn, conn.dialect))
+            if found.scalar_one() != 1:
+                raise Conflict("the conversation moved on")
 
     @staticmethod
     def _run(sessions: sessionmaker[Session], fn: Callable[[Session], T]) -> T:

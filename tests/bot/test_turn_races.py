@@ -76,11 +76,11 @@ async def test_parallel_answers_from_one_sender_both_count(app: Any) -> None:
         assert await count(app, InboundMessage, conversation.id) == 4
 
 
-async def test_message_arriving_mid_decision_is_not_lost(sqlite_settings: Any) -> None:
+async def test_message_arriving_mid_decision_is_not_lost(settings: Any) -> None:
     """A second message commits while the first is being decided: the first is re-decided."""
     from tests.factories import running_app
 
-    async with running_app(sqlite_settings) as app:
+    async with running_app(settings) as app:
         engine = PausingEngine()
         app.state.pipeline.engine = engine
         chat = chat_for(app, sender="overtaken")
@@ -99,11 +99,11 @@ async def test_message_arriving_mid_decision_is_not_lost(sqlite_settings: Any) -
         assert await count(app, TranscriptEntry, conversation.id) >= 3 + 3
 
 
-async def test_staff_taking_over_mid_decision_silences_the_bot(sqlite_settings: Any) -> None:
+async def test_staff_taking_over_mid_decision_silences_the_bot(settings: Any) -> None:
     """Staff take the conversation while the bot decides: the bot's answer is not sent."""
     from tests.factories import running_app
 
-    async with running_app(sqlite_settings) as app:
+    async with running_app(settings) as app:
         engine = PausingEngine()
         app.state.pipeline.engine = engine
         chat = chat_for(app, sender="taken")
