@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +48,7 @@ from bot.messages import InboundMessage as Message
 from dialogues.model import EvidenceRef
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 _conversations = cast(Table, Conversation.__table__)
 _inbound = cast(Table, InboundMessage.__table__)
@@ -114,20 +116,33 @@ def load(session: Session, message: Message) -> Snapshot:
     A conversation kept under the clear platform id (from before ids were hashed, until
     ``weiquan keys rotate`` converts it) goes on being used rather than a second one started.
     """
-    senders = [message.sender_id]
-    if message.address is not None and message.address != message.sender_id:
-        senders.append(message.address)
     found = session.connection().execute(
         _LOAD,
-        {"channel": message.channel, "message_id": message.channel_message_id, "senders": senders},
+        {
+            "channel": message.channel,
+            "message_id": message.channel_message_id,
+            "senders": _senders(message),
+        },
     )
-    rows = {row.sender_id: row for row in found}
-    row = rows.get(message.sender_id) or next(iter(rows.values()), None)
+    row = _own(message, list(found))
     if row is None:
         return Snapshot(None, message.sender_id, None, {}, None, 0, None)
     return Snapshot(
         row.id, row.sender_id, row.locale, row.state or {}, row.handover, row.revision, row.replies
     )
+
+
+def _senders(message: Message) -> list[str]:
+    """The ids the sender's conversation may be kept under: the stored one, and the clear
+    platform id of a conversation from before ids were hashed."""
+    if message.address is not None and message.address != message.sender_id:
+        return [message.sender_id, message.address]
+    return [message.sender_id]
+
+
+def _own(message: Message, rows: list[Any]) -> Any:
+    """Of the rows found under ``_senders``, the one under the stored id if there is one."""
+    return next((r for r in rows if r[1] == message.sender_id), rows[0] if rows else None)
 
 
 def serialise(session: Session, *keys: str) -> None:
@@ -406,6 +421,38 @@ def _turn_parameters(turn: TurnRecord, dialect: Dialect) -> tuple[Any, ...]:
     )
 
 
+# ``load`` as PostgreSQL reads it through the driver: the row-bound values come back as
+# stored and are opened here with their row's key (what ``RowBound.column_expression`` does).
+_SNAPSHOT_SQL = """\
+SELECT c.id, c.sender_id, c.locale, c.state, c.handover, c.revision, i.replies
+  FROM conversations AS c
+  LEFT JOIN inbound_messages AS i
+    ON i.conversation_id = c.id AND i.channel = $1 AND i.channel_message_id = $2
+ WHERE c.channel = $1 AND c.sender_id = ANY($3::varchar[])"""
+
+
+def _opened(kind: RowBound, stored: Any, row_key: object, dialect: Dialect) -> Any:
+    """A row-bound JSON value as the driver decoded it (SQLAlchemy's codec on every
+    connection), opened with its row's key."""
+    return kind.process_result_value([row_key, stored], dialect)
+
+
+def _snapshot(message: Message, rows: list[Any], dialect: Dialect) -> Snapshot:
+    row = _own(message, rows)
+    if row is None:
+        return Snapshot(None, message.sender_id, None, {}, None, 0, None)
+    cid, sender_id, locale, state, handover, revision, replies = row
+    return Snapshot(
+        cid,
+        sender_id,
+        locale,
+        _opened(_STATE, state, cid, dialect) or {},
+        handover,
+        revision,
+        _opened(_REPLIES, replies, cid, dialect),
+    )
+
+
 # How many writes on the event loop between two write-ahead-log checkpoints (in a thread).
 CHECKPOINT_EVERY = 500
 
@@ -486,16 +533,39 @@ class ConversationStore:
                 self._checkpoint()
             return done
 
+    async def snapshot(self, message: Message) -> Snapshot:
+        """What a turn is decided on (``load``): on PostgreSQL one statement on the driver."""
+        if self.dialect != "postgresql":
+            return await self.read(partial(load, message=message))
+        found = await self._on_driver(
+            _SNAPSHOT_SQL, message.channel, message.channel_message_id, _senders(message)
+        )
+        return _snapshot(message, found, self.autocommit.dialect)
+
     async def commit(self, turn: TurnRecord) -> None:
         """Write a turn whose decision applies no actions (``write_turn``): on PostgreSQL as
         one statement, one round trip; elsewhere in a transaction like any other write."""
         if self.dialect != "postgresql":
             await self.write(partial(write_turn, turn=turn))
             return
+        found = await self._on_driver(_TURN_SQL, *_turn_parameters(turn, self.autocommit.dialect))
+        if found[0][0] != 1:
+            raise Conflict("the conversation moved on")
+
+    async def _on_driver(self, sql: str, *args: Any) -> list[Any]:
+        """One statement, a transaction by itself, run by asyncpg on a pooled connection:
+        SQLAlchemy's execution around it cost more CPU than the round trip. A statement the
+        driver refuses runs once more through SQLAlchemy, which raises its own error for it
+        (a repeated message's ``IntegrityError``) and, when the connection is gone,
+        invalidates the pool as it does for its own statements. Nothing was written by the
+        failed run: the statement is its own transaction."""
         async with self.autocommit.connect() as conn:
-            found = await conn.exec_driver_sql(_TURN_SQL, _turn_parameters(turn, conn.dialect))
-            if found.scalar_one() != 1:
-                raise Conflict("the conversation moved on")
+            driver = (await conn.get_raw_connection()).driver_connection
+            try:
+                return list(await driver.fetch(sql, *args))
+            except Exception:
+                log.info("statement refused by the driver; running it through SQLAlchemy")
+                return list((await conn.exec_driver_sql(sql, args)).all())
 
     @staticmethod
     def _run(sessions: sessionmaker[Session], fn: Callable[[Session], T]) -> T:

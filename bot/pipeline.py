@@ -137,7 +137,7 @@ class Pipeline:
             parse = await self.understanding.parse(message.text, now)
         evidence: EvidenceRef | None = None
         for _ in range(MAX_DECISIONS):
-            snapshot = await self.store.read(partial(conversations.load, message=message))
+            snapshot = await self.store.snapshot(message)
             if snapshot.answer is not None and snapshot.id is not None:
                 replies = [Reply.from_dict(r) for r in snapshot.answer]
                 return Handled(replies, True, snapshot.id)
