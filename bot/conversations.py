@@ -285,9 +285,10 @@ def record(
     content: dict[str, Any],
     replies: list[dict[str, Any]],
     now: datetime,
+    authors: tuple[str, str] = ("user", "bot"),
 ) -> None:
     """The inbound row (unique per message of a sender: a repeat fails here) and the
-    transcript, as one multi-row INSERT."""
+    transcript, as one multi-row INSERT. ``authors``: of the message and of the replies."""
     conn = session.connection()
     conn.execute(
         _INSERT_INBOUND,
@@ -302,8 +303,8 @@ def record(
         },
     )
     said = message.text or (message.payload or "")
-    transcript = [transcript_row(conversation_id, "in", "user", said, content, now)] + [
-        transcript_row(conversation_id, "out", "bot", reply["text"], reply, now)
+    transcript = [transcript_row(conversation_id, "in", authors[0], said, content, now)] + [
+        transcript_row(conversation_id, "out", authors[1], reply["text"], reply, now)
         for reply in replies
     ]
     conn.execute(_INSERT_TRANSCRIPT, transcript)
@@ -323,11 +324,21 @@ class TurnRecord:
     state: dict[str, Any]
     now: datetime
     deliveries: tuple[outbox.Queued, ...] = ()
+    # Who said the message and who the replies (transcript authors).
+    authors: tuple[str, str] = ("user", "bot")
 
 
 def write_turn(session: Session, turn: TurnRecord) -> None:
     """``turn`` in the caller's transaction; ``Conflict`` if the conversation moved on."""
-    record(session, turn.message, turn.conversation_id, turn.content, turn.replies, turn.now)
+    record(
+        session,
+        turn.message,
+        turn.conversation_id,
+        turn.content,
+        turn.replies,
+        turn.now,
+        turn.authors,
+    )
     advance(
         session,
         turn.conversation_id,
@@ -391,8 +402,9 @@ def _sealed(kind: RowBound, value: Any, row_key: object, dialect: Dialect) -> An
 def _turn_parameters(turn: TurnRecord, dialect: Dialect) -> tuple[Any, ...]:
     cid, message, now = turn.conversation_id, turn.message, turn.now
     said = message.text or (message.payload or "")
-    transcript = [("in", "user", said, turn.content)] + [
-        ("out", "bot", reply["text"], reply) for reply in turn.replies
+    author, replier = turn.authors
+    transcript = [("in", author, said, turn.content)] + [
+        ("out", replier, reply["text"], reply) for reply in turn.replies
     ]
     keys = [queued.key[: outbox.KEY_CHARS] for queued in turn.deliveries]
     return (
