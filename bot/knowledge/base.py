@@ -202,7 +202,8 @@ class KnowledgeBase:
         found = self._trigger_re.search(_fold(question[:MAX_QUESTION]))
         if found is None:
             return None
-        return self._answer(question, self._triggers[found.group(0)], score=float("inf"))
+        # A trigger is not a retrieval score: 0.0 says so (the entry is found all the same).
+        return self._answer(question, self._triggers[found.group(0)], score=0.0)
 
     def ask(self, question: str) -> KnowledgeAnswer:
         referred = self.refer(question)

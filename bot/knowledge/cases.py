@@ -29,7 +29,7 @@ LIMITS = {"title_zh": 60, "title_en": 160, "summary_zh": 500, "summary_en": 1200
 PERSONAL = {
     "phone": re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d{9}(?!\d)"),
     "id_number": re.compile(r"(?<![0-9])\d{17}[0-9Xx](?![0-9])"),
-    "email": re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}\.[\w.-]{1,63}"),
+    "email": re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}\.\w"),
     "case_number": re.compile(r"(?<![A-Za-z])(?:TS|JB)\d{14}(?!\d)", re.IGNORECASE),
 }
 
