@@ -175,7 +175,7 @@ class EngineChat:
             knowledge=self.knowledge,
             rules=KnowledgeRuleBook(),
             photos=RegistryPhotoChecks(self.knowledge)
-            if self.photos and self.knowledge is not None
+            if self.photos and isinstance(self.knowledge, KnowledgeService)
             else None,
         )
         decision = await _engine().decide(known.state if known else {}, turn, ports)
