@@ -37,8 +37,13 @@ def server_env(tmp_path: Path, db_url: str, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def serving(env: dict[str, str], log_path: Path | None = None) -> Iterator[str]:
-    """``weiquan db upgrade`` then ``weiquan serve`` on a free port; yields the base URL."""
+def serving(
+    env: dict[str, str], log_path: Path | None = None, *, start_seconds: float = 120
+) -> Iterator[str]:
+    """``weiquan db upgrade`` then ``weiquan serve`` on a free port; yields the base URL.
+
+    Starting takes a few seconds; on a busy machine, or beside other test processes, much
+    longer: ``start_seconds`` bounds the wait."""
     port = free_port()
     subprocess.run([WEIQUAN, "db", "upgrade"], env=env, check=True, capture_output=True)
     # The server's output goes to a file: a pipe nobody reads fills up and stops the server
@@ -52,9 +57,7 @@ def serving(env: dict[str, str], log_path: Path | None = None) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        # Starting takes a few seconds; on a busy machine (or beside other test processes) much
-        # longer.
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + start_seconds
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
