@@ -229,15 +229,16 @@ _LONG = ("rasa", "e2e", "fuzz", "slow")
 
 def _xdist_group(item: pytest.Item) -> str | None:
     """The group of tests ``item`` must share a process with under ``--dist loadgroup``."""
+    names = getattr(item, "fixturenames", ())
     for fixture, group in _SERVER_FIXTURES.items():
-        if fixture in item.fixturenames:
+        if fixture in names:
             return group
     parts = item.path.relative_to(item.config.rootpath).parts
     if len(parts) > 2 and parts[0] == "tests" and parts[1] in _SERVER_DIRECTORIES:
         return parts[1]
     fixtures = getattr(item, "_fixtureinfo", None)
     if fixtures is not None:
-        for name in item.fixturenames:
+        for name in names:
             if any(d.scope in _SHARED_SCOPES for d in fixtures.name2fixturedefs.get(name, ())):
                 return item.nodeid.split("::", 1)[0]
     return None
