@@ -68,6 +68,8 @@ def submit(session: Session, filer: Filer, action: SubmitCase, *, handoff: Hando
     keys: dict[str, Any] = {}
     original: Case | None = None
     if kind == "report":
+        if reports.wants_anonymous_reward(fields):
+            fields["identity_code"] = reports.new_identity_code()
         keys["target_name_key"] = reports.name_key(fields.get("target_name"))
         keys["target_link_key"] = reports.link_key(fields.get("target_location"))
         keys["reward_checklist"] = reports.reward_checklist(fields, personal, len(evidence_ids))
@@ -130,6 +132,7 @@ def submit(session: Session, filer: Filer, action: SubmitCase, *, handoff: Hando
         calendar_estimated=deadline.estimated,
         merged=original is not None,
         linked_case_no=linked,
+        identity_code=fields.get("identity_code"),
     )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -34,6 +34,7 @@ from bot.conversations import Conflict, ConversationStore, Snapshot
 from bot.messages import InboundMessage
 from bot.rulebook import KnowledgeRuleBook
 from bot.senders import SenderIds
+from bot.staff.passwords import hash_report_password
 from bot.status import CaseReads, ClaimPolicy, Claims
 from bot.understanding import Understanding
 from dialogues.actions import (
@@ -55,6 +56,8 @@ log = logging.getLogger(__name__)
 # Decisions of one message before it gives up: each retry follows a commit by another
 # message of the same conversation (or a person taking it), so this bounds a burst.
 MAX_DECISIONS = 8
+# What the transcript keeps of a message that set a report password.
+WITHHELD = "[report password withheld]"
 
 
 @dataclass
@@ -187,6 +190,7 @@ class Pipeline:
             lookup=CaseReads(self.store.read, who),
             knowledge=self.knowledge,
             rules=self.rules,
+            hash_secret=hash_report_password,
         )
 
     def _apply(
@@ -226,6 +230,10 @@ class Pipeline:
         )
         receipts = [self.actions.apply(session, filer, a) for a in decision.actions]
         state, replies = decision.settle(receipts)
+        if state.secret_turn:
+            # A report password: only its hash is kept, so its text stays out of the record.
+            message = replace(message, text=WITHHELD, payload=None)
+            content = self._content(message)
         stored = [r.as_dict() for r in replies]
         conversations.record(session, message, conversation_id, content, stored, now)
         conversations.advance(

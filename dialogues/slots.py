@@ -85,6 +85,10 @@ def validate(
             if _HAN_NAME.match(name) or _LATIN_NAME.match(name):
                 return Accepted(name.strip())
             return Rejected("invalid.name")
+        case "secret":
+            if not step.min_len <= len(text) <= step.max_len:
+                return Rejected("invalid.secret", {"min": step.min_len, "max": step.max_len})
+            return Accepted(text)
         case "yesno":
             if is_word("no", text) or (turn.intent == "deny" and turn.confidence >= 0.6):
                 return Accepted(False)

@@ -23,6 +23,7 @@ from bot.evidence import sniff_image
 from bot.knowledge.service import KnowledgeService, load_knowledge_base
 from bot.photos import strip_metadata
 from bot.rulebook import KnowledgeRuleBook
+from bot.staff.passwords import hash_report_password
 from bot.understanding import NluNormalizer
 from dialogues.engine import Engine
 from dialogues.knowledge_port import Certificate, KnowledgePort
@@ -161,6 +162,7 @@ class EngineChat:
             lookup=OwnCases(office, reader),
             knowledge=self.knowledge,
             rules=KnowledgeRuleBook(),
+            hash_secret=hash_report_password,
         )
         decision = await _engine().decide(known.state if known else {}, turn, ports)
         conversation = office.open(self.channel, self.sender, lang, now)
