@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from dialogues.knowledge_port import KnowledgePort
+    from dialogues.reading import PhotoChecks
 
 
 @dataclass(frozen=True)
@@ -124,3 +125,5 @@ class Ports:
     rules: RuleBook | None = None
     # One-way hash for a secret the user sets (a report password): the form keeps only this.
     hash_secret: Callable[[str], str] | None = None
+    # Photos are read (``ReadPhoto``) and their readings checked only where this is given.
+    photos: PhotoChecks | None = None
