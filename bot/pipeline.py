@@ -274,9 +274,6 @@ class Pipeline:
         )
         receipts = [self.actions.apply(session, filer, a) for a in decision.actions]
         state, replies = decision.settle(receipts)
-        if state.secret_turn:
-            # A report password: only its hash is kept, so its text stays out of the record.
-            message = replace(message, text=WITHHELD, payload=None)
         record = self._record(message, conversation_id, snapshot, state, replies, now)
         conversations.write_turn(session, record)
         return Handled(replies, False, conversation_id)
@@ -291,6 +288,9 @@ class Pipeline:
         now: datetime,
     ) -> TurnRecord:
         """What the turn writes once decided and its actions applied."""
+        if state.secret_turn:
+            # A report password: only its hash is kept, so its text stays out of the record.
+            message = replace(message, text=WITHHELD, payload=None)
         stored = [r.as_dict() for r in replies]
         deliveries: tuple[outbox.Queued, ...] = ()
         if not message.inline and message.channel != "rest":
