@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from bot import cases, conversations, handover, outbox, status
 from bot.backoffice import Handoff
+from bot.business.identity import Sellers
 from bot.cases import Filer
 from bot.channels import ChannelStore
 from bot.conversations import Conflict, ConversationStore, Snapshot
@@ -45,6 +46,7 @@ from dialogues.actions import (
     RequestHandover,
     SubmitCase,
 )
+from dialogues.credit_port import CreditChecks
 from dialogues.engine import Engine
 from dialogues.knowledge_port import KnowledgePort
 from dialogues.model import EvidenceRef, Reply, Turn
@@ -78,14 +80,17 @@ def _short(message_id: str) -> str:
 class Actions:
     """Applies a decision's actions inside the turn's transaction; each returns its receipt."""
 
-    def __init__(self, claims: Claims, handoff: Handoff) -> None:
+    def __init__(self, claims: Claims, handoff: Handoff, sellers: Sellers | None = None) -> None:
         self.claims = claims
         self.handoff = handoff
+        self.sellers = sellers
 
     def apply(self, session: Session, filer: Filer, action: Action) -> Any:
         match action:
             case SubmitCase():
-                return cases.submit(session, filer, action, handoff=self.handoff)
+                return cases.submit(
+                    session, filer, action, handoff=self.handoff, sellers=self.sellers
+                )
             case RequestHandover():
                 return handover.request(session, filer, action)
             case CancelHandover():
@@ -111,6 +116,8 @@ class Pipeline:
         knowledge: KnowledgePort | None = None,
         rules: RuleBook | None = None,
         claims: ClaimPolicy | None = None,
+        sellers: Sellers | None = None,
+        credit: CreditChecks | None = None,
     ) -> None:
         self.sessions = sessions
         self.store = ConversationStore(sessions)
@@ -123,7 +130,10 @@ class Pipeline:
         # The CCC registry and knowledge base; advice answers say "don't know" without it.
         self.knowledge = knowledge
         self.rules: RuleBook = rules or KnowledgeRuleBook()
-        self.actions = Actions(Claims(claims), handoff)
+        # The credit lists of businesses; the check says "not here" without it.
+        self.credit = credit
+        # Identifies and routes the seller of each filed case (bot/business).
+        self.actions = Actions(Claims(claims), handoff, sellers)
 
     async def aclose(self) -> None:
         await self.store.aclose()
@@ -187,6 +197,7 @@ class Pipeline:
             lookup=CaseReads(self.store.read, who),
             knowledge=self.knowledge,
             rules=self.rules,
+            credit=self.credit,
         )
 
     def _apply(

@@ -6,7 +6,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from dialogues import advice, handover, status
+from dialogues import advice, credit, handover, status
 from dialogues.actions import AttachEvidence, Decision, Pending, RequestHandover
 from dialogues.flows import FlowSpec, MenuItem, all_flows, is_word, mentions, menu_items
 from dialogues.form import Form
@@ -53,7 +53,11 @@ def default_answers() -> dict[str, Answer]:
     }
 
 
-FOLLOW_UPS: dict[str, FollowUp] = {"claim": status.claim, "ccc_number": advice.ccc_number}
+FOLLOW_UPS: dict[str, FollowUp] = {
+    "claim": status.claim,
+    "ccc_number": advice.ccc_number,
+    "business_id": credit.business_id,
+}
 
 
 class Engine:
@@ -202,6 +206,8 @@ class Engine:
         item = self._menu_choice(text)
         if item is not None:
             return await self._start(item.flow, state, turn, ports)
+        if turn.intent not in {"complain", "report"} and credit.wants_check(text):
+            return await credit.check_business(turn, ports) + self.menu(turn.lang)
         started = self._flow_for(turn, text)
         if started is not None:
             return await self._start(started, state, turn, ports)

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
+    from dialogues.credit_port import CreditChecks
     from dialogues.knowledge_port import KnowledgePort
 
 
@@ -116,3 +117,4 @@ class Ports:
     lookup: CaseLookup | None = None
     knowledge: KnowledgePort | None = None
     rules: RuleBook | None = None
+    credit: CreditChecks | None = None
