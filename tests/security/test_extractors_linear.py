@@ -52,6 +52,7 @@ INVENTORY = frozenset(
         "bot.business.identity._ADDRESS_LABEL",
         "bot.business.offices.KEY",
         "bot.business.offices.PREFIX",
+        "bot.console.pages.OFFICE",
         "bot.knowledge.base._WORD",
         "bot.reports._NOISE",
         "bot.reports._URL",
