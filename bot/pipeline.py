@@ -31,8 +31,11 @@ from bot.backoffice import Handoff
 from bot.business.identity import Sellers
 from bot.cases import Filer
 from bot.channels import ChannelStore
-from bot.conversations import Conflict, ConversationStore, Snapshot
+from bot.conversations import Conflict, ConversationStore, Snapshot, TurnRecord
+from bot.knowledge.service import KnowledgeService
 from bot.messages import InboundMessage
+from bot.photochecks import RegistryPhotoChecks
+from bot.photowork import PhotoDesk, job_of, store_reading
 from bot.rulebook import KnowledgeRuleBook
 from bot.senders import SenderIds
 from bot.status import CaseReads, ClaimPolicy, Claims
@@ -43,6 +46,7 @@ from dialogues.actions import (
     CancelHandover,
     ClaimCase,
     Decision,
+    ReadPhoto,
     RequestHandover,
     SubmitCase,
 )
@@ -51,6 +55,8 @@ from dialogues.engine import Engine
 from dialogues.knowledge_port import KnowledgePort
 from dialogues.model import EvidenceRef, Reply, Turn
 from dialogues.ports import Normalizer, Ports, RuleBook
+from dialogues.reading import PhotoReading
+from dialogues.state import ConversationState
 from dialogues.texts import language_of
 
 log = logging.getLogger(__name__)
@@ -80,9 +86,16 @@ def _short(message_id: str) -> str:
 class Actions:
     """Applies a decision's actions inside the turn's transaction; each returns its receipt."""
 
-    def __init__(self, claims: Claims, handoff: Handoff, sellers: Sellers | None = None) -> None:
+    def __init__(
+        self,
+        claims: Claims,
+        handoff: Handoff,
+        photos: PhotoDesk | None = None,
+        sellers: Sellers | None = None,
+    ) -> None:
         self.claims = claims
         self.handoff = handoff
+        self.photos = photos
         self.sellers = sellers
 
     def apply(self, session: Session, filer: Filer, action: Action) -> Any:
@@ -99,6 +112,11 @@ class Actions:
                 return self.claims.claim(session, filer, action)
             case AttachEvidence():
                 return status.attach(session, filer, action)
+            case ReadPhoto():
+                if self.photos is None:
+                    return False
+                job = job_of(action, filer.channel, filer.sender_id, filer.locale)
+                return self.photos.apply(session, job)
         raise TypeError(f"no applier for {action!r}")
 
 
@@ -116,6 +134,7 @@ class Pipeline:
         knowledge: KnowledgePort | None = None,
         rules: RuleBook | None = None,
         claims: ClaimPolicy | None = None,
+        photos: PhotoDesk | None = None,
         sellers: Sellers | None = None,
         credit: CreditChecks | None = None,
     ) -> None:
@@ -130,15 +149,22 @@ class Pipeline:
         # The CCC registry and knowledge base; advice answers say "don't know" without it.
         self.knowledge = knowledge
         self.rules: RuleBook = rules or KnowledgeRuleBook()
+        # Identifies and routes the seller of each filed case (bot/business).
+        self.actions = Actions(Claims(claims), handoff, photos, sellers)
+        # Photos are read in the background and their readings answered as turns of their own.
+        self.photos = photos
+        self.photo_checks = (
+            RegistryPhotoChecks(knowledge) if isinstance(knowledge, KnowledgeService) else None
+        )
         # The credit lists of businesses; the check says "not here" without it.
         self.credit = credit
-        # Identifies and routes the seller of each filed case (bot/business).
-        self.actions = Actions(Claims(claims), handoff, sellers)
 
     async def aclose(self) -> None:
         await self.store.aclose()
 
     async def handle(self, message: InboundMessage) -> Handled:
+        if self.photos is not None and self.photos.deliver is None:
+            self.photos.serve(self._reading)
         now = message.received_at or self.clock()
         # Understanding is a pure function of the text: done once, before any reading.
         parse = None
@@ -146,7 +172,7 @@ class Pipeline:
             parse = await self.understanding.parse(message.text, now)
         evidence: EvidenceRef | None = None
         for _ in range(MAX_DECISIONS):
-            snapshot = await self.store.read(partial(conversations.load, message=message))
+            snapshot = await self.store.snapshot(message)
             if snapshot.answer is not None and snapshot.id is not None:
                 replies = [Reply.from_dict(r) for r in snapshot.answer]
                 return Handled(replies, True, snapshot.id)
@@ -172,6 +198,13 @@ class Pipeline:
                 isinstance(a, SubmitCase) for a in decision.actions
             )
             try:
+                if decision is not None and not decision.actions and snapshot.id is not None:
+                    # Nothing to apply but the turn itself: the repository writes it in
+                    # one statement where the database allows (PostgreSQL).
+                    state, replies = decision.settle([])
+                    record = self._record(message, snapshot.id, snapshot, state, replies, now)
+                    await self.store.commit(record)
+                    return Handled(replies, False, snapshot.id)
                 return await self.store.write(
                     partial(
                         self._apply,
@@ -197,8 +230,25 @@ class Pipeline:
             lookup=CaseReads(self.store.read, who),
             knowledge=self.knowledge,
             rules=self.rules,
+            photos=self.photo_checks if self.photos is not None else None,
             credit=self.credit,
         )
+
+    async def _reading(self, job: Any, reading: PhotoReading) -> Handled:
+        """A photo's reading: kept on its evidence row, then answered as a turn of its own,
+        through the outbox or (web chat) the transcript the page polls."""
+        now = self.clock()
+        await self.store.write(partial(store_reading, reading=reading, now=now))
+        message = InboundMessage(
+            channel=job.channel,
+            channel_message_id=f"read:{job.evidence_id}",
+            sender_id=job.sender_id,
+            kind="reading",
+            received_at=now,
+            reading=reading,
+            inline=False,
+        )
+        return await self.handle(message)
 
     def _apply(
         self,
@@ -237,21 +287,26 @@ class Pipeline:
         )
         receipts = [self.actions.apply(session, filer, a) for a in decision.actions]
         state, replies = decision.settle(receipts)
+        record = self._record(message, conversation_id, snapshot, state, replies, now)
+        conversations.write_turn(session, record)
+        return Handled(replies, False, conversation_id)
+
+    @staticmethod
+    def _record(
+        message: InboundMessage,
+        conversation_id: int,
+        snapshot: Snapshot,
+        state: ConversationState,
+        replies: list[Reply],
+        now: datetime,
+    ) -> TurnRecord:
+        """What the turn writes once decided and its actions applied."""
         stored = [r.as_dict() for r in replies]
-        conversations.record(session, message, conversation_id, content, stored, now)
-        conversations.advance(
-            session,
-            conversation_id,
-            revision=snapshot.revision,
-            state=state.dump(),
-            address=message.address,
-            now=now,
-        )
-        if not message.inline:
+        deliveries: tuple[outbox.Queued, ...] = ()
+        if not message.inline and message.channel != "rest":
             mid = _short(message.channel_message_id)
-            for index, reply in enumerate(stored):
-                outbox.enqueue(
-                    session,
+            deliveries = tuple(
+                outbox.Queued(
                     topic=f"reply:{message.channel}",
                     key=f"reply:{message.channel}:{conversation_id}:{mid}:{index}",
                     # The stored sender id: the deliverer opens the conversation's address.
@@ -259,7 +314,20 @@ class Pipeline:
                     due=now,
                     lane=outbox.lane_of(message.channel, snapshot.sender_id),
                 )
-        return Handled(replies, False, conversation_id)
+                for index, reply in enumerate(stored)
+            )
+        return TurnRecord(
+            message=message,
+            conversation_id=conversation_id,
+            content=Pipeline._content(message),
+            replies=stored,
+            revision=snapshot.revision,
+            state=state.dump(),
+            now=now,
+            deliveries=deliveries,
+            # A reading's answer is told apart on the transcript: the web page fetches it there.
+            authors=("reader", "bot:photo") if message.kind == "reading" else ("user", "bot"),
+        )
 
     @staticmethod
     def _lang(message: InboundMessage, snapshot: Snapshot) -> str:
@@ -271,6 +339,8 @@ class Pipeline:
         content: dict[str, Any] = {"text": message.text}
         if message.payload:
             content["payload"] = message.payload
+        if message.reading is not None:
+            content["reading"] = message.reading.evidence_id
         if message.file is not None:
             content["file"] = {
                 "sha256": message.file.sha256,
@@ -294,4 +364,5 @@ class Pipeline:
             parse=parse,
             evidence=evidence,
             payload=message.payload,
+            reading=message.reading,
         )

@@ -17,6 +17,7 @@ from bot.cli import (
     serve,
     staff,
     telegram,
+    typical,
     wechat,
 )
 from bot.crypto import KeyConfigurationError
@@ -27,6 +28,7 @@ app = typer.Typer(
 app.command("serve")(serve.serve)
 app.add_typer(db.app, name="db")
 cases.app.command("export")(export.export_cmd)
+cases.app.add_typer(typical.app, name="typical")
 app.add_typer(cases.app, name="cases")
 app.add_typer(staff.app, name="staff")
 app.add_typer(keys.app, name="keys")

@@ -1,8 +1,8 @@
 """The seller as a business: credit listings, a case's respondent, region and office, and the
 office a staff member works for
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0017
+Revises: 0016
 """
 
 from collections.abc import Sequence
@@ -12,8 +12,8 @@ from alembic import op
 
 import bot.db.base
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
