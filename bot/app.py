@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import importlib
 import logging
@@ -28,7 +29,7 @@ from bot.extensions import Extension
 from bot.housekeeping import housekeeping_loop
 from bot.knowledge.service import KnowledgeService, load_knowledge_base
 from bot.outbox import OutboxDispatcher
-from bot.photowork import PhotoDesk, PhotoReader
+from bot.photowork import PhotoDesk, PhotoReader, recognise_with_threads
 from bot.pipeline import Pipeline
 from bot.senders import SenderIds
 from bot.settings import Settings
@@ -81,6 +82,7 @@ async def _local_reader(settings: Settings, stack: AsyncExitStack) -> PhotoReade
         workers=1,
         queue=settings.chat.photo_read_limit,
         timeout=settings.chat.photo_read_seconds,
+        recognise=functools.partial(recognise_with_threads, settings.chat.photo_threads),
     )
     stack.push_async_callback(pool.close)
     return cast(PhotoReader, pool)

@@ -45,6 +45,16 @@ def outcome_of(exc: BaseException) -> str:
     return {"Busy": "busy", "ReadTimeout": "timeout"}.get(name, "failed")
 
 
+def recognise_with_threads(threads: int, image: bytes) -> Any:
+    """Recognition in a pool worker with ``WEIQUAN_PHOTO_THREADS`` as the settings read it
+    (the pool pickles this with its argument; the models load on the worker's first photo)."""
+    from bot.photocheck import worker
+
+    if threads > 0:
+        worker.THREADS = threads
+    return worker.recognise(image)
+
+
 def to_dialogue(evidence_id: int, reading: Any) -> PhotoReading:
     """A ``bot.photocheck.Reading`` as the dialogue sees it."""
     kind = str(getattr(reading.kind, "value", reading.kind))

@@ -24,6 +24,7 @@ from bot.photocheck.types import Reading
 log = logging.getLogger(__name__)
 
 Recognise = Callable[[bytes], Reading]
+Prepare = Callable[[], None]
 
 
 def _default_recognise(image: bytes) -> Reading:
@@ -32,13 +33,28 @@ def _default_recognise(image: bytes) -> Reading:
     return recognise(image)
 
 
-def _serve(conn: Connection, recognise: Recognise) -> None:
-    """The worker's loop: one photo in, one ("ok" | "unreadable" | "error", value) out."""
+def _default_prepare() -> None:
+    from bot.photocheck.worker import prepare
+
+    prepare()
+
+
+def _serve(conn: Connection, recognise: Recognise, prepare: Prepare | None) -> None:
+    """The worker: load what it needs, say ("ready", None), then one photo in, one
+    ("ok" | "unreadable" | "error", value) out, until the app goes away."""
+    try:
+        if prepare is not None:
+            prepare()
+        conn.send(("ready", None))
+    except Exception as exc:
+        log.exception("photo worker could not start")
+        conn.send(("error", repr(exc)))
+        return
     while True:
         try:
             data = conn.recv_bytes()
         except (EOFError, OSError):
-            return  # the app went away
+            return
         try:
             conn.send(("ok", recognise(data)))
         except Unreadable as exc:
@@ -48,52 +64,75 @@ def _serve(conn: Connection, recognise: Recognise) -> None:
             conn.send(("error", repr(exc)))
 
 
+async def _receive(conn: Connection) -> Any:
+    """The worker's next message, waited for by the event loop (no thread blocks on it)."""
+    loop = asyncio.get_running_loop()
+    reply: asyncio.Future[Any] = loop.create_future()
+    fd = conn.fileno()
+
+    def readable() -> None:
+        loop.remove_reader(fd)
+        if not reply.done():
+            try:
+                reply.set_result(conn.recv())
+            except (EOFError, OSError) as exc:
+                reply.set_exception(exc)
+
+    loop.add_reader(fd, readable)
+    try:
+        return await reply
+    finally:
+        loop.remove_reader(fd)
+
+
 class _Worker:
     """One process and its pipe; started on first use, killed on timeout."""
 
-    def __init__(self, recognise: Recognise) -> None:
+    def __init__(self, recognise: Recognise, prepare: Prepare | None) -> None:
         self._recognise = recognise
+        self._prepare = prepare
         self._proc: SpawnProcess | None = None
         self._conn: Connection | None = None
 
-    def _start(self) -> Connection:
+    async def _start(self, limit: float) -> Connection:
         ctx = multiprocessing.get_context("spawn")  # never fork a process running an event loop
         parent, child = ctx.Pipe(duplex=True)
         proc = ctx.Process(
-            target=_serve, args=(child, self._recognise), name="weiquan-photo", daemon=True
+            target=_serve,
+            args=(child, self._recognise, self._prepare),
+            name="weiquan-photo",
+            daemon=True,
         )
         proc.start()
         child.close()
         self._proc, self._conn = proc, parent
+        try:
+            async with asyncio.timeout(limit):
+                status, value = await _receive(parent)
+        except TimeoutError:
+            self.kill()
+            raise ReadTimeout(limit) from None
+        except BaseException:
+            self.kill()
+            raise
+        if status != "ready":
+            self.kill()
+            raise PhotoError(value)
         return parent
 
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None and self._proc.is_alive() else None
 
-    async def run(self, image: bytes, limit: float) -> Reading:
+    async def run(self, image: bytes, limit: float, startup: float) -> Reading:
         conn = self._conn
         if conn is None or self._proc is None or not self._proc.is_alive():
-            conn = self._start()
-        loop = asyncio.get_running_loop()
-        reply: asyncio.Future[Any] = loop.create_future()
-        fd = conn.fileno()
-
-        def readable() -> None:
-            loop.remove_reader(fd)
-            if reply.done():
-                return
-            try:
-                reply.set_result(conn.recv())
-            except (EOFError, OSError) as exc:
-                reply.set_exception(exc)
-
-        loop.add_reader(fd, readable)
+            conn = await self._start(startup)
         try:
             async with asyncio.timeout(limit):
-                # A freshly spawned worker reads only once it has imported: don't block the loop.
+                # A large photo fills the pipe until the worker reads it: not on the loop.
                 await asyncio.to_thread(conn.send_bytes, image)
-                status, value = await reply
+                status, value = await _receive(conn)
         except TimeoutError:
             self.kill()
             raise ReadTimeout(limit) from None
@@ -103,8 +142,6 @@ class _Worker:
         except BaseException:
             self.kill()  # cancelled mid-photo: its late answer must not reach the next photo
             raise
-        finally:
-            loop.remove_reader(fd)
         if status == "ok":
             return value
         if status == "unreadable":
@@ -124,7 +161,9 @@ class _Worker:
 class OcrPool:
     """At most ``workers`` photos read at once, ``queue`` more waiting, ``timeout`` s each.
 
-    ``recognise`` runs in the worker; it must be a module-level function (it is pickled).
+    A worker starts with the first photo it gets and loads the models before it says it is
+    ready; that start has its own limit, ``startup`` s, and does not count against the photo's.
+    ``recognise`` and ``prepare`` run in the worker: module-level functions (they are pickled).
     """
 
     def __init__(
@@ -133,13 +172,16 @@ class OcrPool:
         workers: int = 1,
         queue: int = 4,
         timeout: float = 30.0,
+        startup: float = 120.0,
         recognise: Recognise = _default_recognise,
+        prepare: Prepare | None = _default_prepare,
     ) -> None:
-        if workers < 1 or queue < 0 or timeout <= 0:
-            raise ValueError("workers >= 1, queue >= 0 and timeout > 0")
+        if workers < 1 or queue < 0 or timeout <= 0 or startup <= 0:
+            raise ValueError("workers >= 1, queue >= 0, timeout > 0 and startup > 0")
         self.timeout = timeout
+        self.startup = startup
         self.queue_limit = queue
-        self._workers = [_Worker(recognise) for _ in range(workers)]
+        self._workers = [_Worker(recognise, prepare) for _ in range(workers)]
         self._free: asyncio.Queue[_Worker] | None = None
         self._waiting = 0
 
@@ -165,7 +207,7 @@ class OcrPool:
         finally:
             self._waiting -= 1
         try:
-            return await worker.run(image, self.timeout)
+            return await worker.run(image, self.timeout, self.startup)
         finally:
             free.put_nowait(worker)
 

@@ -43,6 +43,13 @@ def engine() -> Any:
         return _engine
 
 
+def prepare() -> None:
+    """Load the models and the barcode reader now (a worker does this before its first photo)."""
+    import zxingcpp  # noqa: F401
+
+    engine()
+
+
 def decode(data: bytes) -> Image.Image:
     """An RGB picture the right way up, no larger than MAX_SIDE; Unreadable otherwise."""
     try:

@@ -9,11 +9,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, text
 
 from bot.app import create_app
 from bot.db.models import Evidence
+from bot.photocheck.errors import Unreadable
+from bot.photowork import recognise_with_threads
 from bot.settings import Settings
 from bot.staff.extension import BackofficeExtension
 from tests.bot.backoffice_helpers import office_settings
@@ -105,3 +108,14 @@ async def test_a_full_reader_answers_busy_and_chat_still_answers(
             await settle(app)
             pushed = (await client.get("/webhooks/rest/pushes?sender=web-2")).json()
         assert "没有识别出文字" in pushed[0]["text"]
+
+
+def test_the_thread_setting_reaches_the_worker_before_its_models_load(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.photocheck import worker
+
+    monkeypatch.setattr(worker, "THREADS", 0)
+    with pytest.raises(Unreadable):
+        recognise_with_threads(2, b"not a picture")
+    assert worker.THREADS == 2  # what engine() gives onnxruntime on the first photo

@@ -51,6 +51,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "WEIQUAN_PHOTO_READER": ("local", "chat.photo_reader"),
     "WEIQUAN_PHOTO_READ_LIMIT": ("3", "chat.photo_read_limit"),
     "WEIQUAN_PHOTO_READ_SECONDS": ("7.5", "chat.photo_read_seconds"),
+    "WEIQUAN_PHOTO_THREADS": ("2", "chat.photo_threads"),
     "WEIQUAN_CLAIM_CASE_FAILURES": ("3", "chat.claim_case_failures"),
     "WEIQUAN_CLAIM_CASE_WINDOW_HOURS": ("12.0", "chat.claim_case_window_hours"),
     "WEIQUAN_CLAIM_ADDRESS_FAILURES": ("4", "chat.claim_address_failures"),

@@ -22,3 +22,11 @@ def picky(image: bytes) -> Reading:
     if image == b"bug":
         raise RuntimeError("a bug")
     return build_reading([OcrLine(f"pid {os.getpid()}", 1.0)])
+
+
+def slow_start() -> None:
+    time.sleep(2.0)
+
+
+def broken_start() -> None:
+    raise RuntimeError("models missing")

@@ -23,7 +23,7 @@ def pid_of(reading: object) -> str:
 
 
 async def test_full_queue_answers_busy_at_once_and_the_queued_photo_is_read() -> None:
-    pool = OcrPool(workers=1, queue=1, timeout=30, recognise=pool_helpers.slow)
+    pool = OcrPool(workers=1, queue=1, timeout=30, recognise=pool_helpers.slow, prepare=None)
     try:
         reading = asyncio.create_task(pool.read(b"1.5"))
         queued = asyncio.create_task(pool.read(b"0"))
@@ -39,7 +39,7 @@ async def test_full_queue_answers_busy_at_once_and_the_queued_photo_is_read() ->
 
 
 async def test_stuck_photo_times_out_and_the_next_photo_gets_a_fresh_worker() -> None:
-    pool = OcrPool(workers=1, queue=2, timeout=1.5, recognise=pool_helpers.slow)
+    pool = OcrPool(workers=1, queue=2, timeout=1.5, recognise=pool_helpers.slow, prepare=None)
     try:
         first = pid_of(await pool.read(b"0"))
         with pytest.raises(ReadTimeout):
@@ -50,8 +50,26 @@ async def test_stuck_photo_times_out_and_the_next_photo_gets_a_fresh_worker() ->
         await pool.close()
 
 
+async def test_worker_start_has_its_own_limit_apart_from_the_photos() -> None:
+    pool = OcrPool(workers=1, queue=2, timeout=1.0, startup=60, recognise=pool_helpers.slow,
+                   prepare=pool_helpers.slow_start)  # fmt: skip
+    try:
+        assert pid_of(await pool.read(b"0"))  # 2 s to start, not held against the 1 s photo
+    finally:
+        await pool.close()
+    stuck = OcrPool(workers=1, timeout=30, startup=0.5, recognise=pool_helpers.slow,
+                    prepare=pool_helpers.slow_start)  # fmt: skip
+    with pytest.raises(ReadTimeout):
+        await stuck.read(b"0")
+    await stuck.close()
+    broken = OcrPool(workers=1, recognise=pool_helpers.slow, prepare=pool_helpers.broken_start)
+    with pytest.raises(PhotoError, match="models missing"):
+        await broken.read(b"0")
+    await broken.close()
+
+
 async def test_event_loop_keeps_answering_while_photos_are_read() -> None:
-    pool = OcrPool(workers=1, queue=4, timeout=30, recognise=pool_helpers.slow)
+    pool = OcrPool(workers=1, queue=4, timeout=30, recognise=pool_helpers.slow, prepare=None)
     try:
         photos = asyncio.gather(*(pool.read(b"0.5") for _ in range(3)))
         ticks = 0
@@ -65,7 +83,7 @@ async def test_event_loop_keeps_answering_while_photos_are_read() -> None:
 
 
 async def test_unreadable_and_failing_photos_keep_the_worker() -> None:
-    pool = OcrPool(workers=1, queue=2, timeout=30, recognise=pool_helpers.picky)
+    pool = OcrPool(workers=1, queue=2, timeout=30, recognise=pool_helpers.picky, prepare=None)
     try:
         first = pid_of(await pool.read(b"ok"))
         with pytest.raises(Unreadable):
@@ -78,7 +96,7 @@ async def test_unreadable_and_failing_photos_keep_the_worker() -> None:
 
 
 async def test_cancelled_read_does_not_hand_its_late_answer_to_the_next_photo() -> None:
-    pool = OcrPool(workers=1, queue=2, timeout=30, recognise=pool_helpers.slow)
+    pool = OcrPool(workers=1, queue=2, timeout=30, recognise=pool_helpers.slow, prepare=None)
     try:
         await pool.read(b"0")
         task = asyncio.create_task(pool.read(b"1"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -185,3 +186,27 @@ async def test_other_links_are_shown_not_followed(registry: EmbeddedRegistry) ->
     verdict = await check(reading, registry, today=lambda: ON)
     assert verdict.urls == ("https://shop.example/x",)
     assert HOLDER not in {f.name for f in reading.fields}
+
+
+async def test_imported_certificate_with_a_long_model_range(db_url: str, tmp_path: Path) -> None:
+    """`weiquan ccc import` keeps holder, manufacturer and every model of the range, so a
+    label showing the 57th model on the certificate is recognised as covered."""
+    models = "、".join(f"PB-{n}00S" for n in range(10, 90))  # 80 models, 639 characters
+    csv_file = tmp_path / "export.csv"
+    csv_file.write_text(
+        "cert_no,holder,manufacturer,product,model,category_code,status,issued_on,expires_on\n"
+        f"2024010914777777,深圳市安新电子有限公司,东莞市安新制造有限公司,移动电源,{models},"
+        "0914,有效,2024-03-01,2029-02-28\n",
+        encoding="utf-8",
+    )
+    engine = make_engine(db_url)
+    try:
+        report = await importer.import_file(engine, csv_file, current_year=2026)
+        assert report.imported == 1 and not report.errors
+        reading = label("移动电源", "型号：PB-6600S", "证书编号：2024010914777777",
+                        "制造商：东莞市安新制造有限公司")  # fmt: skip
+        verdict = await check(reading, EmbeddedRegistry(engine), today=lambda: ON)
+        assert verdict.outcome is Outcome.LOOKS_OK
+        assert verdict.comparisons[0].registered == models
+    finally:
+        await engine.dispose()
