@@ -30,6 +30,7 @@ from bot.backoffice import Handoff
 from bot.cases import Filer
 from bot.channels import ChannelStore
 from bot.conversations import Conflict, ConversationStore, Snapshot, TurnRecord
+from bot.knowledge.service import KnowledgeService
 from bot.messages import InboundMessage
 from bot.photochecks import RegistryPhotoChecks
 from bot.photowork import PhotoDesk, job_of, store_reading
@@ -130,7 +131,9 @@ class Pipeline:
         self.actions = Actions(Claims(claims), handoff, photos)
         # Photos are read in the background and their readings answered as turns of their own.
         self.photos = photos
-        self.photo_checks = RegistryPhotoChecks(knowledge) if knowledge is not None else None
+        self.photo_checks = (
+            RegistryPhotoChecks(knowledge) if isinstance(knowledge, KnowledgeService) else None
+        )
 
     async def aclose(self) -> None:
         await self.store.aclose()
