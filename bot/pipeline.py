@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,13 +73,6 @@ class Handled:
 
 class TurnContention(RuntimeError):
     """The conversation kept moving on while this message was decided; the sender may retry."""
-
-
-def _short(message_id: str) -> str:
-    """A message id short enough for an outbox key (128 characters with the rest)."""
-    if len(message_id) <= 64:
-        return message_id
-    return hashlib.sha256(message_id.encode()).hexdigest()[:40]
 
 
 class Actions:
@@ -304,11 +296,11 @@ class Pipeline:
         stored = [r.as_dict() for r in replies]
         deliveries: tuple[outbox.Queued, ...] = ()
         if not message.inline and message.channel != "rest":
-            mid = _short(message.channel_message_id)
+            source = f"msg.{message.channel_message_id}"
             deliveries = tuple(
                 outbox.Queued(
                     topic=f"reply:{message.channel}",
-                    key=f"reply:{message.channel}:{conversation_id}:{mid}:{index}",
+                    key=outbox.Key(snapshot.sender_id, source, index),
                     # The stored sender id: the deliverer opens the conversation's address.
                     payload={"recipient_id": snapshot.sender_id, **reply},
                     due=now,
