@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
+    from dialogues.credit_port import CreditChecks
     from dialogues.knowledge_port import KnowledgePort
     from dialogues.reading import PhotoChecks
 
@@ -127,3 +128,4 @@ class Ports:
     hash_secret: Callable[[str], str] | None = None
     # Photos are read (``ReadPhoto``) and their readings checked only where this is given.
     photos: PhotoChecks | None = None
+    credit: CreditChecks | None = None
