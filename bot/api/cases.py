@@ -150,7 +150,7 @@ async def verify_report_password(
     case_no: CaseNo, body: ReportPasswordIn, staff: Supervisor, runtime: Runtime, session: Session
 ) -> dict[str, Any]:
     """An anonymous reporter claims a reward: does the password they give match? (audited)"""
-    case = await load(session, case_no)
+    case = await load(session, case_no, staff)
     if not report_password.has_password(case):
         raise ApiError(409, "no_report_password", "This report has no report password.")
     matches = await report_password.check(

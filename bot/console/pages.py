@@ -184,7 +184,8 @@ async def case_report_password(
     cs.check_csrf(user, csrf)
     async with runtime.sessions() as session, session.begin():
         case = await get_case(session, case_no)
-        if case is None or not report_password.has_password(case):
+        visible = case is not None and views.may_see(user.staff, case)
+        if case is None or not visible or not report_password.has_password(case):
             return render(
                 request, "error.html", user, status=404, message=f"案件 {case_no} 没有举报密码"
             )
