@@ -145,14 +145,14 @@ def detect_language(text: str) -> str | None:
     return None
 
 
-_ZH_FUNCTION = re.compile(r"[我你的了是吗不要在有这那么呢吧]")
+_ZH_FUNCTION = frozenset("我你的了是吗不要在有这那么呢吧")
 
 
 def is_narrative_language(text: str) -> bool:
     """Whether a text is a sentence rather than a short answer (a name, a brand, an
     address): only sentences switch the language of a conversation under way."""
     sample = text[:500]
-    if len(_HAN.findall(sample)) >= 6 and _ZH_FUNCTION.search(sample):
+    if len(_HAN.findall(sample)) >= 6 and not _ZH_FUNCTION.isdisjoint(sample):
         return True
     words = [w.lower() for w in _LATIN_WORD.findall(sample)]
     return len(words) >= 3 and sum(w in _ENGLISH_WORDS for w in words) >= 1
