@@ -13,7 +13,7 @@ PY310 ?= $(shell \
 		ls -d "$$(pyenv root)"/versions/3.10.*/bin/python3.10 | sort -V | tail -1; \
 	elif command -v python3.10 >/dev/null 2>&1; then command -v python3.10; fi)
 
-.PHONY: help run test test-fast fuzz lint fmt venv rasa-venv browser lb db-upgrade bench clean
+.PHONY: help run test test-fast fuzz lint fmt venv rasa-venv browser lb fonts db-upgrade bench clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -58,6 +58,12 @@ lb: ## install Debian's nginx and haproxy for the load-balancer tests (needs roo
 	echo "installing Debian's nginx and haproxy for the load-balancer tests"; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends nginx haproxy >/dev/null
 
+fonts: ## install Debian's Noto CJK fonts for the labelled photo set (needs root or sudo)
+	@if [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ]; then exit 0; fi; \
+	SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	echo "installing Debian's fonts-noto-cjk for the labelled photo set"; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends fonts-noto-cjk >/dev/null
+
 db-upgrade: venv ## apply database migrations
 	$(VENV)/bin/weiquan db upgrade
 
@@ -66,7 +72,7 @@ run: venv rasa-venv ## set up and start the service on http://127.0.0.1:8000
 	$(VENV)/bin/weiquan ccc seed
 	$(VENV)/bin/weiquan serve
 
-test: venv rasa-venv browser lb ## set up and run the whole test suite
+test: venv rasa-venv browser lb fonts ## set up and run the whole test suite
 	$(PY) -m pytest
 
 # Processes `make test-fast` spreads the tests over (pytest-xdist): one per core by default.

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
+import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
+from typing import cast
 
 import httpx
 from fastapi import Depends, FastAPI
@@ -26,6 +29,7 @@ from bot.extensions import Extension
 from bot.housekeeping import housekeeping_loop
 from bot.knowledge.service import KnowledgeService, load_knowledge_base
 from bot.outbox import OutboxDispatcher
+from bot.photowork import PhotoDesk, PhotoReader, recognise_with_threads
 from bot.pipeline import Pipeline
 from bot.senders import SenderIds
 from bot.settings import Settings
@@ -69,6 +73,21 @@ def build_registry(
     return embedded, engine
 
 
+async def _local_reader(settings: Settings, stack: AsyncExitStack) -> PhotoReader | None:
+    """The OCR worker pool (bot/photocheck), when photo reading is on; loaded lazily."""
+    if settings.chat.photo_reader != "local":
+        return None
+    pool_module = importlib.import_module("bot.photocheck.pool")
+    pool = pool_module.OcrPool(
+        workers=1,
+        queue=settings.chat.photo_read_limit,
+        timeout=settings.chat.photo_read_seconds,
+        recognise=functools.partial(recognise_with_threads, settings.chat.photo_threads),
+    )
+    stack.push_async_callback(pool.close)
+    return cast(PhotoReader, pool)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -76,6 +95,7 @@ def create_app(
     extensions: list[Extension] | None = None,
     run_outbox: bool = True,
     freeze_heap: bool = False,
+    photo_reader: PhotoReader | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
     extensions = list(extensions or [])
@@ -107,6 +127,15 @@ def create_app(
             understanding = await stack.enter_async_context(
                 open_nlu(settings.nlu, nlu_http, log_file=settings.data_dir / "log" / "rasa.log")
             )
+            evidence = EvidenceStore(settings.evidence_dir, keyring)
+            reader = photo_reader or await _local_reader(settings, stack)
+            photos = (
+                PhotoDesk(reader, evidence, limit=settings.chat.photo_read_limit)
+                if reader is not None
+                else None
+            )
+            if photos is not None:
+                stack.push_async_callback(photos.drain)
             pipeline = Pipeline(
                 sessions,
                 Engine(),
@@ -116,6 +145,7 @@ def create_app(
                 handoff=handoff,
                 knowledge=knowledge,
                 claims=ClaimPolicy.from_settings(settings),
+                photos=photos,
             )
             stack.push_async_callback(pipeline.aclose)
             app.state.settings = settings
@@ -125,7 +155,8 @@ def create_app(
             app.state.knowledge = knowledge
             app.state.senders = senders
             app.state.handoff = handoff
-            app.state.evidence = EvidenceStore(settings.evidence_dir, keyring)
+            app.state.evidence = evidence
+            app.state.photos = photos
             app.state.understanding = understanding
             app.state.pipeline = pipeline
             app.state.outbox = OutboxDispatcher(

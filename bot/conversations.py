@@ -272,9 +272,10 @@ def record(
     content: dict[str, Any],
     replies: list[dict[str, Any]],
     now: datetime,
+    authors: tuple[str, str] = ("user", "bot"),
 ) -> None:
     """The inbound row (unique per message of a sender: a repeat fails here) and the
-    transcript, as one multi-row INSERT."""
+    transcript, as one multi-row INSERT. ``authors``: of the message and of the replies."""
     conn = session.connection()
     conn.execute(
         _INSERT_INBOUND,
@@ -289,8 +290,8 @@ def record(
         },
     )
     said = message.text or (message.payload or "")
-    transcript = [transcript_row(conversation_id, "in", "user", said, content, now)] + [
-        transcript_row(conversation_id, "out", "bot", reply["text"], reply, now)
+    transcript = [transcript_row(conversation_id, "in", authors[0], said, content, now)] + [
+        transcript_row(conversation_id, "out", authors[1], reply["text"], reply, now)
         for reply in replies
     ]
     conn.execute(_INSERT_TRANSCRIPT, transcript)

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.evidence import StoredFile
+from dialogues.reading import PhotoReading
 
-KINDS = {"text", "photo", "voice", "location", "button", "event", "other"}
+# "reading": what was read on a photo sent earlier (bot/photowork.py), not a user's message.
+KINDS = {"text", "photo", "reading", "voice", "location", "button", "event", "other"}
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class InboundMessage:
     # The platform id to send to (WeChat openid, Telegram user id) when ``sender_id`` is its
     # keyed hash (bot/senders.py); stored encrypted with the conversation.
     address: str | None = None
+    reading: PhotoReading | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

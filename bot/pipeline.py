@@ -32,6 +32,8 @@ from bot.cases import Filer
 from bot.channels import ChannelStore
 from bot.conversations import Conflict, ConversationStore, Snapshot
 from bot.messages import InboundMessage
+from bot.photochecks import RegistryPhotoChecks
+from bot.photowork import PhotoDesk, job_of, store_reading
 from bot.rulebook import KnowledgeRuleBook
 from bot.senders import SenderIds
 from bot.status import CaseReads, ClaimPolicy, Claims
@@ -42,6 +44,7 @@ from dialogues.actions import (
     CancelHandover,
     ClaimCase,
     Decision,
+    ReadPhoto,
     RequestHandover,
     SubmitCase,
 )
@@ -49,6 +52,7 @@ from dialogues.engine import Engine
 from dialogues.knowledge_port import KnowledgePort
 from dialogues.model import EvidenceRef, Reply, Turn
 from dialogues.ports import Normalizer, Ports, RuleBook
+from dialogues.reading import PhotoReading
 from dialogues.texts import language_of
 
 log = logging.getLogger(__name__)
@@ -78,9 +82,10 @@ def _short(message_id: str) -> str:
 class Actions:
     """Applies a decision's actions inside the turn's transaction; each returns its receipt."""
 
-    def __init__(self, claims: Claims, handoff: Handoff) -> None:
+    def __init__(self, claims: Claims, handoff: Handoff, photos: PhotoDesk | None = None) -> None:
         self.claims = claims
         self.handoff = handoff
+        self.photos = photos
 
     def apply(self, session: Session, filer: Filer, action: Action) -> Any:
         match action:
@@ -94,6 +99,11 @@ class Actions:
                 return self.claims.claim(session, filer, action)
             case AttachEvidence():
                 return status.attach(session, filer, action)
+            case ReadPhoto():
+                if self.photos is None:
+                    return False
+                job = job_of(action, filer.channel, filer.sender_id, filer.locale)
+                return self.photos.apply(session, job)
         raise TypeError(f"no applier for {action!r}")
 
 
@@ -111,6 +121,7 @@ class Pipeline:
         knowledge: KnowledgePort | None = None,
         rules: RuleBook | None = None,
         claims: ClaimPolicy | None = None,
+        photos: PhotoDesk | None = None,
     ) -> None:
         self.sessions = sessions
         self.store = ConversationStore(sessions)
@@ -123,12 +134,17 @@ class Pipeline:
         # The CCC registry and knowledge base; advice answers say "don't know" without it.
         self.knowledge = knowledge
         self.rules: RuleBook = rules or KnowledgeRuleBook()
-        self.actions = Actions(Claims(claims), handoff)
+        self.actions = Actions(Claims(claims), handoff, photos)
+        # Photos are read in the background and their readings answered as turns of their own.
+        self.photos = photos
+        self.photo_checks = RegistryPhotoChecks(knowledge) if knowledge is not None else None
 
     async def aclose(self) -> None:
         await self.store.aclose()
 
     async def handle(self, message: InboundMessage) -> Handled:
+        if self.photos is not None and self.photos.deliver is None:
+            self.photos.serve(self._reading)
         now = message.received_at or self.clock()
         # Understanding is a pure function of the text: done once, before any reading.
         parse = None
@@ -187,7 +203,24 @@ class Pipeline:
             lookup=CaseReads(self.store.read, who),
             knowledge=self.knowledge,
             rules=self.rules,
+            photos=self.photo_checks if self.photos is not None else None,
         )
+
+    async def _reading(self, job: Any, reading: PhotoReading) -> Handled:
+        """A photo's reading: kept on its evidence row, then answered as a turn of its own,
+        through the outbox or (web chat) the transcript the page polls."""
+        now = self.clock()
+        await self.store.write(partial(store_reading, reading=reading, now=now))
+        message = InboundMessage(
+            channel=job.channel,
+            channel_message_id=f"read:{job.evidence_id}",
+            sender_id=job.sender_id,
+            kind="reading",
+            received_at=now,
+            reading=reading,
+            inline=False,
+        )
+        return await self.handle(message)
 
     def _apply(
         self,
@@ -227,7 +260,9 @@ class Pipeline:
         receipts = [self.actions.apply(session, filer, a) for a in decision.actions]
         state, replies = decision.settle(receipts)
         stored = [r.as_dict() for r in replies]
-        conversations.record(session, message, conversation_id, content, stored, now)
+        # A reading's answer is told apart on the transcript: the web page fetches it there.
+        authors = ("reader", "bot:photo") if message.kind == "reading" else ("user", "bot")
+        conversations.record(session, message, conversation_id, content, stored, now, authors)
         conversations.advance(
             session,
             conversation_id,
@@ -236,7 +271,7 @@ class Pipeline:
             address=message.address,
             now=now,
         )
-        if not message.inline:
+        if not message.inline and message.channel != "rest":
             mid = _short(message.channel_message_id)
             for index, reply in enumerate(stored):
                 outbox.enqueue(
@@ -260,6 +295,8 @@ class Pipeline:
         content: dict[str, Any] = {"text": message.text}
         if message.payload:
             content["payload"] = message.payload
+        if message.reading is not None:
+            content["reading"] = message.reading.evidence_id
         if message.file is not None:
             content["file"] = {
                 "sha256": message.file.sha256,
@@ -283,4 +320,5 @@ class Pipeline:
             parse=parse,
             evidence=evidence,
             payload=message.payload,
+            reading=message.reading,
         )

@@ -61,6 +61,14 @@ class ChatSettings(BaseSettings):
     rate_limit_poll_address_per_minute: float = Field(default=6000.0, gt=0)
     rate_limit_max_keys: int = Field(default=50_000, ge=1)
 
+    # Photos read for a check (bot/photowork.py): "local" reads them with the OCR worker pool
+    # (bot/photocheck); at most this many queued or being read, then "busy, try in a minute".
+    photo_reader: Literal["off", "local"] = "off"
+    photo_read_limit: int = Field(default=8, ge=1)
+    photo_read_seconds: float = Field(default=20.0, gt=0)
+    # onnxruntime threads per OCR worker; 0 lets onnxruntime choose (one per core).
+    photo_threads: int = Field(default=0, ge=0)
+
     # Uploads that never reach a case are deleted (row and file) after this many hours.
     evidence_orphan_hours: float = Field(default=72.0, gt=0)
 

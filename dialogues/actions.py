@@ -58,7 +58,18 @@ class AttachEvidence:
     evidence_ids: tuple[int, ...]
 
 
-Action = SubmitCase | RequestHandover | CancelHandover | ClaimCase | AttachEvidence
+@dataclass(frozen=True)
+class ReadPhoto:
+    """Read a stored photo in the background: the reading comes back later as a turn of its
+    own (kind ``reading``), so a slow read never holds up a reply. The receipt is True when
+    the photo is queued, False when the readers are full (the user is told to try later)."""
+
+    evidence_id: int
+    sha256: str
+    content_type: str
+
+
+Action = SubmitCase | RequestHandover | CancelHandover | ClaimCase | AttachEvidence | ReadPhoto
 
 
 @dataclass(frozen=True)
@@ -123,4 +134,5 @@ def receipt_types() -> dict[type, type]:
         CancelHandover: bool,
         ClaimCase: ClaimReceipt,
         AttachEvidence: bool,
+        ReadPhoto: bool,
     }

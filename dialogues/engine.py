@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from dialogues import advice, handover, status
+from dialogues import advice, handover, photo, status
 from dialogues.actions import AttachEvidence, Decision, Pending, RequestHandover
 from dialogues.flows import FlowSpec, MenuItem, all_flows, is_word, mentions, menu_items
 from dialogues.form import Form
@@ -51,6 +52,7 @@ def default_answers() -> dict[str, Answer]:
         "ask_process": advice.knowledge,
         "ask_compensation": advice.ask_compensation,
         "ask_reward": advice.ask_reward,
+        "photo_check": photo.invite,
     }
 
 
@@ -170,15 +172,7 @@ class Engine:
         lang = state.lang = state.lang or turn.lang
         if lang == turn.lang:
             return turn
-        return Turn(
-            kind=turn.kind,
-            text=turn.text,
-            now=turn.now,
-            lang=lang,
-            parse=turn.parse,
-            evidence=turn.evidence,
-            payload=turn.payload,
-        )
+        return dataclasses.replace(turn, lang=lang)
 
     async def _route(self, state: ConversationState, turn: Turn, ports: Ports) -> list[Reply]:
         text = (turn.payload or turn.text).strip()
@@ -187,16 +181,30 @@ class Engine:
         ):
             state.handover_request = None
             return handover.cancel(turn)
+        if turn.kind == "reading":
+            # A photo's reading, back from the reader: never an answer to a form's step.
+            loose = await self._loose_buttons(turn, ports) if state.loose_evidence else []
+            return await photo.on_reading(state, turn, ports, loose)
         flow = self.flows.get(state.form.flow) if state.form else None
         if flow is not None:
             return await self._in_form(flow, state, turn, ports, text)
+        if turn.kind == "text" and photo.listing.looks_like_listing(turn.text):
+            state.expect = None
+            return await photo.check_listing(state, turn, ports)
         expect, state.expect = state.expect, None
         if expect is not None and turn.kind in {"text", "button"}:
-            answered = await FOLLOW_UPS[expect.answer](turn, ports, expect.data)
+            if expect.answer == "photo_confirm":
+                answered = await photo.confirmed(state, turn, ports, expect.data)
+            else:
+                answered = await FOLLOW_UPS[expect.answer](turn, ports, expect.data)
             if answered is not None:
                 return answered
         if turn.kind == "photo" and turn.evidence is not None:
             return await self._loose_photo(state, turn, ports, turn.evidence)
+        if text.startswith(photo.CHECKED):
+            return await self._checked(state, turn, ports, text.removeprefix(photo.CHECKED))
+        if turn.kind == "text" and photo.asks_for_check(text):
+            return await photo.invite(turn, ports)
         if turn.kind not in {"text", "button", "event"}:
             return [Reply(t(turn.lang, "common.unsupported_kind"))] + self.menu(turn.lang)
         if is_word("english", text) or is_word("chinese", text):
@@ -228,6 +236,16 @@ class Engine:
         if len(loose) >= MAX_LOOSE_PHOTOS:
             return [Reply(t(turn.lang, "photos.loose_limit", max=MAX_LOOSE_PHOTOS))]
         loose.append(evidence.id)
+        buttons = await self._loose_buttons(turn, ports)
+        if ports.photos is not None:
+            return [photo.read(turn, evidence, len(loose), buttons)]
+        sha = evidence.sha256[:12]
+        return [
+            Reply(t(turn.lang, "common.photo_outside_flow", sha=sha, count=len(loose)), buttons)
+        ]
+
+    async def _loose_buttons(self, turn: Turn, ports: Ports) -> list[Button]:
+        """Where loose photos can go: a new complaint or report, or one of the user's cases."""
         buttons = [
             Button(t(turn.lang, "photos.new_complaint"), "/complaint"),
             Button(t(turn.lang, "photos.new_report"), "/report"),
@@ -240,10 +258,20 @@ class Engine:
                         f"/attach:{view.case_no}",
                     )
                 )
-        sha = evidence.sha256[:12]
-        return [
-            Reply(t(turn.lang, "common.photo_outside_flow", sha=sha, count=len(loose)), buttons)
-        ]
+        return buttons
+
+    async def _checked(
+        self, state: ConversationState, turn: Turn, ports: Ports, step: str
+    ) -> list[Reply]:
+        """A check's one-tap next step: a prefilled report or complaint, or the takedown text."""
+        if step == "takedown":
+            return photo.takedown(state, turn.lang)
+        if state.checked is None or step not in self.flows:
+            return [Reply(t(turn.lang, "photo.nothing_checked"))] + self.menu(turn.lang)
+        carried = state.checked.report if step == "report" else state.checked.complaint
+        photos, state.loose_evidence = state.loose_evidence[:MAX_LOOSE_PHOTOS], []
+        state.end_form()
+        return Form(self.flows[step], state, turn, ports).start(carried=carried, photos=photos)
 
     async def _follow_button(
         self, state: ConversationState, turn: Turn, ports: Ports, text: str
@@ -319,13 +347,24 @@ class Engine:
                 answered = [a if not isinstance(a, Question) else a.plain() for a in answered]
                 return answered + [Reply(t(turn.lang, "common.resume"))] + form.repeat()
             return [Reply(t(turn.lang, "common.resume"))] + form.repeat()
+        if text.startswith(photo.FILL):
+            taken = photo.take_fill(state, text)
+            if not taken:
+                return form.repeat()
+            current = state.form.step if state.form else None
+            form.slots.update(taken)
+            said = [Reply(t(turn.lang, "photo.filled"))]
+            return form.advance(said) if current in taken else said + form.repeat()
         digression = self._digression(turn, flow, state)
         if digression is not None:
             answered = await digression(turn, ports)
             # The form's question is the pending one, not any the answer asked.
             answered = [a if not isinstance(a, Question) else a.plain() for a in answered]
             return answered + [Reply(t(turn.lang, "common.resume"))] + form.repeat()
-        return await form.handle()
+        replies = await form.handle()
+        if turn.kind == "photo" and turn.evidence is not None and ports.photos is not None:
+            replies.append(photo.read_quietly(turn.evidence))
+        return replies
 
     def _is_cancel(self, turn: Turn, text: str) -> bool:
         if text == "/cancel" or is_word("cancel", text):

@@ -7,9 +7,9 @@ from typing import Any
 from dialogues.actions import Pending, SubmitCase
 from dialogues.explain import EXPLAINERS
 from dialogues.flows import FlowSpec, StepSpec, is_word
+from dialogues.form_reading import CUED, Reading, free_answer, is_narrative, read
 from dialogues.model import Button, Reply, Turn
 from dialogues.ports import CaseReceipt, Ports
-from dialogues.reading import CUED, Reading, free_answer, is_narrative, read
 from dialogues.slots import Accepted, Rejected, Verdict, choices_in, entity_value, validate
 from dialogues.state import ConversationState, FormState, Offer
 from dialogues.texts import has, t

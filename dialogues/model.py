@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from dialogues.reading import PhotoReading
 from dialogues.state import Expect
 from nlu.types import Parse
 
@@ -77,13 +78,15 @@ class EvidenceRef:
 class Turn:
     """One user message, channel-neutral and already understood where needed."""
 
-    kind: str  # text | button | photo | voice | location | event | other
+    kind: str  # text | button | photo | reading | voice | location | event | other
     text: str
     now: datetime
     lang: str = "zh"
     parse: Parse | None = None
     evidence: EvidenceRef | None = None
     payload: str | None = None  # a button's payload when kind == "button"
+    # kind == "reading": what the reader found on a photo sent earlier (dialogues/photo.py)
+    reading: PhotoReading | None = None
 
     @property
     def intent(self) -> str | None:

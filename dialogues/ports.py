@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from dialogues.knowledge_port import KnowledgePort
+    from dialogues.reading import PhotoChecks
 
 
 @dataclass(frozen=True)
@@ -116,3 +117,5 @@ class Ports:
     lookup: CaseLookup | None = None
     knowledge: KnowledgePort | None = None
     rules: RuleBook | None = None
+    # Photos are read (``ReadPhoto``) and their readings checked only where this is given.
+    photos: PhotoChecks | None = None

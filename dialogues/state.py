@@ -53,6 +53,27 @@ class Offer:
 
 
 @dataclass
+class Checked:
+    """The last photo or listing check: what its one-tap next steps carry (a prefilled
+    report or complaint, a drafted takedown request)."""
+
+    report: dict[str, Any] = field(default_factory=dict)
+    complaint: dict[str, Any] = field(default_factory=dict)
+    takedown: str = ""
+
+    def dump(self) -> dict[str, Any]:
+        return {"report": self.report, "complaint": self.complaint, "takedown": self.takedown}
+
+    @classmethod
+    def load(cls, data: Mapping[str, Any]) -> Checked:
+        return cls(
+            dict(data.get("report") or {}),
+            dict(data.get("complaint") or {}),
+            str(data.get("takedown") or ""),
+        )
+
+
+@dataclass
 class ConversationState:
     lang: str | None = None
     form: FormState | None = None
@@ -65,6 +86,10 @@ class ConversationState:
     # Photos sent outside a form, waiting to be attached to a case.
     loose_evidence: list[int] = field(default_factory=list)
     last_case_no: str | None = None
+    # The last photo or listing check's next steps (dialogues/photo.py).
+    checked: Checked | None = None
+    # Fields read from a photo sent in the open form, offered for it (slot -> value).
+    photo_fill: dict[str, str] = field(default_factory=dict)
     # This turn only, never stored: the message was not understood.
     missed: bool = field(default=False, compare=False)
 
@@ -72,6 +97,7 @@ class ConversationState:
         """The form is finished or abandoned: its answers and any open offer go."""
         self.form = None
         self.offer = None
+        self.photo_fill = {}
 
     @classmethod
     def load(cls, raw: Mapping[str, Any] | ConversationState | None) -> ConversationState:
@@ -107,6 +133,8 @@ class ConversationState:
             misses=int(data.get("misses", 0)),
             loose_evidence=list(data.get("loose_evidence") or []),
             last_case_no=data.get("last_case_no"),
+            checked=Checked.load(data["checked"]) if data.get("checked") else None,
+            photo_fill=dict(data.get("photo_fill") or {}),
         )
 
     def dump(self) -> dict[str, Any]:
@@ -137,4 +165,8 @@ class ConversationState:
             out["loose_evidence"] = list(self.loose_evidence)
         if self.last_case_no is not None:
             out["last_case_no"] = self.last_case_no
+        if self.checked is not None:
+            out["checked"] = self.checked.dump()
+        if self.photo_fill:
+            out["photo_fill"] = dict(self.photo_fill)
         return out

@@ -153,13 +153,24 @@ async def rest_pushes(
         .order_by(TranscriptEntry.id)
         .limit(100)
     )
-    return [
-        {
-            "id": e.id,
+    return [_pushed(e, sender, locale) for e in (await session.execute(stmt)).scalars()]
+
+
+def _pushed(entry: TranscriptEntry, sender: str, locale: str | None) -> dict[str, Any]:
+    """A bot's own later answer (a photo's reading) keeps its buttons; others name a role."""
+    if entry.author.startswith("bot:"):
+        payload = entry.payload or {}
+        return {
+            "id": entry.id,
             "recipient_id": sender,
-            "text": e.text,
-            "buttons": [],
-            "custom": {"author": public_author(e.author, locale)},
+            "text": entry.text,
+            "buttons": list(payload.get("buttons", [])),
+            "custom": dict(payload.get("custom", {})),
         }
-        for e in (await session.execute(stmt)).scalars()
-    ]
+    return {
+        "id": entry.id,
+        "recipient_id": sender,
+        "text": entry.text,
+        "buttons": [],
+        "custom": {"author": public_author(entry.author, locale or "zh")},
+    }

@@ -234,8 +234,17 @@ class Evidence(Base):
     filename: Mapped[str | None] = mapped_column(String(255))
     source: Mapped[str] = mapped_column(String(32), default="upload")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What was read on the photo (bot/photowork.py): text and fields may name people, so the
+    # whole reading is encrypted and bound to this row.
+    reading: Mapped[dict[str, Any] | None] = mapped_column(
+        RowBoundJSON("evidence.reading", row_key="id"), default=None
+    )
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     case: Mapped[Case | None] = relationship(back_populates="evidence")
+
+
+bind_to_rows(Evidence)
 
 
 class CaseClaim(Base):

@@ -19,7 +19,8 @@ class CccCertificate(Base):
     holder: Mapped[str] = mapped_column(String(200), default="")
     manufacturer: Mapped[str] = mapped_column(String(200), default="")
     product: Mapped[str] = mapped_column(String(200), default="")
-    model: Mapped[str] = mapped_column(String(200), default="")
+    # the certificate's model range: every model it covers, as listed on it
+    model: Mapped[str] = mapped_column(String(2000), default="")
     category_code: Mapped[str | None] = mapped_column(String(4))
     status: Mapped[str] = mapped_column(String(16))  # CertStatus value (English)
     issued_on: Mapped[date | None] = mapped_column(Date)

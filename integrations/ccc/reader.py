@@ -31,6 +31,8 @@ COLUMNS = (
     "expires_on",
 )
 MAX_TEXT = 200
+# A certificate lists every model it covers (the model range): often dozens.
+MAX_MODELS = 2000
 _SNIFF_BYTES = 64 * 1024
 
 
@@ -150,8 +152,9 @@ def parse_row(
     if issued and expires and expires < issued:
         raise ValueError(f"expires_on {expires} is before issued_on {issued}")
     for name in ("holder", "manufacturer", "product", "model"):
-        if len(values[name]) > MAX_TEXT:
-            raise ValueError(f"{name} is longer than {MAX_TEXT} characters")
+        limit = MAX_MODELS if name == "model" else MAX_TEXT
+        if len(values[name]) > limit:
+            raise ValueError(f"{name} is longer than {limit} characters")
     return Certificate(
         cert_no=number.normalized,
         holder=values["holder"],

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from bot.cases import Filer
 from bot.evidence import sniff_image
 from bot.knowledge.service import KnowledgeService, load_knowledge_base
+from bot.photochecks import RegistryPhotoChecks
 from bot.photos import strip_metadata
 from bot.rulebook import KnowledgeRuleBook
 from bot.understanding import NluNormalizer
@@ -28,6 +29,7 @@ from dialogues.engine import Engine
 from dialogues.knowledge_port import Certificate, KnowledgePort
 from dialogues.model import EvidenceRef, Reply, Turn
 from dialogues.ports import Ports
+from dialogues.reading import PhotoReading
 from dialogues.texts import language_of
 from integrations.ccc import sample
 from integrations.ccc.service import CccService
@@ -76,9 +78,12 @@ class EngineChat:
         locale: str | None = None,
         now: datetime | None = None,
         knowledge: KnowledgePort | None = None,
+        photos: bool = False,
         understand: Callable[[str, datetime], Awaitable[Parse]] | None = None,
     ) -> None:
         self.office = office or Office()
+        # Photos are read (ReadPhoto) and their readings checked, as with a reader configured.
+        self.photos = photos
         # Rule understanding, as when Rasa is off, unless a parser is given (a Rasa client).
         self.understand = understand
         self.channel = channel
@@ -105,6 +110,10 @@ class EngineChat:
         )
         evidence = EvidenceRef(kept.id, kept.sha256, kept.content_type)
         return await self._turn("photo", "", evidence=evidence)
+
+    async def reading(self, reading: PhotoReading) -> list[Reply]:
+        """What the reader found on a photo sent earlier, back as a turn of its own."""
+        return await self._turn("reading", "", reading=reading)
 
     async def send(self, kind: str) -> list[Reply]:
         """A message of another kind (voice, location, sticker…) with no text."""
@@ -141,6 +150,7 @@ class EngineChat:
         payload: str | None = None,
         evidence: EvidenceRef | None = None,
         message_id: str | None = None,
+        reading: PhotoReading | None = None,
     ) -> list[Reply]:
         office, now = self.office, self.now
         message_id = message_id or uuid.uuid4().hex
@@ -162,6 +172,7 @@ class EngineChat:
             parse=parse,
             evidence=evidence,
             payload=payload,
+            reading=reading,
         )
         reader = Filer(known.id if known else 0, self.channel, self.sender, "", now)
         ports = Ports(
@@ -169,6 +180,9 @@ class EngineChat:
             lookup=OwnCases(office, reader),
             knowledge=self.knowledge,
             rules=KnowledgeRuleBook(),
+            photos=RegistryPhotoChecks(self.knowledge)
+            if self.photos and self.knowledge is not None
+            else None,
         )
         decision = await _engine().decide(known.state if known else {}, turn, ports)
         conversation = office.open(self.channel, self.sender, lang, now)

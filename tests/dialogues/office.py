@@ -23,6 +23,7 @@ from dialogues.actions import (
     CancelHandover,
     ClaimCase,
     ClaimReceipt,
+    ReadPhoto,
     RequestHandover,
     SubmitCase,
     receipt_types,
@@ -105,6 +106,9 @@ class Office:
         self.claims: list[ClaimTry] = []
         self.sequences: dict[tuple[str, str], int] = {}
         self.applied: list[Action] = []
+        # Photos queued for reading, and how many more the readers take (0: busy).
+        self.reads: list[ReadPhoto] = []
+        self.reader_room = 100
 
     # ---- conversations and photos --------------------------------------------------------
     def conversation(self, channel: str, sender_id: str) -> Conversation | None:
@@ -136,6 +140,10 @@ class Office:
                 receipt = self.claim(filer, action)
             case AttachEvidence():
                 receipt = self.attach(filer, action)
+            case ReadPhoto():
+                receipt = len(self.reads) < self.reader_room
+                if receipt:
+                    self.reads.append(action)
             case _:
                 raise TypeError(f"no applier for {action!r}")
         expected = receipt_types()[type(action)]

@@ -1,0 +1,121 @@
+"""A photo read in the background through the app: the chat answers at once, the reading
+comes back as its own turn (web chat: on the page's pushes), is kept encrypted on the
+evidence row, and a full reader says "try again in a minute"."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select, text
+
+from bot.app import create_app
+from bot.db.models import Evidence
+from bot.photocheck.errors import Unreadable
+from bot.photowork import recognise_with_threads
+from bot.settings import Settings
+from bot.staff.extension import BackofficeExtension
+from tests.bot.backoffice_helpers import office_settings
+from tests.factories import png_bytes
+from tests.photo_reader import ScriptedReader, label
+
+VALID = "2024010914000001"  # well formed; the app's empty registry does not know it
+
+
+@asynccontextmanager
+async def app_with(settings: Settings, reader: ScriptedReader) -> AsyncIterator[FastAPI]:
+    # The staff extension serves the web page's pushes (GET /webhooks/rest/pushes).
+    app = create_app(
+        office_settings(settings),
+        migrate=True,
+        extensions=[BackofficeExtension()],
+        run_outbox=False,
+        photo_reader=reader,
+    )
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+async def settle(app: FastAPI) -> None:
+    for _ in range(200):
+        if not app.state.photos.tasks and app.state.photos.taken == 0:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the photo was never answered")
+
+
+async def upload(client: httpx.AsyncClient, sender: str, image: bytes) -> list[dict]:
+    response = await client.post(
+        "/webhooks/rest/upload",
+        data={"sender": sender},
+        files={"file": ("label.png", image, "image/png")},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_a_label_photo_is_answered_with_the_verdict_on_the_page(
+    sqlite_settings: Settings,
+) -> None:
+    reader = ScriptedReader(seconds=0.2)
+    image = png_bytes(7)
+    reader.script(image, label(VALID, model="PB-2000", maker="杭州正泰科电子有限公司"))
+    async with app_with(sqlite_settings, reader) as app:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            first = await upload(client, "web-1", image)
+            assert "正在识别，请稍等" in first[0]["text"]
+            assert first[0]["custom"]["reading"] == "pending"
+            await settle(app)
+            pushed = (await client.get("/webhooks/rest/pushes?sender=web-1")).json()
+        assert len(pushed) == 1
+        verdict = pushed[0]
+        assert verdict["custom"]["reading"] == "done"
+        assert f"3C证书编号：{VALID}（识别把握 96%）" in verdict["text"]
+        assert "没有查到这个编号" in verdict["text"]
+        payloads = [b["payload"] for b in verdict["buttons"]]
+        assert "/checked:report" in payloads
+        async with app.state.sessions() as session:
+            row = (await session.execute(select(Evidence))).scalar_one()
+            assert row.reading["fields"][0][:2] == ["ccc_number", VALID]
+            raw = (await session.execute(text("SELECT reading FROM evidence"))).scalar_one()
+            assert VALID not in str(raw)  # sealed at rest
+
+
+async def test_a_full_reader_answers_busy_and_chat_still_answers(
+    sqlite_settings: Settings,
+) -> None:
+    settings = sqlite_settings.model_copy(
+        update={"chat": sqlite_settings.chat.model_copy(update={"photo_read_limit": 1})}
+    )
+    reader = ScriptedReader(seconds=1.0)
+    async with app_with(settings, reader) as app:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            first = await upload(client, "web-2", png_bytes(1))
+            second = await upload(client, "web-3", png_bytes(2))
+            assert "正在识别" in first[0]["text"]
+            assert "一分钟后再发一次" in second[0]["text"]
+            said = await client.post(
+                "/webhooks/rest/webhook", json={"sender": "web-3", "message": "你好"}
+            )
+            assert said.status_code == 200
+            assert reader.seen == []  # still reading the first photo: the chat did not wait
+            await settle(app)
+            pushed = (await client.get("/webhooks/rest/pushes?sender=web-2")).json()
+        assert "没有识别出文字" in pushed[0]["text"]
+
+
+def test_the_thread_setting_reaches_the_worker_before_its_models_load(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.photocheck import worker
+
+    monkeypatch.setattr(worker, "THREADS", 0)
+    with pytest.raises(Unreadable):
+        recognise_with_threads(2, b"not a picture")
+    assert worker.THREADS == 2  # what engine() gives onnxruntime on the first photo
