@@ -1,6 +1,7 @@
 """Form understanding: scripted conversations checked on the cases they file.
 
-    .venv/bin/python benchmarks/forms_bench.py [--engine rules|rasa|both] [--only NAME] [-v]
+    .venv/bin/python benchmarks/forms_bench.py [--engine rules|rasa|both] [--only NAME]
+                                               [--model models/nlu-….tar.gz] [-v]
 
 Each conversation of ``benchmarks/form_conversations.yml`` is played on the real engine
 (``tests/dialogues/engine_double.EngineChat``: the engine, the rule book, an in-memory office)
@@ -99,15 +100,16 @@ async def run(understand: Understand | None, only: str | None) -> list[Outcome]:
     return [await play(defaults, c, understand) for c in chosen]
 
 
-async def with_rasa(only: str | None) -> list[Outcome]:
-    """The app's NLU client over one Rasa process on the current model."""
+async def with_rasa(only: str | None, model: Path | None) -> list[Outcome]:
+    """The app's NLU client over one Rasa process on ``model`` (default: the current one,
+    trained if it is not cached)."""
     import httpx
 
     from nlu.client import NluClient, rasa_session
     from nlu.server import RasaSupervisor
     from nlu.train import train
 
-    model = train(progress=lambda m: print(m, file=sys.stderr)).model
+    model = model or train(progress=lambda m: print(m, file=sys.stderr)).model
     sup = RasaSupervisor(rasa_python=ROOT / ".venv-rasa/bin/python", model=model, cwd=ROOT)
     await sup.start(wait=True)
     try:
@@ -136,6 +138,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--engine", choices=["rules", "rasa", "both"], default="rules")
     parser.add_argument("--only", help="conversations whose name contains this")
+    parser.add_argument("--model", type=Path, help="a trained Rasa model (.tar.gz)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     print("| understanding | conversations | exactly right | share | turns to a filed case |")
@@ -143,7 +146,7 @@ def main() -> None:
     if args.engine in ("rules", "both"):
         report("rules", asyncio.run(run(None, args.only)), args.verbose)
     if args.engine in ("rasa", "both"):
-        report("Rasa", asyncio.run(with_rasa(args.only)), args.verbose)
+        report("Rasa", asyncio.run(with_rasa(args.only, args.model)), args.verbose)
 
 
 if __name__ == "__main__":
