@@ -355,7 +355,7 @@ class Engine:
             form.slots.update(taken)
             said = [Reply(t(turn.lang, "photo.filled"))]
             return form.advance(said) if current in taken else said + form.repeat()
-        digression = self._digression(turn, flow, state)
+        digression = None if form.says_unknown(text) else self._digression(turn, flow, state)
         if digression is not None:
             answered = await digression(turn, ports)
             # The form's question is the pending one, not any the answer asked.

@@ -13,7 +13,7 @@ from dialogues.ports import CaseReceipt, Ports
 from dialogues.slots import Accepted, Rejected, Verdict, choices_in, entity_value, validate
 from dialogues.state import ConversationState, FormState, Offer
 from dialogues.texts import has, t
-from nlu.fields import is_correction
+from nlu.fields import is_correction, says_unknown
 
 SUMMARY = "confirm"
 PICK_FIELD = "pick_field"
@@ -52,6 +52,13 @@ class Form:
         return self.flow.step(str(step)).type == "yesno" and (
             is_word("soft_no", text) or is_word("no", text)
         )
+
+    def says_unknown(self, text: str) -> bool:
+        """不知道是什么牌子 answers a field that may be left empty; it is not a question."""
+        step = self.form.step
+        if step in (None, SUMMARY, PICK_FIELD) or not self.flow.has_step(str(step)):
+            return False
+        return bool(self.flow.step(str(step)).skip_button) and says_unknown(text)
 
     def cancel_question(self) -> Reply:
         title = self.say(self.flow.title)

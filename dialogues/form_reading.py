@@ -78,9 +78,22 @@ def _open_steps(flow: FlowSpec, slots: dict[str, Any]) -> list[StepSpec]:
     ]
 
 
+# Free-text guesses a model may make; only the dictionaries and finders are trusted for them.
+GUESSED = frozenset({"brand", "product", "merchant", "person_name"})
+
+
 def _entities(turn: Turn, text: str) -> list[Entity]:
-    """What understanding found, plus the shapes only forms need (links, shops, models)."""
-    found = list(turn.parse.entities) if turn.parse is not None else list(extract(text, turn.now))
+    """What understanding found, plus the shapes only forms need (links, shops, models).
+
+    A model's spans for brands, products, shops and names are left out (a wrong field is
+    worse than a question asked again): those come from the lexicon and the finders."""
+    rules = extract(text, turn.now)
+    parsed = list(turn.parse.entities) if turn.parse is not None else []
+    if turn.parse is None or turn.parse.source == "rules":
+        found = parsed or list(rules)
+    else:
+        found = [e for e in parsed if e.entity not in GUESSED]
+        found += [e for e in rules if e.entity in GUESSED]
     for finder in (find_urls, find_merchants, find_model_numbers):
         for f in finder(text):
             found.append(Entity(f.entity, f.value, f.start, f.end, text[f.start : f.end]))
