@@ -625,6 +625,9 @@ def report(results: list[Result], args: argparse.Namespace, command: str) -> str
             f"{step} p50 {percentile(v, 50) * 1000:.0f}/p99 {percentile(v, 99) * 1000:.0f}"
             for step, v in sorted(app.stats.by_step.items(), key=lambda kv: -percentile(kv[1], 99))[:6]
         ) + "."]  # fmt: skip
+    if app and "postgres_cores" in app.usage:
+        lines += ["", f"PostgreSQL (the private cluster) used {app.usage['postgres_cores']:.2f} cores "
+                  f"({app.per_message('postgres_cores')}) beside the server."]  # fmt: skip
     for r in results:
         if r.stats.samples:
             lines += ["", f"Errors of {r.label}: {dict(r.stats.errors)}; first samples:"]
@@ -836,7 +839,10 @@ def measure_one(args: argparse.Namespace, work: Path) -> list[Result]:
         cmd, env, port = app_server(args.workers, work / "data", args.nlu, database_url)
         with server(cmd, env, work / "app.log", port) as pid:
             url = f"http://127.0.0.1:{port}"
-            results.append(measure("weiquan REST webhook", url, args, {"server": [pid]}))
+            groups = {"server": [pid]}
+            if args.database == "postgresql":
+                groups["postgres"] = [pg.pid]  # its own CPU, not counted as 'other processes'
+            results.append(measure("weiquan REST webhook", url, args, groups))
     warn_of_tracebacks((work / "app.log").read_text(errors="replace"))
     return results
 

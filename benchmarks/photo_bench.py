@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/photo_bench.py                 # all of tests/data/labels
     .venv/bin/python benchmarks/photo_bench.py --limit 20      # the first 20
     .venv/bin/python benchmarks/photo_bench.py --workers 2
+    .venv/bin/python benchmarks/photo_bench.py --loop-lag 8     # process pool vs a thread
 
 Imports `tests/data/labels/registry.csv` into a fresh SQLite registry with the real importer,
 reads every photo through the real `OcrPool` (worker processes, as the app does) one at a
@@ -10,6 +11,11 @@ time, checks the reading with `bot.photocheck.verdict.check` on the set's date, 
 with each photo's JSON truth. A reading the check wants confirmed is confirmed the way a user
 would (the printed value, correcting a misread) and checked again; both figures are shown.
 Prints a Markdown section for RESULTS.md and every miss.
+
+`--loop-lag N` instead reads N photos back to back, once through the pool (worker process)
+and once with the same recognition in a thread of the app's process, while a task on the
+event loop asks for 10 ms sleeps: how late those wake up is what every chat message being
+handled at the same time would wait for on top of its own work.
 """
 
 from __future__ import annotations
@@ -71,12 +77,68 @@ def read_ok(
     return best is not None and norm(best.value) == norm(expected)
 
 
+async def _lag_while(work: Any) -> tuple[list[float], float]:
+    """Lateness (ms) of 10 ms sleeps on the loop while ``work`` runs; and its seconds."""
+    lags: list[float] = []
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        while not done.is_set():
+            t = time.perf_counter()
+            await asyncio.sleep(0.01)
+            lags.append((time.perf_counter() - t - 0.01) * 1000)
+
+    tick = asyncio.create_task(ticker())
+    started = time.perf_counter()
+    await work
+    elapsed = time.perf_counter() - started
+    done.set()
+    await tick
+    return lags, elapsed
+
+
+async def loop_lag(count: int) -> int:
+    from bot.photocheck.worker import prepare, recognise
+
+    photos = [p.read_bytes() for p in sorted(LABELS.glob("*.jpg"))[:count]]
+    pool = OcrPool(workers=1, queue=count, timeout=120)
+    await pool.read(photos[0])
+    await asyncio.to_thread(prepare)
+
+    async def through_pool() -> None:
+        for data in photos:
+            await pool.read(data)
+
+    async def in_thread() -> None:
+        for data in photos:
+            await asyncio.to_thread(recognise, data)
+
+    idle, _ = await _lag_while(asyncio.sleep(3))
+    process, p_secs = await _lag_while(through_pool())
+    thread, t_secs = await _lag_while(in_thread())
+    await pool.close()
+    print(f"Load average {os.getloadavg()[0]:.1f}; {count} photos each way.\n")
+    print(
+        "| photos read | s per photo | loop lag p50 ms | p99 ms | max ms |\n|---|---|---|---|---|"
+    )
+    for name, lags, secs in (("none (idle)", idle, 0.0), ("worker process (OcrPool)", process, p_secs),
+                             ("thread in the app's process", thread, t_secs)):  # fmt: skip
+        per = f"{secs / count:.2f}" if secs else "-"
+        print(
+            f"| {name} | {per} | {statistics.median(lags):.1f} | {percentile(lags, 0.99):.1f} | {max(lags):.1f} |"
+        )
+    return 0
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=60.0)
+    parser.add_argument("--loop-lag", type=int, default=0, metavar="N")
     args = parser.parse_args()
+    if args.loop_lag:
+        return await loop_lag(args.loop_lag)
 
     truths = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(LABELS.glob("*.json"))]
     if args.limit:

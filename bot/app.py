@@ -27,6 +27,7 @@ from bot.db.migrate import upgrade_async
 from bot.evidence import EvidenceStore
 from bot.extensions import Extension
 from bot.housekeeping import housekeeping_loop
+from bot.knowledge.cases import TypicalCases
 from bot.knowledge.service import KnowledgeService, load_knowledge_base
 from bot.outbox import OutboxDispatcher
 from bot.photowork import PhotoDesk, PhotoReader, recognise_with_threads
@@ -123,7 +124,9 @@ def create_app(
             registry, registry_engine = build_registry(settings, http)
             if registry_engine is not None:
                 stack.push_async_callback(registry_engine.dispose)
-            knowledge = KnowledgeService(CccService(registry), await load_knowledge_base())
+            knowledge = KnowledgeService(
+                CccService(registry), await load_knowledge_base(), TypicalCases(sessions)
+            )
             understanding = await stack.enter_async_context(
                 open_nlu(settings.nlu, nlu_http, log_file=settings.data_dir / "log" / "rasa.log")
             )

@@ -17,19 +17,23 @@ differ:
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, Table, bindparam, create_engine, event, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import outbox
 from bot.crypto import Bound, Keyring, RowBound, keyring_of, use_keyring
+from bot.db.dialect import upsert_into
 from bot.db.engine import (
     DURABLE,
     READ_ONLY,
@@ -38,12 +42,13 @@ from bot.db.engine import (
     sqlite_on_loop,
     sqlite_pragmas,
 )
-from bot.db.models import Conversation, Evidence, InboundMessage, TranscriptEntry
+from bot.db.models import Conversation, Evidence, InboundMessage, OutboxMessage, TranscriptEntry
 from bot.db.write_gate import WriteGate, lock_path_for
 from bot.messages import InboundMessage as Message
 from dialogues.model import EvidenceRef
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 _conversations = cast(Table, Conversation.__table__)
 _inbound = cast(Table, InboundMessage.__table__)
@@ -55,6 +60,7 @@ _CONTENT = cast(RowBound, _inbound.c.content.type)
 _REPLIES = cast(RowBound, _inbound.c.replies.type)
 _TEXT = cast(RowBound, _transcript.c.text.type)
 _PAYLOAD = cast(RowBound, _transcript.c.payload.type)
+_QUEUED = cast(RowBound, cast(Table, OutboxMessage.__table__).c.payload.type)
 
 
 class Conflict(Exception):
@@ -110,15 +116,15 @@ def load(session: Session, message: Message) -> Snapshot:
     A conversation kept under the clear platform id (from before ids were hashed, until
     ``weiquan keys rotate`` converts it) goes on being used rather than a second one started.
     """
-    senders = [message.sender_id]
-    if message.address is not None and message.address != message.sender_id:
-        senders.append(message.address)
     found = session.connection().execute(
         _LOAD,
-        {"channel": message.channel, "message_id": message.channel_message_id, "senders": senders},
+        {
+            "channel": message.channel,
+            "message_id": message.channel_message_id,
+            "senders": _senders(message),
+        },
     )
-    rows = {row.sender_id: row for row in found}
-    row = rows.get(message.sender_id) or next(iter(rows.values()), None)
+    row = _own(message, list(found))
     if row is None:
         return Snapshot(None, message.sender_id, None, {}, None, 0, None)
     return Snapshot(
@@ -126,10 +132,17 @@ def load(session: Session, message: Message) -> Snapshot:
     )
 
 
-def upsert_into(session: Session, table: Any) -> Any:
-    """``INSERT … ON CONFLICT`` for ``table`` in the session's database's own spelling."""
-    dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+def _senders(message: Message) -> list[str]:
+    """The ids the sender's conversation may be kept under: the stored one, and the clear
+    platform id of a conversation from before ids were hashed."""
+    if message.address is not None and message.address != message.sender_id:
+        return [message.sender_id, message.address]
+    return [message.sender_id]
+
+
+def _own(message: Message, rows: list[Any]) -> Any:
+    """Of the rows found under ``_senders``, the one under the stored id if there is one."""
+    return next((r for r in rows if r[1] == message.sender_id), rows[0] if rows else None)
 
 
 def serialise(session: Session, *keys: str) -> None:
@@ -297,6 +310,161 @@ def record(
     conn.execute(_INSERT_TRANSCRIPT, transcript)
 
 
+@dataclass(frozen=True)
+class TurnRecord:
+    """What every decided turn writes once its actions (if any) are applied: the inbound
+    row, the transcript, the conversation's new state checked by ``revision``, and the
+    replies to deliver later (channels that do not answer inline)."""
+
+    message: Message
+    conversation_id: int
+    content: dict[str, Any]
+    replies: list[dict[str, Any]]
+    revision: int
+    state: dict[str, Any]
+    now: datetime
+    deliveries: tuple[outbox.Queued, ...] = ()
+    # Who said the message and who the replies (transcript authors).
+    authors: tuple[str, str] = ("user", "bot")
+
+
+def write_turn(session: Session, turn: TurnRecord) -> None:
+    """``turn`` in the caller's transaction; ``Conflict`` if the conversation moved on."""
+    record(
+        session,
+        turn.message,
+        turn.conversation_id,
+        turn.content,
+        turn.replies,
+        turn.now,
+        turn.authors,
+    )
+    advance(
+        session,
+        turn.conversation_id,
+        revision=turn.revision,
+        state=turn.state,
+        address=turn.message.address,
+        now=turn.now,
+    )
+    for queued in turn.deliveries:
+        outbox.enqueue(
+            session,
+            topic=queued.topic,
+            key=queued.key,
+            payload=queued.payload,
+            due=queued.due,
+            lane=queued.lane,
+        )
+
+
+# ``write_turn`` as one PostgreSQL statement: one round trip in its own implicit transaction
+# instead of BEGIN, four statements and COMMIT. Every insert reads the id the checked update
+# returned, so when the conversation moved on nothing is written and the count is 0; a repeat
+# of the message fails on the inbound row's unique key and the whole statement with it.
+_TURN_SQL = """\
+WITH moved AS (
+    UPDATE conversations
+       SET message_count = message_count + 1, revision = revision + 1, updated_at = $3,
+           address = coalesce(address, $4), state = $5::json
+     WHERE id = $1 AND revision = $2 AND handover IS NULL
+ RETURNING id
+), inbound AS (
+    INSERT INTO inbound_messages
+           (channel, channel_message_id, conversation_id, kind, content, received_at, replies)
+    SELECT $6, $7, moved.id, $8, $9::json, $3, $10::json FROM moved
+), said AS (
+    INSERT INTO transcript (conversation_id, direction, author, text, payload, at)
+    SELECT moved.id, t.direction, t.author, t.text, t.payload::json, $3
+      FROM moved, unnest($11::varchar[], $12::varchar[], $13::text[], $14::text[])
+           WITH ORDINALITY AS t(direction, author, text, payload, n)
+     ORDER BY t.n
+), queued AS (
+    INSERT INTO outbox (topic, key, payload, status, attempts, created_at, next_attempt_at, lane)
+    SELECT q.topic, q.key, q.payload::json, 'pending', 0, q.due, q.due, q.lane
+      FROM moved, unnest($15::varchar[], $16::varchar[], $17::text[], $18::timestamptz[],
+                         $19::varchar[])
+           WITH ORDINALITY AS q(topic, key, payload, due, lane, n)
+     ORDER BY q.n
+)
+SELECT count(*) FROM moved"""
+
+
+def _sealed(kind: RowBound, value: Any, row_key: object, dialect: Dialect) -> Any:
+    """A row-bound value as its column stores it, for a statement written by hand: encrypted
+    under its row's key, and JSON-encoded for JSON columns (what the column type does)."""
+    stored = kind.process_bind_param(kind.bound(value, row_key), dialect)
+    if stored is None or not kind.as_json:
+        return stored
+    return json.dumps(stored, ensure_ascii=False)
+
+
+def _turn_parameters(turn: TurnRecord, dialect: Dialect) -> tuple[Any, ...]:
+    cid, message, now = turn.conversation_id, turn.message, turn.now
+    said = message.text or (message.payload or "")
+    author, replier = turn.authors
+    transcript = [("in", author, said, turn.content)] + [
+        ("out", replier, reply["text"], reply) for reply in turn.replies
+    ]
+    keys = [queued.key[: outbox.KEY_CHARS] for queued in turn.deliveries]
+    return (
+        cid,
+        turn.revision,
+        now,
+        _sealed(_ADDRESS, message.address, cid, dialect),
+        _sealed(_STATE, turn.state, cid, dialect),
+        message.channel,
+        message.channel_message_id,
+        message.kind,
+        _sealed(_CONTENT, turn.content, cid, dialect),
+        _sealed(_REPLIES, turn.replies, cid, dialect),
+        [direction for direction, *_ in transcript],
+        [author[:32] for _, author, *_ in transcript],
+        [_sealed(_TEXT, text, cid, dialect) for _, _, text, _ in transcript],
+        [_sealed(_PAYLOAD, payload, cid, dialect) for *_, payload in transcript],
+        [queued.topic for queued in turn.deliveries],
+        keys,
+        [
+            _sealed(_QUEUED, queued.payload, key, dialect)
+            for queued, key in zip(turn.deliveries, keys, strict=True)
+        ],
+        [queued.due for queued in turn.deliveries],
+        [queued.lane for queued in turn.deliveries],
+    )
+
+
+# ``load`` as PostgreSQL reads it through the driver: the row-bound values come back as
+# stored and are opened here with their row's key (what ``RowBound.column_expression`` does).
+_SNAPSHOT_SQL = """\
+SELECT c.id, c.sender_id, c.locale, c.state, c.handover, c.revision, i.replies
+  FROM conversations AS c
+  LEFT JOIN inbound_messages AS i
+    ON i.conversation_id = c.id AND i.channel = $1 AND i.channel_message_id = $2
+ WHERE c.channel = $1 AND c.sender_id = ANY($3::varchar[])"""
+
+
+def _opened(kind: RowBound, stored: Any, row_key: object, dialect: Dialect) -> Any:
+    """A row-bound JSON value as the driver decoded it (SQLAlchemy's codec on every
+    connection), opened with its row's key."""
+    return kind.process_result_value([row_key, stored], dialect)
+
+
+def _snapshot(message: Message, rows: list[Any], dialect: Dialect) -> Snapshot:
+    row = _own(message, rows)
+    if row is None:
+        return Snapshot(None, message.sender_id, None, {}, None, 0, None)
+    cid, sender_id, locale, state, handover, revision, replies = row
+    return Snapshot(
+        cid,
+        sender_id,
+        locale,
+        _opened(_STATE, state, cid, dialect) or {},
+        handover,
+        revision,
+        _opened(_REPLIES, replies, cid, dialect),
+    )
+
+
 # How many writes on the event loop between two write-ahead-log checkpoints (in a thread).
 CHECKPOINT_EVERY = 500
 
@@ -308,11 +476,11 @@ class ConversationStore:
         self.sessions = sessions
         bind = sessions.kw["bind"]
         self.readers = read_only(sessions)
+        # PostgreSQL: statements that are whole transactions by themselves (a turn's reads,
+        # a turn without actions) run without BEGIN and COMMIT around them.
+        self.autocommit = bind.execution_options(isolation_level="AUTOCOMMIT")
         if bind.dialect.name == "postgresql":
-            # A turn's reads are single statements: no BEGIN and ROLLBACK around each.
-            self.readers = async_sessionmaker(
-                bind.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-            )
+            self.readers = async_sessionmaker(self.autocommit, expire_on_commit=False)
         url = bind.url.render_as_string(hide_password=False)
         self.dialect: str = bind.dialect.name
         gate_file = lock_path_for(url) if self.dialect == "sqlite" else None
@@ -376,6 +544,40 @@ class ConversationStore:
             if self._writes % CHECKPOINT_EVERY == 0:
                 self._checkpoint()
             return done
+
+    async def snapshot(self, message: Message) -> Snapshot:
+        """What a turn is decided on (``load``): on PostgreSQL one statement on the driver."""
+        if self.dialect != "postgresql":
+            return await self.read(partial(load, message=message))
+        found = await self._on_driver(
+            _SNAPSHOT_SQL, message.channel, message.channel_message_id, _senders(message)
+        )
+        return _snapshot(message, found, self.autocommit.dialect)
+
+    async def commit(self, turn: TurnRecord) -> None:
+        """Write a turn whose decision applies no actions (``write_turn``): on PostgreSQL as
+        one statement, one round trip; elsewhere in a transaction like any other write."""
+        if self.dialect != "postgresql":
+            await self.write(partial(write_turn, turn=turn))
+            return
+        found = await self._on_driver(_TURN_SQL, *_turn_parameters(turn, self.autocommit.dialect))
+        if found[0][0] != 1:
+            raise Conflict("the conversation moved on")
+
+    async def _on_driver(self, sql: str, *args: Any) -> list[Any]:
+        """One statement, a transaction by itself, run by asyncpg on a pooled connection:
+        SQLAlchemy's execution around it cost more CPU than the round trip. A statement the
+        driver refuses runs once more through SQLAlchemy, which raises its own error for it
+        (a repeated message's ``IntegrityError``) and, when the connection is gone,
+        invalidates the pool as it does for its own statements. Nothing was written by the
+        failed run: the statement is its own transaction."""
+        async with self.autocommit.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            try:
+                return list(await driver.fetch(sql, *args))
+            except Exception:
+                log.info("statement refused by the driver; running it through SQLAlchemy")
+                return list((await conn.exec_driver_sql(sql, args)).all())
 
     @staticmethod
     def _run(sessions: sessionmaker[Session], fn: Callable[[Session], T]) -> T:

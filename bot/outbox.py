@@ -20,8 +20,8 @@ from sqlalchemy import Table, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, aliased
 
-from bot.conversations import upsert_into
 from bot.crypto import Bound, RowBound
+from bot.db.dialect import upsert_into
 from bot.db.engine import read_only
 from bot.db.models import OutboxMessage
 
@@ -84,6 +84,21 @@ def backoff(attempts: int, base: float = 2.0, cap: float = 3600.0) -> float:
     return min(cap, base * 2 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)  # noqa: S311
 
 
+# Keys are cut to the column's length before anything is bound to them.
+KEY_CHARS = 128
+
+
+@dataclass(frozen=True)
+class Queued:
+    """One delivery a turn queues (``enqueue``'s arguments, for statements that write many)."""
+
+    topic: str
+    key: str
+    payload: dict[str, Any]
+    due: datetime
+    lane: str | None = None
+
+
 def bound_payload(payload: dict[str, Any], key: str) -> Bound | None:
     """A payload ready for a Core statement: encrypted bound to its delivery's key."""
     kind = cast(RowBound, cast(Table, OutboxMessage.__table__).c.payload.type)
@@ -109,7 +124,7 @@ def enqueue(
     returned. Rows of one ``lane`` (a recipient: see ``lane_of``) leave in the order they
     were queued. Callers on an ``AsyncSession`` use ``await session.run_sync(enqueue, ...)``.
     """
-    key = key[:128]
+    key = key[:KEY_CHARS]
     stmt = upsert_into(session, OutboxMessage).values(
         topic=topic,
         key=key,

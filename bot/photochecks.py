@@ -1,83 +1,124 @@
-"""The dialogue's ``PhotoChecks`` port: a photo's reading checked against the registry and the
-catalogue through the knowledge port (certificate, listing), with the printed model and
-maker compared to the registered ones. Reads only."""
+"""The dialogue's ``PhotoChecks`` port over the reading core's ``check`` (``bot/photocheck``):
+one comparison of the printed number, model and companies with the registry, worded by the
+dialogue as notes. Reads only.
+
+The dialogue has already read back a certificate number it was unsure of; other fields read
+below its confidence are shown to the user but not compared (a misread model must not say
+冒用). Text that reads as a listing gets the listing check whatever the photo was taken for.
+"""
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
-from dialogues import listing
-from dialogues.knowledge_port import KnowledgePort
-from dialogues.reading import Note, PhotoCheck, PhotoReading
-from integrations.ccc.listing import is_problem
-
-SC = re.compile(r"SC\d{14}")
-DRUG = re.compile(r"国药准字[HZSJ]\d{8}")
-COSMETICS = re.compile(
-    r"(国妆特字|国妆特进字|国妆备进字|国妆网备进字|[\u4e00-\u9fff]G妆网备字)\d{6,12}"
+from bot.knowledge.service import KnowledgeService
+from bot.photocheck.fields import classify_qr
+from bot.photocheck.types import (
+    CCC_NUMBER,
+    QR_LINE,
+    Agreement,
+    Kind,
+    Mark,
+    OcrLine,
+    Outcome,
+    PhotoVerdict,
+    ReadField,
+    Reading,
 )
-SHAPES = {
-    "sc_licence": ("sc", SC),
-    "drug_approval": ("drug", DRUG),
-    "cosmetics_filing": ("cosmetics", COSMETICS),
-}
-# An e-certificate link carries the 16-digit number; any other link is shown, never fetched.
-QR_NUMBER = re.compile(r"(?<!\d)(20\d{14})(?!\d)")
-CERT_HOSTS = ("cnca.cn", "cqc.com.cn", "ccc")
+from bot.photocheck.verdict import check
+from dialogues import listing
+from dialogues.reading import CONFIDENT, Note, PhotoCheck, PhotoReading
+
+KINDS = {"label": Kind.CCC_LABEL, "listing": Kind.LISTING, "qr": Kind.CCC_LABEL}
+MARKS = {True: Mark.PRESENT, False: Mark.ABSENT, None: Mark.UNKNOWN}
+IDENTIFIER_NOTES = {"sc_licence": "sc", "drug_approval": "drug", "cosmetics_filing": "cosmetics"}
+
+
+def to_core(reading: PhotoReading) -> Reading:
+    """The dialogue's reading as the core checks it: unsure fields other than the number
+    (which the dialogue confirms first) are left out of the comparison."""
+    fields = tuple(
+        ReadField(f.name, f.value, f.confidence, QR_LINE, confirmed=f.confidence >= 1.0)
+        for f in reading.fields
+        if f.name == CCC_NUMBER or f.confidence >= CONFIDENT
+    )
+    lines = tuple(OcrLine(line, 1.0) for line in reading.text.splitlines() if line.strip())
+    qr = tuple(classify_qr("QRCode", payload) for payload in reading.qr)
+    kind = KINDS.get(reading.kind, Kind.PACKAGING if fields or lines else Kind.NOTHING)
+    if listing.looks_like_listing(reading.text):
+        kind = Kind.LISTING  # a listing screenshot, even where the reader guessed a label
+    return Reading(lines, fields, qr, kind, MARKS.get(reading.mark, Mark.UNKNOWN))
 
 
 class RegistryPhotoChecks:
-    def __init__(self, knowledge: KnowledgePort) -> None:
-        self.knowledge = knowledge
+    def __init__(self, knowledge: KnowledgeService) -> None:
+        self.ccc = knowledge.ccc
 
     async def check_photo(self, reading: PhotoReading, *, on: date) -> PhotoCheck:
-        notes: list[Note] = []
-        for name, (code, shape) in SHAPES.items():
-            shown = reading.field(name)
-            if shown is not None:
-                plain = shown.value.replace(" ", "")
-                ok = shape.fullmatch(plain) is not None
-                notes.append(Note(f"{code}_{'ok' if ok else 'bad'}", {"number": plain}))
-        number = reading.field("ccc_number")
-        value = number.value if number else None
-        for payload in reading.qr:
-            in_link = QR_NUMBER.search(payload)
-            if in_link and any(h in payload.lower() for h in CERT_HOSTS):
-                value = value or in_link.group(1)
-                notes.append(Note("qr_certificate", {"number": in_link.group(1)}))
-            elif payload.lower().startswith(("http://", "https://")):
-                notes.append(Note("qr_other"))
-        if reading.kind == "listing" or (
-            value is None and listing.looks_like_listing(reading.text)
-        ):
-            check = await self.knowledge.check_listing(reading.text, on=on)
-            compared = listing.listing_notes(check, reading.text)
-            problem = listing.acts_on(check.verdict, compared)
-            return PhotoCheck(listing=check, notes=(*compared, *notes), problem=problem)
-        if value is None:
-            return PhotoCheck(notes=tuple(notes))
-        cert_check = await self.knowledge.check_certificate(value, on=on)
-        problem = is_problem(cert_check)
-        cert = cert_check.certificate
-        if cert is not None:
-            model = reading.field("model")
-            if model is not None and cert.model:
-                same = listing.model_in(cert.model, model.value)
-                code = "model_match" if same else "model_mismatch"
-                notes.append(Note(code, {"printed": model.value, "registered": cert.model}))
-                problem = problem or not same
-            maker = reading.field("holder") or reading.field("manufacturer")
-            if maker is not None:
-                printed = listing.normalise(maker.value)
-                known = {listing.normalise(cert.holder), listing.normalise(cert.manufacturer)}
-                if printed in known:
-                    notes.append(Note("holder_match"))
-                else:
-                    notes.append(
-                        Note("holder_mismatch", {"printed": maker.value, "registered": cert.holder})
-                    )
-                    problem = True
-        if reading.mark is False:
-            notes.append(Note("no_mark"))
-        return PhotoCheck(certificate=cert_check, notes=tuple(notes), problem=problem)
+        verdict = await check(
+            to_core(reading),
+            self.ccc.registry,
+            service=self.ccc,
+            today=lambda: on,
+            confirm_below=CONFIDENT,
+        )
+        return to_check(verdict)
+
+
+def to_check(verdict: PhotoVerdict) -> PhotoCheck:
+    """The core's verdict as the notes the dialogue words."""
+    notes = _qr_notes(verdict) + _identifier_notes(verdict)
+    if verdict.listing is not None:
+        text = verdict.reading.text
+        compared = listing.listing_notes(verdict.listing, text)
+        problem = listing.acts_on(verdict.listing.verdict, compared)
+        return PhotoCheck(listing=verdict.listing, notes=(*compared, *notes), problem=problem)
+    found = next((c for c in verdict.certificates if c.certificate is not None), None)
+    first = found or (verdict.certificates[0] if verdict.certificates else None)
+    notes += _comparison_notes(verdict)
+    if verdict.mark is Mark.ABSENT and (first is not None or verdict.mark_expected):
+        notes.append(Note("no_mark"))
+    problem = verdict.outcome in (Outcome.PROBLEM, Outcome.MISUSE)
+    return PhotoCheck(certificate=first, notes=tuple(notes), problem=problem)
+
+
+def _qr_notes(verdict: PhotoVerdict) -> list[Note]:
+    notes: list[Note] = []
+    for code in verdict.reading.qr:
+        if code.kind == "ccc_ecert" and code.cert_no:
+            notes.append(Note("qr_certificate", {"number": code.cert_no}))
+        elif code.kind == "url":
+            notes.append(Note("qr_other"))
+    return notes
+
+
+def _identifier_notes(verdict: PhotoVerdict) -> list[Note]:
+    return [
+        Note(
+            f"{IDENTIFIER_NOTES[i.name]}_{'ok' if i.shape_ok else 'bad'}",
+            {"number": i.value},
+        )
+        for i in verdict.identifiers
+    ]
+
+
+def _comparison_notes(verdict: PhotoVerdict) -> list[Note]:
+    """The model's comparison, and one for the companies (a label names either of them)."""
+    notes: list[Note] = []
+    companies = []
+    for c in verdict.comparisons:
+        if c.agreement not in (Agreement.MATCH, Agreement.MISMATCH):
+            continue
+        if c.field == "model":
+            code = "model_match" if c.agreement is Agreement.MATCH else "model_mismatch"
+            notes.append(Note(code, {"printed": c.printed, "registered": c.registered}))
+        else:
+            companies.append(c)
+    wrong = next((c for c in companies if c.agreement is Agreement.MISMATCH), None)
+    if wrong is not None:
+        notes.append(
+            Note("holder_mismatch", {"printed": wrong.printed, "registered": wrong.registered})
+        )
+    elif companies:
+        notes.append(Note("holder_match"))
+    return notes

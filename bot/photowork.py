@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from bot.crypto import RowBound
 from bot.db.models import Evidence
 from bot.evidence import EvidenceStore
+from bot.photocheck.errors import Busy, ReadTimeout
 from dialogues.actions import ReadPhoto
 from dialogues.reading import PhotoReading, ReadField
 
@@ -40,9 +41,12 @@ class PhotoReader(Protocol):
 
 
 def outcome_of(exc: BaseException) -> str:
-    """The reader's refusal as the dialogue words it (``bot.photocheck.errors``' classes)."""
-    name = type(exc).__name__
-    return {"Busy": "busy", "ReadTimeout": "timeout"}.get(name, "failed")
+    """The reader's refusal as the dialogue words it."""
+    if isinstance(exc, Busy):
+        return "busy"
+    if isinstance(exc, ReadTimeout):
+        return "timeout"
+    return "failed"
 
 
 def recognise_with_threads(threads: int, image: bytes) -> Any:

@@ -30,7 +30,8 @@ from bot import cases, conversations, handover, outbox, status
 from bot.backoffice import Handoff
 from bot.cases import Filer
 from bot.channels import ChannelStore
-from bot.conversations import Conflict, ConversationStore, Snapshot
+from bot.conversations import Conflict, ConversationStore, Snapshot, TurnRecord
+from bot.knowledge.service import KnowledgeService
 from bot.messages import InboundMessage
 from bot.photochecks import RegistryPhotoChecks
 from bot.photowork import PhotoDesk, job_of, store_reading
@@ -53,6 +54,7 @@ from dialogues.knowledge_port import KnowledgePort
 from dialogues.model import EvidenceRef, Reply, Turn
 from dialogues.ports import Normalizer, Ports, RuleBook
 from dialogues.reading import PhotoReading
+from dialogues.state import ConversationState
 from dialogues.texts import language_of
 
 log = logging.getLogger(__name__)
@@ -137,7 +139,9 @@ class Pipeline:
         self.actions = Actions(Claims(claims), handoff, photos)
         # Photos are read in the background and their readings answered as turns of their own.
         self.photos = photos
-        self.photo_checks = RegistryPhotoChecks(knowledge) if knowledge is not None else None
+        self.photo_checks = (
+            RegistryPhotoChecks(knowledge) if isinstance(knowledge, KnowledgeService) else None
+        )
 
     async def aclose(self) -> None:
         await self.store.aclose()
@@ -152,7 +156,7 @@ class Pipeline:
             parse = await self.understanding.parse(message.text, now)
         evidence: EvidenceRef | None = None
         for _ in range(MAX_DECISIONS):
-            snapshot = await self.store.read(partial(conversations.load, message=message))
+            snapshot = await self.store.snapshot(message)
             if snapshot.answer is not None and snapshot.id is not None:
                 replies = [Reply.from_dict(r) for r in snapshot.answer]
                 return Handled(replies, True, snapshot.id)
@@ -178,6 +182,13 @@ class Pipeline:
                 isinstance(a, SubmitCase) for a in decision.actions
             )
             try:
+                if decision is not None and not decision.actions and snapshot.id is not None:
+                    # Nothing to apply but the turn itself: the repository writes it in
+                    # one statement where the database allows (PostgreSQL).
+                    state, replies = decision.settle([])
+                    record = self._record(message, snapshot.id, snapshot, state, replies, now)
+                    await self.store.commit(record)
+                    return Handled(replies, False, snapshot.id)
                 return await self.store.write(
                     partial(
                         self._apply,
@@ -259,23 +270,26 @@ class Pipeline:
         )
         receipts = [self.actions.apply(session, filer, a) for a in decision.actions]
         state, replies = decision.settle(receipts)
+        record = self._record(message, conversation_id, snapshot, state, replies, now)
+        conversations.write_turn(session, record)
+        return Handled(replies, False, conversation_id)
+
+    @staticmethod
+    def _record(
+        message: InboundMessage,
+        conversation_id: int,
+        snapshot: Snapshot,
+        state: ConversationState,
+        replies: list[Reply],
+        now: datetime,
+    ) -> TurnRecord:
+        """What the turn writes once decided and its actions applied."""
         stored = [r.as_dict() for r in replies]
-        # A reading's answer is told apart on the transcript: the web page fetches it there.
-        authors = ("reader", "bot:photo") if message.kind == "reading" else ("user", "bot")
-        conversations.record(session, message, conversation_id, content, stored, now, authors)
-        conversations.advance(
-            session,
-            conversation_id,
-            revision=snapshot.revision,
-            state=state.dump(),
-            address=message.address,
-            now=now,
-        )
+        deliveries: tuple[outbox.Queued, ...] = ()
         if not message.inline and message.channel != "rest":
             mid = _short(message.channel_message_id)
-            for index, reply in enumerate(stored):
-                outbox.enqueue(
-                    session,
+            deliveries = tuple(
+                outbox.Queued(
                     topic=f"reply:{message.channel}",
                     key=f"reply:{message.channel}:{conversation_id}:{mid}:{index}",
                     # The stored sender id: the deliverer opens the conversation's address.
@@ -283,7 +297,20 @@ class Pipeline:
                     due=now,
                     lane=outbox.lane_of(message.channel, snapshot.sender_id),
                 )
-        return Handled(replies, False, conversation_id)
+                for index, reply in enumerate(stored)
+            )
+        return TurnRecord(
+            message=message,
+            conversation_id=conversation_id,
+            content=Pipeline._content(message),
+            replies=stored,
+            revision=snapshot.revision,
+            state=state.dump(),
+            now=now,
+            deliveries=deliveries,
+            # A reading's answer is told apart on the transcript: the web page fetches it there.
+            authors=("reader", "bot:photo") if message.kind == "reading" else ("user", "bot"),
+        )
 
     @staticmethod
     def _lang(message: InboundMessage, snapshot: Snapshot) -> str:

@@ -9,9 +9,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from dialogues.answers import catalogue_reply, certificate_reply, knowledge_reply
+from dialogues.answers import (
+    cases_reply,
+    catalogue_reply,
+    certificate_reply,
+    knowledge_reply,
+    related_case_reply,
+)
 from dialogues.explain import reward_levels
 from dialogues.flows import mentions
+from dialogues.knowledge_port import KnowledgeAnswer
 from dialogues.model import Button, Question, Reply, Turn
 from dialogues.ports import Ports
 from dialogues.state import Expect
@@ -33,8 +40,47 @@ async def knowledge(turn: Turn, ports: Ports) -> list[Reply]:
     if ports.knowledge is None or not turn.text.strip():
         return [Reply(t(lang, "knowledge.dont_know"), [_human(lang)])]
     answer = await ports.knowledge.ask(turn.text)
-    buttons = [] if answer.found else [_human(lang)]
-    return [Reply(knowledge_reply(answer, lang), buttons)]
+    if not answer.found:
+        return [Reply(knowledge_reply(answer, lang), [_human(lang)])]
+    return [Reply(await _with_cases(answer, lang, ports))]
+
+
+async def by_meaning(turn: Turn, ports: Ports) -> list[Reply] | None:
+    """A question the intents did not place, answered when the knowledge base is sure of
+    one entry; None leaves the turn not understood (a wrong entry is worse than none)."""
+    if ports.knowledge is None or turn.kind != "text" or not turn.text.strip():
+        return None
+    answer = await ports.knowledge.ask(turn.text)
+    if not answer.found:
+        return None
+    return [Reply(await _with_cases(answer, turn.lang, ports))]
+
+
+async def referral(turn: Turn, ports: Ports) -> list[Reply] | None:
+    """Outside the regulator's remit (tobacco → 12313, telecom fraud → 110): the right door,
+    before any complaint is started; None when the message names no such subject."""
+    if ports.knowledge is None or turn.kind != "text" or not turn.text.strip():
+        return None
+    answer = await ports.knowledge.refer(turn.text)
+    if answer is None:
+        return None
+    return [Reply(knowledge_reply(answer, turn.lang))]
+
+
+async def _with_cases(answer: KnowledgeAnswer, lang: str, ports: Ports) -> str:
+    """The entry's text; the typical-cases entry lists the latest cases (of the category
+    asked about), and a category's advice ends with its latest case."""
+    text = knowledge_reply(answer, lang)
+    if ports.knowledge is None:
+        return text
+    if answer.topic == "cases":
+        cases = await ports.knowledge.typical_cases(category=answer.category, limit=3)
+        return "\n\n".join([text, cases_reply(cases, lang, asked=answer.category)])
+    if answer.category:
+        cases = await ports.knowledge.typical_cases(category=answer.category, limit=1)
+        if cases:
+            return "\n\n".join([text, related_case_reply(cases[0], lang)])
+    return text
 
 
 async def check_ccc_cert(turn: Turn, ports: Ports) -> list[Reply]:

@@ -17,6 +17,7 @@ from dialogues.knowledge_port import (
     ListingCheck,
     Match,
     Requirement,
+    TypicalCase,
 )
 from dialogues.texts import t
 
@@ -158,6 +159,35 @@ def knowledge_reply(answer: KnowledgeAnswer, lang: str) -> str:
         )
         lines.append(t(lang, "knowledge.related", titles=titles))
     return "\n".join(line for line in lines if line)
+
+
+def cases_reply(cases: list[TypicalCase], lang: str, *, asked: str | None = None) -> str:
+    """The latest typical cases, newest first, or a line saying none are published yet."""
+    if not cases:
+        key = "knowledge.cases.none_in_category" if asked else "knowledge.cases.none"
+        return t(lang, key)
+    items = [
+        t(
+            lang,
+            "knowledge.cases.item",
+            date=format_date(case.published_on, lang),
+            title=case.title.get(lang, ""),
+            summary=case.summary.get(lang, ""),
+        )
+        for case in cases
+    ]
+    return "\n\n".join(items)
+
+
+def related_case_reply(case: TypicalCase, lang: str) -> str:
+    """One case that ends an answer about its category."""
+    return t(
+        lang,
+        "knowledge.cases.related",
+        date=format_date(case.published_on, lang),
+        title=case.title.get(lang, ""),
+        summary=case.summary.get(lang, ""),
+    )
 
 
 def human_button(lang: str) -> dict[str, str]:

@@ -218,11 +218,19 @@ class Engine:
         item = self._menu_choice(text)
         if item is not None:
             return await self._start(item.flow, state, turn, ports)
+        # Outside the regulator's remit (tobacco → 12313): the right door, not a complaint.
+        referred = await advice.referral(turn, ports)
+        if referred is not None:
+            return referred + self.menu(turn.lang)
         started = self._flow_for(turn, text)
         if started is not None:
             return await self._start(started, state, turn, ports)
         if turn.intent in self.answers and turn.confidence >= self.digression_confidence * 0.8:
             return await self.answers[turn.intent](turn, ports) + self.menu(turn.lang)
+        # No intent placed it: the knowledge base may still know it by meaning.
+        found = await advice.by_meaning(turn, ports)
+        if found is not None:
+            return found + self.menu(turn.lang)
         state.missed = True
         if text.isdigit() and len(text) <= 2:
             return [Reply(t(turn.lang, "menu.number_unknown", number=text))] + self.menu(turn.lang)

@@ -200,6 +200,8 @@ class KnowledgeAnswer:
     cite: Mapping[str, str] = field(default_factory=dict)  # lang -> official basis, for users
     offer_human: bool = False
     related: tuple[RelatedEntry, ...] = ()  # other entries worth offering
+    topic: str = ""  # identify, process, referral, cases…
+    category: str | None = None  # product category (shoes, chargers…), for typical cases
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,17 @@ class RelatedEntry:
 
     entry_id: str
     title: Mapping[str, str]  # lang -> text
+
+
+@dataclass(frozen=True)
+class TypicalCase:
+    """An anonymised case summary staff published (典型案例), in both languages."""
+
+    id: int
+    category: str
+    title: Mapping[str, str]  # lang -> text
+    summary: Mapping[str, str]  # lang -> text
+    published_on: date
 
 
 class CertificateChecks(Protocol):
@@ -235,6 +248,25 @@ class KnowledgeReader(Protocol):
         """The best entry for ``question``; ``found`` is False below the confidence bar."""
         ...
 
+    async def refer(self, question: str) -> KnowledgeAnswer | None:
+        """The door for a question outside the regulator's remit (tobacco → 12313), if any."""
+        ...
 
-class KnowledgePort(CertificateChecks, ListingChecks, CatalogueReader, KnowledgeReader, Protocol):
+
+class TypicalCaseReader(Protocol):
+    async def typical_cases(
+        self, *, category: str | None = None, limit: int = 3
+    ) -> list[TypicalCase]:
+        """The latest published cases, newest first; of ``category`` when given."""
+        ...
+
+
+class KnowledgePort(
+    CertificateChecks,
+    ListingChecks,
+    CatalogueReader,
+    KnowledgeReader,
+    TypicalCaseReader,
+    Protocol,
+):
     """Everything the flows read about certificates, the catalogue and consumer knowledge."""

@@ -9,6 +9,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.photocheck.errors import Busy
+
 
 @dataclass(frozen=True)
 class Field:
@@ -31,10 +33,6 @@ class Scripted:
     qr: tuple[Qr, ...] = ()
     ccc_mark: str = "present"
     text: str = ""
-
-
-class Busy(Exception):
-    """As ``bot.photocheck.errors.Busy``."""
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from bot.cli import cases, ccc, db, export, keys, nlu, serve, staff, telegram, wechat
+from bot.cli import cases, ccc, db, export, keys, nlu, serve, staff, telegram, typical, wechat
 from bot.crypto import KeyConfigurationError
 
 app = typer.Typer(
@@ -14,6 +14,7 @@ app = typer.Typer(
 app.command("serve")(serve.serve)
 app.add_typer(db.app, name="db")
 cases.app.command("export")(export.export_cmd)
+cases.app.add_typer(typical.app, name="typical")
 app.add_typer(cases.app, name="cases")
 app.add_typer(staff.app, name="staff")
 app.add_typer(keys.app, name="keys")

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from bot.settings import Settings
-from integrations.telegram.admin import delete_webhook, describe, set_webhook
+from integrations.telegram.admin import delete_webhook, describe, set_commands, set_webhook
 from integrations.telegram.polling import run_polling
 from integrations.telegram.settings import TelegramSettings
 
@@ -52,6 +52,13 @@ def set_webhook_cmd(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     typer.echo(json.dumps(describe(info), ensure_ascii=False, indent=2))
+
+
+@app.command("set-commands")
+def set_commands_cmd() -> None:
+    """Install the bot's command menu (/photo 拍照查验, /start, /status, /help, /cancel)."""
+    asyncio.run(set_commands(_telegram()))
+    typer.echo("commands set")
 
 
 @app.command("delete-webhook")

@@ -38,6 +38,8 @@ ACTIONS = {
     "evidence_download": "下载证据",
     "cli_case_show": "命令行查看案件",
     "cli_cases_export": "命令行导出案件",
+    "typical_case_published": "发布典型案例",
+    "typical_case_withdrawn": "撤下典型案例",
 }
 
 

@@ -333,7 +333,8 @@ def import_all_models() -> None:
     """Import every module that defines tables, so metadata is complete (Alembic, tests)."""
     import importlib
 
-    for module in ("integrations.ccc.models", "integrations.wechat.models", "bot.staff.models"):
+    modules = ("integrations.ccc.models", "integrations.wechat.models", "bot.staff.models")
+    for module in (*modules, "bot.knowledge.cases"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -18,10 +18,13 @@ import bm25s
 import jieba
 import yaml
 
+from bot.knowledge.articles import load_articles, load_sources
 from dialogues.knowledge_port import KnowledgeAnswer, RelatedEntry
 
 DATA_DIR = Path(__file__).parent / "data"
 _WORD = re.compile(r"[\w.]+", re.UNICODE)
+# The longest message a channel accepts; longer text is cut before tokenising.
+MAX_QUESTION = 4000
 
 
 @dataclass(frozen=True)
@@ -36,14 +39,18 @@ class Entry:
     source: str  # provenance, for maintainers
     cite: dict[str, str]  # the official basis, shown to users in their language
     rule: dict[str, Any] | None = None
+    category: str | None = None  # product category, for typical cases
+    triggers: tuple[str, ...] = ()  # words that send a message to this entry (referrals)
+    index_text: str = ""  # what retrieval reads besides title and keywords (default: body)
 
 
 def load_entries(data_dir: Path = DATA_DIR) -> list[Entry]:
     """Every entry of every data file; refuses an entry without a source or a language."""
     entries: list[Entry] = []
+    table = load_sources(data_dir)
     for path in sorted(data_dir.glob("*.yml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for raw in data.get("entries", []):
+        for raw in [*data.get("entries", []), *load_articles(path, table)]:
             for key in (
                 "title_zh",
                 "title_en",
@@ -65,6 +72,9 @@ def load_entries(data_dir: Path = DATA_DIR) -> list[Entry]:
                     source=raw["source"],
                     cite={"zh": raw["cite_zh"], "en": raw["cite_en"]},
                     rule=raw.get("rule"),
+                    category=raw.get("category"),
+                    triggers=tuple(str(w) for w in raw.get("triggers", [])),
+                    index_text=raw.get("index_text") or f"{raw['body_zh']}\n{raw['body_en']}",
                 )
             )
     ids = [e.id for e in entries]
@@ -113,11 +123,25 @@ def _fold(text: str) -> str:
 
 
 class KnowledgeBase:
-    """BM25 over the entries; ``ask`` returns the best entry or an honest don't-know."""
+    """BM25 over the entries; ``ask`` returns the best entry or an honest don't-know.
 
-    def __init__(self, entries: list[Entry], tokenizer: Tokenizer, *, min_score: float) -> None:
+    Two bars guard against a wrong answer, which misleads more than a don't-know: the best
+    score must reach ``min_score``, and it must lead the runner-up by ``min_margin`` (a share
+    of the best score). A referral's trigger word (tobacco → 12313) decides before both.
+    """
+
+    def __init__(
+        self,
+        entries: list[Entry],
+        tokenizer: Tokenizer,
+        *,
+        min_score: float,
+        min_margin: float = 0.0,
+        keyword_weight: int = 2,
+    ) -> None:
         self.entries = entries
         self.min_score = min_score
+        self.min_margin = min_margin
         self._tokenize = tokenizer
         corpus = [
             tokenizer(
@@ -125,10 +149,8 @@ class KnowledgeBase:
                     [
                         e.title["zh"],
                         e.title["en"],
-                        *e.keywords,
-                        *e.keywords,
-                        e.body["zh"],
-                        e.body["en"],
+                        *(list(e.keywords) * keyword_weight),
+                        e.index_text,
                     ]
                 )
             )
@@ -136,35 +158,87 @@ class KnowledgeBase:
         ]
         self._bm25 = bm25s.BM25()
         self._bm25.index(corpus, show_progress=False)
+        triggers = {_fold(w): e for e in entries for w in e.triggers}
+        self._triggers = triggers
+        self._trigger_re = _word_regex(triggers)
 
     @classmethod
-    def load(cls, data_dir: Path = DATA_DIR, *, min_score: float | None = None) -> KnowledgeBase:
+    def load(
+        cls,
+        data_dir: Path = DATA_DIR,
+        *,
+        min_score: float | None = None,
+        min_margin: float | None = None,
+    ) -> KnowledgeBase:
         entries = load_entries(data_dir)
         settings = yaml.safe_load((data_dir / "synonyms.yml").read_text(encoding="utf-8"))
         extra = [k for e in entries for k in e.keywords]
         tokenizer = Tokenizer(settings["groups"], settings.get("stopwords", []), extra)
-        threshold = settings["settings"]["min_score"] if min_score is None else min_score
-        return cls(entries, tokenizer, min_score=float(threshold))
+        knobs = settings["settings"]
+        return cls(
+            entries,
+            tokenizer,
+            min_score=float(knobs["min_score"] if min_score is None else min_score),
+            min_margin=float(knobs.get("min_margin", 0.0) if min_margin is None else min_margin),
+            keyword_weight=int(knobs.get("keyword_weight", 2)),
+        )
 
     def get(self, entry_id: str) -> Entry | None:
         return next((e for e in self.entries if e.id == entry_id), None)
 
     def scores(self, question: str) -> list[tuple[float, Entry]]:
         """Entries by descending BM25 score (zero scores dropped)."""
-        tokens = self._tokenize(question)
+        tokens = self._tokenize(question[:MAX_QUESTION])
         if not tokens:
             return []
         raw = self._bm25.get_scores(tokens)
         ranked = sorted(zip(raw.tolist(), self.entries, strict=True), key=lambda p: -p[0])
         return [(score, entry) for score, entry in ranked if score > 0]
 
+    def refer(self, question: str) -> KnowledgeAnswer | None:
+        """The referral whose trigger word the question contains (tobacco → 12313), if any."""
+        if self._trigger_re is None:
+            return None
+        found = self._trigger_re.search(_fold(question[:MAX_QUESTION]))
+        if found is None:
+            return None
+        # A trigger is not a retrieval score: 0.0 says so (the entry is found all the same).
+        return self._answer(question, self._triggers[found.group(0)], score=0.0)
+
     def ask(self, question: str) -> KnowledgeAnswer:
+        referred = self.refer(question)
+        if referred is not None:
+            return referred
         ranked = self.scores(question)
-        if not ranked or ranked[0][0] < self.min_score:
-            best = ranked[0][0] if ranked else 0.0
+        best = ranked[0][0] if ranked else 0.0
+        if not ranked or best < self.min_score or not self._clear_lead(ranked):
             return KnowledgeAnswer(query=question, found=False, score=best, offer_human=True)
         score, entry = ranked[0]
         related = tuple(RelatedEntry(e.id, e.title) for s, e in ranked[1:3] if s >= self.min_score)
+        category = entry.category
+        if entry.topic == "cases":
+            # "充电宝的典型案例": the category comes from the best category entry named.
+            category = next(
+                (e.category for s, e in ranked[1:] if e.category and s >= self.min_score), None
+            )
+            related = ()
+        return self._answer(question, entry, score=score, related=related, category=category)
+
+    def _clear_lead(self, ranked: list[tuple[float, Entry]]) -> bool:
+        if len(ranked) < 2:
+            return True
+        first, second = ranked[0][0], ranked[1][0]
+        return first - second >= self.min_margin * first
+
+    def _answer(
+        self,
+        question: str,
+        entry: Entry,
+        *,
+        score: float,
+        related: tuple[RelatedEntry, ...] = (),
+        category: str | None = None,
+    ) -> KnowledgeAnswer:
         return KnowledgeAnswer(
             query=question,
             found=True,
@@ -175,4 +249,19 @@ class KnowledgeBase:
             source=entry.source,
             cite=entry.cite,
             related=related,
+            topic=entry.topic,
+            category=category if category is not None else entry.category,
         )
+
+
+def _word_regex(words: dict[str, Entry]) -> re.Pattern[str] | None:
+    """One alternation, longest first; ASCII words match whole words only (linear scan)."""
+    parts = []
+    for word in sorted(words, key=len, reverse=True):
+        body = re.escape(word)
+        if word[0].isascii() and word[0].isalnum():
+            body = r"(?<![a-z0-9])" + body
+        if word[-1].isascii() and word[-1].isalnum():
+            body += r"(?![a-z0-9])"
+        parts.append(body)
+    return re.compile("|".join(parts)) if parts else None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 from functools import cache
+from typing import Protocol
 
 from bot.knowledge.base import KnowledgeBase
 from dialogues.knowledge_port import (
@@ -16,16 +17,26 @@ from dialogues.knowledge_port import (
     CertificateCheck,
     KnowledgeAnswer,
     ListingCheck,
+    TypicalCase,
 )
 from integrations.ccc.service import CccService
+
+
+class CaseShelf(Protocol):
+    """Where published typical cases are read from (``bot.knowledge.cases.TypicalCases``)."""
+
+    async def latest(self, *, category: str | None, limit: int) -> list[TypicalCase]: ...
 
 
 class KnowledgeService:
     """Implements ``dialogues.knowledge_port.KnowledgePort``."""
 
-    def __init__(self, ccc: CccService, knowledge: KnowledgeBase) -> None:
+    def __init__(
+        self, ccc: CccService, knowledge: KnowledgeBase, cases: CaseShelf | None = None
+    ) -> None:
         self.ccc = ccc
         self.knowledge = knowledge
+        self.cases = cases
 
     async def check_certificate(
         self, text: str, *, product: str | None = None, on: date | None = None
@@ -41,6 +52,16 @@ class KnowledgeService:
     async def ask(self, question: str) -> KnowledgeAnswer:
         # Tokenising and scoring are CPU work of well under a millisecond per question.
         return self.knowledge.ask(question)
+
+    async def refer(self, question: str) -> KnowledgeAnswer | None:
+        return self.knowledge.refer(question)
+
+    async def typical_cases(
+        self, *, category: str | None = None, limit: int = 3
+    ) -> list[TypicalCase]:
+        if self.cases is None:
+            return []
+        return await self.cases.latest(category=category, limit=limit)
 
 
 @cache

@@ -75,9 +75,11 @@ async def check(
 
     if reading.kind is Kind.LISTING:
         result = await ccc.check_listing(reading.text)
+        listed = next((c.certificate for c in result.certificates if c.certificate), None)
         return PhotoVerdict(
             outcome=Outcome.LISTING,
             certificates=result.certificates,
+            comparisons=_compare(reading, listed) if listed is not None else (),
             listing=result,
             next_steps=result.next_steps,
             **base,  # type: ignore[arg-type]

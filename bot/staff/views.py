@@ -101,6 +101,9 @@ def detail(
                 "content_type": e.content_type,
                 "size": e.size,
                 "filename": e.filename,
+                # What the photo reader found on it (bot/photowork.py), decrypted for staff.
+                "reading": e.reading,
+                "read_at": e.read_at.isoformat() if e.read_at else None,
             }
             for e in case.evidence
         ],

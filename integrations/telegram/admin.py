@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import WebhookInfo
+from telegram import BotCommand, WebhookInfo
 
 from integrations.telegram.client import ALLOWED_UPDATES, build_bot
 from integrations.telegram.settings import TelegramSettings
@@ -31,6 +31,37 @@ async def set_webhook(
             drop_pending_updates=drop_pending,
         )
         return await bot.get_webhook_info()
+
+
+# The bot's command menu (the "/" button), per language; each is a menu payload of
+# dialogues/flows/menu.yml (the adapter maps /start to the menu).
+COMMANDS: dict[str, list[tuple[str, str]]] = {
+    "zh": [
+        ("photo", "拍照查验：拍标签、3C证书或商品截图"),
+        ("start", "主菜单"),
+        ("status", "查进度"),
+        ("help", "使用帮助"),
+        ("cancel", "取消当前操作"),
+    ],
+    "en": [
+        ("photo", "Check it from a photo: label, CCC mark or listing"),
+        ("start", "Main menu"),
+        ("status", "Check on a case"),
+        ("help", "Help"),
+        ("cancel", "Cancel what is in progress"),
+    ],
+}
+
+
+async def set_commands(settings: TelegramSettings) -> None:
+    """Install the command menu: English for everyone, Chinese for Chinese-language users."""
+    if not settings.configured:
+        raise ValueError("WEIQUAN_TELEGRAM_TOKEN is not set")
+    bot = build_bot(settings)
+    async with bot:
+        for lang, commands in COMMANDS.items():
+            listed = [BotCommand(name, description) for name, description in commands]
+            await bot.set_my_commands(listed, language_code=None if lang == "en" else lang)
 
 
 async def delete_webhook(settings: TelegramSettings) -> bool:

@@ -46,6 +46,7 @@ async def office_app(
     clock: Clock | None = None,
     http: httpx.AsyncClient | None = None,
     run_jobs: bool = False,
+    photo_reader: Any = None,
     **overrides: Any,
 ) -> AsyncIterator[FastAPI]:
     extension = BackofficeExtension(http=http, clock=clock, run_jobs=run_jobs)
@@ -54,6 +55,7 @@ async def office_app(
         migrate=False,
         extensions=[extension],
         run_outbox=False,
+        photo_reader=photo_reader,
     )
     async with app.router.lifespan_context(app):
         if clock is not None:

@@ -57,6 +57,26 @@ async def test_text_over_limit(client: Any, app: Any) -> None:
     assert await stored(app) == (1, 0)
 
 
+@pytest.mark.databases("sqlite", "postgres")
+async def test_a_message_id_the_database_cannot_store(client: Any, app: Any) -> None:
+    """A NUL in the message id: PostgreSQL cannot store it, so the client gets a 422 it can
+    act on (not a 500 or a retryable 503), and the conversation goes on; SQLite stores it."""
+    webhook = "/webhooks/rest/webhook"
+    first = await client.post(webhook, json={"sender": "u", "message": "/complaint"})
+    assert first.json()[-1]["custom"]["awaiting"] == "product"
+    odd = {"sender": "u", "message": "蓝牙耳机", "message_id": "m\u00002"}
+    response = await client.post(webhook, json=odd)
+    if app.state.settings.is_sqlite:
+        assert response.status_code == 200, response.text
+        assert response.json()[-1]["custom"]["awaiting"] == "brand"
+        return
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == "unstorable_value"
+    again = await client.post(webhook, json={**odd, "message_id": "m2"})
+    assert again.json()[-1]["custom"]["awaiting"] == "brand"
+    assert await stored(app) == (2, 0)
+
+
 async def test_oversize_body_is_413(client: Any, app: Any) -> None:
     big = b"x" * (app.state.settings.chat.max_body_bytes + 1)
     response = await client.post(

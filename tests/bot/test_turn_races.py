@@ -76,11 +76,11 @@ async def test_parallel_answers_from_one_sender_both_count(app: Any) -> None:
         assert await count(app, InboundMessage, conversation.id) == 4
 
 
-async def test_message_arriving_mid_decision_is_not_lost(sqlite_settings: Any) -> None:
+async def test_message_arriving_mid_decision_is_not_lost(settings: Any) -> None:
     """A second message commits while the first is being decided: the first is re-decided."""
     from tests.factories import running_app
 
-    async with running_app(sqlite_settings) as app:
+    async with running_app(settings) as app:
         engine = PausingEngine()
         app.state.pipeline.engine = engine
         chat = chat_for(app, sender="overtaken")
@@ -99,11 +99,11 @@ async def test_message_arriving_mid_decision_is_not_lost(sqlite_settings: Any) -
         assert await count(app, TranscriptEntry, conversation.id) >= 3 + 3
 
 
-async def test_staff_taking_over_mid_decision_silences_the_bot(sqlite_settings: Any) -> None:
+async def test_staff_taking_over_mid_decision_silences_the_bot(settings: Any) -> None:
     """Staff take the conversation while the bot decides: the bot's answer is not sent."""
     from tests.factories import running_app
 
-    async with running_app(sqlite_settings) as app:
+    async with running_app(settings) as app:
         engine = PausingEngine()
         app.state.pipeline.engine = engine
         chat = chat_for(app, sender="taken")
@@ -195,3 +195,47 @@ async def test_the_commit_that_issues_a_case_number_is_synced_to_disk(
         levels = [s for s in statements if s.startswith("PRAGMA SYNCHRONOUS=")]
         assert levels.count("PRAGMA SYNCHRONOUS=FULL") == 1
         assert levels.count("PRAGMA SYNCHRONOUS=NORMAL") >= len(HAPPY) - 1
+
+
+async def test_a_repeat_recorded_mid_decision_is_answered_as_before(settings: Any) -> None:
+    """Another delivery of the same message is recorded while this one is decided: the turn
+    is not applied a second time, and the sender gets the answer already given."""
+    from bot.messages import InboundMessage as Message
+    from dialogues.model import Reply
+    from tests.factories import running_app
+
+    async with running_app(settings) as app:
+        engine = PausingEngine()
+        pipeline = app.state.pipeline
+        pipeline.engine = engine
+
+        def message(mid: str, text: str = "", payload: str | None = None) -> Message:
+            return Message("rest", mid, "echo", "text", text=text, payload=payload)
+
+        await pipeline.handle(message("m1", payload="/complaint"))
+        conversation = await conversation_of(app, "echo")
+        answer = [Reply("已收到：蓝牙耳机").as_dict()]
+
+        async def recorded_elsewhere() -> None:
+            async with app.state.sessions() as session, session.begin():
+                session.add(
+                    InboundMessage(
+                        channel="rest",
+                        channel_message_id="m2",
+                        conversation_id=conversation.id,
+                        kind="text",
+                        content={"text": "蓝牙耳机"},
+                        replies=answer,
+                    )
+                )
+
+        engine.hook = recorded_elsewhere
+        handled = await pipeline.handle(message("m2", "蓝牙耳机"))
+        assert handled.duplicate
+        assert [r.as_dict() for r in handled.replies] == answer
+        after = await conversation_of(app, "echo")
+        # Still asking for the product: the repeat's decision was not applied.
+        assert after.state == conversation.state
+        assert after.message_count == conversation.message_count == 1
+        assert await count(app, InboundMessage, conversation.id) == 2
+        assert await count(app, TranscriptEntry, conversation.id) == 1 + 2

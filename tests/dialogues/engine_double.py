@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from bot.cases import Filer
 from bot.evidence import sniff_image
-from bot.knowledge.service import KnowledgeService, load_knowledge_base
+from bot.knowledge.service import CaseShelf, KnowledgeService, load_knowledge_base
 from bot.photochecks import RegistryPhotoChecks
 from bot.photos import strip_metadata
 from bot.rulebook import KnowledgeRuleBook
@@ -59,11 +59,13 @@ class SampleRegistry:
         return self.records.get(cert_no)
 
 
-async def sample_knowledge(today: date = date(2026, 11, 27)) -> KnowledgePort:
+async def sample_knowledge(
+    today: date = date(2026, 11, 27), cases: CaseShelf | None = None
+) -> KnowledgePort:
     """The app's knowledge port over the sample registry and the knowledge base (the one
-    index the process's apps share)."""
+    index the process's apps share), with the typical cases ``cases`` holds, if any."""
     ccc = CccService(SampleRegistry(), today=lambda: today)
-    return KnowledgeService(ccc, await load_knowledge_base())
+    return KnowledgeService(ccc, await load_knowledge_base(), cases)
 
 
 class EngineChat:
@@ -181,7 +183,7 @@ class EngineChat:
             knowledge=self.knowledge,
             rules=KnowledgeRuleBook(),
             photos=RegistryPhotoChecks(self.knowledge)
-            if self.photos and self.knowledge is not None
+            if self.photos and isinstance(self.knowledge, KnowledgeService)
             else None,
         )
         decision = await _engine().decide(known.state if known else {}, turn, ports)

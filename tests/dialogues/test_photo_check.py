@@ -149,6 +149,38 @@ async def test_a_pasted_listing_gets_the_listing_verdict_not_a_number_check() ->
     assert "2024010914000001" in slots["facts"]
 
 
+async def test_a_listing_screenshot_read_as_a_label_gets_the_listing_verdict() -> None:
+    # The reader guessed "label" (the screenshot shows a certificate number and a model),
+    # but the text reads as a listing: the shop and title are checked, not just the number.
+    c = await chat()
+    await c.photo()
+    await c.reading(
+        label(
+            read_id(c),
+            ("ccc_number", VALID, 0.97),
+            ("model", "PB-2000", 0.95),
+            kind="label",
+            text=LISTING,
+        )
+    )
+    assert "商品页面" in c.text
+    assert "证书 2024010914000001 的型号是 SAMPLE-129D，但商品页面上没有出现" in c.text
+    await c.say("/checked:report")
+    assert c.state["slots"]["target_name"] == "罗马仕数码专营店"
+
+
+async def test_an_unsure_model_is_shown_but_never_called_misuse() -> None:
+    c = await chat()
+    await c.photo()
+    await c.reading(
+        label(read_id(c), ("ccc_number", VALID, 0.97), ("model", "PB-2O00", 0.6), kind="label")
+    )
+    assert "型号：PB-2O00（识别把握 60%）" in c.text
+    assert "状态：有效" in c.text
+    assert "标签上是" not in c.text
+    assert "/checked:takedown" not in c.buttons
+
+
 async def test_a_listing_model_number_is_not_taken_for_a_certificate() -> None:
     c = await chat()
     await c.say("公牛插座 型号 GN-H3330 额定10A 公牛官方旗舰店 ￥39 月销5000")

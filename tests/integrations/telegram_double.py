@@ -516,7 +516,7 @@ class Harness:
 
 @asynccontextmanager
 async def telegram_app(
-    settings: Any, double: BotApiDouble, **overrides: Any
+    settings: Any, double: BotApiDouble, *, photo_reader: Any = None, **overrides: Any
 ) -> AsyncIterator[Harness]:
     import httpx
 
@@ -532,7 +532,11 @@ async def telegram_app(
     }
     with_telegram = settings.model_copy(update={"telegram": TelegramSettings(**values)})
     app = create_app(
-        with_telegram, extensions=[TelegramExtension()], migrate=False, run_outbox=False
+        with_telegram,
+        extensions=[TelegramExtension()],
+        migrate=False,
+        run_outbox=False,
+        photo_reader=photo_reader,
     )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -203,3 +204,21 @@ def test_cli_without_token_explains(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WEIQUAN_TELEGRAM_TOKEN", raising=False)
     result = CliRunner().invoke(app, ["poll"])
     assert result.exit_code == 2
+
+
+def test_cli_set_commands_puts_photo_check_in_the_menu(
+    double: BotApiDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.cli.telegram import app
+
+    monkeypatch.setenv("WEIQUAN_TELEGRAM_TOKEN", double.token)
+    monkeypatch.setenv("WEIQUAN_TELEGRAM_BASE_URL", double.base_url)
+    result = CliRunner().invoke(app, ["set-commands"])
+    assert result.exit_code == 0, result.output
+    menus = {
+        c.params.get("language_code", ""): json.loads(c.params["commands"])
+        for c in double.of("setMyCommands")
+    }
+    assert menus["zh"][0]["command"] == "photo" and "拍照查验" in menus["zh"][0]["description"]
+    assert menus[""][0]["command"] == "photo"
+    assert {c["command"] for c in menus[""]} == {"photo", "start", "status", "help", "cancel"}

@@ -20,7 +20,7 @@ from tests.integrations.wechat_double import (
 )
 
 
-def test_the_shipped_menu_has_the_five_entries() -> None:
+def test_the_shipped_menu_has_the_six_entries() -> None:
     menu = load_menu()
     keys = [b.get("key") for b in menu["button"]] + [
         s["key"] for b in menu["button"] for s in b.get("sub_button", [])
@@ -28,8 +28,8 @@ def test_the_shipped_menu_has_the_five_entries() -> None:
     names = [b["name"] for b in menu["button"]] + [
         s["name"] for b in menu["button"] for s in b.get("sub_button", [])
     ]
-    assert {"/complaint", "/report", "/ccc", "/status", "/human"} <= set(keys)
-    assert {"投诉", "举报", "查证书", "查进度", "人工"} <= set(names)
+    assert {"/complaint", "/report", "/photo", "/ccc", "/status", "/human"} <= set(keys)
+    assert {"投诉", "举报", "拍照查验", "查证书", "查进度", "人工"} <= set(names)
 
 
 @pytest.mark.parametrize(

@@ -281,6 +281,7 @@ async def wechat_app(
     *,
     run_outbox: bool = False,
     clock: Callable[[], float] = time.time,
+    photo_reader: Any = None,
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """The app with the WeChat extension, its lifespan running, and a client for it."""
     app = create_app(
@@ -288,6 +289,7 @@ async def wechat_app(
         extensions=[WechatExtension(clock=clock)],
         migrate=False,
         run_outbox=run_outbox,
+        photo_reader=photo_reader,
     )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

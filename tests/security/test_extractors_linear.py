@@ -50,6 +50,10 @@ INVENTORY = frozenset(
     {
         # modules
         "bot.knowledge.base._WORD",
+        "bot.knowledge.cases.PERSONAL['case_number']",
+        "bot.knowledge.cases.PERSONAL['email']",
+        "bot.knowledge.cases.PERSONAL['id_number']",
+        "bot.knowledge.cases.PERSONAL['phone']",
         "bot.photocheck.fields._CERT_KEY",
         "bot.photocheck.fields._COSMETICS",
         "bot.photocheck.fields._DRUG",

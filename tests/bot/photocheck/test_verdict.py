@@ -170,6 +170,18 @@ async def test_listing_screenshot_gets_the_listing_verdict(registry: EmbeddedReg
     assert verdict.listing is not None and verdict.listing.verdict is ListingVerdict.PROBLEM
 
 
+async def test_listing_naming_another_model_than_its_certificate(
+    registry: EmbeddedRegistry,
+) -> None:
+    reading = label("移动电源 XK-9 大容量", "¥59 包邮 月销2万", "型号：XK-9",
+                    "3C认证编号：2024010914123456", "某某数码专营店")  # fmt: skip
+    verdict = await check(reading, registry, today=lambda: ON)
+    assert verdict.listing is not None and verdict.listing.verdict is ListingVerdict.LOOKS_OK
+    assert [(c.printed, c.registered) for c in verdict.mismatches()] == [
+        ("XK-9", "PB-2000, PB-2000S、PB-3000")
+    ]
+
+
 async def test_photo_with_nothing_readable_asks_for_a_better_photo(
     registry: EmbeddedRegistry,
 ) -> None:
