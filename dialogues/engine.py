@@ -343,7 +343,8 @@ class Engine:
                 return [Reply(t(turn.lang, "common.cancelled"))] + self.menu(turn.lang)
             form.form.cancelling = True
             return [form.cancel_question()]
-        if is_word("menu", text) or (turn.intent == "greet" and turn.confidence >= 0.8):
+        greeting = turn.intent == "greet" and turn.confidence >= 0.8 and not form.reads_a_field()
+        if is_word("menu", text) or greeting:
             return [Reply(t(turn.lang, "common.resume"))] + form.repeat()
         if turn.kind not in {"text", "button", "photo"}:
             return [Reply(t(turn.lang, "common.unsupported_kind"))] + form.repeat()

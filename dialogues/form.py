@@ -53,6 +53,11 @@ class Form:
             is_word("soft_no", text) or is_word("no", text)
         )
 
+    def reads_a_field(self) -> bool:
+        """Whether the message gives a field a value (Nike is a brand, whatever a model's
+        intent says)."""
+        return self.turn.kind == "text" and bool(read(self.flow, self.slots, self.turn).values)
+
     def says_unknown(self, text: str) -> bool:
         """不知道是什么牌子 answers a field that may be left empty; it is not a question."""
         step = self.form.step
