@@ -48,6 +48,9 @@ class StepSpec:
     # What a text answer looks like (dialogues/reading.py): product, brand, merchant,
     # location, story, order_no, model_no; ``claim`` for an amount asked for, not paid.
     shape: str | None = None
+    # The answer may carry the seller's credit code (统一社会信用代码): a code that does not
+    # add up (length, check digit) is asked again; the case's respondent is built from it.
+    business_id: bool = False
 
     def applies(self, slots: dict[str, Any]) -> bool:
         """``when`` holds: each named slot has the value (or, for a list, contains it)."""

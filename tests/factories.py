@@ -50,7 +50,8 @@ COMPLAINT_ANSWERS = {
     "model_no": "A1263",
     "platform": "拼多多",
     "merchant": "数码配件小铺",
-    "merchant_address": "https://mobile.yangkeduo.example/shop/42",
+    # A Shenzhen Nanshan shop: the case is routed to that office (bot/rules/offices.yml).
+    "merchant_address": "广东省深圳市南山区科技园南区",
     "order_no": "/skip",
     "purchase_date": "2026-11-20",
     "amount": "八十九块",
