@@ -114,11 +114,11 @@ async def test_correction_from_summary(app: Any) -> None:
     assert chat.awaiting == "pick_field"
     await chat.say("/edit:brand")
     assert chat.awaiting == "brand"
-    await chat.say("Sony")
-    assert chat.awaiting == "confirm" and "· 品牌：Sony" in chat.text
+    await chat.say("Philips")  # a brand of the lexicon is kept under its canonical name
+    assert chat.awaiting == "confirm" and "· 品牌：飞利浦" in chat.text
     await chat.say("/confirm")
     [case] = await cases_of(app)
-    assert case.personal["phone"] == "13700002222" and case.fields["brand"] == "Sony"
+    assert case.personal["phone"] == "13700002222" and case.fields["brand"] == "飞利浦"
 
 
 @pytest.mark.parametrize("cancel_after", [1, 5, 12, len(HAPPY)])
