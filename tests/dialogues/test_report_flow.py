@@ -22,10 +22,11 @@ OPENING = [
     ("/choice:online_shop", "target_name"),
     ("某某 数码专营店", "target_location"),
     ("https://shop12345.taobao.com/?spm=a1z10", "violation"),
-    ("/choice:counterfeit_brand", "seen"),
+    ("/choice:counterfeit_brand", "brand"),
+    ("索尼", "own_dispute"),
+    ("/no", "seen"),
     ("11月20日在淘宝上看到", "facts"),
-    ("店里大量卖假冒的索尼耳机，价格只有正品三分之一，包装印刷模糊", "own_dispute"),
-    ("/no", "photos"),
+    ("店里大量卖假冒的索尼耳机，价格只有正品三分之一，包装印刷模糊", "photos"),
 ]
 
 
@@ -41,7 +42,7 @@ async def test_real_name_report_with_three_photos_and_a_reward_request(app: Any)
     for seed in (1, 2, 3):
         await chat.photo(seed=seed)
         assert f"第 {seed} 张照片" in chat.text and chat.awaiting == "photos"
-    await run(chat, [("/done", "identity")])
+    await run(chat, [("/done", "relation"), ("/choice:none", "identity")])
     assert "匿名举报" in chat.text and "实名举报" in chat.text
     await run(chat, [("/choice:real_name", "reward")])
     # Conditions and the three levels from the data file; no amount promised.
@@ -82,7 +83,9 @@ async def test_real_name_report_with_three_photos_and_a_reward_request(app: Any)
 
 async def test_anonymous_report_without_a_reward_asks_no_identity(app: Any) -> None:
     chat = chat_for(app)
-    await run(chat, [*OPENING, ("/skip", "identity"), ("匿名", "reward")])
+    await run(
+        chat, [*OPENING, ("/skip", "relation"), ("/choice:none", "identity"), ("匿名", "reward")]
+    )
     titles = [b.title for r in chat.last for b in r.buttons]
     assert titles[:2] == ["申请", "不申请"]
     await run(chat, [("/no", "confirm")])
@@ -102,7 +105,13 @@ async def test_same_target_within_30_days_is_merged(app: Any) -> None:
     first = chat_for(app)
     await run(
         first,
-        [*OPENING, ("/skip", "identity"), ("/choice:anonymous", "reward"), ("/no", "confirm")],
+        [
+            *OPENING,
+            ("/skip", "relation"),
+            ("/choice:none", "identity"),
+            ("/choice:anonymous", "reward"),
+            ("/no", "confirm"),
+        ],
     )
     await first.say("/confirm")
     second = chat_for(app)
@@ -111,7 +120,14 @@ async def test_same_target_within_30_days_is_merged(app: Any) -> None:
     turns[2] = ("某某数码专营店", "target_location")
     turns[3] = ("https://www.shop12345.taobao.com/?spm=xyz", "violation")
     await run(
-        second, [*turns, ("/skip", "identity"), ("/choice:anonymous", "reward"), ("/no", "confirm")]
+        second,
+        [
+            *turns,
+            ("/skip", "relation"),
+            ("/choice:none", "identity"),
+            ("/choice:anonymous", "reward"),
+            ("/no", "confirm"),
+        ],
     )
     await second.say("/confirm")
     assert "合并" in second.text
@@ -123,7 +139,14 @@ async def test_same_target_within_30_days_is_merged(app: Any) -> None:
     turns[2] = ("另一家店", "target_location")
     turns[3] = ("https://other.example.com/shop/9", "violation")
     await run(
-        other, [*turns, ("/skip", "identity"), ("/choice:anonymous", "reward"), ("/no", "confirm")]
+        other,
+        [
+            *turns,
+            ("/skip", "relation"),
+            ("/choice:none", "identity"),
+            ("/choice:anonymous", "reward"),
+            ("/no", "confirm"),
+        ],
     )
     await other.say("/confirm")
     assert "合并" not in other.text
@@ -133,7 +156,8 @@ async def test_own_dispute_keeps_the_reward_question_and_offers_a_linked_complai
     app: Any,
 ) -> None:
     chat = chat_for(app)
-    turns = [*OPENING[:-1], ("/yes", "photos"), ("/skip", "identity")]
+    turns = [*OPENING[:6], ("/yes", "seen"), *OPENING[7:], ("/skip", "relation")]
+    turns.append(("/choice:none", "identity"))
     await run(chat, turns)
     # A consumer who bought the fake is not clearly excluded from a reward: staff decide.
     await run(chat, [("/choice:real_name", "reward"), ("/no", "name")])
@@ -144,13 +168,14 @@ async def test_own_dispute_keeps_the_reward_question_and_offers_a_linked_complai
     assert report_no
     await chat.say("/link:complaint")
     assert report_no.group(0) in chat.text
-    # The shop and its link carried over: the complaint asks what was bought first and
+    # The shop, its link and the brand carried over: the complaint asks what was bought first and
     # skips the merchant questions later.
     asked = []
     answers = {
         "product": "蓝牙耳机",
-        "brand": "索尼",
+        "model_no": "/skip",
         "platform": "淘宝",
+        "order_no": "/skip",
         "purchase_date": "2026-11-20",
         "amount": "199元",
         "problem": "买到的是假耳机，商家拒绝退款",
@@ -165,7 +190,7 @@ async def test_own_dispute_keeps_the_reward_question_and_offers_a_linked_complai
     while chat.awaiting not in (None, "confirm"):
         asked.append(chat.awaiting)
         await chat.say(answers[chat.awaiting])
-    assert "merchant" not in asked and "merchant_address" not in asked
+    assert "merchant" not in asked and "merchant_address" not in asked and "brand" not in asked
     await chat.say("/confirm")
     complaint_no = re.search(r"TS\d{14}", chat.text)
     assert complaint_no and report_no.group(0) in chat.text
@@ -174,6 +199,7 @@ async def test_own_dispute_keeps_the_reward_question_and_offers_a_linked_complai
     assert cases[report_no.group(0)].linked_case_no == complaint_no.group(0)
     assert cases[complaint_no.group(0)].linked_case_no == report_no.group(0)
     assert cases[complaint_no.group(0)].fields["merchant"] == "某某 数码专营店"
+    assert cases[complaint_no.group(0)].fields["brand"] == "索尼"
     checklist = cases[report_no.group(0)].reward_checklist
     assert checklist is not None and checklist["own_dispute"] is True
 
@@ -185,7 +211,10 @@ async def test_tenth_photo_is_refused_politely(app: Any) -> None:
         await chat.photo(seed=seed)
     await chat.photo(seed=99)
     assert "最多 9 张" in chat.text and chat.awaiting == "photos"
-    await run(chat, [("/done", "identity"), ("/choice:anonymous", "reward"), ("/no", "confirm")])
+    await run(
+        chat,
+        [("/done", "relation"), ("/choice:none", "identity"), ("/choice:anonymous", "reward"), ("/no", "confirm")],
+    )
     assert "9 张" in chat.text
     await chat.say("/confirm")
     [case] = await reports(app)
@@ -200,7 +229,7 @@ async def test_anonymous_reporter_applies_for_a_reward_with_a_code_and_a_hashed_
     app: Any,
 ) -> None:
     chat = chat_for(app)
-    await run(chat, [*OPENING, ("/skip", "identity"), ("/choice:anonymous", "reward")])
+    await run(chat, [*OPENING, ("/skip", "relation"), ("/choice:none", "identity"), ("/choice:anonymous", "reward")])
     await run(chat, [("/yes", "report_password")])
     assert "举报密码" in chat.text and "身份代码" in chat.text
     await chat.say("猫猫猫")  # too short: asked again, nothing kept
@@ -245,12 +274,12 @@ async def test_anonymous_reporter_applies_for_a_reward_with_a_code_and_a_hashed_
 
 async def test_a_later_reporter_of_the_same_matter_is_told_the_first_is_rewarded(app: Any) -> None:
     first = chat_for(app)
-    await run(first, [*OPENING, ("/skip", "identity"), ("/choice:anonymous", "reward")])
+    await run(first, [*OPENING, ("/skip", "relation"), ("/choice:none", "identity"), ("/choice:anonymous", "reward")])
     await run(first, [("/no", "confirm")])
     await first.say("/confirm")
     assert "最先登记" not in first.text
     second = chat_for(app)
-    await run(second, [*OPENING, ("/skip", "identity"), ("/choice:anonymous", "reward")])
+    await run(second, [*OPENING, ("/skip", "relation"), ("/choice:none", "identity"), ("/choice:anonymous", "reward")])
     await run(second, [("/yes", "report_password"), ("abcdef123", "confirm")])
     await second.say("/confirm")
     assert "合并" in second.text and "奖励给最先登记的举报人" in second.text
