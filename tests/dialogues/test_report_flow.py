@@ -213,7 +213,12 @@ async def test_tenth_photo_is_refused_politely(app: Any) -> None:
     assert "最多 9 张" in chat.text and chat.awaiting == "photos"
     await run(
         chat,
-        [("/done", "relation"), ("/choice:none", "identity"), ("/choice:anonymous", "reward"), ("/no", "confirm")],
+        [
+            ("/done", "relation"),
+            ("/choice:none", "identity"),
+            ("/choice:anonymous", "reward"),
+            ("/no", "confirm"),
+        ],
     )
     assert "9 张" in chat.text
     await chat.say("/confirm")
@@ -229,7 +234,15 @@ async def test_anonymous_reporter_applies_for_a_reward_with_a_code_and_a_hashed_
     app: Any,
 ) -> None:
     chat = chat_for(app)
-    await run(chat, [*OPENING, ("/skip", "relation"), ("/choice:none", "identity"), ("/choice:anonymous", "reward")])
+    await run(
+        chat,
+        [
+            *OPENING,
+            ("/skip", "relation"),
+            ("/choice:none", "identity"),
+            ("/choice:anonymous", "reward"),
+        ],
+    )
     await run(chat, [("/yes", "report_password")])
     assert "举报密码" in chat.text and "身份代码" in chat.text
     await chat.say("猫猫猫")  # too short: asked again, nothing kept
@@ -274,12 +287,28 @@ async def test_anonymous_reporter_applies_for_a_reward_with_a_code_and_a_hashed_
 
 async def test_a_later_reporter_of_the_same_matter_is_told_the_first_is_rewarded(app: Any) -> None:
     first = chat_for(app)
-    await run(first, [*OPENING, ("/skip", "relation"), ("/choice:none", "identity"), ("/choice:anonymous", "reward")])
+    await run(
+        first,
+        [
+            *OPENING,
+            ("/skip", "relation"),
+            ("/choice:none", "identity"),
+            ("/choice:anonymous", "reward"),
+        ],
+    )
     await run(first, [("/no", "confirm")])
     await first.say("/confirm")
     assert "最先登记" not in first.text
     second = chat_for(app)
-    await run(second, [*OPENING, ("/skip", "relation"), ("/choice:none", "identity"), ("/choice:anonymous", "reward")])
+    await run(
+        second,
+        [
+            *OPENING,
+            ("/skip", "relation"),
+            ("/choice:none", "identity"),
+            ("/choice:anonymous", "reward"),
+        ],
+    )
     await run(second, [("/yes", "report_password"), ("abcdef123", "confirm")])
     await second.say("/confirm")
     assert "合并" in second.text and "奖励给最先登记的举报人" in second.text
