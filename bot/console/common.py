@@ -66,6 +66,17 @@ def local_time(iso: str) -> str:
 
 templates.env.filters["status_label"] = status_label
 templates.env.filters["local"] = local_time
+# Fields a photo's reading may carry (dialogues/reading.py), as staff read them.
+templates.env.globals["READ_FIELDS"] = {
+    "ccc_number": "3C证书编号",
+    "model": "型号",
+    "brand": "品牌",
+    "holder": "持证人",
+    "manufacturer": "制造商",
+    "sc_licence": "食品生产许可证编号",
+    "drug_approval": "药品批准文号",
+    "cosmetics_filing": "化妆品注册/备案编号",
+}
 templates.env.filters["field_label"] = field_label
 templates.env.filters["field_value"] = field_value
 templates.env.globals["REASONS"] = REASONS

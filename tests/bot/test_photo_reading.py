@@ -5,6 +5,7 @@ evidence row, and a full reader says "try again in a minute"."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,7 +20,8 @@ from bot.photocheck.errors import Unreadable
 from bot.photowork import recognise_with_threads
 from bot.settings import Settings
 from bot.staff.extension import BackofficeExtension
-from tests.bot.backoffice_helpers import office_settings
+from tests.bot.backoffice_helpers import client_for, make_staff, office_app, office_settings
+from tests.bot.test_api_console import login
 from tests.factories import png_bytes
 from tests.photo_reader import ScriptedReader, label
 
@@ -119,3 +121,46 @@ def test_the_thread_setting_reaches_the_worker_before_its_models_load(
     with pytest.raises(Unreadable):
         recognise_with_threads(2, b"not a picture")
     assert worker.THREADS == 2  # what engine() gives onnxruntime on the first photo
+
+
+async def test_staff_see_the_reading_next_to_the_photo_on_the_case_page(
+    settings: Settings,
+) -> None:
+    reader = ScriptedReader(seconds=0.1)
+    image = png_bytes(9)
+    reader.script(image, label(VALID, model="PB-2000", maker="杭州正泰科电子有限公司"))
+    async with office_app(settings, photo_reader=reader, cookie_secure=False) as app:
+        async with client_for(app) as client:
+            await upload(client, "web-9", image)
+            await settle(app)
+            [verdict] = (await client.get("/webhooks/rest/pushes?sender=web-9")).json()
+            replies = [verdict]
+            for answer in ("一键举报（已填好）", "某电商平台上的店铺", "2026年11月网上看到"):
+                replies = await say(client, "web-9", replies, answer)
+            for title in ("不是", "完成", "匿名举报", "确认提交"):
+                replies = await say(client, "web-9", replies, title)
+            case_no = re.search(r"JB\d{14}", replies[-1]["text"])
+            assert case_no, replies
+            await make_staff(app, "li", "agent")
+            await login(client, "li")
+            page = (await client.get(f"/console/cases/{case_no.group(0)}")).text
+        evidence = page.split("<h2>证据（1）</h2>")[1].split("</section>")[0]
+        assert "照片识别" in evidence
+        assert re.search(rf"3C证书编号</dt><dd>{VALID} <small>识别把握 96%", evidence)
+        assert "型号</dt><dd>PB-2000" in evidence
+        assert "制造商</dt><dd>杭州正泰科电子有限公司" in evidence
+        assert "看到3C标志" in evidence
+        assert "识别出的文字" in evidence and f"ccc_number: {VALID}" in evidence
+
+
+async def say(
+    client: httpx.AsyncClient, sender: str, replies: list[dict], answer: str
+) -> list[dict]:
+    """Tap the button titled ``answer`` in the last replies, or type it."""
+    buttons = {b["title"]: b["payload"] for r in replies for b in r.get("buttons", [])}
+    message = buttons.get(answer, answer)
+    response = await client.post(
+        "/webhooks/rest/webhook", json={"sender": sender, "message": message}
+    )
+    assert response.status_code == 200, response.text
+    return list(response.json())

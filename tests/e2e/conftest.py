@@ -37,7 +37,9 @@ def server_env(tmp_path: Path, db_url: str, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def serving(env: dict[str, str], log_path: Path | None = None) -> Iterator[str]:
+def serving(
+    env: dict[str, str], log_path: Path | None = None, *, start_seconds: float = 30
+) -> Iterator[str]:
     """``weiquan db upgrade`` then ``weiquan serve`` on a free port; yields the base URL."""
     port = free_port()
     subprocess.run([WEIQUAN, "db", "upgrade"], env=env, check=True, capture_output=True)
@@ -52,7 +54,7 @@ def serving(env: dict[str, str], log_path: Path | None = None) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_seconds
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:

@@ -16,22 +16,44 @@
     log.scrollTop = log.scrollHeight;
   }
 
+  // The chat page (chat.js) draws a message with its buttons; a photo being read there
+  // ("正在识别…") is waited for with a poll every second instead of every two.
+  const chat = window.weiquanChat;
+  const busy = () => Boolean(chat && chat.reading());
+  let timer = null;
+  let running = false;
+
   async function tick() {
+    timer = null;
+    running = true;
     const sender = localStorage.getItem(SENDER_KEY);
     if (sender) {
-      const after = Number(localStorage.getItem(AFTER_KEY) || 0);
+      let after = Number(localStorage.getItem(AFTER_KEY) || 0);
       try {
         const url = "/webhooks/rest/pushes?sender=" + encodeURIComponent(sender) + "&after=" + after;
         const res = await fetch(url);
         if (res.ok) {
           for (const m of await res.json()) {
-            show(m.text);
-            localStorage.setItem(AFTER_KEY, String(Math.max(after, m.id)));
+            if (m.id <= after) continue;
+            if (chat) {
+              if (m.buttons && m.buttons.length) chat.disableOldButtons();
+              chat.render([m], "push");
+            } else {
+              show(m.text);
+            }
+            after = m.id;
+            localStorage.setItem(AFTER_KEY, String(after));
           }
         }
       } catch (e) { /* offline: the next tick tries again */ }
     }
-    setTimeout(tick, 2000);
+    running = false;
+    timer = setTimeout(tick, busy() ? 1000 : 2000);
   }
+  document.addEventListener("weiquan:reading", () => {
+    if (running || timer === null) return;
+    clearTimeout(timer);
+    timer = setTimeout(tick, 1000);
+  });
   tick();
 })();

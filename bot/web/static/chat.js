@@ -25,10 +25,27 @@
   function disableOldButtons() {
     log.querySelectorAll(".buttons button").forEach(b => b.disabled = true);
   }
-  function render(replies) {
+  // A photo being read: a progress line until its reading arrives (through the pushes,
+  // chat-pushes.js), which polls faster meanwhile.
+  function reading(custom) {
+    if (!custom || !custom.reading) return;
+    const id = String(custom.evidence_id);
+    const shown = Array.from(log.querySelectorAll(".reading")).filter(d => d.dataset.evidence === id);
+    if (custom.reading === "done") { shown.forEach(d => d.remove()); return; }
+    if (custom.reading !== "pending" || shown.length) return;
+    const div = document.createElement("div");
+    div.className = "reading";
+    div.dataset.evidence = id;
+    div.setAttribute("role", "status");
+    div.textContent = "正在识别…";
+    log.appendChild(div);
+    document.dispatchEvent(new CustomEvent("weiquan:reading"));
+  }
+  function render(replies, cls) {
     for (const r of replies) {
-      const div = bubble("bot", r.text);
+      const div = bubble(cls ? "bot " + cls : "bot", r.text);
       if (r.custom && r.custom.case_no) div.classList.add("case");
+      reading(r.custom);
       if (r.buttons && r.buttons.length) {
         const row = document.createElement("div");
         row.className = "buttons";
@@ -105,5 +122,11 @@
     data.append("locale", navigator.language);
     call("/webhooks/rest/upload", { method: "POST", body: data });
   });
+  // For chat-pushes.js: later messages (a photo's reading, staff replies) drawn like replies.
+  window.weiquanChat = {
+    render,
+    reading: () => log.querySelector(".reading") !== null,
+    disableOldButtons,
+  };
   send("/menu", "", true);
 })();

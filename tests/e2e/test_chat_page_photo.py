@@ -1,0 +1,88 @@
+"""A label photo checked on the web chat page in headless Chromium, read by the real local
+reader (RapidOCR in a worker process): "正在识别…" while it is read, then the verdict with its
+one-tap report, followed through to a filed report with the certificate number in it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from tests.e2e.conftest import server_env, serving
+from tests.e2e.test_chat_page import page  # noqa: F401  (the `page` fixture)
+from tests.e2e.test_chat_page_flows import cli_case, click, expect, open_chat, say
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.databases("sqlite")]
+NUMBER = "2024010914000001"  # well formed; the served instance's registry is empty
+FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
+LINES = [
+    "移动电源",
+    "型号：PB-2000",
+    "额定容量：10000mAh",
+    "制造商：杭州正泰科电子有限公司",
+    f"CCC证书编号：{NUMBER}",
+]
+
+
+def label_photo(path: Path) -> Path:
+    """A printed nameplate as a phone would see it straight on: dark text on a pale label."""
+    font = ImageFont.truetype(FONT, 44)
+    image = Image.new("RGB", (1100, 520), (246, 244, 238))
+    draw = ImageDraw.Draw(image)
+    for row, line in enumerate(LINES):
+        draw.text((60, 40 + row * 92), line, font=font, fill=(24, 24, 24))
+    image.save(path, "JPEG", quality=90)
+    return path
+
+
+@pytest.fixture
+def reading_server(tmp_path: Path, db_url: str) -> Iterator[tuple[str, dict[str, str]]]:
+    env = server_env(
+        tmp_path,
+        db_url,
+        WEIQUAN_PHOTO_READER="local",
+        WEIQUAN_PHOTO_READ_SECONDS="180",  # the first photo loads the models
+        WEIQUAN_PHOTO_THREADS="1",
+    )
+    # A loaded machine (the OCR test shares it) may take longer than usual to start serving.
+    with serving(env, tmp_path / "server.log", start_seconds=120) as url:
+        yield url, env
+
+
+def test_a_label_photo_read_for_real_ends_in_a_filed_report(
+    reading_server: tuple[str, dict[str, str]],
+    page: Any,
+    tmp_path: Path,  # noqa: F811
+) -> None:
+    from playwright.sync_api import expect as shows
+
+    url, env = reading_server
+    open_chat(page, url)
+    expect(click(page, "拍照查验"), "请拍一张照片")
+    page.set_input_files("#file", str(label_photo(tmp_path / "label.jpg")))
+    shows(page.locator(".msg.bot").last).to_contain_text("正在识别，请稍等")
+    shows(page.locator(".reading")).to_have_text("正在识别…")
+
+    verdict = page.locator(".msg.bot.push").last
+    shows(verdict).to_contain_text(f"3C证书编号：{NUMBER}", timeout=240_000)
+    shows(page.locator(".reading")).to_have_count(0)
+    shown = verdict.inner_text()
+    expect(shown, "型号：PB-2000", "没有查到这个编号")
+
+    expect(click(page, "一键举报（已填好）"), "地址")
+    expect(say(page, "某电商平台上的店铺"), "什么时间")
+    expect(say(page, "2026年11月网上购物时看到"), "自己买")
+    click(page, "不是")
+    expect(click(page, "完成"), "举报方式")
+    summary = click(page, "匿名举报")
+    expect(summary, "杭州正泰科电子有限公司", NUMBER)
+    confirmation = click(page, "确认提交")
+    case_no = confirmation.split("编号 ")[1][:16]
+    case = cli_case(env, case_no)
+    assert case["fields"]["target_name"] == "杭州正泰科电子有限公司"
+    assert NUMBER in case["fields"]["facts"]
+    assert case["fields"]["violation"] == "forged_cert"
+    assert len(case["evidence"]) == 1
