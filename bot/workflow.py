@@ -119,7 +119,7 @@ async def _notify(
         channel=case.channel,
         recipient_id=case.sender_id,
         text=text,
-        key=f"notice:{case.case_no}:{event.id}",
+        source=f"notice.{case.case_no}.{event.id}",
         now=now,
         conversation_id=case.conversation_id,
         custom={"case_no": case.case_no, "status": case.status},

@@ -31,7 +31,7 @@ from bot.db.models import (
 )
 from bot.db.write_gate import WriteGate, lock_path_for
 from bot.keyrotation import rotate
-from bot.outbox import enqueue
+from bot.outbox import Key, enqueue
 from bot.settings import NluSettings, SecuritySettings, Settings
 from tests.bot.backoffice_helpers import submit_case
 from tests.bot.test_complaint_flow import HAPPY
@@ -421,22 +421,21 @@ async def test_message_path_values_are_bound_to_their_row(settings: Settings) ->
             await read(InboundMessage, conversation_id=b)
 
         # Two deliveries of the outbox: one's payload (recipient and text) copied to the other.
+        one, two = (Key(who, "msg.m").spell("reply:telegram") for who in ("1", "2"))
         async with sessions() as session, session.begin():
-            for key, text_ in (("reply:telegram:1:m:0", "给甲"), ("reply:telegram:2:m:0", "给乙")):
+            for who, text_ in (("1", "给甲"), ("2", "给乙")):
                 await session.run_sync(
                     enqueue,
                     topic="reply:telegram",
-                    key=key,
-                    payload={"recipient_id": key, "text": text_},
+                    key=Key(who, "msg.m"),
+                    payload={"recipient_id": who, "text": text_},
                     due=datetime.now(UTC),
                 )
-        [first] = await read(OutboxMessage, key="reply:telegram:1:m:0")
+        [first] = await read(OutboxMessage, key=one)
         assert first.payload["text"] == "给甲"
-        await copy(
-            "outbox", "payload", "key = 'reply:telegram:2:m:0'", "key = 'reply:telegram:1:m:0'"
-        )
+        await copy("outbox", "payload", f"key = '{two}'", f"key = '{one}'")
         with pytest.raises(UndecryptableValue, match=r"outbox\.payload#"):
-            await read(OutboxMessage, key="reply:telegram:2:m:0")
+            await read(OutboxMessage, key=two)
 
 
 async def test_values_from_before_row_binding_read_and_rotation_rebinds_them(
