@@ -19,10 +19,11 @@ OPENING = [
     ("/choice:online_shop", "target_name"),
     ("某某 数码专营店", "target_location"),
     ("https://shop12345.taobao.com/?spm=a1z10", "violation"),
-    ("/choice:counterfeit_brand", "seen"),
+    ("/choice:counterfeit_brand", "brand"),
+    ("索尼", "own_dispute"),
+    ("/no", "seen"),
     ("11月20日在淘宝上看到", "facts"),
-    ("店里大量卖假冒的索尼耳机，价格只有正品三分之一，包装印刷模糊", "own_dispute"),
-    ("/no", "photos"),
+    ("店里大量卖假冒的索尼耳机，价格只有正品三分之一，包装印刷模糊", "photos"),
 ]
 
 
@@ -38,7 +39,7 @@ async def test_real_name_report_with_three_photos_and_a_reward_request(app: Any)
     for seed in (1, 2, 3):
         await chat.photo(seed=seed)
         assert f"第 {seed} 张照片" in chat.text and chat.awaiting == "photos"
-    await run(chat, [("/done", "identity")])
+    await run(chat, [("/done", "relation"), ("/choice:none", "identity")])
     assert "匿名举报" in chat.text and "实名举报" in chat.text
     await run(chat, [("/choice:real_name", "reward")])
     # Conditions and the three levels from the data file; no amount promised.
@@ -78,7 +79,9 @@ async def test_real_name_report_with_three_photos_and_a_reward_request(app: Any)
 
 async def test_anonymous_report_asks_no_identity_and_no_reward(app: Any) -> None:
     chat = chat_for(app)
-    await run(chat, [*OPENING, ("/skip", "identity"), ("匿名", "confirm")])
+    await run(
+        chat, [*OPENING, ("/skip", "relation"), ("/choice:none", "identity"), ("匿名", "confirm")]
+    )
     await chat.say("/confirm")
     assert "JB20261127" in chat.text and "不会告知处理结果" in chat.text
     [case] = await reports(app)
@@ -92,14 +95,30 @@ async def test_anonymous_report_asks_no_identity_and_no_reward(app: Any) -> None
 @pytest.mark.databases("sqlite", "postgres")
 async def test_same_target_within_30_days_is_merged(app: Any) -> None:
     first = chat_for(app)
-    await run(first, [*OPENING, ("/skip", "identity"), ("/choice:anonymous", "confirm")])
+    await run(
+        first,
+        [
+            *OPENING,
+            ("/skip", "relation"),
+            ("/choice:none", "identity"),
+            ("/choice:anonymous", "confirm"),
+        ],
+    )
     await first.say("/confirm")
     second = chat_for(app)
     # Same shop typed differently, the link with another tracking parameter and www.
     turns = list(OPENING)
     turns[2] = ("某某数码专营店", "target_location")
     turns[3] = ("https://www.shop12345.taobao.com/?spm=xyz", "violation")
-    await run(second, [*turns, ("/skip", "identity"), ("/choice:anonymous", "confirm")])
+    await run(
+        second,
+        [
+            *turns,
+            ("/skip", "relation"),
+            ("/choice:none", "identity"),
+            ("/choice:anonymous", "confirm"),
+        ],
+    )
     await second.say("/confirm")
     assert "合并" in second.text
     assert "JB20261127000001" not in second.text  # never another reporter's number
@@ -109,14 +128,23 @@ async def test_same_target_within_30_days_is_merged(app: Any) -> None:
     turns = list(OPENING)
     turns[2] = ("另一家店", "target_location")
     turns[3] = ("https://other.example.com/shop/9", "violation")
-    await run(other, [*turns, ("/skip", "identity"), ("/choice:anonymous", "confirm")])
+    await run(
+        other,
+        [
+            *turns,
+            ("/skip", "relation"),
+            ("/choice:none", "identity"),
+            ("/choice:anonymous", "confirm"),
+        ],
+    )
     await other.say("/confirm")
     assert "合并" not in other.text
 
 
 async def test_own_dispute_gets_no_reward_offer_and_a_linked_complaint(app: Any) -> None:
     chat = chat_for(app)
-    turns = [*OPENING[:-1], ("/yes", "photos"), ("/skip", "identity")]
+    turns = [*OPENING[:6], ("/yes", "seen"), *OPENING[7:], ("/skip", "relation")]
+    turns.append(("/choice:none", "identity"))
     await run(chat, turns)
     await run(chat, [("/choice:real_name", "name"), ("王五", "phone"), ("13912345678", "confirm")])
     await chat.say("/confirm")
@@ -125,13 +153,14 @@ async def test_own_dispute_gets_no_reward_offer_and_a_linked_complaint(app: Any)
     assert report_no
     await chat.say("/link:complaint")
     assert report_no.group(0) in chat.text
-    # The shop and its link carried over: the complaint asks what was bought first and
+    # The shop, its link and the brand carried over: the complaint asks what was bought first and
     # skips the merchant questions later.
     asked = []
     answers = {
         "product": "蓝牙耳机",
-        "brand": "索尼",
+        "model_no": "/skip",
         "platform": "淘宝",
+        "order_no": "/skip",
         "purchase_date": "2026-11-20",
         "amount": "199元",
         "problem": "买到的是假耳机，商家拒绝退款",
@@ -146,7 +175,7 @@ async def test_own_dispute_gets_no_reward_offer_and_a_linked_complaint(app: Any)
     while chat.awaiting not in (None, "confirm"):
         asked.append(chat.awaiting)
         await chat.say(answers[chat.awaiting])
-    assert "merchant" not in asked and "merchant_address" not in asked
+    assert "merchant" not in asked and "merchant_address" not in asked and "brand" not in asked
     await chat.say("/confirm")
     complaint_no = re.search(r"TS\d{14}", chat.text)
     assert complaint_no and report_no.group(0) in chat.text
@@ -155,6 +184,7 @@ async def test_own_dispute_gets_no_reward_offer_and_a_linked_complaint(app: Any)
     assert cases[report_no.group(0)].linked_case_no == complaint_no.group(0)
     assert cases[complaint_no.group(0)].linked_case_no == report_no.group(0)
     assert cases[complaint_no.group(0)].fields["merchant"] == "某某 数码专营店"
+    assert cases[complaint_no.group(0)].fields["brand"] == "索尼"
     checklist = cases[report_no.group(0)].reward_checklist
     assert checklist is not None and checklist["own_dispute"] is True
 
@@ -166,7 +196,10 @@ async def test_tenth_photo_is_refused_politely(app: Any) -> None:
         await chat.photo(seed=seed)
     await chat.photo(seed=99)
     assert "最多 9 张" in chat.text and chat.awaiting == "photos"
-    await run(chat, [("/done", "identity"), ("/choice:anonymous", "confirm")])
+    await run(
+        chat,
+        [("/done", "relation"), ("/choice:none", "identity"), ("/choice:anonymous", "confirm")],
+    )
     assert "9 张" in chat.text
     await chat.say("/confirm")
     [case] = await reports(app)
