@@ -450,13 +450,15 @@ def wait_for_rasa(port: int, timeout: float = 300.0) -> None:
 
 
 @contextlib.contextmanager
-def server(cmd: list[str], env: dict[str, str], log: Path, port: int) -> Iterator[int]:
+def server(
+    cmd: list[str], env: dict[str, str], log: Path, port: int, start_seconds: float = 60
+) -> Iterator[int]:
     with log.open("wb") as out:
         proc = subprocess.Popen(
             cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, process_group=0
         )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start_seconds
         while True:
             if proc.poll() is not None:
                 raise SystemExit(
@@ -467,7 +469,8 @@ def server(cmd: list[str], env: dict[str, str], log: Path, port: int) -> Iterato
                     break
             if time.monotonic() > deadline:
                 raise SystemExit(
-                    f"{shlex.join(cmd)} not healthy after 60 s:\n{log.read_text()[-3000:]}"
+                    f"{shlex.join(cmd)} not healthy after {start_seconds:g} s:\n"
+                    f"{log.read_text()[-3000:]}"
                 )
             time.sleep(0.2)
         time.sleep(1.0)  # let every worker finish its lifespan (migrations, warm caches)
