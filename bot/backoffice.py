@@ -40,6 +40,7 @@ EVENT_NAMES = {
     "submitted": "case.submitted",
     "transition": "case.status_changed",
     "extended": "case.deadline_extended",
+    "paused": "case.deadline_paused",
     "reporter_notified": "case.reporter_notified",
 }
 
@@ -63,11 +64,10 @@ class Handoff:
             return
         if event.id is None:
             session.flush()
-        key = idempotency_key(case.case_no, event.id)
         outbox.enqueue(
             session,
             topic=TOPIC,
-            key=f"{TOPIC}:{key}",
+            key=outbox.Key(case.case_no, f"event.{event.id}"),
             payload={"case_no": case.case_no, "event_id": event.id},
             due=now,
         )

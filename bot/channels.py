@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.conversations import ConversationStore
 from bot.db.models import Case, CaseEvent, Conversation, InboundMessage, OutboxMessage
-from bot.outbox import enqueue
+from bot.outbox import Key, enqueue
 from bot.senders import SenderIds, UnknownAddress, is_hashed
 from dialogues.model import Reply
 
@@ -57,7 +57,7 @@ def _last_replies(session: Session, channel: str, senders: list[str]) -> list[di
 def _queue_once(
     session: Session,
     topic: str,
-    items: list[tuple[str, dict[str, Any]]],
+    items: list[tuple[Key, dict[str, Any]]],
     due: datetime,
     now: datetime,
     lane: str | None,
@@ -137,7 +137,7 @@ class ChannelStore:
         self,
         *,
         topic: str,
-        items: list[tuple[str, dict[str, Any]]],
+        items: list[tuple[Key, dict[str, Any]]],
         due: datetime,
         now: datetime | None = None,
         lane: str | None = None,
@@ -150,8 +150,8 @@ class ChannelStore:
         created = now or due
         return await self.store.write(lambda s: _queue_once(s, topic, items, due, created, lane))
 
-    async def is_queued(self, key: str) -> bool:
-        stmt = select(OutboxMessage.id).where(OutboxMessage.key == key)
+    async def is_queued(self, topic: str, key: Key) -> bool:
+        stmt = select(OutboxMessage.id).where(OutboxMessage.key == key.spell(topic))
         return await self.store.read(lambda s: s.execute(stmt).first() is not None)
 
     async def address(self, channel: str, sender_id: str) -> str:

@@ -406,7 +406,7 @@ def _turn_parameters(turn: TurnRecord, dialect: Dialect) -> tuple[Any, ...]:
     transcript = [("in", author, said, turn.content)] + [
         ("out", replier, reply["text"], reply) for reply in turn.replies
     ]
-    keys = [queued.key[: outbox.KEY_CHARS] for queued in turn.deliveries]
+    keys = [queued.spelled for queued in turn.deliveries]
     return (
         cid,
         turn.revision,

@@ -43,6 +43,7 @@ from bot.db.models import (
     import_all_models,
 )
 from bot.evidence import EvidenceStore
+from bot.outbox import prefix
 from bot.senders import HASHED_CHANNELS, PREFIX, SenderIds
 
 EVIDENCE = "evidence files"
@@ -271,7 +272,8 @@ async def _hash_senders(
                 )
                 .values(channel_message_id=func.replace(inbound.c.channel_message_id, old, "ev:"))
             )
-            await _rekey_outbox(conn, f"reply:wechat:{row.sender_id}:", f"reply:wechat:{hashed}:")
+        topic = f"reply:{row.channel}"
+        await _rekey_outbox(conn, prefix(topic, row.sender_id), prefix(topic, hashed))
         count.rewritten += 1
     return rows[-1].id if rows else None
 

@@ -7,6 +7,7 @@ Workers on any number of hosts share the work: PostgreSQL claims due rows with
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import math
 import random
@@ -84,8 +85,48 @@ def backoff(attempts: int, base: float = 2.0, cap: float = 3600.0) -> float:
     return min(cap, base * 2 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)  # noqa: S311
 
 
-# Keys are cut to the column's length before anything is bound to them.
+# The key column's length.
 KEY_CHARS = 128
+
+
+@dataclass(frozen=True)
+class Key:
+    """What one delivery is. The same action queues the same key again, and the table holds
+    a key once, so a repeat never sends twice (a retried transaction is refused; with
+    ``enqueue(once=True)`` a platform's repeated delivery is skipped).
+
+    Every row's key is spelled by ``spell``, ``<topic>:<recipient>:<source>:<part>``:
+
+    - ``recipient``: who receives it: a user's stored sender id (as in their lane), the
+      case number for the back office;
+    - ``source``: what queued it, unique for that recipient, ``<what>.<ids>``:
+      ``msg.<message id>`` (the replies to a message), ``update.<id>`` (a Telegram update's
+      notice), ``notice.<case no>.<event id>`` (a case notice), ``event.<id>`` (a case
+      event's hand-off), ``handover.<request>.<what>.<ms>``, ``staff.<request>.<ms>.<length>``,
+      ``claim_locked.<case no>.<s>``;
+    - ``part``: which of the source's rows, from 0 (a reply sent as several messages).
+
+    Keys are only built, never parsed; ``weiquan keys rotate`` renames the
+    ``<topic>:<recipient>:`` prefix of rows queued for a clear platform id (``prefix``).
+    """
+
+    recipient: str
+    source: str
+    part: int = 0
+
+    def spell(self, topic: str) -> str:
+        middle = f"{self.recipient}:{self.source}"
+        key = f"{topic}:{middle}:{self.part}"
+        if len(key) > KEY_CHARS:
+            # Cutting it would make parts collide: the middle gives way to its hash instead.
+            digest = hashlib.sha256(middle.encode()).hexdigest()[:40]
+            key = f"{topic}:#{digest}:{self.part}"
+        return key
+
+
+def prefix(topic: str, recipient: str) -> str:
+    """What the keys of ``recipient``'s rows of ``topic`` start with (unless hashed)."""
+    return f"{topic}:{recipient}:"
 
 
 @dataclass(frozen=True)
@@ -93,10 +134,14 @@ class Queued:
     """One delivery a turn queues (``enqueue``'s arguments, for statements that write many)."""
 
     topic: str
-    key: str
+    key: Key
     payload: dict[str, Any]
     due: datetime
     lane: str | None = None
+
+    @property
+    def spelled(self) -> str:
+        return self.key.spell(self.topic)
 
 
 def bound_payload(payload: dict[str, Any], key: str) -> Bound | None:
@@ -109,7 +154,7 @@ def enqueue(
     session: Session,
     *,
     topic: str,
-    key: str,
+    key: Key,
     payload: dict[str, Any],
     due: datetime,
     once: bool = False,
@@ -118,17 +163,17 @@ def enqueue(
 ) -> bool:
     """Queue one delivery in the caller's transaction: the only way rows enter the outbox.
 
-    ``key`` names the delivery (unique across the table). A second row with the same key is
-    refused with the transaction, so a retried transaction never sends twice; with ``once``
-    it is skipped instead (a platform's repeated delivery of one message) and False is
-    returned. Rows of one ``lane`` (a recipient: see ``lane_of``) leave in the order they
-    were queued. Callers on an ``AsyncSession`` use ``await session.run_sync(enqueue, ...)``.
+    ``key`` names the delivery (see ``Key``; unique across the table). A second row with the
+    same key is refused with the transaction, so a retried transaction never sends twice;
+    with ``once`` it is skipped instead (a platform's repeated delivery of one message) and
+    False is returned. Rows of one ``lane`` (a recipient: see ``lane_of``) leave in the order
+    they were queued. Callers on an ``AsyncSession`` use ``await session.run_sync(enqueue, ...)``.
     """
-    key = key[:KEY_CHARS]
+    spelled = key.spell(topic)
     stmt = upsert_into(session, OutboxMessage).values(
         topic=topic,
-        key=key,
-        payload=bound_payload(payload, key),
+        key=spelled,
+        payload=bound_payload(payload, spelled),
         status="pending",
         attempts=0,
         created_at=created or due,

@@ -14,10 +14,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -28,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from bot import cases, conversations, handover, outbox, status
 from bot.backoffice import Handoff
+from bot.business.identity import Sellers
 from bot.cases import Filer
 from bot.channels import ChannelStore
 from bot.conversations import Conflict, ConversationStore, Snapshot, TurnRecord
@@ -37,6 +37,7 @@ from bot.photochecks import RegistryPhotoChecks
 from bot.photowork import PhotoDesk, job_of, store_reading
 from bot.rulebook import KnowledgeRuleBook
 from bot.senders import SenderIds
+from bot.staff.passwords import hash_report_password
 from bot.status import CaseReads, ClaimPolicy, Claims
 from bot.understanding import Understanding
 from dialogues.actions import (
@@ -49,6 +50,7 @@ from dialogues.actions import (
     RequestHandover,
     SubmitCase,
 )
+from dialogues.credit_port import CreditChecks
 from dialogues.engine import Engine
 from dialogues.knowledge_port import KnowledgePort
 from dialogues.model import EvidenceRef, Reply, Turn
@@ -61,6 +63,8 @@ log = logging.getLogger(__name__)
 # Decisions of one message before it gives up: each retry follows a commit by another
 # message of the same conversation (or a person taking it), so this bounds a burst.
 MAX_DECISIONS = 8
+# What the transcript keeps of a message that set a report password.
+WITHHELD = "[report password withheld]"
 
 
 @dataclass
@@ -74,25 +78,27 @@ class TurnContention(RuntimeError):
     """The conversation kept moving on while this message was decided; the sender may retry."""
 
 
-def _short(message_id: str) -> str:
-    """A message id short enough for an outbox key (128 characters with the rest)."""
-    if len(message_id) <= 64:
-        return message_id
-    return hashlib.sha256(message_id.encode()).hexdigest()[:40]
-
-
 class Actions:
     """Applies a decision's actions inside the turn's transaction; each returns its receipt."""
 
-    def __init__(self, claims: Claims, handoff: Handoff, photos: PhotoDesk | None = None) -> None:
+    def __init__(
+        self,
+        claims: Claims,
+        handoff: Handoff,
+        photos: PhotoDesk | None = None,
+        sellers: Sellers | None = None,
+    ) -> None:
         self.claims = claims
         self.handoff = handoff
         self.photos = photos
+        self.sellers = sellers
 
     def apply(self, session: Session, filer: Filer, action: Action) -> Any:
         match action:
             case SubmitCase():
-                return cases.submit(session, filer, action, handoff=self.handoff)
+                return cases.submit(
+                    session, filer, action, handoff=self.handoff, sellers=self.sellers
+                )
             case RequestHandover():
                 return handover.request(session, filer, action)
             case CancelHandover():
@@ -124,6 +130,8 @@ class Pipeline:
         rules: RuleBook | None = None,
         claims: ClaimPolicy | None = None,
         photos: PhotoDesk | None = None,
+        sellers: Sellers | None = None,
+        credit: CreditChecks | None = None,
     ) -> None:
         self.sessions = sessions
         self.store = ConversationStore(sessions)
@@ -136,12 +144,15 @@ class Pipeline:
         # The CCC registry and knowledge base; advice answers say "don't know" without it.
         self.knowledge = knowledge
         self.rules: RuleBook = rules or KnowledgeRuleBook()
-        self.actions = Actions(Claims(claims), handoff, photos)
+        # Identifies and routes the seller of each filed case (bot/business).
+        self.actions = Actions(Claims(claims), handoff, photos, sellers)
         # Photos are read in the background and their readings answered as turns of their own.
         self.photos = photos
         self.photo_checks = (
             RegistryPhotoChecks(knowledge) if isinstance(knowledge, KnowledgeService) else None
         )
+        # The credit lists of businesses; the check says "not here" without it.
+        self.credit = credit
 
     async def aclose(self) -> None:
         await self.store.aclose()
@@ -214,7 +225,9 @@ class Pipeline:
             lookup=CaseReads(self.store.read, who),
             knowledge=self.knowledge,
             rules=self.rules,
+            hash_secret=hash_report_password,
             photos=self.photo_checks if self.photos is not None else None,
+            credit=self.credit,
         )
 
     async def _reading(self, job: Any, reading: PhotoReading) -> Handled:
@@ -284,14 +297,17 @@ class Pipeline:
         now: datetime,
     ) -> TurnRecord:
         """What the turn writes once decided and its actions applied."""
+        if state.secret_turn:
+            # A report password: only its hash is kept, so its text stays out of the record.
+            message = replace(message, text=WITHHELD, payload=None)
         stored = [r.as_dict() for r in replies]
         deliveries: tuple[outbox.Queued, ...] = ()
         if not message.inline and message.channel != "rest":
-            mid = _short(message.channel_message_id)
+            source = f"msg.{message.channel_message_id}"
             deliveries = tuple(
                 outbox.Queued(
                     topic=f"reply:{message.channel}",
-                    key=f"reply:{message.channel}:{conversation_id}:{mid}:{index}",
+                    key=outbox.Key(snapshot.sender_id, source, index),
                     # The stored sender id: the deliverer opens the conversation's address.
                     payload={"recipient_id": snapshot.sender_id, **reply},
                     due=now,

@@ -211,7 +211,7 @@ class Claims:
             text=notice(
                 case.locale, "claim_locked", case_no=case.case_no, kind=case.kind, hours=hours
             ),
-            key=f"claim_locked:{case.case_no}:{int(now.timestamp())}",
+            source=f"claim_locked.{case.case_no}.{int(now.timestamp())}",
             now=now,
             conversation_id=case.conversation_id,
             custom={"case_no": case.case_no},

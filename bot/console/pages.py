@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, get_args
 
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from bot import backoffice
 from bot.api.cases import Status
 from bot.api.deps import Runtime, client_ip, readers
+from bot.business import offices
 from bot.cases import get_case
 from bot.console import charts
 from bot.console import session as cs
@@ -20,13 +22,15 @@ from bot.console.common import WORKERS, go, render
 from bot.db.models import Evidence
 from bot.deadlines import local_date
 from bot.evidence import disposition as evidence_disposition
-from bot.staff import audit, dashboard, views
+from bot.staff import audit, dashboard, report_password, views
 from bot.staff.accounts import AccountError, add_staff, list_staff
 from bot.staff.passwords import WeakPassword
 from bot.workflow import (
     WorkflowError,
     extend_verification,
     not_accepted_reasons,
+    pause_reasons,
+    record_pause,
     record_reporter_notice,
     transition,
 )
@@ -41,6 +45,17 @@ DEADLINES = {
     "report_verification": "核查立案决定",
     "reporter_notice": "告知实名举报人",
 }
+
+
+OFFICE = re.compile(r"^(?:none|[a-z0-9][a-z0-9._-]{0,31})$")
+
+
+def runtime_offices(request: Request) -> list[tuple[str, str]]:
+    """(key, name) of the app's office directory, for the filter."""
+    sellers = getattr(request.app.state, "sellers", None)
+    if sellers is None:
+        return []
+    return [(o.key, o.name) for o in sellers.directory.offices]
 
 
 def _date(value: str | None) -> date | None:
@@ -59,6 +74,8 @@ async def cases_page(request: Request, runtime: Runtime) -> HTMLResponse:
     overdue = {"1": True, "0": False}.get(q.get("overdue", ""))
     platform = (q.get("platform") or "").strip()[:32] or None
     date_from, date_to = _date(q.get("from")), _date(q.get("to"))
+    office = q.get("office") if OFFICE.match(q.get("office") or "") else None
+    region = q.get("region") if offices.PREFIX.match(q.get("region") or "") else None
     today = local_date(runtime.now())
     stmt = views.filtered(
         kind=kind,
@@ -67,8 +84,12 @@ async def cases_page(request: Request, runtime: Runtime) -> HTMLResponse:
         overdue=overdue,
         date_from=date_from,
         date_to=date_to,
+        office=office,
+        region=region,
         today=today,
     )
+    # An office's agents see their own office's cases; supervisors choose.
+    stmt = views.scoped(stmt, user.staff)
     async with readers(request, runtime)() as session:
         total = await views.count(session, stmt)
         rows = [views.summary(c, today) for c in (await session.execute(stmt.limit(200))).scalars()]
@@ -79,6 +100,8 @@ async def cases_page(request: Request, runtime: Runtime) -> HTMLResponse:
         "platform": platform or "",
         "from": q.get("from", ""),
         "to": q.get("to", ""),
+        "office": office or "",
+        "region": region or "",
     }
     return render(
         request,
@@ -89,6 +112,8 @@ async def cases_page(request: Request, runtime: Runtime) -> HTMLResponse:
         filters=filters,
         kinds=KINDS,
         statuses=STATUSES,
+        offices=runtime_offices(request),
+        scoped_to=user.staff.office if user.staff.role == "agent" else None,
     )
 
 
@@ -100,10 +125,11 @@ async def _case_page(
     *,
     reveal: str | None = None,
     error: str | None = None,
+    notice: str | None = None,
 ) -> HTMLResponse:
     async with runtime.sessions() as session, session.begin():
         case = await get_case(session, case_no)
-        if case is None:
+        if case is None or not views.may_see(user.staff, case):
             return render(
                 request, "error.html", user, status=404, message=f"没有找到案件 {case_no}"
             )
@@ -116,7 +142,9 @@ async def _case_page(
         kinds=KINDS,
         deadline_names=DEADLINES,
         reasons=not_accepted_reasons(),
+        pause_reasons=pause_reasons(),
         error=error,
+        notice=notice,
     )
 
 
@@ -143,6 +171,32 @@ async def case_reveal(
     return await _case_page(request, runtime, user, case_no, reveal=reason.strip())
 
 
+@router.post("/cases/{case_no}/report-password")
+async def case_report_password(
+    request: Request,
+    runtime: Runtime,
+    case_no: str,
+    csrf: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=64)] = "",
+) -> HTMLResponse:
+    """Reward payout: check the report password an anonymous reporter gives (audited)."""
+    user = await cs.current(request, runtime, "supervisor")
+    cs.check_csrf(user, csrf)
+    async with runtime.sessions() as session, session.begin():
+        case = await get_case(session, case_no)
+        visible = case is not None and views.may_see(user.staff, case)
+        if case is None or not visible or not report_password.has_password(case):
+            return render(
+                request, "error.html", user, status=404, message=f"案件 {case_no} 没有举报密码"
+            )
+        matches = bool(password) and await report_password.check(
+            session, case, password, staff=user.staff, now=runtime.now()
+        )
+    if matches:
+        return await _case_page(request, runtime, user, case_no, notice="举报密码核对一致。")
+    return await _case_page(request, runtime, user, case_no, error="举报密码不一致。")
+
+
 @router.post("/cases/{case_no}/transition")
 async def case_transition(
     request: Request,
@@ -152,19 +206,36 @@ async def case_transition(
     to: Annotated[str, Form(max_length=32)],
     reason: Annotated[str, Form(max_length=64)] = "",
     note: Annotated[str, Form(max_length=2000)] = "",
+    first: Annotated[str, Form(max_length=10)] = "",
+    last: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     user = await cs.current(request, runtime, *WORKERS)
     cs.check_csrf(user, csrf)
     async with runtime.sessions() as session, session.begin():
         case = await get_case(session, case_no)
-        if case is None:
+        if case is None or not views.may_see(user.staff, case):
             return render(
                 request, "error.html", user, status=404, message=f"没有找到案件 {case_no}"
             )
         if not views.may_work(user.staff, case):
             raise cs.Forbidden("举报案件由主管处理")
         try:
-            if to == "extend_verification":
+            if to == "pause":
+                start, end = _date(first), _date(last)
+                if start is None or end is None:
+                    raise WorkflowError("invalid_pause", "请填写暂停的起止日期")
+                await record_pause(
+                    session,
+                    case,
+                    actor=user.staff.actor,
+                    now=runtime.now(),
+                    handoff=runtime.handoff,
+                    reason=reason,
+                    first=start,
+                    last=end,
+                    note=note,
+                )
+            elif to == "extend_verification":
                 await extend_verification(
                     session,
                     case,
@@ -208,7 +279,7 @@ async def case_evidence(request: Request, runtime: Runtime, case_no: str, sha256
     async with runtime.sessions() as session, session.begin():
         case = await get_case(session, case_no)
         item = None
-        if case is not None:
+        if case is not None and views.may_see(user.staff, case):
             item = (
                 (
                     await session.execute(

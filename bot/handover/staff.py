@@ -83,7 +83,7 @@ async def _tell(session: AsyncSession, t: Ticket, key: str, now: datetime, suffi
         channel=c.channel,
         recipient_id=c.sender_id,
         text=notice(c.locale, key),
-        key=f"handover:{t.request.id}:{suffix}:{int(now.timestamp() * 1000)}",
+        source=f"handover.{t.request.id}.{suffix}.{int(now.timestamp() * 1000)}",
         now=now,
         conversation_id=c.id,
     )
@@ -110,7 +110,7 @@ async def reply(
         channel=c.channel,
         recipient_id=c.sender_id,
         text=text,
-        key=f"staff:{t.request.id}:{int(now.timestamp() * 1000)}:{len(text)}",
+        source=f"staff.{t.request.id}.{int(now.timestamp() * 1000)}.{len(text)}",
         now=now,
         author=staff.actor,
         conversation_id=c.id,

@@ -58,14 +58,15 @@ def push(
     channel: str,
     recipient_id: str,
     text: str,
-    key: str,
+    source: str,
     now: datetime,
     author: str = "system",
     conversation_id: int | None = None,
     custom: dict[str, Any] | None = None,
 ) -> None:
     """Queue one message for the consumer and put it on their transcript in the same
-    transaction. Async callers: ``await session.run_sync(push, channel=..., ...)``."""
+    transaction; ``source`` names what queued it (``outbox.Key``), so the same push twice is
+    refused. Async callers: ``await session.run_sync(push, channel=..., ...)``."""
     if conversation_id is None:
         conversation_id = session.execute(
             select(Conversation.id).where(
@@ -77,7 +78,7 @@ def push(
         outbox.enqueue(
             session,
             topic=f"reply:{channel}",
-            key=key,
+            key=outbox.Key(recipient_id, source),
             payload=payload,
             due=now,
             lane=outbox.lane_of(channel, recipient_id),

@@ -11,7 +11,7 @@ from telegram.error import TelegramError
 
 from bot.channels import ChannelStore
 from bot.messages import InboundMessage
-from bot.outbox import OutboxDispatcher, lane_of
+from bot.outbox import Key, OutboxDispatcher, lane_of
 from bot.pipeline import Pipeline
 from integrations.telegram.adapter import CHANNEL, Notice, UpdateAdapter
 from integrations.telegram.delivery import TOPIC
@@ -63,14 +63,15 @@ class UpdateReceiver:
 
     async def _notice(self, update_id: int, notice: Notice) -> bool:
         """Queue a channel sentence once per update (its key makes a redelivery a no-op)."""
-        key = f"notice:telegram:{update_id}"
         payload = {"recipient_id": str(notice.chat_id), "text": notice.text, "buttons": []}
+        # The user's stored id (a private chat's id is the user's): their lane, in order with
+        # the replies.
+        recipient = self.channels.senders.sender_id(CHANNEL, str(notice.chat_id))
         queued = await self.channels.queue_once(
             topic=TOPIC,
-            items=[(key, {**payload, "custom": {}})],
+            items=[(Key(recipient, f"update.{update_id}"), {**payload, "custom": {}})],
             due=datetime.now(UTC),
-            # The user's lane (a private chat's id is the user's): in order with the replies.
-            lane=lane_of(CHANNEL, self.channels.senders.sender_id(CHANNEL, str(notice.chat_id))),
+            lane=lane_of(CHANNEL, recipient),
         )
         return queued == 1
 

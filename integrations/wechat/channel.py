@@ -24,7 +24,7 @@ import httpx
 from bot.channels import ChannelStore
 from bot.evidence import EvidenceStore, NotAnImage, StoredFile
 from bot.messages import InboundMessage
-from bot.outbox import lane_of
+from bot.outbox import Key, lane_of
 from dialogues.model import Reply
 from integrations.wechat import render
 from integrations.wechat.api import ApiError, WechatApi
@@ -38,10 +38,14 @@ KEEP_FINISHED_SECONDS = 60.0  # WeChat's three retries come within ~15 s
 
 
 def _key(incoming: Incoming) -> str:
-    """One message of one sender (a MsgId alone is not proven to be only this sender's),
-    short enough for an outbox key."""
+    """One message of one sender (a MsgId alone is not proven to be only this sender's)."""
     key = f"{incoming.sender_id}:{incoming.message_id}"
     return key if len(key) <= 96 else hashlib.sha256(key.encode()).hexdigest()
+
+
+def _outbox_key(incoming: Incoming, part: int) -> Key:
+    """Part ``part`` of the replies to one message of one sender, queued for later."""
+    return Key(incoming.sender_id, f"msg.{incoming.message_id}", part)
 
 
 class HandlesMessages(Protocol):
@@ -287,7 +291,7 @@ class WechatChannel:
         """Outbox rows for the customer-service sender; keys make a repeat a no-op."""
         if not texts:
             return
-        keys = [f"{TOPIC}:{_key(incoming)}:{start + i}" for i in range(len(texts))]
+        keys = [_outbox_key(incoming, start + i) for i in range(len(texts))]
         rendered = [
             # The payload is encrypted; the recipient is opened from it at delivery.
             {
@@ -314,7 +318,7 @@ class WechatChannel:
 
     async def _was_deferred(self, incoming: Incoming) -> bool:
         """Another worker answered ``success`` for this message and queued the replies."""
-        return await self.channels.is_queued(f"{TOPIC}:{_key(incoming)}:0")
+        return await self.channels.is_queued(TOPIC, _outbox_key(incoming, 0))
 
     async def drain(self, grace_seconds: float = 10.0) -> None:
         """On shutdown: let running work finish (it holds user messages), then stop."""

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot import handover, reports
+from bot.business.identity import Sellers
 from bot.cases import PREFIX, Filer, decision_deadline
 from bot.deadlines import local_date
 from bot.status import WAITING, ClaimPolicy, same_phone
@@ -29,6 +30,9 @@ from dialogues.actions import (
     receipt_types,
 )
 from dialogues.ports import CaseReceipt, CaseView, HandoverTicket
+
+# Identifies sellers as the real submission does (bot/business), for merging duplicates.
+SELLERS = Sellers()
 
 
 @dataclass
@@ -61,6 +65,8 @@ class FiledCase:
     linked_case_no: str | None = None
     name_key: str | None = None
     link_key: str | None = None
+    uscc: str | None = None
+    region_code: str | None = None
     status: str = "submitted"
 
 
@@ -159,6 +165,8 @@ class Office:
         deadline = decision_deadline(action.kind, now)
         fields = dict(action.fields)
         linked = fields.pop("linked_case_no", None)
+        if action.kind == "report" and reports.wants_anonymous_reward(fields):
+            fields["identity_code"] = reports.new_identity_code()
         case = FiledCase(
             id=len(self.cases) + 1,
             case_no=f"{prefix}{day}{seq:06d}",
@@ -177,6 +185,9 @@ class Office:
         if action.kind == "report":
             case.name_key = reports.name_key(fields.get("target_name"))
             case.link_key = reports.link_key(fields.get("target_location"))
+            seller = SELLERS.identify("report", fields)
+            case.uscc = seller.uscc
+            case.region_code = seller.region.code if seller.region else None
             original = self._duplicate_of(case, now)
             case.duplicate_of = original.id if original else None
         self.cases.append(case)
@@ -195,16 +206,25 @@ class Office:
             calendar_estimated=deadline.estimated,
             merged=original is not None,
             linked_case_no=linked,
+            identity_code=fields.get("identity_code"),
         )
 
     def _duplicate_of(self, case: FiledCase, now: datetime) -> FiledCase | None:
         """The earliest open report on the same target within the window."""
-        if not case.name_key and not case.link_key:
+        if not case.name_key and not case.link_key and not case.uscc:
             return None
         window = timedelta(days=int(reports.rules()["duplicate_window"]["calendar_days"]))
         for other in self.cases:
-            same = (case.name_key and other.name_key == case.name_key) or (
-                case.link_key and other.link_key == case.link_key
+            # As bot.reports.find_duplicate: the same code, link, or name in the same county.
+            same = (
+                (case.uscc and other.uscc == case.uscc)
+                or (case.link_key and other.link_key == case.link_key)
+                or (
+                    case.name_key
+                    and case.region_code
+                    and other.name_key == case.name_key
+                    and other.region_code == case.region_code
+                )
             )
             if (
                 same
@@ -226,9 +246,7 @@ class Office:
                 if existing.reason != "safety":
                     existing.reason = action.reason
             ahead = self._ahead(existing)
-            return HandoverTicket(
-                existing.id, ahead + 1, handover.estimate(ahead), already_queued=True
-            )
+            return handover.ticket(existing.id, ahead, now, already_queued=True)
         queued = QueuedRequest(
             len(self.requests) + 1,
             filer.conversation_id,
@@ -239,7 +257,7 @@ class Office:
         )
         self.requests.append(queued)
         ahead = self._ahead(queued)
-        return HandoverTicket(queued.id, ahead + 1, handover.estimate(ahead))
+        return handover.ticket(queued.id, ahead, now)
 
     def cancel_handover(self, filer: Filer) -> bool:
         queued = self._queued(filer.conversation_id)

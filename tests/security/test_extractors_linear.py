@@ -49,6 +49,10 @@ NOW = datetime(2026, 11, 27, 12, tzinfo=ZoneInfo("Asia/Shanghai"))
 INVENTORY = frozenset(
     {
         # modules
+        "bot.business.identity._ADDRESS_LABEL",
+        "bot.business.offices.KEY",
+        "bot.business.offices.PREFIX",
+        "bot.console.pages.OFFICE",
         "bot.knowledge.base._WORD",
         "bot.knowledge.cases.PERSONAL['case_number']",
         "bot.knowledge.cases.PERSONAL['email']",
@@ -71,7 +75,26 @@ INVENTORY = frozenset(
         "bot.reports._NOISE",
         "bot.reports._URL",
         "bot.staff.accounts.USERNAME",
+        "dialogues.credit._CUE",
+        "dialogues.credit._VERB_FIRST",
         "dialogues.engine.QUESTION_CUE",
+        "dialogues.listing.CUES['platform']",
+        "dialogues.listing.CUES['price']",
+        "dialogues.listing.CUES['sales']",
+        "dialogues.listing.CUES['shop']",
+        "dialogues.listing.CUES['specs']",
+        "dialogues.listing.NARRATIVE",
+        "dialogues.listing.SHOP",
+        "dialogues.listing.STRONG",
+        "dialogues.listing.SUFFIXES",
+        "dialogues.listing.URL",
+        "dialogues.photo.DIGITS",
+        "dialogues.form_reading._ADDRESS",
+        "dialogues.form_reading._BARE_ORDER",
+        "dialogues.form_reading._CLAUSE",
+        "dialogues.form_reading._CONTENT",
+        "dialogues.form_reading._FILLER",
+        "dialogues.form_reading._STARTER",
         "dialogues.slots._HAN_NAME",
         "dialogues.slots._LATIN_NAME",
         "dialogues.slots._NAME_CUE",
@@ -79,6 +102,8 @@ INVENTORY = frozenset(
         "integrations.ccc.listing._KEYWORD",
         "integrations.ccc.numbers._CANDIDATE",
         "integrations.ccc.numbers._SEPARATORS",
+        "integrations.credit.reader._COMPACT_DATE",
+        "integrations.credit.reader._DATE",
         "integrations.telegram.settings.SECRET_TOKEN",
         "integrations.telegram.split._BOUNDARIES[0]",
         "integrations.telegram.split._BOUNDARIES[1]",
@@ -86,7 +111,10 @@ INVENTORY = frozenset(
         "integrations.telegram.split._BOUNDARIES[3]",
         "integrations.telegram.split._BOUNDARIES[4]",
         "integrations.wechat.xmlcodec._DTD",
+        "nlu.dates._EN_MONTH_DAY",
+        "nlu.dates._EN_RELATIVE",
         "nlu.dates._PATTERNS[0]",
+        "nlu.dates._PATTERNS[10]",
         "nlu.dates._PATTERNS[1]",
         "nlu.dates._PATTERNS[2]",
         "nlu.dates._PATTERNS[3]",
@@ -96,18 +124,32 @@ INVENTORY = frozenset(
         "nlu.dates._PATTERNS[7]",
         "nlu.dates._PATTERNS[8]",
         "nlu.dates._PATTERNS[9]",
-        "nlu.dates._PATTERNS[10]",
         "nlu.dates._SHORT_DATE_CUE",
         "nlu.evaluation._ANNOTATION",
+        "nlu.fields._CLAIM_CUE",
+        "nlu.fields._CORRECTION",
+        "nlu.fields._HAN",
+        "nlu.fields._LATIN_WORD",
+        "nlu.fields._LEAD_FIRST",
+        "nlu.fields._LEAD_LAST",
+        "nlu.fields._MERCHANT",
+        "nlu.fields._MODEL",
+        "nlu.fields._UNKNOWN",
+        "nlu.fields._URL",
         "nlu.identifiers._CASE_ID",
         "nlu.identifiers._CERT12",
         "nlu.identifiers._CERT16",
         "nlu.identifiers._CERT_CUE",
         "nlu.identifiers._ID_NUMBER",
         "nlu.identifiers._ID_SEPARATORS",
+        "nlu.identifiers._INTERNATIONAL",
+        "nlu.identifiers._LOCAL",
         "nlu.identifiers._MOBILE",
         "nlu.identifiers._ORDER",
         "nlu.identifiers._ORDER_CUE",
+        "nlu.identifiers._PASSPORT",
+        "nlu.identifiers._PERMIT_HKMO",
+        "nlu.identifiers._PERMIT_TW",
         "nlu.identifiers._PHONE",
         "nlu.normalise._ORDER_NO",
         "nlu.normalise._SEPARATORS",
@@ -121,6 +163,11 @@ INVENTORY = frozenset(
         "nlu.spans._SEPARATORS_IN_DIGITS",
         "nlu.spans._SPACE_RUN",
         "nlu.train._EPOCH",
+        "nlu.uscc._ASK",
+        "nlu.uscc._CANDIDATE",
+        "nlu.uscc._COMPANY",
+        "nlu.uscc._NAME",
+        "nlu.uscc._SEPARATORS",
         # compiled from nlu/data_rules at run time
         "lexicon:brands",
         "lexicon:person_name",
@@ -185,8 +232,9 @@ def _span_value(entity: str, text: str) -> object:
 
 @cache
 def _extractors() -> dict[str, Callable[[str], object]]:
+    from dialogues import credit
     from integrations.ccc import listing, numbers
-    from nlu import dates, entities, identifiers, lexicon, spans
+    from nlu import dates, entities, fields, identifiers, lexicon, spans, uscc
     from nlu import numbers as amounts
     from nlu.rules import RuleParser
 
@@ -203,16 +251,30 @@ def _extractors() -> dict[str, Callable[[str], object]]:
         "nlu.lexicon.parse_platform": lexicon.parse_platform,
         "nlu.spans.normalize_digits": lambda s: spans.normalize_digits(s, strip_separators=True),
         "nlu.spans.squeeze_space": spans.squeeze_space,
+        "nlu.fields.find_urls": lambda s: list(fields.find_urls(s)),
+        "nlu.fields.find_merchants": lambda s: list(fields.find_merchants(s)),
+        "nlu.fields.find_model_numbers": lambda s: list(fields.find_model_numbers(s)),
+        "nlu.fields.parse_model_no": fields.parse_model_no,
+        "nlu.fields.detect_language": fields.detect_language,
+        "nlu.fields.is_correction": fields.is_correction,
+        "nlu.identifiers.identity_document": identifiers.identity_document,
         "integrations.ccc.numbers.find_candidates": numbers.find_candidates,
         "integrations.ccc.numbers.extract_number": numbers.extract_number,
         "integrations.ccc.numbers.normalize": numbers.normalize,
         "integrations.ccc.listing.find_listing_numbers": listing.find_listing_numbers,
+        "nlu.uscc.find": uscc.find,
+        "nlu.uscc.find_name": uscc.find_name,
+        "nlu.uscc.validate": uscc.validate,
+        "dialogues.credit.wants_check": credit.wants_check,
     }
     for name in ("phones", "cert_numbers", "case_ids", "id_numbers", "order_numbers"):
         finder = getattr(identifiers, f"find_{name}")
         table[f"nlu.identifiers.find_{name}"] = partial(_listed, finder)
     for name in ("phone", "cert_no", "case_id", "id_number", "order_no"):
         table[f"nlu.identifiers.parse_{name}"] = getattr(identifiers, f"parse_{name}")
+    table["nlu.identifiers.parse_identity_document"] = lambda s: [
+        identifiers.parse_identity_document(s, kind) for kind in identifiers.DOCUMENT_KINDS
+    ]
     for entity in ("amount", "date", "phone", "cert_no", "case_id", "id_number", "order_no"):
         table[f"nlu.normalise.normalise_value[{entity}]"] = partial(_span_value, entity)
     table["nlu.normalise.normalise_value[platform]"] = partial(_span_value, "platform")
@@ -324,8 +386,10 @@ def test_extractor_inventory_is_complete() -> None:
         "nlu.numbers",
         "nlu.dates",
         "nlu.lexicon",
+        "nlu.fields",
         "integrations.ccc.numbers",
         "integrations.ccc.listing",
+        "nlu.uscc",
     ]
     public = {
         f"{name}.{fn}"

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import make_url
 
 from bot.db.models import Case, CaseEvent, Conversation, OutboxMessage
+from bot.outbox import Key
 from bot.settings import NluSettings, Settings
 from bot.staff.models import AuditEntry
 from tests.bot.backoffice_helpers import (
@@ -132,11 +133,13 @@ async def test_a_failed_commit_is_an_error_not_a_200(settings: Settings) -> None
         case_no = await submit_case(app, at=clock.at)
         async with app.state.sessions() as session, session.begin():
             last = (await session.execute(select(func.max(CaseEvent.id)))).scalar() or 0
+            case = (await session.execute(select(Case).where(Case.case_no == case_no))).scalar_one()
+            topic = f"reply:{case.channel}"
             for event_id in range(last + 1, last + 50):
                 session.add(
                     OutboxMessage(
-                        topic="reply:telegram",
-                        key=f"notice:{case_no}:{event_id}",
+                        topic=topic,
+                        key=Key(case.sender_id, f"notice.{case_no}.{event_id}").spell(topic),
                         payload={},
                         created_at=clock.at,
                         next_attempt_at=clock.at,
@@ -225,7 +228,7 @@ async def test_two_staff_deciding_one_case_at_once(postgres_url: str, tmp_path: 
             assert len(decisions) == 1 and detail["status"] == winner.json()["status"]
             async with app.state.sessions() as session:
                 notices = await session.execute(
-                    select(func.count()).where(OutboxMessage.key.like(f"notice:{case_no}:%"))
+                    select(func.count()).where(OutboxMessage.key.like(f"%:notice.{case_no}.%"))
                 )
                 assert notices.scalar_one() == 1  # the consumer is told one decision
 
@@ -261,7 +264,7 @@ async def test_two_staff_claiming_one_conversation_at_once(
             assert [t["taken_by"] for t in queue if t["id"] == rid] == [winner]
             async with app.state.sessions() as session:
                 joined = await session.execute(
-                    select(func.count()).where(OutboxMessage.key.like(f"handover:{rid}:joined:%"))
+                    select(func.count()).where(OutboxMessage.key.like(f"%:handover.{rid}.joined.%"))
                 )
                 assert joined.scalar_one() == 1  # the consumer hears "staff joined" once
             close = await client.post(
