@@ -21,6 +21,8 @@ STEP_TYPES = {
     "yesno",
     "photos",
     "id_number",
+    # A password the user sets (举报密码): hashed as it is answered, never stored or shown.
+    "secret",
 }
 
 

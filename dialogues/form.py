@@ -165,7 +165,12 @@ class Form:
 
     def ask(self, step: StepSpec, prefix: str | None = None) -> Reply:
         key = f"{self.flow.name}.ask.{step.slot}"
-        text = self.say(key, max=step.max) if step.type == "photos" else self.say(key)
+        if step.type == "photos":
+            text = self.say(key, max=step.max)
+        elif step.type == "secret":
+            text = self.say(key, min=step.min_len, max=step.max_len)
+        else:
+            text = self.say(key)
         explainer = EXPLAINERS.get(step.explain or "")
         if explainer is not None:
             text = f"{explainer(self.lang, self.ports)}\n{text}"
@@ -238,11 +243,19 @@ class Form:
                 return [self.ask(step, self.say("invalid.demand"))]
             self.slots[step.slot] = pending
             return self.advance()
-        if self.turn.kind == "text":
+        if step.type == "secret":
+            # A password is only the answer it is: never read for other fields or a story.
+            self.state.secret_turn = True
+        elif self.turn.kind == "text":
             return self.on_text(step)
         verdict = validate(self.flow, step, self.turn, self.ports.normalizer, self.lang, self.slots)
         if isinstance(verdict, Rejected):
             return [self.ask(step, self.say(verdict.key, **verdict.values))]
+        if step.type == "secret":
+            if self.ports.hash_secret is None:
+                raise RuntimeError("a secret step needs ports.hash_secret")
+            self.slots[step.slot] = self.ports.hash_secret(str(verdict.value))
+            return self.advance()
         self.slots[step.slot] = verdict.value
         self.slots.update(verdict.also)
         return self.advance()
@@ -420,6 +433,8 @@ class Form:
             )
         if step.type == "yesno":
             return self.say("value.yes" if value else "value.no")
+        if step.type == "secret":
+            return self.say("value.secret_set")
         if step.type == "multichoice":
             return "、".join(self.say(f"{step.slot}.{v}") for v in value)
         if step.type == "amount":
@@ -519,7 +534,11 @@ class Form:
         facts = {**slots, "merged": receipt.merged, "linked": bool(receipt.linked_case_no)}
         for note in self.flow.notes:
             if all(facts.get(k) == v for k, v in note.when.items()):
-                text += "\n" + self.say(note.text, linked=receipt.linked_case_no or "")
+                text += "\n" + self.say(
+                    note.text,
+                    linked=receipt.linked_case_no or "",
+                    identity_code=receipt.identity_code or "",
+                )
         buttons = [Button(self.say("button.menu"), "/menu")]
         offer = next(
             (

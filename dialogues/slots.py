@@ -107,6 +107,10 @@ def validate(
             if _HAN_NAME.match(name) or _LATIN_NAME.match(name):
                 return Accepted(name.strip())
             return Rejected("invalid.name")
+        case "secret":
+            if not step.min_len <= len(text) <= step.max_len:
+                return Rejected("invalid.secret", {"min": step.min_len, "max": step.max_len})
+            return Accepted(text)
         case "yesno":
             # 不用了 / 算了 answer a yes/no question; elsewhere they would cancel the form.
             if (

@@ -92,6 +92,9 @@ class ConversationState:
     photo_fill: dict[str, str] = field(default_factory=dict)
     # This turn only, never stored: the message was not understood.
     missed: bool = field(default=False, compare=False)
+    # This turn only, never stored: the message was a secret (a report password), so its text
+    # is kept out of the transcript.
+    secret_turn: bool = field(default=False, compare=False)
 
     def end_form(self) -> None:
         """The form is finished or abandoned: its answers and any open offer go."""

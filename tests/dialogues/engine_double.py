@@ -24,6 +24,7 @@ from bot.knowledge.service import CaseShelf, KnowledgeService, load_knowledge_ba
 from bot.photochecks import RegistryPhotoChecks
 from bot.photos import strip_metadata
 from bot.rulebook import KnowledgeRuleBook
+from bot.staff.passwords import hash_report_password
 from bot.understanding import NluNormalizer
 from dialogues.engine import Engine
 from dialogues.knowledge_port import Certificate, KnowledgePort
@@ -182,6 +183,7 @@ class EngineChat:
             lookup=OwnCases(office, reader),
             knowledge=self.knowledge,
             rules=KnowledgeRuleBook(),
+            hash_secret=hash_report_password,
             photos=RegistryPhotoChecks(self.knowledge)
             if self.photos and isinstance(self.knowledge, KnowledgeService)
             else None,

@@ -63,11 +63,12 @@ SCRIPT: list[tuple[str, str]] = [
     ("ana", "photo:1"),
     ("ana", "/attach:JB20261127000009"),
     *(("ana", said) for said in REPORT),
-    ("ana", "/yes"),  # a dispute of the reporter's own: no reward, a linked complaint
+    ("ana", "/yes"),  # a dispute of the reporter's own: a linked complaint offered
     *(("ana", said) for said in FACTS),
     ("ana", "/done"),  # the photo sent before the report came with it
     ("ana", "/choice:none"),
     ("ana", "/choice:real_name"),
+    ("ana", "/no"),  # no reward asked for (the question stays: staff decide on own purchases)
     ("ana", "王五"),
     ("ana", VALID_ID),
     ("ana", "13912345678"),
@@ -92,6 +93,7 @@ SCRIPT: list[tuple[str, str]] = [
     ("cy", "/skip"),
     ("cy", "/choice:none"),
     ("cy", "/choice:anonymous"),
+    ("cy", "/no"),
     ("cy", "/confirm"),
     ("cy", "photo:3"),
     ("cy", "/attach:JB20261127000001"),

@@ -107,7 +107,7 @@ def test_report_with_three_photos_and_a_reward_request_then_status(
     reward = click(page, "实名举报")
     # Conditions and the three levels from the data file; no amount promised.
     expect(reward, "申请举报奖励", "重大违法行为", "5%", "3%", "1%", "不能承诺")
-    expect(click(page, "同意"), "真实姓名")
+    expect(click(page, "申请"), "真实姓名")
     expect(say(page, "王五"), "身份证号")
     expect(say(page, BAD_ID), "身份证号不正确")
     expect(say(page, VALID_ID), "手机号")
