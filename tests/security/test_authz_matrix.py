@@ -118,6 +118,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/console/queue/{request_id}/messages"): row(401, 200, 403, 200, 403),
     ("GET", "/console/staff"): row(303, 403, 403, 403, 200),
     ("GET", "/console/staff/{username}"): row(303, 403, 403, 403, 200),
+    ("GET", "/console/typical-cases"): row(303, 200, 200, 200, 403),
     ("GET", "/docs"): row(200, 200, 200, 200, 200),
     ("GET", "/docs/oauth2-redirect"): row(200, 200, 200, 200, 200),
     ("GET", "/healthz"): row(200, 200, 200, 200, 200),
@@ -148,6 +149,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/console/queue/{request_id}/claim"): row(303, 409, 409, 409, 403),
     ("POST", "/console/queue/{request_id}/{action}"): row(303, 202, 403, 202, 403),
     ("POST", "/console/staff"): row(303, 403, 403, 403, 200),
+    ("POST", "/console/typical-cases"): row(303, 403, 403, 303, 403),
+    ("POST", "/console/typical-cases/{case_id}/withdraw"): row(303, 403, 403, 404, 403),
     ("POST", "/console/staff/{username}/tokens/revoke"): row(303, 303, 403, 403, 303),
     ("POST", "/console/staff/{username}/tokens/{token_id}/revoke"): row(303, 303, 403, 403, 303),
     ("POST", "/console/staff/{username}/{change}"): row(303, 403, 403, 403, 303),
@@ -260,6 +263,7 @@ for _path in (
     "/console/account",
     "/console/staff/{username}",
     "/console/audit",
+    "/console/typical-cases",
 ):
     PROBES[("GET", _path.partition("?")[0])] = _get(_path)
 
@@ -355,6 +359,21 @@ PROBES.update(
         ("POST", "/console/staff"): _post(
             "/console/staff",
             data={"username": "newbie", "password": "a long enough pass phrase", "role": "agent"},
+        ),
+        ("POST", "/console/typical-cases"): _post(
+            "/console/typical-cases",
+            data={
+                "category": "chargers",
+                "title_zh": "无3C充电宝被查处",
+                "title_en": "Power banks without CCC seized",
+                "summary_zh": "某摊位销售无3C标志的充电宝。",
+                "summary_en": "A stall sold power banks without the CCC mark.",
+            },
+        ),
+        # No case is published in the world: a supervisor gets past authorisation to 404.
+        ("POST", "/console/typical-cases/{case_id}/withdraw"): lambda world: (
+            fill("/console/typical-cases/{case_id}/withdraw", world, case_id="999999"),
+            {},
         ),
     }
 )
