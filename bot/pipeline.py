@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from bot import cases, conversations, handover, outbox, status
+from bot import alerts, cases, conversations, handover, outbox, status
 from bot.backoffice import Handoff
 from bot.cases import Filer
 from bot.channels import ChannelStore
@@ -44,9 +44,12 @@ from dialogues.actions import (
     CancelHandover,
     ClaimCase,
     Decision,
+    ListSubscriptions,
     ReadPhoto,
     RequestHandover,
     SubmitCase,
+    Subscribe,
+    Unsubscribe,
 )
 from dialogues.engine import Engine
 from dialogues.knowledge_port import KnowledgePort
@@ -98,6 +101,8 @@ class Actions:
                     return False
                 job = job_of(action, filer.channel, filer.sender_id, filer.locale)
                 return self.photos.apply(session, job)
+            case Subscribe() | Unsubscribe() | ListSubscriptions():
+                return alerts.apply(session, filer, action)
         raise TypeError(f"no applier for {action!r}")
 
 

@@ -334,7 +334,7 @@ def import_all_models() -> None:
     import importlib
 
     modules = ("integrations.ccc.models", "integrations.wechat.models", "bot.staff.models")
-    for module in (*modules, "bot.knowledge.cases"):
+    for module in (*modules, "bot.knowledge.cases", "bot.alerts"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
