@@ -70,6 +70,7 @@ db-upgrade: venv ## apply database migrations
 run: venv rasa-venv ## set up and start the service on http://127.0.0.1:8000
 	$(VENV)/bin/weiquan db upgrade
 	$(VENV)/bin/weiquan ccc seed
+	$(VENV)/bin/weiquan credit seed
 	$(VENV)/bin/weiquan serve
 
 test: venv rasa-venv browser lb fonts ## set up and run the whole test suite

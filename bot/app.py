@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp
 
 from bot.backoffice import Handoff
+from bot.business import offices
+from bot.business.identity import Sellers
 from bot.crypto import keyring_from_settings
 from bot.db.engine import engine_from_settings, make_sessionmaker
 from bot.db.migrate import upgrade_async
@@ -43,6 +45,9 @@ from dialogues.engine import Engine
 from integrations.ccc.http_registry import HttpRegistry
 from integrations.ccc.registry import CertificateRegistry, EmbeddedRegistry
 from integrations.ccc.service import CccService
+from integrations.credit.http_registry import HttpCreditRegistry
+from integrations.credit.registry import EmbeddedCreditRegistry
+from integrations.credit.service import CreditService
 from nlu.runtime import open_nlu
 
 log = logging.getLogger(__name__)
@@ -127,9 +132,18 @@ def create_app(
             knowledge = KnowledgeService(
                 CccService(registry), await load_knowledge_base(), TypicalCases(sessions)
             )
+            credit = CreditService(
+                HttpCreditRegistry(http, settings.credit_service_url)
+                if settings.credit_service_url
+                else EmbeddedCreditRegistry(registry_engine or sessions)
+            )
             understanding = await stack.enter_async_context(
                 open_nlu(settings.nlu, nlu_http, log_file=settings.data_dir / "log" / "rasa.log")
             )
+            sellers = Sellers(directory=offices.load(settings.offices_file or offices.SAMPLE))
+            # The address parser takes seconds to load: in a thread now, not in the first case.
+            warming = asyncio.create_task(asyncio.to_thread(sellers.regions.warm))
+            stack.push_async_callback(lambda: asyncio.wait([warming]))
             evidence = EvidenceStore(settings.evidence_dir, keyring)
             reader = photo_reader or await _local_reader(settings, stack)
             photos = (
@@ -148,6 +162,8 @@ def create_app(
                 handoff=handoff,
                 knowledge=knowledge,
                 claims=ClaimPolicy.from_settings(settings),
+                sellers=sellers,
+                credit=credit,
                 photos=photos,
             )
             stack.push_async_callback(pipeline.aclose)
@@ -162,6 +178,7 @@ def create_app(
             app.state.photos = photos
             app.state.understanding = understanding
             app.state.pipeline = pipeline
+            app.state.sellers = sellers
             app.state.outbox = OutboxDispatcher(
                 sessions,
                 batch=settings.outbox_batch,

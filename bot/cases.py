@@ -12,12 +12,14 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot import reports
 from bot.backoffice import Handoff
+from bot.business.identity import Respondent, Sellers
 from bot.conversations import upsert_into
 from bot.db.models import Case, CaseEvent, CaseSequence, Evidence
 from bot.deadlines import Deadline, complaint_acceptance_due, local_date, report_verification_due
 from bot.senders import shown_sender
 from dialogues.actions import SubmitCase
 from dialogues.ports import CaseReceipt
+from integrations.credit.registry import listings_in
 
 PREFIX = {"complaint": "TS", "report": "JB"}
 
@@ -55,9 +57,23 @@ class Filer:
     client_address: str | None = None
 
 
-def submit(session: Session, filer: Filer, action: SubmitCase, *, handoff: Handoff) -> CaseReceipt:
-    """File a case in the turn's transaction: number, deadline, duplicate check, evidence,
-    the first event and the back-office hand-off (when this app has one)."""
+def identify(session: Session, kind: str, fields: dict[str, Any], sellers: Sellers) -> Respondent:
+    """The seller as a business, its region, office and credit listings (for staff)."""
+    return sellers.identify(
+        kind, fields, credit=lambda code, name: listings_in(session, uscc=code, name=name)
+    )
+
+
+def submit(
+    session: Session,
+    filer: Filer,
+    action: SubmitCase,
+    *,
+    handoff: Handoff,
+    sellers: Sellers | None = None,
+) -> CaseReceipt:
+    """File a case in the turn's transaction: number, deadline, the seller's identity and
+    office, duplicate check, evidence, the first event and the back-office hand-off."""
     kind, now = action.kind, filer.now
     case_no = next_case_no(session, kind=kind, at=now)
     deadline = decision_deadline(kind, now)
@@ -67,13 +83,25 @@ def submit(session: Session, filer: Filer, action: SubmitCase, *, handoff: Hando
     linked = fields.pop("linked_case_no", None)
     keys: dict[str, Any] = {}
     original: Case | None = None
+    similar: list[str] = []
+    seller = identify(session, kind, fields, sellers) if sellers is not None else Respondent()
+    region = seller.region.code if seller.region else None
     if kind == "report":
         keys["target_name_key"] = reports.name_key(fields.get("target_name"))
         keys["target_link_key"] = reports.link_key(fields.get("target_location"))
         keys["reward_checklist"] = reports.reward_checklist(fields, personal, len(evidence_ids))
         original = reports.find_duplicate(
-            session, name=keys["target_name_key"], link=keys["target_link_key"], now=now
+            session,
+            name=keys["target_name_key"],
+            link=keys["target_link_key"],
+            uscc=seller.uscc,
+            region=region,
+            now=now,
         )
+        if original is None:
+            similar = reports.similar_elsewhere(
+                session, name=keys["target_name_key"], region=region, now=now
+            )
     case = Case(
         case_no=case_no,
         kind=kind,
@@ -91,6 +119,10 @@ def submit(session: Session, filer: Filer, action: SubmitCase, *, handoff: Hando
         updated_at=now,
         duplicate_of_id=original.id if original else None,
         linked_case_no=linked,
+        respondent=seller.as_dict() if sellers is not None else None,
+        respondent_uscc=seller.uscc,
+        region_code=region,
+        office=seller.office.key if seller.office else None,
         **keys,
     )
     session.add(case)
@@ -115,6 +147,9 @@ def submit(session: Session, filer: Filer, action: SubmitCase, *, handoff: Hando
             "evidence": len(evidence_ids),
             "duplicate_of": original.case_no if original else None,
             "linked_case_no": linked,
+            # Same shop name in another or an unknown region: staff decide whether to merge.
+            "possible_duplicates": similar,
+            "office": seller.office.key if seller.office else None,
         },
         actor=f"{filer.channel}:user",
         at=now,
@@ -173,6 +208,9 @@ def case_as_dict(case: Case, *, with_details: bool = False) -> dict[str, Any]:
         "reward_checklist": case.reward_checklist,
         "duplicate_of_id": case.duplicate_of_id,
         "linked_case_no": case.linked_case_no,
+        "region_code": case.region_code,
+        "office": case.office,
+        "respondent": case.respondent,
     }
     if with_details:
         data["events"] = [

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from bot import alerts, cases, conversations, handover, outbox, status
 from bot.backoffice import Handoff
+from bot.business.identity import Sellers
 from bot.cases import Filer
 from bot.channels import ChannelStore
 from bot.conversations import Conflict, ConversationStore, Snapshot, TurnRecord
@@ -51,6 +52,7 @@ from dialogues.actions import (
     Subscribe,
     Unsubscribe,
 )
+from dialogues.credit_port import CreditChecks
 from dialogues.engine import Engine
 from dialogues.knowledge_port import KnowledgePort
 from dialogues.model import EvidenceRef, Reply, Turn
@@ -79,15 +81,24 @@ class TurnContention(RuntimeError):
 class Actions:
     """Applies a decision's actions inside the turn's transaction; each returns its receipt."""
 
-    def __init__(self, claims: Claims, handoff: Handoff, photos: PhotoDesk | None = None) -> None:
+    def __init__(
+        self,
+        claims: Claims,
+        handoff: Handoff,
+        photos: PhotoDesk | None = None,
+        sellers: Sellers | None = None,
+    ) -> None:
         self.claims = claims
         self.handoff = handoff
         self.photos = photos
+        self.sellers = sellers
 
     def apply(self, session: Session, filer: Filer, action: Action) -> Any:
         match action:
             case SubmitCase():
-                return cases.submit(session, filer, action, handoff=self.handoff)
+                return cases.submit(
+                    session, filer, action, handoff=self.handoff, sellers=self.sellers
+                )
             case RequestHandover():
                 return handover.request(session, filer, action)
             case CancelHandover():
@@ -121,6 +132,8 @@ class Pipeline:
         rules: RuleBook | None = None,
         claims: ClaimPolicy | None = None,
         photos: PhotoDesk | None = None,
+        sellers: Sellers | None = None,
+        credit: CreditChecks | None = None,
     ) -> None:
         self.sessions = sessions
         self.store = ConversationStore(sessions)
@@ -133,12 +146,15 @@ class Pipeline:
         # The CCC registry and knowledge base; advice answers say "don't know" without it.
         self.knowledge = knowledge
         self.rules: RuleBook = rules or KnowledgeRuleBook()
-        self.actions = Actions(Claims(claims), handoff, photos)
+        # Identifies and routes the seller of each filed case (bot/business).
+        self.actions = Actions(Claims(claims), handoff, photos, sellers)
         # Photos are read in the background and their readings answered as turns of their own.
         self.photos = photos
         self.photo_checks = (
             RegistryPhotoChecks(knowledge) if isinstance(knowledge, KnowledgeService) else None
         )
+        # The credit lists of businesses; the check says "not here" without it.
+        self.credit = credit
 
     async def aclose(self) -> None:
         await self.store.aclose()
@@ -212,6 +228,7 @@ class Pipeline:
             knowledge=self.knowledge,
             rules=self.rules,
             photos=self.photo_checks if self.photos is not None else None,
+            credit=self.credit,
         )
 
     async def _reading(self, job: Any, reading: PhotoReading) -> Handled:

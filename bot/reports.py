@@ -53,34 +53,64 @@ def link_key(text: str | None) -> str | None:
     return key.lower()[:300] or None
 
 
-def find_duplicate(
-    session: Session, *, name: str | None, link: str | None, now: datetime
-) -> Case | None:
-    """The earliest open report on the same target within the window, if any."""
-    if not name and not link:
-        return None
+def _open_reports(now: datetime) -> list[Any]:
     window = timedelta(days=int(rules()["duplicate_window"]["calendar_days"]))
+    return [
+        Case.kind == "report",
+        Case.status.in_(rules()["open_statuses"]),
+        Case.submitted_at >= now - window,
+        Case.duplicate_of_id.is_(None),
+    ]
+
+
+def find_duplicate(
+    session: Session,
+    *,
+    name: str | None,
+    link: str | None,
+    now: datetime,
+    uscc: str | None = None,
+    region: str | None = None,
+) -> Case | None:
+    """The earliest open report on the same business within the window, if any.
+
+    The same business is the same credit code, the same store link, or the same name in the
+    same county: a name alone is shared by shops all over the country (two 华为专卖店 in two
+    cities are two sellers), so it merges only where the region is known and equal.
+    """
     same = [
         c
         for c in (
-            Case.target_name_key == name if name else None,
+            Case.respondent_uscc == uscc if uscc else None,
             Case.target_link_key == link if link else None,
+            (Case.target_name_key == name) & (Case.region_code == region)
+            if name and region
+            else None,
         )
         if c is not None
     ]
-    stmt = (
-        select(Case)
-        .where(
-            Case.kind == "report",
-            Case.status.in_(rules()["open_statuses"]),
-            Case.submitted_at >= now - window,
-            Case.duplicate_of_id.is_(None),
-            or_(*same),
-        )
-        .order_by(Case.id)
-        .limit(1)
-    )
+    if not same:
+        return None
+    stmt = select(Case).where(*_open_reports(now), or_(*same)).order_by(Case.id).limit(1)
     return session.execute(stmt).scalar_one_or_none()
+
+
+def similar_elsewhere(
+    session: Session, *, name: str | None, region: str | None, now: datetime, limit: int = 5
+) -> list[str]:
+    """Open reports naming a shop of the same name whose region differs or is unknown: for
+    staff to judge (a merge across regions is proposed, never made)."""
+    if not name:
+        return []
+    stmt = (
+        select(Case.case_no)
+        .where(*_open_reports(now), Case.target_name_key == name)
+        .order_by(Case.id)
+        .limit(limit)
+    )
+    if region:
+        stmt = stmt.where((Case.region_code.is_(None)) | (Case.region_code != region))
+    return list(session.execute(stmt).scalars())
 
 
 def reward_checklist(

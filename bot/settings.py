@@ -168,6 +168,11 @@ class Settings(BaseSettings):
     port: int = 8000
     log_level: str = "info"
     timezone: str = "Asia/Shanghai"
+    # The regulator office directory (bot/business/offices.py); the bundled SAMPLE when unset.
+    offices_file: Path | None = None
+    # An outside credit-list service (integrations/credit/http_registry.py); the embedded
+    # table filled by `weiquan credit import` when unset.
+    credit_service_url: str | None = None
 
     # Outbox
     outbox_poll_seconds: float = 1.0

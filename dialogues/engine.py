@@ -7,7 +7,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from dialogues import advice, handover, photo, status, subscriptions
+from dialogues import advice, credit, handover, photo, status, subscriptions
 from dialogues.actions import AttachEvidence, Decision, Pending, RequestHandover
 from dialogues.flows import FlowSpec, MenuItem, all_flows, is_word, mentions, menu_items
 from dialogues.form import Form
@@ -55,7 +55,11 @@ def default_answers() -> dict[str, Answer]:
     }
 
 
-FOLLOW_UPS: dict[str, FollowUp] = {"claim": status.claim, "ccc_number": advice.ccc_number}
+FOLLOW_UPS: dict[str, FollowUp] = {
+    "claim": status.claim,
+    "ccc_number": advice.ccc_number,
+    "business_id": credit.business_id,
+}
 
 
 class Engine:
@@ -218,6 +222,8 @@ class Engine:
         referred = await advice.referral(turn, ports)
         if referred is not None:
             return referred + self.menu(turn.lang)
+        if turn.intent not in {"complain", "report"} and credit.wants_check(text):
+            return await credit.check_business(turn, ports) + self.menu(turn.lang)
         started = self._flow_for(turn, text)
         if started is not None:
             return await self._start(started, state, turn, ports)

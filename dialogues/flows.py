@@ -45,6 +45,9 @@ class StepSpec:
     labelled: bool = False
     # A named explanation shown before the question (rendered by the engine from data).
     explain: str | None = None
+    # The answer may carry the seller's credit code (统一社会信用代码): a code that does not
+    # add up (length, check digit) is asked again; the case's respondent is built from it.
+    business_id: bool = False
 
     def applies(self, slots: dict[str, Any]) -> bool:
         return all(slots.get(k) == v for k, v in self.when.items())

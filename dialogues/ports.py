@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
+    from dialogues.credit_port import CreditChecks
     from dialogues.knowledge_port import KnowledgePort
     from dialogues.reading import PhotoChecks
 
@@ -119,3 +120,4 @@ class Ports:
     rules: RuleBook | None = None
     # Photos are read (``ReadPhoto``) and their readings checked only where this is given.
     photos: PhotoChecks | None = None
+    credit: CreditChecks | None = None

@@ -10,6 +10,7 @@ from dialogues.flows import FlowSpec, StepSpec, is_word
 from dialogues.model import Turn
 from dialogues.ports import Normalizer
 from dialogues.texts import t
+from nlu import uscc
 from nlu.entities import parse_id_number
 
 _HAN_NAME = re.compile(r"^[\u4e00-\u9fff·•]{2,30}$")
@@ -103,6 +104,10 @@ def _text(flow: FlowSpec, step: StepSpec, turn: Turn, text: str) -> Verdict:
         return Rejected("invalid.text_short")
     if len(value) > step.max_len:
         return Rejected("invalid.text_long", {"max": step.max_len})
+    if step.business_id:
+        code = uscc.find(value)
+        if code is not None and not code.ok:
+            return Rejected("invalid.uscc", {"code": code.normalized})
     return Accepted(value)
 
 

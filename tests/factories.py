@@ -49,7 +49,8 @@ COMPLAINT_ANSWERS = {
     "brand": "安克",
     "platform": "拼多多",
     "merchant": "数码配件小铺",
-    "merchant_address": "https://mobile.yangkeduo.example/shop/42",
+    # A Shenzhen Nanshan shop: the case is routed to that office (bot/rules/offices.yml).
+    "merchant_address": "广东省深圳市南山区科技园南区",
     "purchase_date": "2026-11-20",
     "amount": "八十九块",
     "problem": "充电宝没有3C标志，用了两次就鼓包发烫",

@@ -38,6 +38,7 @@ class StaffOut(BaseModel):
     username: str
     role: str
     display_name: str = ""
+    office: str | None = None
 
 
 class StaffCreate(BaseModel):
@@ -45,6 +46,11 @@ class StaffCreate(BaseModel):
     username: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,25}$")
     password: str = Field(min_length=10, max_length=256)
     role: Literal["agent", "supervisor", "admin"]
+    office: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9._-]{0,31}$",
+        description="An agent's office (its key in the office directory): they see its cases",
+    )
 
 
 @router.post("/auth/token", response_model=TokenOut)
@@ -80,21 +86,28 @@ async def token(body: TokenRequest, request: Request, runtime: Runtime) -> Token
 
 @router.get("/me", response_model=StaffOut)
 async def me(staff: AnyStaff) -> StaffOut:
-    return StaffOut(username=staff.username, role=staff.role, display_name=staff.display_name)
+    return StaffOut(
+        username=staff.username,
+        role=staff.role,
+        display_name=staff.display_name,
+        office=staff.office,
+    )
 
 
 @router.get("/staff", response_model=list[StaffOut])
 async def staff_list(admin: Admin, session: Session) -> list[StaffOut]:
     return [
-        StaffOut(username=u.username, role=u.role, display_name=u.display_name)
+        StaffOut(username=u.username, role=u.role, display_name=u.display_name, office=u.office)
         for u in await list_staff(session)
     ]
 
 
 @router.post("/staff", response_model=StaffOut, status_code=201)
 async def staff_create(
-    body: StaffCreate, admin: Admin, runtime: Runtime, session: Session
+    body: StaffCreate, admin: Admin, runtime: Runtime, session: Session, request: Request
 ) -> StaffOut:
+    if body.office is not None and not known_office(request, body.office):
+        raise ApiError(422, "invalid_account", f"No office {body.office!r} in the directory.")
     try:
         user = await add_staff(
             session,
@@ -103,7 +116,15 @@ async def staff_create(
             role=body.role,
             now=runtime.now(),
             actor=admin.actor,
+            office=body.office,
         )
     except (AccountError, WeakPassword) as exc:
         raise ApiError(422, "invalid_account", str(exc)) from None
-    return StaffOut(username=user.username, role=user.role, display_name=user.display_name)
+    return StaffOut(
+        username=user.username, role=user.role, display_name=user.display_name, office=user.office
+    )
+
+
+def known_office(request: Request, key: str) -> bool:
+    sellers = getattr(request.app.state, "sellers", None)
+    return sellers is not None and sellers.directory.get(key) is not None

@@ -61,9 +61,10 @@ class RevealIn(BaseModel):
     reason: str = Field(min_length=5, max_length=500, description="Why the identity is needed")
 
 
-async def load(session: Session, case_no: str) -> Case:
+async def load(session: Session, case_no: str, staff: Staff) -> Case:
+    """The case if ``staff`` may see it; another office's case is as unknown as a wrong number."""
     case = await get_case(session, case_no)
-    if case is None:
+    if case is None or not views.may_see(staff, case):
         raise ApiError(404, "case_not_found", f"No case {case_no}.")
     return case
 
@@ -84,6 +85,8 @@ async def list_cases(
     overdue: bool | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
+    office: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9._-]{0,31}$")] = None,
+    region: Annotated[str | None, Query(pattern=r"^(\d{2}|\d{4}|\d{6})$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> CaseList:
@@ -97,8 +100,11 @@ async def list_cases(
         overdue=overdue,
         date_from=date_from,
         date_to=date_to,
+        office=office,
+        region=region,
         today=today,
     )
+    stmt = views.scoped(stmt, staff)
     total = await views.count(session, stmt)
     rows = (await session.execute(stmt.limit(limit).offset(offset))).scalars()
     return CaseList(total=total, items=[views.summary(c, today) for c in rows])
@@ -109,7 +115,7 @@ async def case_detail(
     case_no: CaseNo, staff: CaseStaff, runtime: Runtime, session: Session, audit: AuditSession
 ) -> dict[str, Any]:
     """Read in a snapshot; the audit row of a personal-data view commits before the answer."""
-    case = await load(session, case_no)
+    case = await load(session, case_no, staff)
     return views.detail(audit, case, staff, now=runtime.now())
 
 
@@ -118,7 +124,7 @@ async def reveal(
     case_no: CaseNo, body: RevealIn, staff: Supervisor, runtime: Runtime, session: Session
 ) -> dict[str, Any]:
     """A supervisor sees a reporter's identity; who, when and why go to the audit log."""
-    case = await load(session, case_no)
+    case = await load(session, case_no, staff)
     return views.detail(session, case, staff, now=runtime.now(), reveal_reason=body.reason)
 
 
@@ -126,7 +132,7 @@ async def reveal(
 async def post_transition(
     case_no: CaseNo, body: TransitionIn, staff: CaseStaff, runtime: Runtime, session: Session
 ) -> dict[str, Any]:
-    case = await load(session, case_no)
+    case = await load(session, case_no, staff)
     ensure_may_work(staff, case)
     try:
         await transition(
@@ -151,7 +157,7 @@ async def post_transition(
 async def post_action(
     case_no: CaseNo, body: ActionIn, staff: CaseStaff, runtime: Runtime, session: Session
 ) -> dict[str, Any]:
-    case = await load(session, case_no)
+    case = await load(session, case_no, staff)
     ensure_may_work(staff, case)
     act = extend_verification if body.action == "extend_verification" else record_reporter_notice
     try:
@@ -178,7 +184,7 @@ async def evidence(
     session: Session,
 ) -> Response:
     """The original file, only when it belongs to this case (staff only)."""
-    case = await load(session, case_no)
+    case = await load(session, case_no, staff)
     item = (
         (
             await session.execute(

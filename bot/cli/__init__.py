@@ -5,7 +5,21 @@ from __future__ import annotations
 import typer
 from pydantic import ValidationError
 
-from bot.cli import cases, ccc, db, export, keys, nlu, serve, staff, telegram, typical, wechat
+from bot.cli import (
+    cases,
+    ccc,
+    credit,
+    db,
+    export,
+    keys,
+    nlu,
+    offices,
+    serve,
+    staff,
+    telegram,
+    typical,
+    wechat,
+)
 from bot.crypto import KeyConfigurationError
 
 app = typer.Typer(
@@ -19,6 +33,8 @@ app.add_typer(cases.app, name="cases")
 app.add_typer(staff.app, name="staff")
 app.add_typer(keys.app, name="keys")
 app.add_typer(ccc.app, name="ccc")
+app.add_typer(credit.app, name="credit")
+app.add_typer(offices.app, name="offices")
 app.add_typer(nlu.app, name="nlu")
 app.add_typer(telegram.app, name="telegram")
 app.add_typer(wechat.app, name="wechat")

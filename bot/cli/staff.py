@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.business import offices
 from bot.db.engine import engine_from_settings, make_sessionmaker
 from bot.settings import Settings
 from bot.staff import audit, lifecycle
@@ -69,9 +70,18 @@ def _now() -> datetime:
 def add_cmd(
     username: str = typer.Argument(..., help="login name: lower-case letters, digits, . _ -"),
     role: str = typer.Option(..., "--role", help="agent, supervisor or admin"),
+    office: str | None = typer.Option(
+        None, "--office", help="an agent's office (its key in the office directory)"
+    ),
     as_name: AsName = None,
 ) -> None:
     """Create a staff member; the password is read from stdin or a prompt, never an argument."""
+    if office is not None:
+        settings = Settings()
+        directory = offices.load(settings.offices_file or offices.SAMPLE)
+        if directory.get(office) is None:
+            typer.echo(f"error: no office {office!r} in the directory", err=True)
+            raise typer.Exit(code=2)
     password = _read_password()
     _in_transaction(
         lambda s: add_staff(
@@ -81,9 +91,10 @@ def add_cmd(
             role=role,
             now=_now(),
             actor=audit.os_actor(as_name),
+            office=office,
         )
     )
-    typer.echo(f"created {role} {username}")
+    typer.echo(f"created {role} {username}" + (f" of office {office}" if office else ""))
 
 
 @app.command("list")
@@ -139,7 +150,7 @@ def passwd_cmd(username: str) -> None:
 
     async def work(session: AsyncSession) -> list[int]:
         user = await lifecycle.find_user(session, username)
-        me = Staff(user.id, user.username, user.role, user.display_name)
+        me = Staff(user.id, user.username, user.role, user.display_name, user.office)
         return await lifecycle.change_password(
             session, staff=me, current=current, new=new, now=_now()
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, get_args
 
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from bot import backoffice
 from bot.api.cases import Status
 from bot.api.deps import Runtime, client_ip, readers
+from bot.business import offices
 from bot.cases import get_case
 from bot.console import charts
 from bot.console import session as cs
@@ -43,6 +45,17 @@ DEADLINES = {
 }
 
 
+OFFICE = re.compile(r"^(?:none|[a-z0-9][a-z0-9._-]{0,31})$")
+
+
+def runtime_offices(request: Request) -> list[tuple[str, str]]:
+    """(key, name) of the app's office directory, for the filter."""
+    sellers = getattr(request.app.state, "sellers", None)
+    if sellers is None:
+        return []
+    return [(o.key, o.name) for o in sellers.directory.offices]
+
+
 def _date(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value) if value else None
@@ -59,6 +72,8 @@ async def cases_page(request: Request, runtime: Runtime) -> HTMLResponse:
     overdue = {"1": True, "0": False}.get(q.get("overdue", ""))
     platform = (q.get("platform") or "").strip()[:32] or None
     date_from, date_to = _date(q.get("from")), _date(q.get("to"))
+    office = q.get("office") if OFFICE.match(q.get("office") or "") else None
+    region = q.get("region") if offices.PREFIX.match(q.get("region") or "") else None
     today = local_date(runtime.now())
     stmt = views.filtered(
         kind=kind,
@@ -67,8 +82,12 @@ async def cases_page(request: Request, runtime: Runtime) -> HTMLResponse:
         overdue=overdue,
         date_from=date_from,
         date_to=date_to,
+        office=office,
+        region=region,
         today=today,
     )
+    # An office's agents see their own office's cases; supervisors choose.
+    stmt = views.scoped(stmt, user.staff)
     async with readers(request, runtime)() as session:
         total = await views.count(session, stmt)
         rows = [views.summary(c, today) for c in (await session.execute(stmt.limit(200))).scalars()]
@@ -79,6 +98,8 @@ async def cases_page(request: Request, runtime: Runtime) -> HTMLResponse:
         "platform": platform or "",
         "from": q.get("from", ""),
         "to": q.get("to", ""),
+        "office": office or "",
+        "region": region or "",
     }
     return render(
         request,
@@ -89,6 +110,8 @@ async def cases_page(request: Request, runtime: Runtime) -> HTMLResponse:
         filters=filters,
         kinds=KINDS,
         statuses=STATUSES,
+        offices=runtime_offices(request),
+        scoped_to=user.staff.office if user.staff.role == "agent" else None,
     )
 
 
@@ -103,7 +126,7 @@ async def _case_page(
 ) -> HTMLResponse:
     async with runtime.sessions() as session, session.begin():
         case = await get_case(session, case_no)
-        if case is None:
+        if case is None or not views.may_see(user.staff, case):
             return render(
                 request, "error.html", user, status=404, message=f"没有找到案件 {case_no}"
             )
@@ -157,7 +180,7 @@ async def case_transition(
     cs.check_csrf(user, csrf)
     async with runtime.sessions() as session, session.begin():
         case = await get_case(session, case_no)
-        if case is None:
+        if case is None or not views.may_see(user.staff, case):
             return render(
                 request, "error.html", user, status=404, message=f"没有找到案件 {case_no}"
             )
@@ -208,7 +231,7 @@ async def case_evidence(request: Request, runtime: Runtime, case_no: str, sha256
     async with runtime.sessions() as session, session.begin():
         case = await get_case(session, case_no)
         item = None
-        if case is not None:
+        if case is not None and views.may_see(user.staff, case):
             item = (
                 (
                     await session.execute(

@@ -176,6 +176,14 @@ class Case(Base):
     linked_case_no: Mapped[str | None] = mapped_column(String(16))
     # Reports: reward checklist, item -> met | not_met | staff (for staff to judge).
     reward_checklist: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The seller as a business (bot/business): registered name, code, address, region, how
+    # it was identified, and its credit listings for staff. Public records, not personal data.
+    respondent: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    respondent_uscc: Mapped[str | None] = mapped_column(String(18), index=True)
+    # The seller's county (6-digit administrative code) and the office that handles the case;
+    # None when the region could not be determined (staff set it, it is never guessed).
+    region_code: Mapped[str | None] = mapped_column(String(6), index=True)
+    office: Mapped[str | None] = mapped_column(String(32), index=True)
 
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.id", lazy="raise"
@@ -333,7 +341,12 @@ def import_all_models() -> None:
     """Import every module that defines tables, so metadata is complete (Alembic, tests)."""
     import importlib
 
-    modules = ("integrations.ccc.models", "integrations.wechat.models", "bot.staff.models")
+    modules = (
+        "integrations.ccc.models",
+        "integrations.credit.models",
+        "integrations.wechat.models",
+        "bot.staff.models",
+    )
     for module in (*modules, "bot.knowledge.cases", "bot.alerts"):
         try:
             importlib.import_module(module)

@@ -25,6 +25,7 @@ from bot.staff.passwords import (
 )
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,25}$")
+OFFICE_KEY = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class Staff:
     username: str
     role: str
     display_name: str = ""
+    # The office whose region's cases an agent works (bot/business/offices.py); None: all.
+    office: str | None = None
 
     @property
     def actor(self) -> str:
@@ -59,11 +62,14 @@ async def add_staff(
     role: str,
     now: datetime,
     actor: str = "system",
+    office: str | None = None,
 ) -> StaffUser:
     if not USERNAME.match(username):
         raise AccountError("username: 2–26 lower-case letters, digits, '.', '_' or '-'")
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    if office is not None and not OFFICE_KEY.match(office):
+        raise AccountError("office: the key of an office in the directory (a-z 0-9 . _ -)")
     exists = await session.execute(select(StaffUser.id).where(StaffUser.username == username))
     if exists.first() is not None:
         raise AccountError(f"staff member {username!r} already exists")
@@ -72,6 +78,7 @@ async def add_staff(
         display_name=username,
         password_hash=await hash_password_off_loop(password),
         role=role,
+        office=office,
         active=True,
         created_at=now,
     )
@@ -82,7 +89,7 @@ async def add_staff(
         actor=actor,
         action="account_created",
         target=audit.staff_actor(username),
-        detail={"role": role},
+        detail={"role": role, **({"office": office} if office else {})},
         now=now,
     )
     return user
@@ -180,7 +187,7 @@ async def check_login(
         if rehashed is not None:
             user.password_hash = rehashed
         user.last_login_at = now
-        staff = Staff(user.id, user.username, user.role, user.display_name)
+        staff = Staff(user.id, user.username, user.role, user.display_name, user.office)
         token, _ = await issue_token(session, staff, kind=kind, ttl=ttl, now=now)
     return staff, token
 
@@ -240,7 +247,7 @@ async def resolve_token(
         await _touch(session, row.id, now)
         # Shown as used, without a second (ORM) write from a session that may be read-only.
         set_committed_value(row, "last_used_at", now)
-    return Staff(user.id, user.username, user.role, user.display_name), row
+    return Staff(user.id, user.username, user.role, user.display_name, user.office), row
 
 
 # "Last used" is refreshed at most this often, so reads do not each cost a write.

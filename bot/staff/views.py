@@ -19,6 +19,19 @@ from bot.workflow import allowed, deadlines_for, is_overdue
 PERSONAL_FIELDS = ("name", "phone", "address", "id_number")
 
 
+def may_see(staff: Staff, case: Case) -> bool:
+    """An agent of an office sees the cases routed to that office; supervisors, and agents
+    of a setup without offices, see every office's."""
+    return staff.role != "agent" or staff.office is None or case.office == staff.office
+
+
+def scoped(stmt: Select[Case], staff: Staff) -> Select[Case]:
+    """``stmt`` narrowed to what ``staff`` may see (``may_see`` as a query)."""
+    if staff.role == "agent" and staff.office is not None:
+        return stmt.where(Case.office == staff.office)
+    return stmt
+
+
 def may_work(staff: Staff, case: Case) -> bool:
     """Agents work complaints; reports (with their protected reporters) need a supervisor."""
     return staff.role == "supervisor" or (staff.role == "agent" and case.kind == "complaint")
@@ -45,7 +58,15 @@ def summary(case: Case, today: date) -> dict[str, Any]:
         "platform": case.platform,
         "merchant": case.merchant,
         "category": category(case),
+        "region_code": case.region_code,
+        "region": _region_label(case),
+        "office": case.office,
     }
+
+
+def _region_label(case: Case) -> str:
+    region = (case.respondent or {}).get("region") or {}
+    return str(region.get("label") or "")
 
 
 def detail(
@@ -79,6 +100,8 @@ def detail(
         personal_masked=not clear,
         linked_case_no=case.linked_case_no,
         reward_checklist=case.reward_checklist,
+        # The seller as a business with its credit listings: for staff, never for the consumer.
+        respondent=case.respondent,
         allowed_transitions=allowed(case.kind, case.status) if may_work(staff, case) else [],
         may_work=may_work(staff, case),
         deadlines=[
@@ -119,6 +142,8 @@ def filtered(
     overdue: bool | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
+    office: str | None = None,
+    region: str | None = None,
     today: date,
 ) -> Select[Case]:
     """The case query behind the list, the console and the export, with the same filters."""
@@ -134,6 +159,12 @@ def filtered(
         stmt = stmt.where(Case.status == status)
     if platform:
         stmt = stmt.where(Case.platform == platform)
+    if office == "none":  # not routed yet: staff set the region
+        stmt = stmt.where(Case.office.is_(None))
+    elif office:
+        stmt = stmt.where(Case.office == office)
+    if region:  # a province (2 digits), city (4) or county (6) code
+        stmt = stmt.where(Case.region_code.startswith(region, autoescape=True))
     if overdue is True:
         stmt = stmt.where(Case.decision_due < today, Case.status != "closed")
     elif overdue is False:

@@ -69,10 +69,15 @@ def client_for(app: FastAPI, *, https: bool = False) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url=f"{scheme}://weiquan.test")
 
 
-async def make_staff(app: FastAPI, username: str, role: str) -> None:
+async def make_staff(app: FastAPI, username: str, role: str, office: str | None = None) -> None:
     async with app.state.sessions() as session, session.begin():
         await add_staff(
-            session, username=username, password=PASSWORD, role=role, now=datetime.now(UTC)
+            session,
+            username=username,
+            password=PASSWORD,
+            role=role,
+            now=datetime.now(UTC),
+            office=office,
         )
 
 
@@ -135,7 +140,9 @@ async def submit_case(
             await session.flush()
         filer = Filer(conversation.id, channel, sender, locale, at)
         action = SubmitCase(kind=kind, fields=fields, personal=personal)
-        receipt = await session.run_sync(submit, filer, action, handoff=app.state.handoff)
+        receipt = await session.run_sync(
+            submit, filer, action, handoff=app.state.handoff, sellers=app.state.sellers
+        )
     return receipt.case_no
 
 

@@ -27,6 +27,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "WEIQUAN_PORT": ("8081", "port"),
     "WEIQUAN_LOG_LEVEL": ("debug", "log_level"),
     "WEIQUAN_TIMEZONE": ("UTC", "timezone"),
+    "WEIQUAN_OFFICES_FILE": ("/srv/offices.yml", "offices_file"),
+    "WEIQUAN_CREDIT_SERVICE_URL": ("http://127.0.0.1:9/credit", "credit_service_url"),
     "WEIQUAN_OUTBOX_POLL_SECONDS": ("2.5", "outbox_poll_seconds"),
     "WEIQUAN_OUTBOX_BATCH": ("7", "outbox_batch"),
     "WEIQUAN_OUTBOX_MAX_RETRY_AFTER_SECONDS": ("600.0", "outbox_max_retry_after_seconds"),

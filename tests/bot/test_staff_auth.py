@@ -29,7 +29,12 @@ async def test_token_for_good_password_and_refusals(settings: Settings) -> None:
         me = await client.get(
             "/api/v1/me", headers={"Authorization": f"Bearer {body['access_token']}"}
         )
-        assert me.json() == {"username": "li.agent", "role": "agent", "display_name": "li.agent"}
+        assert me.json() == {
+            "username": "li.agent",
+            "role": "agent",
+            "display_name": "li.agent",
+            "office": None,
+        }
         wrong = await client.post(
             "/api/v1/auth/token", json={"username": "li.agent", "password": "nope"}
         )

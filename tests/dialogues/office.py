@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot import handover, reports
+from bot.business.identity import Sellers
 from bot.cases import PREFIX, Filer, decision_deadline
 from bot.deadlines import local_date
 from bot.status import WAITING, ClaimPolicy, same_phone
@@ -35,6 +36,9 @@ from dialogues.actions import (
 )
 from dialogues.ports import CaseReceipt, CaseView, HandoverTicket
 from dialogues.subscriptions import MAX_SUBSCRIPTIONS
+
+# Identifies sellers as the real submission does (bot/business), for merging duplicates.
+SELLERS = Sellers()
 
 
 @dataclass
@@ -67,6 +71,8 @@ class FiledCase:
     linked_case_no: str | None = None
     name_key: str | None = None
     link_key: str | None = None
+    uscc: str | None = None
+    region_code: str | None = None
     status: str = "submitted"
 
 
@@ -210,6 +216,9 @@ class Office:
         if action.kind == "report":
             case.name_key = reports.name_key(fields.get("target_name"))
             case.link_key = reports.link_key(fields.get("target_location"))
+            seller = SELLERS.identify("report", fields)
+            case.uscc = seller.uscc
+            case.region_code = seller.region.code if seller.region else None
             original = self._duplicate_of(case, now)
             case.duplicate_of = original.id if original else None
         self.cases.append(case)
@@ -232,12 +241,20 @@ class Office:
 
     def _duplicate_of(self, case: FiledCase, now: datetime) -> FiledCase | None:
         """The earliest open report on the same target within the window."""
-        if not case.name_key and not case.link_key:
+        if not case.name_key and not case.link_key and not case.uscc:
             return None
         window = timedelta(days=int(reports.rules()["duplicate_window"]["calendar_days"]))
         for other in self.cases:
-            same = (case.name_key and other.name_key == case.name_key) or (
-                case.link_key and other.link_key == case.link_key
+            # As bot.reports.find_duplicate: the same code, link, or name in the same county.
+            same = (
+                (case.uscc and other.uscc == case.uscc)
+                or (case.link_key and other.link_key == case.link_key)
+                or (
+                    case.name_key
+                    and case.region_code
+                    and other.name_key == case.name_key
+                    and other.region_code == case.region_code
+                )
             )
             if (
                 same

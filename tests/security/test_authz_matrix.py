@@ -1,7 +1,8 @@
 """Every route, every role: the status each one gets, read from the app's own route table.
 
-The roles are: nobody signed in, the agent holding the conversation, another agent, a
-supervisor and an admin. Each route is probed with a real request (real case number, real
+The roles are: nobody signed in, the agent holding the conversation, another agent, an
+agent of another office (the world's case is routed to the Shenzhen Nanshan office, this
+agent works Hangzhou Xihu's), a supervisor and an admin. Each route is probed with a real request (real case number, real
 hand-over request, real evidence), the state-changing ones on a fresh case each time, so one
 role's action never decides another's answer. A route the app serves that has no row in
 ``EXPECTED`` fails the test: a new route needs its authorisation decided here
@@ -37,20 +38,44 @@ from tests.bot.backoffice_helpers import (
 )
 from tests.factories import COMPLAINT_ANSWERS, chat_for
 
-ROLES = ("anonymous", "agent", "other_agent", "supervisor", "admin")
-USERS = {"agent": "li", "other_agent": "wang", "supervisor": "zhao", "admin": "root"}
+ROLES = ("anonymous", "agent", "other_agent", "office_agent", "supervisor", "admin")
+USERS = {
+    "agent": "li",
+    "other_agent": "wang",
+    "office_agent": "chen",
+    "supervisor": "zhao",
+    "admin": "root",
+}
 
-AGENT, OTHER = "agent", "other_agent"
+AGENT, OTHER, OFFICE_AGENT = "agent", "other_agent", "office_agent"
+# The office of the agent of another office; the world's case goes to sz-nanshan.
+OTHER_OFFICE = "hz-xihu"
 
 
 def row(
-    anonymous: int, agent: int, other_agent: int, supervisor: int, admin: int
+    anonymous: int,
+    agent: int,
+    other_agent: int,
+    supervisor: int,
+    admin: int,
+    *,
+    office_agent: int | None = None,
 ) -> dict[str, int]:
-    return dict(zip(ROLES, (anonymous, agent, other_agent, supervisor, admin), strict=True))
+    """Statuses per role; the agent of another office gets what another agent gets unless
+    the route is about the case (which it may not see)."""
+    office = other_agent if office_agent is None else office_agent
+    return dict(zip(ROLES, (anonymous, agent, other_agent, office, supervisor, admin), strict=True))
 
 
 def everyone(status: int) -> dict[str, int]:
     return row(status, status, status, status, status)
+
+
+async def make_role(app: FastAPI, username: str, role: str) -> None:
+    if role == OFFICE_AGENT:
+        await make_staff(app, username, "agent", office=OTHER_OFFICE)
+    else:
+        await make_staff(app, username, "agent" if role in {AGENT, OTHER} else role)
 
 
 # (method, route path) -> status per role. Console pages answer 303 (to the login page)
@@ -65,8 +90,10 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/api/v1/audit"): row(401, 403, 403, 200, 200),
     ("GET", "/api/v1/backoffice/deliveries"): row(401, 403, 403, 200, 403),
     ("GET", "/api/v1/cases"): row(401, 200, 200, 200, 403),
-    ("GET", "/api/v1/cases/{case_no}"): row(401, 200, 200, 200, 403),
-    ("GET", "/api/v1/cases/{case_no}/evidence/{sha256}"): row(401, 200, 200, 200, 403),
+    ("GET", "/api/v1/cases/{case_no}"): row(401, 200, 200, 200, 403, office_agent=404),
+    ("GET", "/api/v1/cases/{case_no}/evidence/{sha256}"): row(
+        401, 200, 200, 200, 403, office_agent=404
+    ),
     ("GET", "/api/v1/dashboard"): row(401, 200, 200, 200, 403),
     ("GET", "/api/v1/me"): row(401, 200, 200, 200, 200),
     ("GET", "/api/v1/queue"): row(401, 200, 200, 200, 403),
@@ -80,8 +107,10 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/console/audit"): row(303, 403, 403, 200, 200),
     ("GET", "/console/backoffice"): row(303, 403, 403, 200, 403),
     ("GET", "/console/cases"): row(303, 200, 200, 200, 403),
-    ("GET", "/console/cases/{case_no}"): row(303, 200, 200, 200, 403),
-    ("GET", "/console/cases/{case_no}/evidence/{sha256}"): row(303, 200, 200, 200, 403),
+    ("GET", "/console/cases/{case_no}"): row(303, 200, 200, 200, 403, office_agent=404),
+    ("GET", "/console/cases/{case_no}/evidence/{sha256}"): row(
+        303, 200, 200, 200, 403, office_agent=404
+    ),
     ("GET", "/console/dashboard"): row(303, 200, 200, 200, 403),
     ("GET", "/console/login"): row(200, 200, 200, 200, 200),
     ("GET", "/console/queue"): row(303, 200, 200, 200, 403),
@@ -89,6 +118,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/console/queue/{request_id}/messages"): row(401, 200, 403, 200, 403),
     ("GET", "/console/staff"): row(303, 403, 403, 403, 200),
     ("GET", "/console/staff/{username}"): row(303, 403, 403, 403, 200),
+    ("GET", "/console/typical-cases"): row(303, 200, 200, 200, 403),
     ("GET", "/docs"): row(200, 200, 200, 200, 200),
     ("GET", "/docs/oauth2-redirect"): row(200, 200, 200, 200, 200),
     ("GET", "/healthz"): row(200, 200, 200, 200, 200),
@@ -98,9 +128,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/webhooks/rest/pushes"): row(200, 200, 200, 200, 200),
     ("GET", "/webhooks/wechat"): row(404, 404, 404, 404, 404),
     ("POST", "/api/v1/auth/token"): row(401, 401, 401, 401, 401),
-    ("POST", "/api/v1/cases/{case_no}/actions"): row(401, 409, 409, 409, 403),
+    ("POST", "/api/v1/cases/{case_no}/actions"): row(401, 409, 409, 409, 403, office_agent=404),
     ("POST", "/api/v1/cases/{case_no}/reveal"): row(401, 403, 403, 200, 403),
-    ("POST", "/api/v1/cases/{case_no}/transitions"): row(401, 200, 200, 200, 403),
+    ("POST", "/api/v1/cases/{case_no}/transitions"): row(401, 200, 200, 200, 403, office_agent=404),
     ("POST", "/api/v1/me/password"): row(401, 204, 204, 204, 204),
     ("POST", "/api/v1/queue/{request_id}/claim"): row(401, 409, 409, 409, 403),
     ("POST", "/api/v1/queue/{request_id}/close"): row(401, 200, 403, 200, 403),
@@ -113,12 +143,14 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/staff/{username}/reactivate"): row(401, 403, 403, 403, 200),
     ("POST", "/console/account/password"): row(303, 200, 200, 200, 200),
     ("POST", "/console/cases/{case_no}/reveal"): row(303, 403, 403, 200, 403),
-    ("POST", "/console/cases/{case_no}/transition"): row(303, 303, 303, 303, 403),
+    ("POST", "/console/cases/{case_no}/transition"): row(303, 303, 303, 303, 403, office_agent=404),
     ("POST", "/console/login"): row(403, 403, 403, 403, 403),
     ("POST", "/console/logout"): row(303, 303, 303, 303, 303),
     ("POST", "/console/queue/{request_id}/claim"): row(303, 409, 409, 409, 403),
     ("POST", "/console/queue/{request_id}/{action}"): row(303, 202, 403, 202, 403),
     ("POST", "/console/staff"): row(303, 403, 403, 403, 200),
+    ("POST", "/console/typical-cases"): row(303, 403, 403, 303, 403),
+    ("POST", "/console/typical-cases/{case_id}/withdraw"): row(303, 403, 403, 404, 403),
     ("POST", "/console/staff/{username}/tokens/revoke"): row(303, 303, 403, 403, 303),
     ("POST", "/console/staff/{username}/tokens/{token_id}/revoke"): row(303, 303, 403, 403, 303),
     ("POST", "/console/staff/{username}/{change}"): row(303, 403, 403, 403, 303),
@@ -231,6 +263,7 @@ for _path in (
     "/console/account",
     "/console/staff/{username}",
     "/console/audit",
+    "/console/typical-cases",
 ):
     PROBES[("GET", _path.partition("?")[0])] = _get(_path)
 
@@ -327,6 +360,21 @@ PROBES.update(
             "/console/staff",
             data={"username": "newbie", "password": "a long enough pass phrase", "role": "agent"},
         ),
+        ("POST", "/console/typical-cases"): _post(
+            "/console/typical-cases",
+            data={
+                "category": "chargers",
+                "title_zh": "无3C充电宝被查处",
+                "title_en": "Power banks without CCC seized",
+                "summary_zh": "某摊位销售无3C标志的充电宝。",
+                "summary_en": "A stall sold power banks without the CCC mark.",
+            },
+        ),
+        # No case is published in the world: a supervisor gets past authorisation to 404.
+        ("POST", "/console/typical-cases/{case_id}/withdraw"): lambda world: (
+            fill("/console/typical-cases/{case_id}/withdraw", world, case_id="999999"),
+            {},
+        ),
     }
 )
 
@@ -363,7 +411,7 @@ async def office(sqlite_settings: Settings) -> AsyncIterator[FastAPI]:
     app = create_app(office_settings(sqlite_settings), extensions=extensions, run_outbox=False)
     async with app.router.lifespan_context(app):
         for role, user in USERS.items():
-            await make_staff(app, user, "agent" if role in {AGENT, OTHER} else role)
+            await make_role(app, user, role)
         yield app
 
 
@@ -447,7 +495,7 @@ async def observe(app: FastAPI) -> dict[tuple[str, str], dict[str, int]]:
                         users = {r: f"{r.replace('_', '')}{fresh}" for r in USERS}
                     for r, user in users.items():
                         if user != USERS.get(r):
-                            await make_staff(app, user, "agent" if r in {AGENT, OTHER} else r)
+                            await make_role(app, user, r)
                     actors = await sign_in(app, api, users, like=base)
                     opened.append(actors)
                     world = None

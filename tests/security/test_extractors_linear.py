@@ -49,6 +49,10 @@ NOW = datetime(2026, 11, 27, 12, tzinfo=ZoneInfo("Asia/Shanghai"))
 INVENTORY = frozenset(
     {
         # modules
+        "bot.business.identity._ADDRESS_LABEL",
+        "bot.business.offices.KEY",
+        "bot.business.offices.PREFIX",
+        "bot.console.pages.OFFICE",
         "bot.knowledge.base._WORD",
         "bot.knowledge.cases.PERSONAL['case_number']",
         "bot.knowledge.cases.PERSONAL['email']",
@@ -71,6 +75,8 @@ INVENTORY = frozenset(
         "bot.reports._NOISE",
         "bot.reports._URL",
         "bot.staff.accounts.USERNAME",
+        "dialogues.credit._CUE",
+        "dialogues.credit._VERB_FIRST",
         "dialogues.engine.QUESTION_CUE",
         "dialogues.slots._HAN_NAME",
         "dialogues.slots._LATIN_NAME",
@@ -79,6 +85,8 @@ INVENTORY = frozenset(
         "integrations.ccc.listing._KEYWORD",
         "integrations.ccc.numbers._CANDIDATE",
         "integrations.ccc.numbers._SEPARATORS",
+        "integrations.credit.reader._COMPACT_DATE",
+        "integrations.credit.reader._DATE",
         "integrations.telegram.settings.SECRET_TOKEN",
         "integrations.telegram.split._BOUNDARIES[0]",
         "integrations.telegram.split._BOUNDARIES[1]",
@@ -121,6 +129,11 @@ INVENTORY = frozenset(
         "nlu.spans._SEPARATORS_IN_DIGITS",
         "nlu.spans._SPACE_RUN",
         "nlu.train._EPOCH",
+        "nlu.uscc._ASK",
+        "nlu.uscc._CANDIDATE",
+        "nlu.uscc._COMPANY",
+        "nlu.uscc._NAME",
+        "nlu.uscc._SEPARATORS",
         # compiled from nlu/data_rules at run time
         "lexicon:brands",
         "lexicon:person_name",
@@ -185,8 +198,9 @@ def _span_value(entity: str, text: str) -> object:
 
 @cache
 def _extractors() -> dict[str, Callable[[str], object]]:
+    from dialogues import credit
     from integrations.ccc import listing, numbers
-    from nlu import dates, entities, identifiers, lexicon, spans
+    from nlu import dates, entities, identifiers, lexicon, spans, uscc
     from nlu import numbers as amounts
     from nlu.rules import RuleParser
 
@@ -207,6 +221,10 @@ def _extractors() -> dict[str, Callable[[str], object]]:
         "integrations.ccc.numbers.extract_number": numbers.extract_number,
         "integrations.ccc.numbers.normalize": numbers.normalize,
         "integrations.ccc.listing.find_listing_numbers": listing.find_listing_numbers,
+        "nlu.uscc.find": uscc.find,
+        "nlu.uscc.find_name": uscc.find_name,
+        "nlu.uscc.validate": uscc.validate,
+        "dialogues.credit.wants_check": credit.wants_check,
     }
     for name in ("phones", "cert_numbers", "case_ids", "id_numbers", "order_numbers"):
         finder = getattr(identifiers, f"find_{name}")
@@ -326,6 +344,7 @@ def test_extractor_inventory_is_complete() -> None:
         "nlu.lexicon",
         "integrations.ccc.numbers",
         "integrations.ccc.listing",
+        "nlu.uscc",
     ]
     public = {
         f"{name}.{fn}"
