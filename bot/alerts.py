@@ -69,6 +69,8 @@ class AlertSubscription(Base):
     sender_id: Mapped[str] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(16))  # category | brand | region
     value: Mapped[str] = mapped_column(String(60))
+    # The language the subscriber chatted in when subscribing: their alerts come in it.
+    lang: Mapped[str] = mapped_column(String(8), default="zh")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -144,6 +146,7 @@ def apply(session: Session, filer: Filer, action: Any) -> Subscriptions:
                 sender_id=filer.sender_id,
                 kind=topic.kind,
                 value=topic.value,
+                lang=action.lang,
                 created_at=filer.now,
             )
             session.add(row)
@@ -286,20 +289,21 @@ def recipients(session: Session, alert: AlertRow) -> list[Recipient]:
         topics.append(
             (AlertSubscription.kind == "region") & AlertSubscription.value.in_(alert.regions)
         )
-    found: dict[tuple[str, str], None] = {}
+    found: dict[tuple[str, str], str | None] = {}
     stmt = (
         select(
             AlertSubscription.channel,
             AlertSubscription.sender_id,
             AlertSubscription.kind,
             AlertSubscription.value,
+            AlertSubscription.lang,
         )
         .where(or_(*topics, AlertSubscription.kind == "brand"))
         .order_by(AlertSubscription.id)
     )
-    for channel, sender, kind, value in session.execute(stmt):
+    for channel, sender, kind, value, lang in session.execute(stmt):
         if kind != "brand" or value.casefold() in brands:
-            found.setdefault((channel, sender), None)
+            found.setdefault((channel, sender), lang)
     certs = [c.casefold() for c in alert.cert_nos]
     if brands or certs:
         cases = select(Case.channel, Case.sender_id, Case.plain_fields).order_by(Case.id)
@@ -320,7 +324,7 @@ def recipients(session: Session, alert: AlertRow) -> list[Recipient]:
         for key in chunk:
             if key in known:
                 conversation_id, locale = known[key]
-                lang = "en" if str(locale).startswith("en") else "zh"
+                lang = found[key] or ("en" if str(locale).startswith("en") else "zh")
                 out.append(Recipient(key[0], key[1], conversation_id, lang))
     return out
 

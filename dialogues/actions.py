@@ -79,9 +79,11 @@ class Topic:
 
 @dataclass(frozen=True)
 class Subscribe:
-    """Subscribe the sender to safety alerts about ``topic``; the receipt is ``Subscriptions``."""
+    """Subscribe the sender to safety alerts about ``topic``, sent in ``lang`` (the language
+    of the conversation when subscribing); the receipt is ``Subscriptions``."""
 
     topic: Topic
+    lang: str = "zh"
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,9 @@ class Catalogue:
     regions: dict[str, str]  # any spelling, casefolded → the zh short name
     region_en: dict[str, str]  # zh short name → English
 
+    def regions_zh(self) -> list[str]:
+        return list(self.region_en)
+
 
 @cache
 def catalogue() -> Catalogue:
@@ -216,7 +219,7 @@ def subscribe(topic: Topic, lang: str) -> list[Reply]:
             return [Reply(t(lang, "alerts.already", topic=name), _buttons(lang))]
         return [Reply(t(lang, "alerts.too_many", max=MAX_SUBSCRIPTIONS))]
 
-    return [Pending(Subscribe(topic), then)]
+    return [Pending(Subscribe(topic, lang), then)]
 
 
 def unsubscribe(which: int | None, lang: str) -> list[Reply]:

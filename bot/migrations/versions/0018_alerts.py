@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("sender_id", sa.String(length=128), nullable=False),
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("value", sa.String(length=60), nullable=False),
+        sa.Column("lang", sa.String(length=8), nullable=False),
         sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_subscriptions")),
         sa.UniqueConstraint("channel", "sender_id", "kind", "value", name="uq_alert_subscriptions"),
