@@ -73,14 +73,18 @@ run: venv rasa-venv ## set up and start the service on http://127.0.0.1:8000
 	$(VENV)/bin/weiquan credit seed
 	$(VENV)/bin/weiquan serve
 
-test: venv rasa-venv browser lb fonts ## set up and run the whole test suite
-	$(PY) -m pytest
-
-# Processes `make test-fast` spreads the tests over (pytest-xdist): one per core by default.
+# Test processes (pytest-xdist), 0 for none. Tests that share a server started once (the Rasa
+# server, tests/scale's cluster, a module's app) stay in one process (--dist loadgroup;
+# tests/conftest.py names the groups), the rest are spread. `make test` stays in one process
+# (SUITE_WORKERS=auto spreads it) until a whole parallel run has passed on a quiet machine.
 TEST_WORKERS ?= auto
+SUITE_WORKERS ?= 0
+
+test: venv rasa-venv browser lb fonts ## set up and run the whole test suite
+	$(PY) -m pytest -n $(SUITE_WORKERS) --dist loadgroup
 
 test-fast: venv ## the quick loop: no Rasa, no browser, no long fuzzing; one process per core
-	$(PY) -m pytest -m "not rasa and not slow and not e2e and not fuzz" -q -n $(TEST_WORKERS)
+	$(PY) -m pytest -m "not rasa and not slow and not e2e and not fuzz" -q -n $(TEST_WORKERS) --dist loadgroup
 
 fuzz: venv ## longer fuzzing of every route and channel (FUZZ_EXAMPLES per operation and mode, default 100)
 	WEIQUAN_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} $(PY) -m pytest -m fuzz -q tests/security

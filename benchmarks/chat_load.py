@@ -47,13 +47,16 @@ START = "/complaint"
 SCRIPT: list[tuple[str, str]] = [
     ("product", "蓝牙耳机"),
     ("brand", "索尼"),
+    ("model_no", "/skip"),
     ("platform", "京东"),
     ("merchant", "某某数码专营店"),
     ("merchant_address", "https://shop.example.com/123"),
+    ("order_no", "/skip"),
     ("purchase_date", "昨天"),
     ("amount", "399"),
     ("problem", "耳机是假的，序列号查不到，音质很差"),
     ("demand", "退款并赔偿"),
+    ("claim_amount", "1197"),
     ("photos", "/skip"),
     ("name", "张三"),
     ("phone", "13812345678"),
@@ -447,13 +450,15 @@ def wait_for_rasa(port: int, timeout: float = 300.0) -> None:
 
 
 @contextlib.contextmanager
-def server(cmd: list[str], env: dict[str, str], log: Path, port: int) -> Iterator[int]:
+def server(
+    cmd: list[str], env: dict[str, str], log: Path, port: int, start_seconds: float = 60
+) -> Iterator[int]:
     with log.open("wb") as out:
         proc = subprocess.Popen(
             cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, process_group=0
         )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start_seconds
         while True:
             if proc.poll() is not None:
                 raise SystemExit(
@@ -464,7 +469,8 @@ def server(cmd: list[str], env: dict[str, str], log: Path, port: int) -> Iterato
                     break
             if time.monotonic() > deadline:
                 raise SystemExit(
-                    f"{shlex.join(cmd)} not healthy after 60 s:\n{log.read_text()[-3000:]}"
+                    f"{shlex.join(cmd)} not healthy after {start_seconds:g} s:\n"
+                    f"{log.read_text()[-3000:]}"
                 )
             time.sleep(0.2)
         time.sleep(1.0)  # let every worker finish its lifespan (migrations, warm caches)

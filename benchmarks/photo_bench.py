@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.db.engine import make_engine  # noqa: E402
+from bot.photocheck.errors import ReadTimeout  # noqa: E402
 from bot.photocheck.matching import normalise_company, normalise_model  # noqa: E402
 from bot.photocheck.pool import OcrPool  # noqa: E402
 from bot.photocheck.types import (  # noqa: E402
@@ -52,6 +53,15 @@ from integrations.ccc.models import CccCertificate  # noqa: E402
 from integrations.ccc.registry import EmbeddedRegistry  # noqa: E402
 
 LABELS = ROOT / "tests" / "data" / "labels"
+
+
+def worker_cpu(pool: OcrPool) -> float:
+    """CPU seconds the pool's (single) worker process has used, from /proc."""
+    pid = pool._workers[0].pid
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -158,11 +168,16 @@ async def main() -> int:
     warmup = time.perf_counter() - started
 
     rows: list[dict[str, Any]] = []
+    timed_out: list[str] = []
     for truth in truths:
         data = (LABELS / truth["file"]).read_bytes()
-        t0 = time.perf_counter()
-        reading = await pool.read(data)
-        wall = time.perf_counter() - t0
+        t0, cpu0 = time.perf_counter(), worker_cpu(pool)
+        try:
+            reading = await pool.read(data)
+        except ReadTimeout:
+            timed_out.append(truth["file"])
+            continue
+        wall, cpu = time.perf_counter() - t0, worker_cpu(pool) - cpu0
         today = date.fromisoformat(truth["today"])
         verdict = await check(reading, registry, today=lambda d=today: d)
         first = verdict.outcome
@@ -176,6 +191,7 @@ async def main() -> int:
             "file": truth["file"],
             "wall": wall,
             "worker": reading.seconds,
+            "cpu": cpu,
             "cert": None if not cert else cert in numbers,
             "cert_best": None if not cert else (reading.best(CCC_NUMBER) or _none).value == cert,
             "model": read_ok(reading, MODEL, truth.get("model"), normalise_model),
@@ -204,6 +220,7 @@ async def main() -> int:
     asked = sum(bool(r["asked"]) for r in rows)
     walls = [r["wall"] for r in rows]
     workers = [r["worker"] for r in rows]
+    cpus = [r["cpu"] for r in rows]
     now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(f"### {now}: {len(rows)} photos, {args.workers} worker(s), {os.cpu_count()} cores")
     print(
@@ -214,6 +231,9 @@ async def main() -> int:
     )
     print(f"worker, load the models): {warmup:.1f} s.\n")
     print("| figure | result |\n|---|---|")
+    print(
+        f"| photos past the {args.timeout:g} s limit (left out below) | {len(timed_out)} {timed_out or ''} |"
+    )
     print(f"| certificate number read exactly (any field) | {rate('cert')} |")
     print(f"| certificate number read exactly (the best one) | {rate('cert_best')} |")
     print(f"| model read | {rate('model')} |")
@@ -232,6 +252,9 @@ async def main() -> int:
     )
     print(
         f"| seconds per photo in the worker, p50 / p95 | {statistics.median(workers):.2f} / {percentile(workers, 0.95):.2f} |"
+    )
+    print(
+        f"| CPU seconds per photo in the worker (all its threads), p50 / p95 | {statistics.median(cpus):.2f} / {percentile(cpus, 0.95):.2f} |"
     )
     for deg in ("rotate", "blur", "jpeg", "perspective", "lowlight", "real-world"):
         subset = [r for r in rows if deg in r["degradations"]]

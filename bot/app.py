@@ -32,7 +32,7 @@ from bot.housekeeping import housekeeping_loop
 from bot.knowledge.cases import TypicalCases
 from bot.knowledge.service import KnowledgeService, load_knowledge_base
 from bot.outbox import OutboxDispatcher
-from bot.photowork import PhotoDesk, PhotoReader, recognise_with_threads
+from bot.photowork import PhotoDesk, PhotoReader, prepare_worker
 from bot.pipeline import Pipeline
 from bot.senders import SenderIds
 from bot.settings import Settings
@@ -88,7 +88,7 @@ async def _local_reader(settings: Settings, stack: AsyncExitStack) -> PhotoReade
         workers=1,
         queue=settings.chat.photo_read_limit,
         timeout=settings.chat.photo_read_seconds,
-        recognise=functools.partial(recognise_with_threads, settings.chat.photo_threads),
+        prepare=functools.partial(prepare_worker, settings.chat.photo_threads),
     )
     stack.push_async_callback(pool.close)
     return cast(PhotoReader, pool)

@@ -40,6 +40,7 @@ EVENT_NAMES = {
     "submitted": "case.submitted",
     "transition": "case.status_changed",
     "extended": "case.deadline_extended",
+    "paused": "case.deadline_paused",
     "reporter_notified": "case.reporter_notified",
 }
 

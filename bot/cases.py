@@ -87,6 +87,8 @@ def submit(
     seller = identify(session, kind, fields, sellers) if sellers is not None else Respondent()
     region = seller.region.code if seller.region else None
     if kind == "report":
+        if reports.wants_anonymous_reward(fields):
+            fields["identity_code"] = reports.new_identity_code()
         keys["target_name_key"] = reports.name_key(fields.get("target_name"))
         keys["target_link_key"] = reports.link_key(fields.get("target_location"))
         keys["reward_checklist"] = reports.reward_checklist(fields, personal, len(evidence_ids))
@@ -165,6 +167,7 @@ def submit(
         calendar_estimated=deadline.estimated,
         merged=original is not None,
         linked_case_no=linked,
+        identity_code=fields.get("identity_code"),
     )
 
 

@@ -74,3 +74,31 @@ def report_verification_due(received: datetime) -> Deadline:
     return add_working_days(
         local_date(received), int(rules()["report_verification"]["working_days"])
     )
+
+
+def working_days_in(first: date, last: date) -> int:
+    """Working days from ``first`` to ``last``, both included (0 when ``last`` is earlier)."""
+    day, counted = first, 0
+    while day <= last:
+        counted += is_workday(day)[0]
+        day += timedelta(days=1)
+    return counted
+
+
+def paused(due: date, first: date, last: date) -> Deadline:
+    """``due`` moved by a pause from ``first`` to ``last`` (both included).
+
+    Report verification does not count the time for testing, inspection, 鉴定 or the
+    right-holder's identification (行政处罚程序规定 Art. 18 ¶2): each working day of the pause
+    is added back. A pause after the deadline moves nothing."""
+    if first > due:
+        return Deadline(due=due, working_days=0, estimated=False)
+    days = working_days_in(first, last)
+    moved = add_working_days(due, days)
+    return Deadline(due=moved.due, working_days=days, estimated=moved.estimated)
+
+
+def restarted_on_forward(received_by_office: datetime) -> Deadline:
+    """A forwarded complaint's acceptance deadline: the clock starts again when the office
+    with jurisdiction receives it (FACTS corrections 2026-12-01, about 70 %)."""
+    return complaint_acceptance_due(received_by_office)

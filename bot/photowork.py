@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ from dialogues.actions import ReadPhoto
 from dialogues.reading import PhotoReading, ReadField
 
 log = logging.getLogger(__name__)
+# OCR workers run this much nicer than the app: they take only the CPU the chat leaves.
+WORKER_NICENESS = 10
 KINDS = {"nameplate": "label", "ccc_label": "label", "packaging": "label", "listing": "listing"}
 
 
@@ -49,14 +52,24 @@ def outcome_of(exc: BaseException) -> str:
     return "failed"
 
 
-def recognise_with_threads(threads: int, image: bytes) -> Any:
-    """Recognition in a pool worker with ``WEIQUAN_PHOTO_THREADS`` as the settings read it
-    (the pool pickles this with its argument; the models load on the worker's first photo)."""
+def tune_worker(threads: int) -> None:
+    """In a new OCR worker, before its models load: below the chat in CPU priority (the
+    threads onnxruntime starts inherit it, so a photo being read never slows a reply on a
+    busy machine), with ``WEIQUAN_PHOTO_THREADS`` as the settings read it."""
     from bot.photocheck import worker
 
+    os.nice(WORKER_NICENESS)
     if threads > 0:
         worker.THREADS = threads
-    return worker.recognise(image)
+
+
+def prepare_worker(threads: int) -> None:
+    """The pool's ``prepare``: tune the worker, then load the models (pickled with its
+    argument into the worker process)."""
+    from bot.photocheck import worker
+
+    tune_worker(threads)
+    worker.prepare()
 
 
 def to_dialogue(evidence_id: int, reading: Any) -> PhotoReading:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -37,6 +37,7 @@ from bot.photochecks import RegistryPhotoChecks
 from bot.photowork import PhotoDesk, job_of, store_reading
 from bot.rulebook import KnowledgeRuleBook
 from bot.senders import SenderIds
+from bot.staff.passwords import hash_report_password
 from bot.status import CaseReads, ClaimPolicy, Claims
 from bot.understanding import Understanding
 from dialogues.actions import (
@@ -65,6 +66,8 @@ log = logging.getLogger(__name__)
 # Decisions of one message before it gives up: each retry follows a commit by another
 # message of the same conversation (or a person taking it), so this bounds a burst.
 MAX_DECISIONS = 8
+# What the transcript keeps of a message that set a report password.
+WITHHELD = "[report password withheld]"
 
 
 @dataclass
@@ -227,6 +230,7 @@ class Pipeline:
             lookup=CaseReads(self.store.read, who),
             knowledge=self.knowledge,
             rules=self.rules,
+            hash_secret=hash_report_password,
             photos=self.photo_checks if self.photos is not None else None,
             credit=self.credit,
         )
@@ -298,6 +302,9 @@ class Pipeline:
         now: datetime,
     ) -> TurnRecord:
         """What the turn writes once decided and its actions applied."""
+        if state.secret_turn:
+            # A report password: only its hash is kept, so its text stays out of the record.
+            message = replace(message, text=WITHHELD, payload=None)
         stored = [r.as_dict() for r in replies]
         deliveries: tuple[outbox.Queued, ...] = ()
         if not message.inline and message.channel != "rest":

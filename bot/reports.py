@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 import unicodedata
 from datetime import datetime, timedelta
 from functools import cache
@@ -95,6 +96,20 @@ def find_duplicate(
     return session.execute(stmt).scalar_one_or_none()
 
 
+# Letters and digits that cannot be misread for one another (no 0/O, 1/I/L).
+_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def wants_anonymous_reward(fields: dict[str, Any]) -> bool:
+    return fields.get("identity") == "anonymous" and bool(fields.get("reward"))
+
+
+def new_identity_code() -> str:
+    """An anonymous reporter's identity code (国市监稽规〔2021〕4号): ``NM`` + 8 random
+    characters, about 40 bits, shown to the reporter and to staff, never guessable."""
+    return "NM" + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(8))
+
+
 def similar_elsewhere(
     session: Session, *, name: str | None, region: str | None, now: datetime, limit: int = 5
 ) -> list[str]:
@@ -116,8 +131,14 @@ def similar_elsewhere(
 def reward_checklist(
     fields: dict[str, Any], personal: dict[str, Any], evidence_count: int
 ) -> dict[str, Any]:
-    """Each reward condition as met / not_met / staff (judged by staff on the facts)."""
-    identified = all(personal.get(k) for k in ("name", "id_number", "phone"))
+    """Each reward condition as met / not_met / staff (judged by staff on the facts).
+
+    An anonymous reporter is identifiable by the identity code and the report password, with
+    the identity proved at payout; a consumer's own purchase is flagged for staff, not
+    excluded (FACTS §2)."""
+    identified = all(personal.get(k) for k in ("name", "id_number", "phone")) or bool(
+        fields.get("identity_code") and personal.get("report_password")
+    )
     target = (
         len(str(fields.get("target_name") or "")) >= 2
         and len(str(fields.get("target_location") or "")) >= 2
@@ -131,4 +152,5 @@ def reward_checklist(
         # Major means a crime or a heavy penalty, thresholds set by each province.
         "major_violation": "staff",
         "own_dispute": bool(fields.get("own_dispute")),
+        "identity_code": fields.get("identity_code"),
     }

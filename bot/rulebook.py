@@ -31,7 +31,8 @@ class KnowledgeRuleBook:
             RewardLevel(int(x["level"]), Decimal(str(x["percent"])), int(x["minimum_yuan"]))
             for x in entry.rule["levels"]
         ]
-        return levels, int(entry.rule["cap_yuan"]), entry.source
+        # Users see the official basis; ``source`` keeps the maintainers' provenance notes.
+        return levels, int(entry.rule["cap_yuan"]), entry.cite.get("zh") or entry.source
 
     def compensation(self, key: str) -> CompensationRule | None:
         entry = _entries().get(ENTRY_FOR.get(key, ""))

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.backoffice import Handoff
 from bot.db.models import Case, CaseEvent
-from bot.deadlines import add_working_days, local_date, rules
+from bot.deadlines import add_working_days, local_date, paused, rules
 from bot.staff.push import can_push, notice, push, workflow_rules
 
 DECISIONS = {"case_opened", "not_opened"}
@@ -83,8 +83,14 @@ def deadlines_for(case: Case, events: list[CaseEvent], today: date) -> list[Dead
             events, "transition", "not_opened"
         )
         due = add_working_days(received, int(r["report_verification"]["working_days"])).due
-        if _first(events, "extended") is not None:
-            due = add_working_days(due, int(r["report_verification"]["extension_working_days"])).due
+        # Extensions and pauses in the order staff recorded them, as they moved decision_due.
+        for event in events:
+            if event.kind == "extended":
+                days = int(r["report_verification"]["extension_working_days"])
+                due = add_working_days(due, days).due
+            elif event.kind == "paused":
+                first, last = (date.fromisoformat(event.detail[k]) for k in ("first", "last"))
+                due = paused(due, first, last).due
         add("report_verification", due, decided is not None)
         if decided is not None and real_name_reporter(case):
             notice_due = add_working_days(
@@ -238,5 +244,61 @@ async def record_reporter_notice(
         raise WorkflowError("no_notice_due", "No reporter notice is due on this case.")
     case.decision_due, case.updated_at = None, now
     event = await _event(session, case, "reporter_notified", actor, now, via="staff", note=note)
+    await session.run_sync(handoff.enqueue, case, event, now=now)
+    return event
+
+
+def pause_reasons() -> dict[str, dict[str, str]]:
+    return dict(rules()["report_verification"]["pause_reasons"])
+
+
+async def record_pause(
+    session: AsyncSession,
+    case: Case,
+    *,
+    actor: str,
+    now: datetime,
+    handoff: Handoff,
+    reason: str,
+    first: date,
+    last: date,
+    note: str = "",
+) -> CaseEvent:
+    """Time for testing, 鉴定 or the right-holder's identification does not count towards a
+    report's verification deadline (行政处罚程序规定 Art. 18 ¶2): the deadline moves by the
+    pause's working days, and the reporter is told the new date."""
+    await hold(session, case)
+    reasons = pause_reasons()
+    if reason not in reasons:
+        raise WorkflowError(
+            "reason_required", "Choose a reason from the rules' list.", reasons=list(reasons)
+        )
+    if case.kind != "report" or case.status not in {"submitted", "verifying"}:
+        raise WorkflowError("not_pausable", "Only a report still being verified can be paused.")
+    if case.decision_due is None:
+        raise WorkflowError("not_pausable", "This case has no verification deadline.")
+    if last < first:
+        raise WorkflowError("invalid_pause", "The pause ends before it starts.")
+    if first < local_date(case.submitted_at):
+        raise WorkflowError("invalid_pause", "The pause starts before the report was received.")
+    if first > case.decision_due:
+        raise WorkflowError("invalid_pause", "The pause starts after the deadline.")
+    moved = paused(case.decision_due, first, last)
+    case.decision_due, case.updated_at = moved.due, now
+    event = await _event(
+        session,
+        case,
+        "paused",
+        actor,
+        now,
+        reason=reason,
+        first=first.isoformat(),
+        last=last.isoformat(),
+        working_days=moved.working_days,
+        due=moved.due.isoformat(),
+        note=note,
+    )
+    why = reasons[reason].get(case.locale, reasons[reason]["zh"])
+    await _notify(session, case, event, "paused", now, reason=why, days=moved.working_days)
     await session.run_sync(handoff.enqueue, case, event, now=now)
     return event

@@ -119,7 +119,9 @@ async def ask_compensation(turn: Turn, ports: Ports) -> list[Reply]:
     amount = _entity(turn, "amount")
     if amount is None or ports.rules is None:
         return replies
-    food = mentions("food", turn.text) is not None
+    # Fake liquor is fraud (×3) unless tested unsafe and sold knowingly: ×10 is only explained.
+    liquor = mentions("liquor", turn.text) is not None
+    food = not liquor and mentions("food", turn.text) is not None
     rule = ports.rules.compensation("food" if food else "fraud")
     if rule is None:
         return replies
@@ -135,6 +137,8 @@ async def ask_compensation(turn: Turn, ports: Ports) -> list[Reply]:
         extra=_yuan(extra),
         total=_yuan(price + extra if rule.refund_price else extra),
     )
+    if liquor:
+        text += "\n" + t(turn.lang, "advice.compensation.liquor")
     text += "\n" + t(turn.lang, "advice.compensation.caveat")
     return [*replies, Reply(text)]
 

@@ -15,6 +15,7 @@ from dialogues.model import Button, EvidenceRef, Question, Reply, Turn
 from dialogues.ports import Ports
 from dialogues.state import ConversationState
 from dialogues.texts import t
+from nlu.fields import detect_language, is_narrative_language
 
 # An answer that needs no form: (turn, ports) -> replies. Issue-level features register more.
 Answer = Callable[[Turn, Ports], Awaitable[list[Reply]]]
@@ -160,11 +161,18 @@ class Engine:
         ]
 
     def _language(self, state: ConversationState, turn: Turn) -> Turn:
+        """The user's language: asked for by name, else the language of the text (a form's
+        short answers, a name or a brand, do not switch it), else the channel's locale."""
         text = turn.text.strip()
+        detected = detect_language(text) if turn.kind == "text" else None
+        if state.form is not None and detected is not None and not is_narrative_language(text):
+            detected = None
         if is_word("english", text):
             state.lang = "en"
         elif is_word("chinese", text):
             state.lang = "zh"
+        elif detected is not None:
+            state.lang = detected
         lang = state.lang = state.lang or turn.lang
         if lang == turn.lang:
             return turn
@@ -330,10 +338,23 @@ class Engine:
         self, flow: FlowSpec, state: ConversationState, turn: Turn, ports: Ports, text: str
     ) -> list[Reply]:
         form = Form(flow, state, turn, ports)
-        if self._is_cancel(turn, text):
+        cancelling, form.form.cancelling = form.form.cancelling, False
+        # "要放弃吗？" – 算了 / 不要了 / 是 give up; 不 / 继续 go on.
+        if cancelling and (
+            text == "/continue" or is_word("no", text) or text in {"继续", "continue"}
+        ):
+            return [Reply(t(turn.lang, "common.resume"))] + form.repeat()
+        if cancelling and (text == "/abandon" or is_word("yes", text) or text == "放弃"):
             state.end_form()
             return [Reply(t(turn.lang, "common.cancelled"))] + self.menu(turn.lang)
-        if is_word("menu", text) or (turn.intent == "greet" and turn.confidence >= 0.8):
+        if self._is_cancel(turn, text) and not form.answers_no(text):
+            if cancelling or not form.has_answers():
+                state.end_form()
+                return [Reply(t(turn.lang, "common.cancelled"))] + self.menu(turn.lang)
+            form.form.cancelling = True
+            return [form.cancel_question()]
+        greeting = turn.intent == "greet" and turn.confidence >= 0.8 and not form.reads_a_field()
+        if is_word("menu", text) or greeting:
             return [Reply(t(turn.lang, "common.resume"))] + form.repeat()
         if turn.kind not in {"text", "button", "photo"}:
             return [Reply(t(turn.lang, "common.unsupported_kind"))] + form.repeat()
@@ -353,7 +374,7 @@ class Engine:
             form.slots.update(taken)
             said = [Reply(t(turn.lang, "photo.filled"))]
             return form.advance(said) if current in taken else said + form.repeat()
-        digression = self._digression(turn, flow, state)
+        digression = None if form.says_unknown(text) else self._digression(turn, flow, state)
         if digression is not None:
             answered = await digression(turn, ports)
             # The form's question is the pending one, not any the answer asked.

@@ -21,6 +21,8 @@ STEP_TYPES = {
     "yesno",
     "photos",
     "id_number",
+    # A password the user sets (举报密码): hashed as it is answered, never stored or shown.
+    "secret",
 }
 
 
@@ -45,12 +47,19 @@ class StepSpec:
     labelled: bool = False
     # A named explanation shown before the question (rendered by the engine from data).
     explain: str | None = None
+    # What a text answer looks like (dialogues/reading.py): product, brand, merchant,
+    # location, story, order_no, model_no; ``claim`` for an amount asked for, not paid.
+    shape: str | None = None
     # The answer may carry the seller's credit code (统一社会信用代码): a code that does not
     # add up (length, check digit) is asked again; the case's respondent is built from it.
     business_id: bool = False
 
     def applies(self, slots: dict[str, Any]) -> bool:
-        return all(slots.get(k) == v for k, v in self.when.items())
+        """``when`` holds: each named slot has the value (or, for a list, contains it)."""
+        return all(
+            v in got if isinstance(got := slots.get(k), list) else got == v
+            for k, v in self.when.items()
+        )
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,8 @@ class FlowSpec:
     synonyms: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     notes: tuple[Note, ...] = ()
     offers: tuple[Offer, ...] = ()
+    # The slot that keeps the user's own story (the first message, later narrative).
+    story: str | None = None
 
     def step(self, slot: str) -> StepSpec:
         return next(s for s in self.steps if s.slot == slot)
@@ -128,6 +139,7 @@ def load_flow(path: Path) -> FlowSpec:
         synonyms=synonyms,
         notes=tuple(Note(**n) for n in data.get("notes", ())),
         offers=tuple(Offer(**o) for o in data.get("offers", ())),
+        story=data.get("story"),
     )
 
 

@@ -7,11 +7,13 @@ from typing import Any
 from dialogues.actions import Pending, SubmitCase
 from dialogues.explain import EXPLAINERS
 from dialogues.flows import FlowSpec, StepSpec, is_word
+from dialogues.form_reading import CUED, Reading, free_answer, is_narrative, read
 from dialogues.model import Button, Reply, Turn
 from dialogues.ports import CaseReceipt, Ports
-from dialogues.slots import Accepted, Rejected, choices_in, entity_value, validate
+from dialogues.slots import Accepted, Rejected, Verdict, choices_in, entity_value, validate
 from dialogues.state import ConversationState, FormState, Offer
 from dialogues.texts import has, t
+from nlu.fields import is_correction, says_unknown
 
 SUMMARY = "confirm"
 PICK_FIELD = "pick_field"
@@ -38,6 +40,39 @@ class Form:
     def cancel_button(self) -> Button:
         return Button(self.say("button.cancel"), "/cancel")
 
+    # ---- leaving -----------------------------------------------------------------------
+    def has_answers(self) -> bool:
+        return any(v not in (None, "") for v in self.slots.values()) or bool(self.form.photos)
+
+    def answers_no(self, text: str) -> bool:
+        """不用了 / 算了 in a yes/no question mean no, not "cancel the form"."""
+        step = self.form.step
+        if step in (None, SUMMARY, PICK_FIELD) or not self.flow.has_step(str(step)):
+            return False
+        return self.flow.step(str(step)).type == "yesno" and (
+            is_word("soft_no", text) or is_word("no", text)
+        )
+
+    def reads_a_field(self) -> bool:
+        """Whether the message gives a field a value (Nike is a brand, whatever a model's
+        intent says)."""
+        return self.turn.kind == "text" and bool(read(self.flow, self.slots, self.turn).values)
+
+    def says_unknown(self, text: str) -> bool:
+        """不知道是什么牌子 answers a field that may be left empty; it is not a question."""
+        step = self.form.step
+        if step in (None, SUMMARY, PICK_FIELD) or not self.flow.has_step(str(step)):
+            return False
+        return bool(self.flow.step(str(step)).skip_button) and says_unknown(text)
+
+    def cancel_question(self) -> Reply:
+        title = self.say(self.flow.title)
+        buttons = [
+            Button(self.say("form.button.abandon"), "/abandon"),
+            Button(self.say("form.button.continue"), "/continue"),
+        ]
+        return Reply(self.say("form.cancel_confirm", title=title), buttons)
+
     # ---- entry points ------------------------------------------------------------------
     def start(
         self,
@@ -52,9 +87,46 @@ class Form:
         )
         self.state.form = self.form
         self.slots = self.form.slots
-        self.prefill(current=None)
-        intro = Reply(self.say(self.flow.intro)) if self.flow.intro else None
-        return ([intro] if intro else []) + self.advance()
+        kept = self.keep(read(self.flow, self.slots, self.turn))
+        self.keep_story(self.turn.text if self.turn.kind == "text" else "")
+        intro = [Reply(self.say(self.flow.intro))] if self.flow.intro else []
+        return intro + self.advance([Reply(self.noted(kept))] if kept else None)
+
+    def keep(self, reading: Reading, skip: str | None = None) -> dict[str, Any]:
+        """Fill the still-empty fields a message clearly answered; what was kept."""
+        kept = {
+            slot: value
+            for slot, value in reading.values.items()
+            if slot != skip
+            and value not in (None, "")
+            and (slot not in self.slots or (self.slots[slot] == "" and reading.kinds[slot] in CUED))
+        }
+        self.slots.update(kept)
+        return kept
+
+    def keep_story(self, text: str) -> bool:
+        """The user's own story goes into the facts, joined with what is there already."""
+        slot = self.flow.story
+        text = text.strip()
+        if slot is None or not is_narrative(text, self.turn):
+            return False
+        before = str(self.slots.get(slot) or "")
+        if text in before:
+            return True
+        joined = f"{before}\n{text}" if before else text
+        self.slots[slot] = joined[: self.flow.step(slot).max_len]
+        return True
+
+    def noted(self, kept: dict[str, Any]) -> str:
+        items = "、".join(
+            self.say(
+                "form.item",
+                label=self.say(self.flow.step(slot).label),
+                value=self.display(self.flow.step(slot)),
+            )
+            for slot in kept
+        )
+        return self.say("form.noted", items=items)
 
     async def handle(self) -> list[Reply]:
         step = self.form.step
@@ -93,7 +165,12 @@ class Form:
 
     def ask(self, step: StepSpec, prefix: str | None = None) -> Reply:
         key = f"{self.flow.name}.ask.{step.slot}"
-        text = self.say(key, max=step.max) if step.type == "photos" else self.say(key)
+        if step.type == "photos":
+            text = self.say(key, max=step.max)
+        elif step.type == "secret":
+            text = self.say(key, min=step.min_len, max=step.max_len)
+        else:
+            text = self.say(key)
         explainer = EXPLAINERS.get(step.explain or "")
         if explainer is not None:
             text = f"{explainer(self.lang, self.ports)}\n{text}"
@@ -144,9 +221,16 @@ class Form:
     def on_answer(self, step: StepSpec) -> list[Reply]:
         if self.turn.kind == "photo":
             return self.on_photo(step)
+        if self.turn.kind == "text" and step.shape != "story":
+            corrected = self.on_correction(step, read(self.flow, self.slots, self.turn))
+            if corrected is not None:
+                return corrected
         payload = self.turn.payload if self.turn.kind == "button" else None
         if payload and payload.startswith("/") and not self.offered(step, payload):
             # A button of another question (or a command typed as one) is not this answer.
+            self.state.missed = True
+            return [self.ask(step, self.say("common.not_understood_in_flow"))]
+        if payload and step.type == "text" and payload != "/skip":
             self.state.missed = True
             return [self.ask(step, self.say("common.not_understood_in_flow"))]
         if step.type == "photos":
@@ -159,12 +243,128 @@ class Form:
                 return [self.ask(step, self.say("invalid.demand"))]
             self.slots[step.slot] = pending
             return self.advance()
-        verdict = validate(self.flow, step, self.turn, self.ports.normalizer, self.lang)
+        if step.type == "secret":
+            # A password is only the answer it is: never read for other fields or a story.
+            self.state.secret_turn = True
+        elif self.turn.kind == "text":
+            return self.on_text(step)
+        verdict = validate(self.flow, step, self.turn, self.ports.normalizer, self.lang, self.slots)
         if isinstance(verdict, Rejected):
             return [self.ask(step, self.say(verdict.key, **verdict.values))]
+        if step.type == "secret":
+            if self.ports.hash_secret is None:
+                raise RuntimeError("a secret step needs ports.hash_secret")
+            self.slots[step.slot] = self.ports.hash_secret(str(verdict.value))
+            return self.advance()
         self.slots[step.slot] = verdict.value
-        self.prefill(current=step.slot)
+        self.slots.update(verdict.also)
         return self.advance()
+
+    def on_text(self, step: StepSpec) -> list[Reply]:
+        """A typed answer, read for every field: the one asked, others it clearly gives, a
+        correction of an earlier one, or the user's story."""
+        reading = read(self.flow, self.slots, self.turn)
+        if step.shape == "story" and len(self.turn.text) <= 40:
+            # A story may say 错了 of anything; only a short message corrects a field.
+            corrected = self.on_correction(step, reading)
+            if corrected is not None:
+                return corrected
+        verdict = self.answer(step, reading)
+        if isinstance(verdict, Accepted):
+            self.slots[step.slot] = verdict.value
+            self.slots.update(verdict.also)
+            kept = self.keep(reading, skip=step.slot)
+            if step.shape != "story" and len(self.turn.text) > 20:
+                self.keep_story(self.turn.text)
+            return self.advance([Reply(self.noted(kept))] if kept else None)
+        kept = self.keep(reading, skip=step.slot)
+        if kept:
+            return [self.ask(step, self.noted(kept))]
+        if step.shape != "story" and self.keep_story(self.turn.text):
+            return [self.ask(step, self.say("form.story_noted"))]
+        return [self.ask(step, self.say(verdict.key, **verdict.values))]
+
+    def answer(self, step: StepSpec, reading: Reading) -> Verdict:
+        """Whether the text answers ``step`` itself (only what clearly does)."""
+        text = self.turn.text.strip()
+        found = reading.values.get(step.slot)
+        if step.type == "text":
+            # Alone in the text, the user's own words are kept (蓝牙耳机, Sony); with other
+            # fields beside it, the part that is this field.
+            alone = set(reading.values) <= {step.slot} and step.shape != "brand"
+            if found not in (None, "") and not (alone and free_answer(step, text, reading)[0]):
+                return Accepted(found)
+            ok, value = free_answer(step, text, reading)
+            if ok and value == "":
+                return Accepted("")  # 不知道 / 没有 for a field that may be left empty
+            if not ok:
+                return Rejected(
+                    f"invalid.{step.shape}"
+                    if step.shape in {"order_no", "model_no"}
+                    else "common.not_understood_in_flow"
+                )
+            return validate(
+                self.flow,
+                step,
+                self._with_text(str(value)),
+                self.ports.normalizer,
+                self.lang,
+                self.slots,
+            )
+        if step.type == "choice" and step.allow_other and not step.labelled:
+            if found:
+                return Accepted(str(found))
+            if reading.values:
+                return Rejected("invalid.choice")
+        if step.type == "amount" and isinstance(found, int | float) and found > 0:
+            return Accepted(found)
+        verdict = validate(self.flow, step, self.turn, self.ports.normalizer, self.lang, self.slots)
+        if isinstance(verdict, Rejected) and reading.spans:
+            rest = reading.rest(text)
+            if rest and rest != text:
+                retry = validate(
+                    self.flow,
+                    step,
+                    self._with_text(rest),
+                    self.ports.normalizer,
+                    self.lang,
+                    self.slots,
+                )
+                if isinstance(retry, Accepted):
+                    return retry
+        return verdict
+
+    def _with_text(self, text: str) -> Turn:
+        turn = self.turn
+        return Turn(kind=turn.kind, text=text, now=turn.now, lang=turn.lang, parse=None)
+
+    def on_correction(self, step: StepSpec | None, reading: Reading) -> list[Reply] | None:
+        """ "不对，金额是 399" while another field is asked: change it and say so."""
+        text = self.turn.text
+        if not is_correction(text):
+            return None
+        named = self.field_named(text)
+        target = named if named is not None and named.slot in self.slots else None
+        if target is None:
+            changed = [
+                slot
+                for slot, value in reading.values.items()
+                if slot in self.slots
+                and (step is None or slot != step.slot)
+                and self.slots[slot] != value
+            ]
+            target = self.flow.step(changed[0]) if len(changed) == 1 else None
+        if target is None or (step is not None and target.slot == step.slot):
+            return None
+        value = reading.values.get(target.slot)
+        if value in (None, "") or value == self.slots.get(target.slot):
+            return self.correct(target)
+        self.slots[target.slot] = value
+        shown = self.display(target)
+        updated = self.say("form.updated", label=self.say(target.label), value=shown)
+        if step is None:
+            return [Reply(updated), *self.summary()]
+        return [self.ask(step, updated)]
 
     def on_multichoice(self, step: StepSpec) -> list[Reply]:
         text = (self.turn.payload or self.turn.text).strip()
@@ -181,7 +381,8 @@ class Form:
             return [Reply(self.say(f"{step.slot}.chosen", items=items), self.buttons_for(step))]
         pending, self.form.pending_choices = self.form.pending_choices, []
         self.slots[step.slot] = [*pending, *(c for c in chosen if c not in pending)]
-        return self.advance()
+        kept = self.keep(read(self.flow, self.slots, self.turn), skip=step.slot)
+        return self.advance([Reply(self.noted(kept))] if kept else None)
 
     def on_photo(self, step: StepSpec) -> list[Reply]:
         photos = self.form.photos
@@ -209,21 +410,6 @@ class Form:
             return self.advance()
         return [Reply(self.say(f"{self.flow.name}.photo_expected"), self.buttons_for(step))]
 
-    def prefill(self, current: str | None) -> None:
-        """Fill still-empty later steps from entities the same message carried."""
-        if self.turn.parse is None:
-            return
-        for step in self.flow.steps:
-            if step.slot == current or step.slot in self.slots or not step.entity:
-                continue
-            value = entity_value(self.turn, step.entity)
-            if value is None or value == "":
-                continue
-            if step.type == "choice" and step.entity == "platform":
-                self.slots[step.slot] = str(value)
-            elif step.type in {"amount", "date", "phone", "text", "name"}:
-                self.slots[step.slot] = value
-
     # ---- summary and corrections -------------------------------------------------------
     def summary(self) -> list[Reply]:
         self.form.step = SUMMARY
@@ -247,6 +433,8 @@ class Form:
             )
         if step.type == "yesno":
             return self.say("value.yes" if value else "value.no")
+        if step.type == "secret":
+            return self.say("value.secret_set")
         if step.type == "multichoice":
             return "、".join(self.say(f"{step.slot}.{v}") for v in value)
         if step.type == "amount":
@@ -254,7 +442,8 @@ class Form:
         if step.type == "choice" and step.labelled and value in step.choices:
             return self.say(f"{self.flow.name}.{step.slot}.{value}")
         if step.type == "id_number":
-            return f"{str(value)[:4]}{'*' * 10}{str(value)[-4:]}"
+            shown = max(1, min(4, len(str(value)) // 4))
+            return f"{str(value)[:shown]}{'*' * (len(str(value)) - 2 * shown)}{str(value)[-shown:]}"
         return str(value)
 
     def field_named(self, text: str) -> StepSpec | None:
@@ -292,12 +481,18 @@ class Form:
             return await self.submit()
         if text == "/edit" or is_word("edit", text):
             return self.pick_field()
+        if self.turn.kind == "text":
+            corrected = self.on_correction(None, read(self.flow, self.slots, self.turn))
+            if corrected is not None:
+                return corrected
         step = self.field_named(text) if self.turn.kind == "text" else None
         if step is None:
             self.state.missed = True
             return [Reply(self.say("common.not_understood_in_flow"))] + self.summary()
         if step.entity and step.type != "text" and entity_value(self.turn, step.entity):
-            verdict = validate(self.flow, step, self.turn, self.ports.normalizer, self.lang)
+            verdict = validate(
+                self.flow, step, self.turn, self.ports.normalizer, self.lang, self.slots
+            )
             if isinstance(verdict, Accepted):
                 self.slots[step.slot] = verdict.value
                 return [
@@ -339,7 +534,11 @@ class Form:
         facts = {**slots, "merged": receipt.merged, "linked": bool(receipt.linked_case_no)}
         for note in self.flow.notes:
             if all(facts.get(k) == v for k, v in note.when.items()):
-                text += "\n" + self.say(note.text, linked=receipt.linked_case_no or "")
+                text += "\n" + self.say(
+                    note.text,
+                    linked=receipt.linked_case_no or "",
+                    identity_code=receipt.identity_code or "",
+                )
         buttons = [Button(self.say("button.menu"), "/menu")]
         offer = next(
             (

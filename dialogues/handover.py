@@ -22,7 +22,18 @@ def queue(turn: Turn, reason: str, detail: str = "") -> list[Reply]:
     def queued(ticket: HandoverTicket, state: ConversationState) -> list[Reply]:
         state.handover_request = ticket.request_id
         key = "handover.already" if ticket.already_queued else f"handover.queued.{reason}"
-        text = t(lang, key) + "\n" + t(lang, "handover.wait", minutes=ticket.wait_minutes)
+        if ticket.opens_at is None:
+            wait = t(lang, "handover.wait", minutes=ticket.wait_minutes)
+        else:
+            opens = ticket.opens_at
+            when = (
+                f"{opens:%m-%d %H:%M}"
+                if opens.date() != turn.now.astimezone(opens.tzinfo).date()
+                else f"{opens:%H:%M}"
+            )
+            hours = ticket.staff_hours.get(lang, "")
+            wait = t(lang, "handover.after_hours", hours=hours, opens=when)
+        text = t(lang, key) + "\n" + wait
         return [Reply(text, [Button(t(lang, "handover.button.cancel"), CANCEL_PAYLOAD)])]
 
     return [Pending(RequestHandover(reason, detail[:200]), queued)]

@@ -163,7 +163,8 @@ class CertificateCheck:
 class ListingVerdict(StrEnum):
     """The one-line conclusion of a listing check."""
 
-    LOOKS_OK = "looks_ok"  # needs CCC, every number valid and matching
+    LOOKS_OK = "looks_ok"  # needs CCC, every number valid and of the product's category
+    LAPSED = "lapsed"  # a number expired or was cancelled: goods made before may still be sold
     PROBLEM = "problem"  # a number is invalid, not found, not valid, or for another product
     MISSING_CERT = "missing_cert"  # needs CCC but the listing shows no certificate number
     SELF_DECLARATION = "self_declaration"

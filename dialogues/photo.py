@@ -26,8 +26,8 @@ CHECKED = "/checked:"
 FILL = "/photofill:"
 # The form slot each read field may fill, per flow (only while the slot is unanswered).
 FILLS: dict[str, dict[str, str]] = {
-    "complaint": {"model": "product", "brand": "brand"},
-    "report": {"manufacturer": "target_name", "holder": "target_name"},
+    "complaint": {"model": "model_no", "brand": "brand"},
+    "report": {"manufacturer": "target_name", "holder": "target_name", "brand": "brand"},
 }
 DIGITS = re.compile(r"[0-9０-９][0-9０-９\s-]{5,40}")
 
@@ -185,6 +185,9 @@ def checked_photo(lang: str, reading: PhotoReading, check: PhotoCheck) -> Checke
         complaint["product"] = product[:100]
     if values.get("brand"):
         complaint["brand"] = values["brand"][:60]
+        report["brand"] = values["brand"][:60]
+    if values.get("model"):
+        complaint["model_no"] = values["model"][:40]
     takedown = t(
         lang,
         "photo.takedown",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -24,6 +25,8 @@ class CaseReceipt:
     calendar_estimated: bool = False
     merged: bool = False  # a duplicate report, linked to an open report on the same target
     linked_case_no: str | None = None  # the complaint/report filed together with this one
+    # An anonymous reporter's identity code for a reward claim (国市监稽规〔2021〕4号).
+    identity_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ class HandoverTicket:
     position: int
     wait_minutes: int
     already_queued: bool = False
+    # Outside staff hours: when staff next start (local time), and the hours per language.
+    opens_at: datetime | None = None
+    staff_hours: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,8 @@ class Ports:
     lookup: CaseLookup | None = None
     knowledge: KnowledgePort | None = None
     rules: RuleBook | None = None
+    # One-way hash for a secret the user sets (a report password): the form keeps only this.
+    hash_secret: Callable[[str], str] | None = None
     # Photos are read (``ReadPhoto``) and their readings checked only where this is given.
     photos: PhotoChecks | None = None
     credit: CreditChecks | None = None

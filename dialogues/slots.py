@@ -11,7 +11,7 @@ from dialogues.model import Turn
 from dialogues.ports import Normalizer
 from dialogues.texts import t
 from nlu import uscc
-from nlu.entities import parse_id_number
+from nlu.identifiers import identity_document, parse_identity_document
 
 _HAN_NAME = re.compile(r"^[\u4e00-\u9fff·•]{2,30}$")
 _LATIN_NAME = re.compile(r"^[A-Za-z][A-Za-z .'\-]{1,29}$")
@@ -21,6 +21,8 @@ _NAME_CUE = re.compile(r"^(?:我叫|我是|姓名[:：]?|名字[:：]?|my name i
 @dataclass(frozen=True)
 class Accepted:
     value: Any
+    # Other fields the same answer settles (the kind of an identity document).
+    also: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -48,9 +50,19 @@ def _other_entities(turn: Turn, flow: FlowSpec, step: StepSpec) -> bool:
 
 
 def validate(
-    flow: FlowSpec, step: StepSpec, turn: Turn, normalizer: Normalizer, lang: str = "zh"
+    flow: FlowSpec,
+    step: StepSpec,
+    turn: Turn,
+    normalizer: Normalizer,
+    lang: str = "zh",
+    slots: dict[str, Any] | None = None,
 ) -> Verdict:
+    """The value ``turn`` gives ``step`` (``slots``: the answers so far, which some steps
+    depend on, e.g. the kind of identity document)."""
+    slots = slots or {}
     text = (turn.payload or turn.text or "").strip()
+    if step.skip_button and turn.payload == "/skip":
+        return Accepted("")
     match step.type:
         case "text":
             return _text(flow, step, turn, text)
@@ -59,9 +71,18 @@ def validate(
         case "choice":
             return _choice(step, text, normalizer)
         case "id_number":
-            # The checksum, birth date and region are checked by python-stdnum (nlu.identifiers).
-            number = entity_value(turn, "id_number") or parse_id_number(text)
-            return Accepted(str(number)) if number else Rejected("invalid.id_number")
+            # The resident ID's checksum, birth date and region are checked by python-stdnum;
+            # other documents 12315 accepts by their shape (nlu.identifiers).
+            chosen = slots.get("id_type")
+            if chosen:
+                number = parse_identity_document(text, str(chosen))
+                return Accepted(number) if number else Rejected("invalid.id_document")
+            found = identity_document(text)
+            if found is None:
+                digits = sum(c.isdigit() for c in text)
+                return Rejected("invalid.id_number" if digits >= 15 else "invalid.id_document")
+            kind, number = found
+            return Accepted(number, {"id_type": kind} if flow.has_step("id_type") else {})
         case "multichoice":
             chosen = choices_in(flow, step, text)
             return Accepted(chosen) if chosen else Rejected("invalid.demand")
@@ -86,8 +107,17 @@ def validate(
             if _HAN_NAME.match(name) or _LATIN_NAME.match(name):
                 return Accepted(name.strip())
             return Rejected("invalid.name")
+        case "secret":
+            if not step.min_len <= len(text) <= step.max_len:
+                return Rejected("invalid.secret", {"min": step.min_len, "max": step.max_len})
+            return Accepted(text)
         case "yesno":
-            if is_word("no", text) or (turn.intent == "deny" and turn.confidence >= 0.6):
+            # 不用了 / 算了 answer a yes/no question; elsewhere they would cancel the form.
+            if (
+                is_word("no", text)
+                or is_word("soft_no", text)
+                or (turn.intent == "deny" and turn.confidence >= 0.6)
+            ):
                 return Accepted(False)
             if is_word("yes", text) or (turn.intent == "affirm" and turn.confidence >= 0.6):
                 return Accepted(True)

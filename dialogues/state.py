@@ -29,6 +29,8 @@ class FormState:
     pending_choices: list[str] = field(default_factory=list)
     # The case this form's case will be linked to (a report after a complaint).
     link_to: str | None = None
+    # The user asked to cancel a form with answers; the next message confirms or goes on.
+    cancelling: bool = False
 
 
 @dataclass
@@ -90,6 +92,9 @@ class ConversationState:
     photo_fill: dict[str, str] = field(default_factory=dict)
     # This turn only, never stored: the message was not understood.
     missed: bool = field(default=False, compare=False)
+    # This turn only, never stored: the message was a secret (a report password), so its text
+    # is kept out of the transcript.
+    secret_turn: bool = field(default=False, compare=False)
 
     def end_form(self) -> None:
         """The form is finished or abandoned: its answers and any open offer go."""
@@ -116,6 +121,7 @@ class ConversationState:
                 correcting=data.get("correcting"),
                 pending_choices=list(data.get("pending_choices") or []),
                 link_to=data.get("link_to"),
+                cancelling=bool(data.get("cancelling", False)),
             )
         expect = data.get("expect")
         offer = data.get("offer")
@@ -147,6 +153,8 @@ class ConversationState:
                 out["pending_choices"] = list(form.pending_choices)
             if form.link_to is not None:
                 out["link_to"] = form.link_to
+            if form.cancelling:
+                out["cancelling"] = True
         if self.expect is not None:
             out["expect"] = {"answer": self.expect.answer, "data": dict(self.expect.data)}
         if self.offer is not None:

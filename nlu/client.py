@@ -35,6 +35,7 @@ import aiohttp
 import httpx
 
 from nlu.entities import normalize_digits
+from nlu.fields import detect_language
 from nlu.normalise import to_parse
 from nlu.rules import RuleParser
 from nlu.types import Parse
@@ -196,6 +197,10 @@ class NluClient:
             text = str(text)
         if not text.strip():
             return self._rules.parse(text, now)
+        if detect_language(text) == "en":
+            # The model is trained on Chinese only; English is read by the rules' English
+            # keywords rather than guessed at by a model that never saw it.
+            return await _off_loop(text, self._rules.parse, text, now)
         body = await self._rasa(sanitise(text[:RASA_MAX_CHARS]))
         if body is None:
             return await _off_loop(text, self._rules.parse, text, now)

@@ -231,11 +231,53 @@ def _looks_dated(norm: str, start: int) -> bool:
     return not before or before[-1] in "是在于，,。"
 
 
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_EN_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_EN_MONTH_DAY = re.compile(
+    r"\b(?P<m>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\.?\s{0,3}"
+    r"(?P<d>[0-9]{1,2})(?:st|nd|rd|th)?\b"
+    r"|\b(?P<d2>[0-9]{1,2})(?:st|nd|rd|th)?\s{0,3}(?:of\s{1,3})?"
+    r"(?P<m2>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\b",
+    re.IGNORECASE,
+)
+_EN_RELATIVE = re.compile(
+    r"\b(?:(?P<before>the\s{1,3}day\s{1,3}before\s{1,3}yesterday)|(?P<yesterday>yesterday)"
+    r"|(?P<today>today)|last\s{1,3}(?P<wd>mon|tue|wed|thu|fri|sat|sun)[a-z]{0,6}"
+    r"|(?P<n>[0-9]{1,3})\s{1,3}days?\s{1,3}ago)\b",
+    re.IGNORECASE,
+)
+
+
+def _from_english(text: str) -> str:
+    """An English date answer in the words the patterns read (yesterday → 昨天, Nov 20 →
+    11月20日, last Friday → 上周五, 3 days ago → 3天前)."""
+
+    def month_day(m: re.Match[str]) -> str:
+        month = _MONTHS.index((m["m"] or m["m2"]).lower()) + 1
+        return f"{month}月{m['d'] or m['d2']}日"
+
+    def relative(m: re.Match[str]) -> str:
+        if m["before"]:
+            return "前天"
+        if m["yesterday"]:
+            return "昨天"
+        if m["today"]:
+            return "今天"
+        if m["wd"]:
+            return "上周" + "一二三四五六日"[_EN_WEEKDAYS.index(m["wd"].lower())]
+        return f"{m['n']}天前"
+
+    return _EN_RELATIVE.sub(relative, _EN_MONTH_DAY.sub(month_day, text))
+
+
 def parse_date(text: str, now: datetime, *, allow_future: bool = False) -> date | None:
     """The first date in ``text`` resolved against ``now``; past-only unless ``allow_future``.
 
-    A date backed by context wins over a bare "3.5" that may well be a price.
+    A date backed by context wins over a bare "3.5" that may well be a price. English answers
+    (yesterday, Nov 20, last Friday) are read too.
     """
+    if text.isascii():
+        text = _from_english(text)
     found = list(find_dates(squeeze_space(text), now, allow_future=allow_future))
     best = next((f for f in found if f.cued), found[0] if found else None)
     return date.fromisoformat(best.value) if best else None

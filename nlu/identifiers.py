@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+import phonenumbers
 from stdnum.cn import ric
 
 from nlu.spans import Found, digits_only, normalize_digits, squeeze_space
@@ -16,7 +17,7 @@ _NOT_AFTER_DIGIT = r"(?<![0-9])(?<![0-9][ \-])"
 _NOT_BEFORE_DIGIT = r"(?![ \-]?[0-9])"
 
 _PHONE = re.compile(
-    rf"(?:(?<![0-9])(?:\+|00)?86{_SEP}|{_NOT_AFTER_DIGIT})(?P<n>1{_SEP}[3-9](?:{_SEP}[0-9]){{9}}){_NOT_BEFORE_DIGIT}"
+    rf"(?:(?<![0-9])(?:\+|00)?86{_SEP}|{_NOT_AFTER_DIGIT}(?<!\+)(?<!\+ ))(?P<n>1{_SEP}[3-9](?:{_SEP}[0-9]){{9}}){_NOT_BEFORE_DIGIT}"
 )
 _CERT16 = re.compile(rf"{_NOT_AFTER_DIGIT}[0-9](?:{_SEP}[0-9]){{15}}{_NOT_BEFORE_DIGIT}")
 _CERT12 = re.compile(rf"{_NOT_AFTER_DIGIT}[0-9](?:{_SEP}[0-9]){{11}}{_NOT_BEFORE_DIGIT}")
@@ -34,16 +35,62 @@ _ORDER = re.compile(
     re.IGNORECASE,
 )
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
+# A number written with its country code (+852 9123 4567, 00886 912 345 678); E.164 allows
+# at most 15 digits after the +. The library decides whether it is a real number.
+_INTERNATIONAL = re.compile(
+    rf"(?<![0-9+])(?:\+|00){_SEP}(?P<n>[1-9](?:{_SEP}[0-9]){{6,14}}){_NOT_BEFORE_DIGIT}"
+)
+# A local number typed without its code, and the place it belongs to (the phone question
+# only): Hong Kong and Macau have 8 digits, Taiwan mobiles 09 and 8 digits.
+_LOCAL = re.compile(rf"{_NOT_AFTER_DIGIT}(?P<n>[0-9](?:{_SEP}[0-9]){{7,9}}){_NOT_BEFORE_DIGIT}")
+_REGION_WORDS = {
+    "HK": ("香港", "hong kong", "hk"),
+    "MO": ("澳门", "澳門", "macau", "macao"),
+    "TW": ("台湾", "台灣", "taiwan"),
+}
 _ID_SEPARATORS = re.compile(r"[ \-]")
 
 
 def find_phones(text: str) -> Iterator[Found]:
-    """Mainland mobile numbers (1[3-9] + 9 digits), with or without +86 and separators."""
+    """Mainland mobile numbers (1[3-9] + 9 digits, with or without +86: 11 digits), and any
+    other valid number written with its country code (E.164, ``+85291234567``)."""
     norm = normalize_digits(text)
+    mainland: list[tuple[int, int]] = []
     for m in _PHONE.finditer(norm):
         number = digits_only(m["n"])
         if _MOBILE.fullmatch(number):
+            mainland.append((m.start(), m.end()))
             yield Found("phone", m.start(), m.end(), number)
+    for m in _INTERNATIONAL.finditer(norm):
+        if any(s <= m.start() < e for s, e in mainland):
+            continue
+        e164 = _valid("+" + digits_only(m["n"]), None)
+        if e164 is not None and not e164.startswith("+86"):
+            yield Found("phone", m.start(), m.end(), e164)
+
+
+def _valid(number: str, region: str | None) -> str | None:
+    """The number in E.164 when the numbering plan says it exists, else None."""
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _local_number(text: str) -> str | None:
+    """A Hong Kong, Macau or Taiwan number typed without its code, when only one place has
+    it (or the text names the place): ``香港 9123 4567`` → ``+85291234567``."""
+    lowered = text.lower()
+    named = [r for r, words in _REGION_WORDS.items() if any(w in lowered for w in words)]
+    for m in _LOCAL.finditer(normalize_digits(text)):
+        digits = digits_only(m["n"])
+        places = {r: n for r in named or _REGION_WORDS if (n := _valid(digits, r)) is not None}
+        if len(places) == 1:
+            return next(iter(places.values()))
+    return None
 
 
 def find_cert_numbers(text: str) -> Iterator[Found]:
@@ -86,8 +133,10 @@ def _first(found: Iterator[Found]) -> str | None:
 
 
 def parse_phone(text: str) -> str | None:
-    """The first mainland mobile number in ``text`` as 11 digits."""
-    return _first(find_phones(squeeze_space(text)))
+    """The first phone number in ``text``: a mainland mobile as 11 digits, any other in
+    E.164; a Hong Kong, Macau or Taiwan number without its code when it can only be one."""
+    squeezed = squeeze_space(text)
+    return _first(find_phones(squeezed)) or _local_number(squeezed)
 
 
 def parse_cert_no(text: str) -> str | None:
@@ -108,3 +157,51 @@ def parse_id_number(text: str) -> str | None:
 def parse_order_no(text: str) -> str | None:
     """The first order number that follows an 订单号-style label."""
     return _first(find_order_numbers(squeeze_space(text)))
+
+
+# Identity documents 12315 accepts besides the resident ID card (kind -> shape).
+_PERMIT_HKMO = re.compile(r"[HM][0-9]{8}(?:[0-9]{2})?")
+_PERMIT_TW = re.compile(r"[0-9]{8}(?:[0-9]{2})?")
+_PASSPORT = re.compile(r"[A-Z0-9]{5,17}")
+DOCUMENT_KINDS = ("resident_id", "residence_permit", "hkmo_permit", "tw_permit", "passport")
+
+
+def _residence_permit(number: str) -> bool:
+    """港澳台居民居住证: 18 characters like a resident ID, region code 81/82/83."""
+    if len(number) != 18 or not number[:17].isdigit() or number[:2] not in {"81", "82", "83"}:
+        return False
+    try:
+        ric.get_birth_date(number)
+    except ValueError:
+        return False
+    return number[-1] == ric.calc_check_digit(number)
+
+
+def identity_document(text: str) -> tuple[str, str] | None:
+    """(kind, number) of the identity document a number belongs to, told by its shape: a
+    resident ID or a residence permit (checksum), a permit for Hong Kong and Macao (H/M) or
+    Taiwan (8 digits) residents, else a passport (letters and digits)."""
+    for kind in DOCUMENT_KINDS:
+        number = parse_identity_document(text, kind)
+        if number is not None:
+            return kind, number
+    return None
+
+
+def parse_identity_document(text: str, kind: str) -> str | None:
+    """The number of an identity document of ``kind`` (``DOCUMENT_KINDS``), upper-cased and
+    without separators, when its shape (and checksum, where it has one) is right."""
+    number = _ID_SEPARATORS.sub("", normalize_digits(text).strip().strip("。.")).upper()
+    if kind == "resident_id":
+        return parse_id_number(text)
+    if kind == "residence_permit":
+        return number if _residence_permit(number) else None
+    if kind == "hkmo_permit":
+        return number if _PERMIT_HKMO.fullmatch(number) else None
+    if kind == "tw_permit":
+        return number if _PERMIT_TW.fullmatch(number) else None
+    if kind == "passport":
+        # Not an 18-digit number: that is a resident ID with a wrong check digit.
+        ok = _PASSPORT.fullmatch(number) and any(c.isdigit() for c in number)
+        return number if ok and not (len(number) == 18 and number[:17].isdigit()) else None
+    raise ValueError(f"unknown identity document {kind!r}")

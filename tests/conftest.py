@@ -7,12 +7,16 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from functools import cache
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy.engine import make_url
 
 from bot.db.migrate import upgrade
+from bot.staff.passwords import _dummy_hash as PRODUCTION_DUMMY_HASH
+from bot.staff.passwords import hasher as PRODUCTION_HASHER
 
 # Apps built in tests answer with the rule fallback unless a test starts Rasa itself.
 os.environ.setdefault("WEIQUAN_NLU_MANAGE", "false")
@@ -175,11 +179,82 @@ async def client(app) -> AsyncIterator[object]:  # type: ignore[no-untyped-def]
         yield http
 
 
+# Argon2 at the production cost (RFC 9106 low-memory: 3 passes over 64 MiB, 4 lanes) takes a
+# quarter of a CPU second per hash, and the back-office tests hash and check passwords
+# hundreds of times. In-process tests hash with the same Argon2id code at the lowest cost; the
+# servers tests start as processes (e2e, fuzz) and tests marked ``argon2_production_cost``
+# keep the production cost.
+CHEAP_ARGON2 = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_argon2() -> Iterator[None]:
+    from bot.staff import passwords
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "hasher", lambda: CHEAP_ARGON2)
+        patch.setattr(
+            passwords, "_dummy_hash", cache(lambda: CHEAP_ARGON2.hash("timing-equaliser-password"))
+        )
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _production_argon2(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.node.get_closest_marker("argon2_production_cost") is None:
+        yield
+        return
+    from bot.staff import passwords
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "hasher", PRODUCTION_HASHER)
+        patch.setattr(passwords, "_dummy_hash", PRODUCTION_DUMMY_HASH)
+        yield
+
+
 _RASA_FIXTURES = {"rasa_model", "rasa_server"}
+# Session fixtures that start a server for many tests: under ``--dist loadgroup`` (make test)
+# the tests taking one run in one process, so it starts once and not once per process.
+_SERVER_FIXTURES = {"rasa_server": "rasa-server"}
+# Directories whose tests share servers started once per session (tests/scale: a cluster of
+# instances, a balancer and a PostgreSQL of its own).
+_SERVER_DIRECTORIES = ("scale",)
+# A module's own fixtures shared by its tests (the session fixtures of this file, the migrated
+# templates, are each process's own and cheap).
+_SHARED_SCOPES = {"package", "module", "class"}
+# Markers of the tests that take longest; under loadgroup they are handed out first, so no
+# process ends the run alone with one of them.
+_LONG = ("rasa", "e2e", "fuzz", "slow")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that need the Rasa environment carry the ``rasa`` marker (``make test-fast`` skips them)."""
+def _xdist_group(item: pytest.Item) -> str | None:
+    """The group of tests ``item`` must share a process with under ``--dist loadgroup``."""
+    names = getattr(item, "fixturenames", ())
+    for fixture, group in _SERVER_FIXTURES.items():
+        if fixture in names:
+            return group
+    parts = item.path.relative_to(item.config.rootpath).parts
+    if len(parts) > 2 and parts[0] == "tests" and parts[1] in _SERVER_DIRECTORIES:
+        return parts[1]
+    fixtures = getattr(item, "_fixtureinfo", None)
+    if fixtures is not None:
+        for name in names:
+            if any(d.scope in _SHARED_SCOPES for d in fixtures.name2fixturedefs.get(name, ())):
+                return item.nodeid.split("::", 1)[0]
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that need the Rasa environment carry the ``rasa`` marker (``make test-fast`` skips
+    them). Under ``--dist loadgroup`` tests sharing a server get one ``xdist_group``, and the
+    long tests come first."""
     for item in items:
         if _RASA_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.rasa)
+    if config.getoption("dist", "no") != "loadgroup":
+        return
+    for item in items:
+        group = _xdist_group(item)
+        if group is not None and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: not any(item.get_closest_marker(m) for m in _LONG))

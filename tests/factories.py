@@ -47,14 +47,17 @@ def png_bytes(seed: int = 0, size: int = 8) -> bytes:
 COMPLAINT_ANSWERS = {
     "product": "充电宝",
     "brand": "安克",
+    "model_no": "A1263",
     "platform": "拼多多",
     "merchant": "数码配件小铺",
     # A Shenzhen Nanshan shop: the case is routed to that office (bot/rules/offices.yml).
     "merchant_address": "广东省深圳市南山区科技园南区",
+    "order_no": "/skip",
     "purchase_date": "2026-11-20",
     "amount": "八十九块",
     "problem": "充电宝没有3C标志，用了两次就鼓包发烫",
     "demand": "退款和赔偿",
+    "claim_amount": "500元",
     "photos": "/skip",
     "name": "王小明",
     "phone": "13612345678",

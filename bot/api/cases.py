@@ -15,11 +15,17 @@ from bot.api.deps import AuditSession, CaseStaff, Runtime, Session, Supervisor
 from bot.cases import get_case
 from bot.db.models import Case, Evidence
 from bot.deadlines import local_date
-from bot.staff import views
+from bot.staff import report_password, views
 from bot.staff.accounts import Staff
 from bot.staff.audit import log as log_audit
 from bot.web.errors import ApiError
-from bot.workflow import WorkflowError, extend_verification, record_reporter_notice, transition
+from bot.workflow import (
+    WorkflowError,
+    extend_verification,
+    record_pause,
+    record_reporter_notice,
+    transition,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["staff cases"])
 CaseNo = Annotated[str, Path(pattern=r"^(TS|JB)\d{14}$", description="e.g. TS20261127000042")]
@@ -52,8 +58,19 @@ class TransitionIn(BaseModel):
 
 class ActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    action: Literal["extend_verification", "reporter_notified"]
+    action: Literal["extend_verification", "reporter_notified", "pause"]
     note: str = Field(default="", max_length=2000)
+    # A pause (testing, 鉴定, right-holder identification): its reason and days, both included.
+    reason: str | None = Field(default=None, max_length=32)
+    first: date | None = None
+    last: date | None = None
+
+
+class ReportPasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    password: str = Field(
+        min_length=1, max_length=64, description="Given by the reporter at payout"
+    )
 
 
 class RevealIn(BaseModel):
@@ -128,6 +145,24 @@ async def reveal(
     return views.detail(session, case, staff, now=runtime.now(), reveal_reason=body.reason)
 
 
+@router.post("/cases/{case_no}/report-password")
+async def verify_report_password(
+    case_no: CaseNo, body: ReportPasswordIn, staff: Supervisor, runtime: Runtime, session: Session
+) -> dict[str, Any]:
+    """An anonymous reporter claims a reward: does the password they give match? (audited)"""
+    case = await load(session, case_no, staff)
+    if not report_password.has_password(case):
+        raise ApiError(409, "no_report_password", "This report has no report password.")
+    matches = await report_password.check(
+        session, case, body.password, staff=staff, now=runtime.now()
+    )
+    return {
+        "case_no": case.case_no,
+        "identity_code": case.fields.get("identity_code"),
+        "matches": matches,
+    }
+
+
 @router.post("/cases/{case_no}/transitions")
 async def post_transition(
     case_no: CaseNo, body: TransitionIn, staff: CaseStaff, runtime: Runtime, session: Session
@@ -159,6 +194,25 @@ async def post_action(
 ) -> dict[str, Any]:
     case = await load(session, case_no, staff)
     ensure_may_work(staff, case)
+    if body.action == "pause":
+        if body.first is None or body.last is None or body.reason is None:
+            raise ApiError(422, "invalid_request", "A pause needs reason, first and last.")
+        try:
+            await record_pause(
+                session,
+                case,
+                actor=staff.actor,
+                now=runtime.now(),
+                handoff=runtime.handoff,
+                reason=body.reason,
+                first=body.first,
+                last=body.last,
+                note=body.note,
+            )
+        except WorkflowError as exc:
+            raise ApiError(422, exc.code, str(exc), **exc.extra) from None
+        runtime.wake_outbox()
+        return views.summary(case, local_date(runtime.now()))
     act = extend_verification if body.action == "extend_verification" else record_reporter_notice
     try:
         await act(

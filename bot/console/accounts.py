@@ -34,6 +34,7 @@ ACTIONS = {
     "password_reset": "重置密码",
     "view_personal": "查看个人信息",
     "reveal_reporter": "查看举报人身份",
+    "verify_report_password": "核对举报密码",
     "transcript_read": "查看对话记录",
     "evidence_download": "下载证据",
     "cli_case_show": "命令行查看案件",

@@ -36,12 +36,16 @@ def status_label(status: str) -> str:
         return status
 
 
+# Case fields set at submission rather than asked.
+_OTHER_FIELDS = {"identity_code": "身份代码（匿名举报人领奖用）"}
+
+
 def field_label(slot: str, kind: str) -> str:
     """The question's own label from the flow definition (``field.product`` → 商品)."""
     flow = all_flows().get(kind)
     if flow is not None and flow.has_step(slot):
         return t("zh", flow.step(slot).label)
-    return slot
+    return _OTHER_FIELDS.get(slot, slot)
 
 
 def field_value(value: Any) -> str:

@@ -22,13 +22,15 @@ from bot.console.common import WORKERS, go, render
 from bot.db.models import Evidence
 from bot.deadlines import local_date
 from bot.evidence import disposition as evidence_disposition
-from bot.staff import audit, dashboard, views
+from bot.staff import audit, dashboard, report_password, views
 from bot.staff.accounts import AccountError, add_staff, list_staff
 from bot.staff.passwords import WeakPassword
 from bot.workflow import (
     WorkflowError,
     extend_verification,
     not_accepted_reasons,
+    pause_reasons,
+    record_pause,
     record_reporter_notice,
     transition,
 )
@@ -123,6 +125,7 @@ async def _case_page(
     *,
     reveal: str | None = None,
     error: str | None = None,
+    notice: str | None = None,
 ) -> HTMLResponse:
     async with runtime.sessions() as session, session.begin():
         case = await get_case(session, case_no)
@@ -139,7 +142,9 @@ async def _case_page(
         kinds=KINDS,
         deadline_names=DEADLINES,
         reasons=not_accepted_reasons(),
+        pause_reasons=pause_reasons(),
         error=error,
+        notice=notice,
     )
 
 
@@ -166,6 +171,32 @@ async def case_reveal(
     return await _case_page(request, runtime, user, case_no, reveal=reason.strip())
 
 
+@router.post("/cases/{case_no}/report-password")
+async def case_report_password(
+    request: Request,
+    runtime: Runtime,
+    case_no: str,
+    csrf: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=64)] = "",
+) -> HTMLResponse:
+    """Reward payout: check the report password an anonymous reporter gives (audited)."""
+    user = await cs.current(request, runtime, "supervisor")
+    cs.check_csrf(user, csrf)
+    async with runtime.sessions() as session, session.begin():
+        case = await get_case(session, case_no)
+        visible = case is not None and views.may_see(user.staff, case)
+        if case is None or not visible or not report_password.has_password(case):
+            return render(
+                request, "error.html", user, status=404, message=f"案件 {case_no} 没有举报密码"
+            )
+        matches = bool(password) and await report_password.check(
+            session, case, password, staff=user.staff, now=runtime.now()
+        )
+    if matches:
+        return await _case_page(request, runtime, user, case_no, notice="举报密码核对一致。")
+    return await _case_page(request, runtime, user, case_no, error="举报密码不一致。")
+
+
 @router.post("/cases/{case_no}/transition")
 async def case_transition(
     request: Request,
@@ -175,6 +206,8 @@ async def case_transition(
     to: Annotated[str, Form(max_length=32)],
     reason: Annotated[str, Form(max_length=64)] = "",
     note: Annotated[str, Form(max_length=2000)] = "",
+    first: Annotated[str, Form(max_length=10)] = "",
+    last: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     user = await cs.current(request, runtime, *WORKERS)
     cs.check_csrf(user, csrf)
@@ -187,7 +220,22 @@ async def case_transition(
         if not views.may_work(user.staff, case):
             raise cs.Forbidden("举报案件由主管处理")
         try:
-            if to == "extend_verification":
+            if to == "pause":
+                start, end = _date(first), _date(last)
+                if start is None or end is None:
+                    raise WorkflowError("invalid_pause", "请填写暂停的起止日期")
+                await record_pause(
+                    session,
+                    case,
+                    actor=user.staff.actor,
+                    now=runtime.now(),
+                    handoff=runtime.handoff,
+                    reason=reason,
+                    first=start,
+                    last=end,
+                    note=note,
+                )
+            elif to == "extend_verification":
                 await extend_verification(
                     session,
                     case,

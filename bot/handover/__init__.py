@@ -13,7 +13,7 @@ word cannot bury them (docs/console.md, "Handover queue").
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from bot.cases import Filer
 from bot.db.models import Conversation, HandoverRequest
+from bot.deadlines import SHANGHAI, is_workday
 from dialogues.actions import RequestHandover
 from dialogues.ports import HandoverTicket
 
@@ -34,6 +35,43 @@ RULES = Path(__file__).parent.parent / "rules" / "handover.yml"
 @cache
 def rules() -> dict[str, Any]:
     return dict(yaml.safe_load(RULES.read_text(encoding="utf-8")))
+
+
+def staff_hours() -> tuple[time, time, str]:
+    hours = rules()["staff_hours"]
+    return time.fromisoformat(hours["open"]), time.fromisoformat(hours["close"]), hours["days"]
+
+
+def _staffed_day(day: date, days: str) -> bool:
+    return days == "all" or is_workday(day)[0]
+
+
+def opens_at(now: datetime) -> datetime | None:
+    """None while staff work; otherwise when they next start (Asia/Shanghai)."""
+    start, end, days = staff_hours()
+    local = now.astimezone(SHANGHAI)
+    if _staffed_day(local.date(), days) and start <= local.time() < end:
+        return None
+    day = local.date() if local.time() < start else local.date() + timedelta(days=1)
+    for _ in range(60):  # the longest holiday is well under two months
+        if _staffed_day(day, days):
+            break
+        day += timedelta(days=1)
+    return datetime.combine(day, start, tzinfo=SHANGHAI)
+
+
+def ticket(
+    request_id: int, ahead: int, now: datetime, *, already_queued: bool = False
+) -> HandoverTicket:
+    """The user's place in the queue and the wait: minutes while staff work, else their hours."""
+    return HandoverTicket(
+        request_id,
+        ahead + 1,
+        estimate(ahead),
+        already_queued=already_queued,
+        opens_at=opens_at(now),
+        staff_hours=dict(rules()["staff_hours"]["label"]),
+    )
 
 
 def estimate(ahead: int) -> int:
@@ -110,7 +148,7 @@ def request(session: Session, filer: Filer, action: RequestHandover) -> Handover
             existing.updated_at = now
             session.flush()
         ahead = _ahead(session, existing)
-        return HandoverTicket(existing.id, ahead + 1, estimate(ahead), already_queued=True)
+        return ticket(existing.id, ahead, now, already_queued=True)
     queued = HandoverRequest(
         conversation_id=conversation_id,
         reason=action.reason,
@@ -123,7 +161,7 @@ def request(session: Session, filer: Filer, action: RequestHandover) -> Handover
     session.add(queued)
     session.flush()
     ahead = _ahead(session, queued)
-    return HandoverTicket(queued.id, ahead + 1, estimate(ahead))
+    return ticket(queued.id, ahead, now)
 
 
 def cancel(session: Session, filer: Filer) -> bool:

@@ -62,6 +62,10 @@ def normalise_company(text: str) -> str:
     return name
 
 
+# Characters OCR confuses in model numbers (IC-1700 read as 1C-1700): compared as one.
+_LOOKALIKES = str.maketrans({"i": "1", "l": "1", "|": "1", "o": "0", "q": "0"})
+
+
 def model_range(registered: str) -> set[str]:
     """The normalised models a certificate covers (its whole model field, and each listed)."""
     models = {normalise_model(registered)}
@@ -74,8 +78,16 @@ def model_range(registered: str) -> set[str]:
 
 
 def model_matches(printed: str, registered: str) -> bool:
+    """Equal after normalisation, or after folding letters OCR mistakes for digits: a misread
+    must not turn into "this label shows another model"."""
     value = normalise_model(printed)
-    return bool(value) and value in model_range(registered)
+    if not value:
+        return False
+    covered = model_range(registered)
+    if value in covered:
+        return True
+    folded = value.translate(_LOOKALIKES)
+    return any(folded == m.translate(_LOOKALIKES) for m in covered)
 
 
 def company_matches(printed: str, registered: str) -> bool:

@@ -137,7 +137,9 @@ def _distinct(reading: Reading, name: str) -> list[ReadField]:
 def _outcome(checks: tuple[CertificateCheck, ...], comparisons: tuple[Comparison, ...]) -> Outcome:
     if any(listing.is_problem(c) for c in checks):
         return Outcome.PROBLEM
-    if any(c.registry_unavailable for c in checks):
+    # Expired or cancelled: goods made while it was valid may still be sold, so no report
+    # or 退一赔三 is offered (FACTS corrections 2026-12-01); the status lines say why.
+    if any(c.registry_unavailable or listing.is_lapsed(c) for c in checks):
         return Outcome.UNCLEAR
     if any(c.agreement is Agreement.MISMATCH for c in comparisons):
         return Outcome.MISUSE

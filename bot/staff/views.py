@@ -12,7 +12,7 @@ from sqlalchemy.orm import defer
 from bot.crypto import mask
 from bot.db.models import Case
 from bot.deadlines import local_date
-from bot.staff import audit
+from bot.staff import audit, report_password
 from bot.staff.accounts import Staff
 from bot.workflow import allowed, deadlines_for, is_overdue
 
@@ -40,6 +40,10 @@ def may_work(staff: Staff, case: Case) -> bool:
 def category(case: Case) -> str:
     value = case.fields.get("violation") if case.kind == "report" else case.fields.get("product")
     return str(value or "")
+
+
+# An anonymous reporter's 举报密码 is kept as a hash: shown as set, never as the hash.
+HASH_SHOWN_AS = "已设置（仅存哈希，可核对）"
 
 
 def masked(personal: dict[str, Any]) -> dict[str, Any]:
@@ -82,6 +86,9 @@ def detail(
     data = summary(case, today)
     events = list(case.events)
     personal = dict(case.personal or {})
+    if personal.get(report_password.FIELD):
+        # Only a hash is stored; staff check a password given at payout, never read one.
+        personal[report_password.FIELD] = HASH_SHOWN_AS
     clear = case.kind == "complaint" or reveal_reason is not None
     if personal and clear:
         audit.record(
@@ -97,6 +104,7 @@ def detail(
     data.update(
         fields=case.fields,
         personal=personal if clear else masked(personal),
+        report_password_set=bool((case.personal or {}).get(report_password.FIELD)),
         personal_masked=not clear,
         linked_case_no=case.linked_case_no,
         reward_checklist=case.reward_checklist,

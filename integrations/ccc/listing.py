@@ -35,15 +35,27 @@ def find_listing_numbers(text: str) -> list[str]:
     return found
 
 
+# A certificate that ran out or was given up: goods made while it was valid may lawfully still
+# be sold (FACTS corrections 2026-12-01, about 70 %), so it proves nothing against today's sale.
+LAPSED_STATUSES = frozenset({CertStatus.EXPIRED, CertStatus.CANCELLED})
+
+
+def is_lapsed(check: CertificateCheck) -> bool:
+    return check.found and check.status in LAPSED_STATUSES
+
+
 def is_problem(check: CertificateCheck) -> bool:
-    """A number the consumer should act on: malformed, unknown, not valid, or mismatched."""
+    """A number the consumer should act on: malformed, unknown, suspended or revoked, or
+    another product's. An expired or cancelled one is ``is_lapsed``, not a problem."""
     if not check.number.ok:
         return True
     if check.registry_unavailable:
         return check.category_match is Match.MISMATCH
     if not check.found:
         return True
-    return check.status is not CertStatus.VALID or check.category_match is Match.MISMATCH
+    if check.category_match is Match.MISMATCH:
+        return True
+    return check.status is not CertStatus.VALID and not is_lapsed(check)
 
 
 def verdict(
@@ -52,6 +64,8 @@ def verdict(
     """One conclusion; a problematic number outranks everything else."""
     if any(is_problem(c) for c in checks):
         return ListingVerdict.PROBLEM
+    if any(is_lapsed(c) for c in checks):
+        return ListingVerdict.LAPSED
     unavailable = any(c.registry_unavailable for c in checks)
     requirement = product.requirement if product else Requirement.UNKNOWN
     if requirement in (Requirement.NOT_IN_CCC, Requirement.NOT_YET):
@@ -69,6 +83,7 @@ def verdict(
 
 _STEPS: dict[ListingVerdict, tuple[str, ...]] = {
     ListingVerdict.LOOKS_OK: ("verify_official", "check_mark", "keep_evidence"),
+    ListingVerdict.LAPSED: ("check_made_on", "verify_official", "keep_evidence", "human"),
     ListingVerdict.PROBLEM: ("verify_official", "keep_evidence", "report", "complain"),
     ListingVerdict.MISSING_CERT: ("ask_seller", "check_mark", "verify_official", "report"),
     ListingVerdict.SELF_DECLARATION: ("check_sdoc", "check_mark"),

@@ -163,10 +163,12 @@ class UpdateAdapter:
         if message.contact is not None:
             if message.contact.user_id != user.id:
                 return Notice(message.chat.id, say(lang, "not_own_contact"))
-            # The phone step accepts a typed number, so the contact arrives as one.
-            return self._message(
-                update_id, message, user, "text", text=message.contact.phone_number
-            )
+            # The phone step accepts a typed number, so the contact arrives as one. Telegram
+            # sends the number with its country code but not always the "+": put it back, so
+            # a number from any country reads as international (E.164).
+            number = message.contact.phone_number.strip()
+            number = number if number.startswith("+") else f"+{number}"
+            return self._message(update_id, message, user, "text", text=number)
         if message.location is not None:
             where = f"{message.location.latitude:.6f},{message.location.longitude:.6f}"
             return self._message(update_id, message, user, "location", text=where)

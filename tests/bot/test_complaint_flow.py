@@ -16,14 +16,17 @@ pytestmark = pytest.mark.databases("sqlite")
 HAPPY = [
     ("/complaint", "product"),
     ("蓝牙耳机", "brand"),
-    ("索尼", "platform"),
+    ("索尼", "model_no"),
+    ("WH-1000XM5", "platform"),
     ("京东", "merchant"),
     ("某某数码专营店", "merchant_address"),
-    ("https://shop.example.com/123", "purchase_date"),
+    ("https://shop.example.com/123", "order_no"),
+    ("2026112012345", "purchase_date"),
     ("2026-11-20", "amount"),
     ("399元", "problem"),
     ("耳机是假的，序列号官网查不到，音质很差，客服不理", "demand"),
-    ("退款并赔偿", "photos"),
+    ("退款并赔偿", "claim_amount"),
+    ("1197元", "photos"),
     ("/skip", "name"),
     ("张三", "phone"),
     ("138 1234 5678", "address"),
@@ -70,13 +73,16 @@ async def test_happy_path_files_a_case_with_every_field(app: Any) -> None:
     assert case.fields == {
         "product": "蓝牙耳机",
         "brand": "索尼",
+        "model_no": "WH-1000XM5",
         "platform": "京东",
         "merchant": "某某数码专营店",
         "merchant_address": "https://shop.example.com/123",
+        "order_no": "2026112012345",
         "purchase_date": "2026-11-20",
         "amount": 399,
         "problem": "耳机是假的，序列号官网查不到，音质很差，客服不理",
         "demand": ["refund", "compensation"],
+        "claim_amount": 1197,
         "consent_publish": True,
         "consent_mediation": False,
     }
@@ -108,11 +114,11 @@ async def test_correction_from_summary(app: Any) -> None:
     assert chat.awaiting == "pick_field"
     await chat.say("/edit:brand")
     assert chat.awaiting == "brand"
-    await chat.say("Sony")
-    assert chat.awaiting == "confirm" and "· 品牌：Sony" in chat.text
+    await chat.say("Philips")  # a brand of the lexicon is kept under its canonical name
+    assert chat.awaiting == "confirm" and "· 品牌：飞利浦" in chat.text
     await chat.say("/confirm")
     [case] = await cases_of(app)
-    assert case.personal["phone"] == "13700002222" and case.fields["brand"] == "Sony"
+    assert case.personal["phone"] == "13700002222" and case.fields["brand"] == "飞利浦"
 
 
 @pytest.mark.parametrize("cancel_after", [1, 5, 12, len(HAPPY)])
@@ -120,6 +126,10 @@ async def test_cancel_at_any_step_files_nothing(app: Any, cancel_after: int) -> 
     chat = chat_for(app)
     await run(chat, HAPPY[:cancel_after])
     await chat.say("取消")
+    if cancel_after > 1:  # answers given: asked first, nothing is thrown away unasked
+        assert "要放弃这次投诉吗？已填的内容不会保存" in chat.text
+        assert "/abandon" in chat.buttons and await cases_of(app) == []
+        await chat.say("是")
     assert chat.awaiting is None
     assert "已取消" in chat.text
     assert await cases_of(app) == []
@@ -129,12 +139,14 @@ async def test_cancel_at_any_step_files_nothing(app: Any, cancel_after: int) -> 
 
 async def test_cancel_button_and_cancel_word_in_free_text(app: Any) -> None:
     chat = chat_for(app)
-    await run(chat, HAPPY[:8])
+    await run(chat, HAPPY[:10])
     assert chat.awaiting == "problem"
     # A free answer that merely mentions cancelling an order is an answer, not a cancel.
     await chat.say("我取消订单后商家还是发了货，拆开发现是假货")
     assert chat.awaiting == "demand"
     await chat.say("/cancel")
+    assert "要放弃这次投诉吗" in chat.text and chat.awaiting == "demand"
+    await chat.say("/abandon")
     assert chat.awaiting is None and await cases_of(app) == []
 
 
@@ -142,14 +154,14 @@ async def test_cancel_button_and_cancel_word_in_free_text(app: Any) -> None:
 async def test_resume_after_restart(settings: Any) -> None:
     async with running_app(settings) as app:
         chat = chat_for(app, sender="restart-user")
-        await run(chat, HAPPY[:9])
+        await run(chat, HAPPY[:11])
         assert chat.awaiting == "demand"
     async with running_app(settings) as app:
         chat = chat_for(app, sender="restart-user")
         await chat.say("你好")
         assert chat.awaiting == "demand"
         assert "继续" in chat.text
-        await run(chat, HAPPY[9:])
+        await run(chat, HAPPY[11:])
         await chat.say("/confirm")
         [case] = await cases_of(app)
         assert case.fields["problem"].startswith("耳机是假的")
@@ -158,7 +170,7 @@ async def test_resume_after_restart(settings: Any) -> None:
 @pytest.mark.databases("sqlite", "postgres")
 async def test_photos_are_stored_and_attached(app: Any) -> None:
     chat = chat_for(app)
-    await run(chat, HAPPY[:10])
+    await run(chat, HAPPY[:13])
     assert chat.awaiting == "photos"
     await chat.photo(seed=1)
     assert "第 1 张" in chat.text
@@ -166,7 +178,7 @@ async def test_photos_are_stored_and_attached(app: Any) -> None:
     assert "第 2 张" in chat.text and chat.awaiting == "photos"
     await chat.say("/done")
     assert chat.awaiting == "name"
-    await run(chat, HAPPY[11:])
+    await run(chat, HAPPY[14:])
     assert "照片证据：2 张" in chat.text
     await chat.say("/confirm")
     [case] = await cases_of(app)
@@ -183,7 +195,7 @@ async def test_photos_are_stored_and_attached(app: Any) -> None:
 
 async def test_tenth_photo_is_refused(app: Any) -> None:
     chat = chat_for(app)
-    await run(chat, HAPPY[:10])
+    await run(chat, HAPPY[:13])
     for seed in range(9):
         await chat.photo(seed=seed)
     await chat.photo(seed=99)

@@ -17,6 +17,7 @@ WEIQUAN = str(Path(sys.executable).parent / "weiquan")
 
 
 @pytest.mark.databases("sqlite")
+@pytest.mark.argon2_production_cost
 async def test_token_for_good_password_and_refusals(settings: Settings) -> None:
     async with office_app(settings) as app, client_for(app) as client:
         await make_staff(app, "li.agent", "agent")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any, Protocol
@@ -24,6 +24,7 @@ from bot.knowledge.service import CaseShelf, KnowledgeService, load_knowledge_ba
 from bot.photochecks import RegistryPhotoChecks
 from bot.photos import strip_metadata
 from bot.rulebook import KnowledgeRuleBook
+from bot.staff.passwords import hash_report_password
 from bot.understanding import NluNormalizer
 from dialogues.engine import Engine
 from dialogues.knowledge_port import Certificate, KnowledgePort
@@ -34,6 +35,7 @@ from dialogues.texts import language_of
 from integrations.ccc import sample
 from integrations.ccc.service import CccService
 from nlu.rules import RuleParser
+from nlu.types import Parse
 from tests.dialogues.office import Office, OwnCases
 from tests.factories import png_bytes
 
@@ -80,10 +82,13 @@ class EngineChat:
         now: datetime | None = None,
         knowledge: KnowledgePort | None = None,
         photos: bool = False,
+        understand: Callable[[str, datetime], Awaitable[Parse]] | None = None,
     ) -> None:
         self.office = office or Office()
         # Photos are read (ReadPhoto) and their readings checked, as with a reader configured.
         self.photos = photos
+        # Rule understanding, as when Rasa is off, unless a parser is given (a Rasa client).
+        self.understand = understand
         self.channel = channel
         self.sender = sender or f"user-{uuid.uuid4().hex[:8]}"
         self.locale = locale
@@ -156,7 +161,11 @@ class EngineChat:
         if known is not None and message_id in known.answers:
             self.last = [Reply.from_dict(r) for r in known.answers[message_id]]
             return self.last
-        parse = _parser().parse(text, now) if kind == "text" and text.strip() else None
+        parse = None
+        if kind == "text" and text.strip():
+            parse = (
+                await self.understand(text, now) if self.understand else _parser().parse(text, now)
+            )
         lang = self._lang()
         turn = Turn(
             kind="button" if payload else kind,
@@ -174,6 +183,7 @@ class EngineChat:
             lookup=OwnCases(office, reader),
             knowledge=self.knowledge,
             rules=KnowledgeRuleBook(),
+            hash_secret=hash_report_password,
             photos=RegistryPhotoChecks(self.knowledge)
             if self.photos and isinstance(self.knowledge, KnowledgeService)
             else None,

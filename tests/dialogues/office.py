@@ -198,6 +198,8 @@ class Office:
         deadline = decision_deadline(action.kind, now)
         fields = dict(action.fields)
         linked = fields.pop("linked_case_no", None)
+        if action.kind == "report" and reports.wants_anonymous_reward(fields):
+            fields["identity_code"] = reports.new_identity_code()
         case = FiledCase(
             id=len(self.cases) + 1,
             case_no=f"{prefix}{day}{seq:06d}",
@@ -237,6 +239,7 @@ class Office:
             calendar_estimated=deadline.estimated,
             merged=original is not None,
             linked_case_no=linked,
+            identity_code=fields.get("identity_code"),
         )
 
     def _duplicate_of(self, case: FiledCase, now: datetime) -> FiledCase | None:
@@ -276,9 +279,7 @@ class Office:
                 if existing.reason != "safety":
                     existing.reason = action.reason
             ahead = self._ahead(existing)
-            return HandoverTicket(
-                existing.id, ahead + 1, handover.estimate(ahead), already_queued=True
-            )
+            return handover.ticket(existing.id, ahead, now, already_queued=True)
         queued = QueuedRequest(
             len(self.requests) + 1,
             filer.conversation_id,
@@ -289,7 +290,7 @@ class Office:
         )
         self.requests.append(queued)
         ahead = self._ahead(queued)
-        return HandoverTicket(queued.id, ahead + 1, handover.estimate(ahead))
+        return handover.ticket(queued.id, ahead, now)
 
     def cancel_handover(self, filer: Filer) -> bool:
         queued = self._queued(filer.conversation_id)

@@ -34,6 +34,24 @@ async def test_compensation_calculator() -> None:
     assert "1,000 元" in chat.text  # 10 × 50 = 500 < 1000
 
 
+async def test_fake_liquor_is_fraud_times_three_and_ten_times_is_explained() -> None:
+    chat = await advised()
+    await chat.say("买到假茅台能赔多少？花了2000元")
+    # Art. 55: 3 × 2000 = 6000 plus the 2000 back, not ten times.
+    assert "6,000 元" in chat.text and "8,000 元" in chat.text
+    assert "20,000 元" not in chat.text
+    assert "甲醇超标" in chat.text and "商家明知" in chat.text
+    # Fraud is a presumption the seller may rebut, and 知假买假 is limited.
+    assert "商家可以举证推翻" in chat.text and "2024年司法解释" in chat.text
+
+
+async def test_fake_liquor_in_english() -> None:
+    chat = EngineChat(locale="en-GB", knowledge=await sample_knowledge())
+    await chat.say("how much compensation for fake moutai? I paid ¥2000")
+    assert "6,000" in chat.text and "20,000" not in chat.text
+    assert "tested unsafe" in chat.text and "refund plus three times the price" in chat.text
+
+
 async def test_certificate_check_asks_for_the_number_when_missing() -> None:
     chat = await advised()
     await chat.say("/ccc")
@@ -44,7 +62,8 @@ async def test_certificate_check_asks_for_the_number_when_missing() -> None:
 
 async def test_ccc_question_in_the_middle_of_a_complaint() -> None:
     chat = await advised()
-    await run(chat, [("/complaint", "product"), ("充电宝", "brand"), ("/skip", "platform")])
+    await run(chat, [("/complaint", "product"), ("充电宝", "brand"), ("/skip", "model_no")])
+    await run(chat, [("/skip", "platform")])
     await chat.say("充电宝需要3C吗？")
     assert "我们继续" in chat.text and chat.awaiting == "platform"
     assert "在哪里买的" in chat.text
@@ -53,14 +72,15 @@ async def test_ccc_question_in_the_middle_of_a_complaint() -> None:
 
 async def test_question_without_a_question_mark_in_a_free_text_step() -> None:
     chat = await advised()
-    await run(chat, [("/complaint", "product"), ("充电宝", "brand"), ("/skip", "platform")])
+    await run(chat, [("/complaint", "product"), ("充电宝", "brand"), ("/skip", "model_no")])
+    await run(chat, [("/skip", "platform")])
     await run(chat, [("京东", "merchant"), ("某某数码", "merchant_address")])
     # Colloquial questions ("要不要…啊") are answered, not taken as the shop's address.
     await chat.say("那个充电宝要不要3C认证啊")
     assert chat.awaiting == "merchant_address"
     assert "我们继续" in chat.text and "3C" in chat.text
     await chat.say("https://shop.example.com/9")
-    assert chat.awaiting == "purchase_date"
+    assert chat.awaiting == "order_no"
 
 
 async def test_reward_question_in_the_middle_of_a_report() -> None:
@@ -68,9 +88,10 @@ async def test_reward_question_in_the_middle_of_a_report() -> None:
     await run(chat, OPENING[:4])
     await chat.say("举报有奖励吗？")
     assert "5%" in chat.text and chat.awaiting == "violation"
-    await run(chat, [("/choice:sanwu", "seen")])
-    await run(chat, [("昨天在夜市", "facts"), ("夜市摊位在卖没有厂名厂址的充电器", "own_dispute")])
-    await run(chat, [("/no", "photos"), ("/skip", "identity"), ("/choice:anonymous", "confirm")])
+    await run(chat, [("/choice:sanwu", "own_dispute"), ("/no", "seen")])
+    await run(chat, [("昨天在夜市", "facts"), ("夜市摊位在卖没有厂名厂址的充电器", "photos")])
+    await run(chat, [("/skip", "relation"), ("/choice:none", "identity")])
+    await run(chat, [("/choice:anonymous", "reward"), ("/no", "confirm")])
     for kept in ("某某 数码专营店", "shop12345.taobao.com", "三无产品"):
         assert kept in chat.text  # nothing collected was lost
 

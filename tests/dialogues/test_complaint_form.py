@@ -18,8 +18,10 @@ async def test_one_answer_can_fill_several_fields() -> None:
     asked = []
     answers = {
         "brand": "/skip",
+        "model_no": "/skip",
         "merchant": "某某店",
         "merchant_address": "https://x.example/1",
+        "order_no": "/skip",
         "purchase_date": "昨天",
         "problem": "是假货，做工很差",
         "demand": "/choice:refund",
@@ -47,13 +49,13 @@ async def test_one_answer_can_fill_several_fields() -> None:
 @pytest.mark.parametrize(
     ("step_index", "bad", "hint"),
     [
-        (12, "12345", "手机号格式不对"),
-        (12, "我不想说", "手机号格式不对"),
-        (7, "很多钱", "没看懂金额"),
-        (6, "下下个月", "没看懂这个日期"),
-        (6, "2026-12-25", "不能晚于今天"),
-        (11, "1", "真实姓名"),
-        (14, "随便", "同意"),
+        (15, "12345", "手机号格式不对"),
+        (15, "我不想说", "手机号格式不对"),
+        (9, "很多钱", "没看懂金额"),
+        (8, "下下个月", "没看懂这个日期"),
+        (8, "2026-12-25", "不能晚于今天"),
+        (14, "1", "真实姓名"),
+        (17, "随便", "同意"),
     ],
 )
 async def test_invalid_values_are_asked_again(step_index: int, bad: str, hint: str) -> None:

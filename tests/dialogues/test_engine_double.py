@@ -26,13 +26,16 @@ REPORT = [
     "某某 数码专营店",
     "https://shop12345.taobao.com/?spm=a1z10",
     "/choice:counterfeit_brand",
-    "11月20日在淘宝上看到",
-    "店里大量卖假冒的索尼耳机，价格只有正品三分之一，包装印刷模糊",
+    "索尼",
 ]
+# After "is this your own purchase".
+FACTS = ["11月20日在淘宝上看到", "店里大量卖假冒的索尼耳机，价格只有正品三分之一，包装印刷模糊"]
 COMPLAINT = [
     "蓝牙耳机",
     "索尼",
+    "/skip",
     "淘宝",
+    "/skip",
     "2026-11-20",
     "199元",
     "买到的是假耳机，商家拒绝退款",
@@ -60,9 +63,12 @@ SCRIPT: list[tuple[str, str]] = [
     ("ana", "photo:1"),
     ("ana", "/attach:JB20261127000009"),
     *(("ana", said) for said in REPORT),
-    ("ana", "/yes"),  # a dispute of the reporter's own: no reward, a linked complaint
+    ("ana", "/yes"),  # a dispute of the reporter's own: a linked complaint offered
+    *(("ana", said) for said in FACTS),
     ("ana", "/done"),  # the photo sent before the report came with it
+    ("ana", "/choice:none"),
     ("ana", "/choice:real_name"),
+    ("ana", "/no"),  # no reward asked for (the question stays: staff decide on own purchases)
     ("ana", "王五"),
     ("ana", VALID_ID),
     ("ana", "13912345678"),
@@ -83,8 +89,11 @@ SCRIPT: list[tuple[str, str]] = [
     ("cy", "/handover_cancel"),
     *(("cy", said) for said in REPORT),
     ("cy", "/no"),
+    *(("cy", said) for said in FACTS),
     ("cy", "/skip"),
+    ("cy", "/choice:none"),
     ("cy", "/choice:anonymous"),
+    ("cy", "/no"),
     ("cy", "/confirm"),
     ("cy", "photo:3"),
     ("cy", "/attach:JB20261127000001"),

@@ -35,6 +35,20 @@ async def test_asking_for_a_person_queues_with_reason_and_can_be_cancelled(app: 
     assert request.status == "cancelled"
 
 
+async def test_at_3_am_the_user_is_told_when_staff_work_not_a_wait(app: Any) -> None:
+    night = datetime(2026, 11, 26, 19, 0, tzinfo=UTC)  # 03:00 on 27 Nov in Shanghai
+    chat = chat_for(app, now=night)
+    await chat.say("转人工")
+    assert "排队" in chat.text and "分钟" not in chat.text
+    assert "现在不是人工服务时间" in chat.text and "每天 9:00–21:00" in chat.text
+    assert "09:00 上班后" in chat.text
+    [request] = await requests(app)
+    assert request.status == "queued"  # kept for the morning
+    late = chat_for(app, now=datetime(2026, 11, 27, 14, 30, tzinfo=UTC), locale="en-GB")
+    await late.say("I want a real person")  # 22:30: staff start again the next morning
+    assert "minutes" not in late.text and "from 11-28 09:00" in late.text
+
+
 async def test_safety_words_queue_first_and_keep_the_form(app: Any) -> None:
     other = chat_for(app)
     await other.say("/human")
@@ -42,9 +56,11 @@ async def test_safety_words_queue_first_and_keep_the_form(app: Any) -> None:
     await chat.say("/complaint")
     await chat.say("充电宝")
     await chat.say("/skip")
+    await chat.say("/skip")
     await chat.say("京东")
     await chat.say("某某店")
     await chat.say("https://x.example/1")
+    await chat.say("/skip")
     await chat.say("2026-11-20")
     await chat.say("99元")
     await chat.say("充电宝充电时起火了，孩子手被烧伤")

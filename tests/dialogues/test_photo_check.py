@@ -203,8 +203,10 @@ async def test_a_photo_in_a_complaint_offers_its_fields_for_the_form() -> None:
     await c.reading(label(read_id(c), ("model", "PB-2000", 0.95), ("brand", "罗马仕", 0.9)))
     assert "从照片里识别到型号 PB-2000、品牌 罗马仕，填入吗？" in c.text
     await c.say("/photofill:yes")
-    assert c.state["slots"]["product"] == "PB-2000"
+    assert c.state["slots"]["model_no"] == "PB-2000"
     assert c.state["slots"]["brand"] == "罗马仕"
+    assert c.awaiting == "product"
+    await c.say("充电宝")
     assert c.awaiting == "platform"  # the form moved past the filled questions
 
 
@@ -214,7 +216,7 @@ async def test_a_declined_offer_leaves_the_form_as_it_was() -> None:
     await c.photo()
     await c.reading(label(read_id(c), ("model", "PB-2000", 0.95)))
     await c.say("/photofill:no")
-    assert "product" not in c.state["slots"]
+    assert "model_no" not in c.state["slots"]
     assert c.awaiting == "product"
 
 

@@ -9,6 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.db.models import Case, Evidence
+from bot.db.models import InboundMessage as Inbound
+from bot.db.models import TranscriptEntry as Message
+from bot.staff.passwords import verify_password
 from tests.factories import chat_for, run
 
 VALID_ID = "11010519491231002X"  # the published sample number; its check digit is right
@@ -19,10 +22,11 @@ OPENING = [
     ("/choice:online_shop", "target_name"),
     ("某某 数码专营店", "target_location"),
     ("https://shop12345.taobao.com/?spm=a1z10", "violation"),
-    ("/choice:counterfeit_brand", "seen"),
+    ("/choice:counterfeit_brand", "brand"),
+    ("索尼", "own_dispute"),
+    ("/no", "seen"),
     ("11月20日在淘宝上看到", "facts"),
-    ("店里大量卖假冒的索尼耳机，价格只有正品三分之一，包装印刷模糊", "own_dispute"),
-    ("/no", "photos"),
+    ("店里大量卖假冒的索尼耳机，价格只有正品三分之一，包装印刷模糊", "photos"),
 ]
 
 
@@ -38,7 +42,7 @@ async def test_real_name_report_with_three_photos_and_a_reward_request(app: Any)
     for seed in (1, 2, 3):
         await chat.photo(seed=seed)
         assert f"第 {seed} 张照片" in chat.text and chat.awaiting == "photos"
-    await run(chat, [("/done", "identity")])
+    await run(chat, [("/done", "relation"), ("/choice:none", "identity")])
     assert "匿名举报" in chat.text and "实名举报" in chat.text
     await run(chat, [("/choice:real_name", "reward")])
     # Conditions and the three levels from the data file; no amount promised.
@@ -68,6 +72,7 @@ async def test_real_name_report_with_three_photos_and_a_reward_request(app: Any)
         "key_evidence": "staff",
         "major_violation": "staff",
         "own_dispute": False,
+        "identity_code": None,
     }
     async with app.state.sessions() as session:
         photos = list(
@@ -76,14 +81,20 @@ async def test_real_name_report_with_three_photos_and_a_reward_request(app: Any)
     assert len(photos) == 3 and all(len(p.sha256) == 64 for p in photos)
 
 
-async def test_anonymous_report_asks_no_identity_and_no_reward(app: Any) -> None:
+async def test_anonymous_report_without_a_reward_asks_no_identity(app: Any) -> None:
     chat = chat_for(app)
-    await run(chat, [*OPENING, ("/skip", "identity"), ("匿名", "confirm")])
+    await run(
+        chat, [*OPENING, ("/skip", "relation"), ("/choice:none", "identity"), ("匿名", "reward")]
+    )
+    titles = [b.title for r in chat.last for b in r.buttons]
+    assert titles[:2] == ["申请", "不申请"]
+    await run(chat, [("/no", "confirm")])
     await chat.say("/confirm")
-    assert "JB20261127" in chat.text and "不会告知处理结果" in chat.text
+    assert "JB20261127" in chat.text and "无法告知您处理结果" in chat.text
+    assert "身份代码" not in chat.text
     [case] = await reports(app)
     assert case.personal == {}
-    assert "reward" not in case.fields
+    assert case.fields["reward"] is False and "identity_code" not in case.fields
     assert case.reward_checklist is not None
     assert case.reward_checklist["identified_reporter"] == "not_met"
     assert case.reward_checklist["key_evidence"] == "not_met"
@@ -92,14 +103,32 @@ async def test_anonymous_report_asks_no_identity_and_no_reward(app: Any) -> None
 @pytest.mark.databases("sqlite", "postgres")
 async def test_same_target_within_30_days_is_merged(app: Any) -> None:
     first = chat_for(app)
-    await run(first, [*OPENING, ("/skip", "identity"), ("/choice:anonymous", "confirm")])
+    await run(
+        first,
+        [
+            *OPENING,
+            ("/skip", "relation"),
+            ("/choice:none", "identity"),
+            ("/choice:anonymous", "reward"),
+            ("/no", "confirm"),
+        ],
+    )
     await first.say("/confirm")
     second = chat_for(app)
     # Same shop typed differently, the link with another tracking parameter and www.
     turns = list(OPENING)
     turns[2] = ("某某数码专营店", "target_location")
     turns[3] = ("https://www.shop12345.taobao.com/?spm=xyz", "violation")
-    await run(second, [*turns, ("/skip", "identity"), ("/choice:anonymous", "confirm")])
+    await run(
+        second,
+        [
+            *turns,
+            ("/skip", "relation"),
+            ("/choice:none", "identity"),
+            ("/choice:anonymous", "reward"),
+            ("/no", "confirm"),
+        ],
+    )
     await second.say("/confirm")
     assert "合并" in second.text
     assert "JB20261127000001" not in second.text  # never another reporter's number
@@ -109,29 +138,44 @@ async def test_same_target_within_30_days_is_merged(app: Any) -> None:
     turns = list(OPENING)
     turns[2] = ("另一家店", "target_location")
     turns[3] = ("https://other.example.com/shop/9", "violation")
-    await run(other, [*turns, ("/skip", "identity"), ("/choice:anonymous", "confirm")])
+    await run(
+        other,
+        [
+            *turns,
+            ("/skip", "relation"),
+            ("/choice:none", "identity"),
+            ("/choice:anonymous", "reward"),
+            ("/no", "confirm"),
+        ],
+    )
     await other.say("/confirm")
     assert "合并" not in other.text
 
 
-async def test_own_dispute_gets_no_reward_offer_and_a_linked_complaint(app: Any) -> None:
+async def test_own_dispute_keeps_the_reward_question_and_offers_a_linked_complaint(
+    app: Any,
+) -> None:
     chat = chat_for(app)
-    turns = [*OPENING[:-1], ("/yes", "photos"), ("/skip", "identity")]
+    turns = [*OPENING[:6], ("/yes", "seen"), *OPENING[7:], ("/skip", "relation")]
+    turns.append(("/choice:none", "identity"))
     await run(chat, turns)
-    await run(chat, [("/choice:real_name", "name"), ("王五", "phone"), ("13912345678", "confirm")])
+    # A consumer who bought the fake is not clearly excluded from a reward: staff decide.
+    await run(chat, [("/choice:real_name", "reward"), ("/no", "name")])
+    await run(chat, [("王五", "phone"), ("13912345678", "confirm")])
     await chat.say("/confirm")
     assert "属于投诉" in chat.text and "/link:complaint" in chat.buttons
     report_no = re.search(r"JB\d{14}", chat.text)
     assert report_no
     await chat.say("/link:complaint")
     assert report_no.group(0) in chat.text
-    # The shop and its link carried over: the complaint asks what was bought first and
+    # The shop, its link and the brand carried over: the complaint asks what was bought first and
     # skips the merchant questions later.
     asked = []
     answers = {
         "product": "蓝牙耳机",
-        "brand": "索尼",
+        "model_no": "/skip",
         "platform": "淘宝",
+        "order_no": "/skip",
         "purchase_date": "2026-11-20",
         "amount": "199元",
         "problem": "买到的是假耳机，商家拒绝退款",
@@ -146,7 +190,7 @@ async def test_own_dispute_gets_no_reward_offer_and_a_linked_complaint(app: Any)
     while chat.awaiting not in (None, "confirm"):
         asked.append(chat.awaiting)
         await chat.say(answers[chat.awaiting])
-    assert "merchant" not in asked and "merchant_address" not in asked
+    assert "merchant" not in asked and "merchant_address" not in asked and "brand" not in asked
     await chat.say("/confirm")
     complaint_no = re.search(r"TS\d{14}", chat.text)
     assert complaint_no and report_no.group(0) in chat.text
@@ -155,6 +199,7 @@ async def test_own_dispute_gets_no_reward_offer_and_a_linked_complaint(app: Any)
     assert cases[report_no.group(0)].linked_case_no == complaint_no.group(0)
     assert cases[complaint_no.group(0)].linked_case_no == report_no.group(0)
     assert cases[complaint_no.group(0)].fields["merchant"] == "某某 数码专营店"
+    assert cases[complaint_no.group(0)].fields["brand"] == "索尼"
     checklist = cases[report_no.group(0)].reward_checklist
     assert checklist is not None and checklist["own_dispute"] is True
 
@@ -166,7 +211,15 @@ async def test_tenth_photo_is_refused_politely(app: Any) -> None:
         await chat.photo(seed=seed)
     await chat.photo(seed=99)
     assert "最多 9 张" in chat.text and chat.awaiting == "photos"
-    await run(chat, [("/done", "identity"), ("/choice:anonymous", "confirm")])
+    await run(
+        chat,
+        [
+            ("/done", "relation"),
+            ("/choice:none", "identity"),
+            ("/choice:anonymous", "reward"),
+            ("/no", "confirm"),
+        ],
+    )
     assert "9 张" in chat.text
     await chat.say("/confirm")
     [case] = await reports(app)
@@ -175,3 +228,87 @@ async def test_tenth_photo_is_refused_politely(app: Any) -> None:
             (await session.execute(select(Evidence).where(Evidence.case_id == case.id))).scalars()
         )
     assert len(attached) == 9
+
+
+async def test_anonymous_reporter_applies_for_a_reward_with_a_code_and_a_hashed_password(
+    app: Any,
+) -> None:
+    chat = chat_for(app)
+    await run(
+        chat,
+        [
+            *OPENING,
+            ("/skip", "relation"),
+            ("/choice:none", "identity"),
+            ("/choice:anonymous", "reward"),
+        ],
+    )
+    await run(chat, [("/yes", "report_password")])
+    assert "举报密码" in chat.text and "身份代码" in chat.text
+    await chat.say("猫猫猫")  # too short: asked again, nothing kept
+    assert chat.awaiting == "report_password" and "6 到 64" in chat.text
+    await run(chat, [("月光下的7只猫", "confirm")])
+    assert "月光下的7只猫" not in chat.text and "已设置" in chat.text
+    await chat.say("/confirm")
+    code = re.search(r"身份代码：(NM[2-9A-HJ-NP-Z]{8})", chat.text)
+    assert code, chat.text
+    assert "领取奖励时要凭代码和密码证明身份" in chat.text
+    [case] = await reports(app)
+    assert case.fields["identity_code"] == code.group(1)
+    stored = case.personal["report_password"]
+    assert stored.startswith("$argon2id$") and "月光下的7只猫" not in stored
+    assert case.reward_checklist is not None
+    assert case.reward_checklist["identified_reporter"] == "met"
+    assert case.reward_checklist["identity_code"] == code.group(1)
+    # Neither the transcript nor the stored inbound message keeps the password.
+    async with app.state.sessions() as session:
+        said = [
+            m.text
+            for m in (
+                await session.execute(
+                    select(Message).where(Message.conversation_id == case.conversation_id)
+                )
+            ).scalars()
+        ]
+        inbound = [
+            str(i.content)
+            for i in (
+                await session.execute(
+                    select(Inbound).where(Inbound.conversation_id == case.conversation_id)
+                )
+            ).scalars()
+        ]
+    assert said and not any("月光下的7只猫" in (s or "") for s in said)
+    assert inbound and not any("月光下的7只猫" in s for s in inbound)
+    assert not any("猫猫猫" in (s or "") for s in said)  # the rejected try neither
+    assert verify_password(stored, "月光下的7只猫")
+    assert not verify_password(stored, "月光下的8只猫")
+
+
+async def test_a_later_reporter_of_the_same_matter_is_told_the_first_is_rewarded(app: Any) -> None:
+    first = chat_for(app)
+    await run(
+        first,
+        [
+            *OPENING,
+            ("/skip", "relation"),
+            ("/choice:none", "identity"),
+            ("/choice:anonymous", "reward"),
+        ],
+    )
+    await run(first, [("/no", "confirm")])
+    await first.say("/confirm")
+    assert "最先登记" not in first.text
+    second = chat_for(app)
+    await run(
+        second,
+        [
+            *OPENING,
+            ("/skip", "relation"),
+            ("/choice:none", "identity"),
+            ("/choice:anonymous", "reward"),
+        ],
+    )
+    await run(second, [("/yes", "report_password"), ("abcdef123", "confirm")])
+    await second.say("/confirm")
+    assert "合并" in second.text and "奖励给最先登记的举报人" in second.text

@@ -12,7 +12,8 @@ from tests.factories import chat_for, run
 
 
 async def file_report(chat: Any, phone: str = "13912345678") -> str:
-    turns = [*OPENING, ("/skip", "identity"), ("/choice:real_name", "reward"), ("/no", "name")]
+    turns = [*OPENING, ("/skip", "relation"), ("/choice:none", "identity")]
+    turns += [("/choice:real_name", "reward"), ("/no", "name")]
     await run(chat, [*turns, ("王五", "phone"), (phone, "confirm")])
     await chat.say("/confirm")
     found = re.search(r"JB\d{14}", chat.text)

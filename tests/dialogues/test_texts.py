@@ -49,7 +49,7 @@ async def test_english_locale_gets_english_replies() -> None:
     await chat.say("hello")
     assert "Report a violation" in chat.text
     await chat.say("/report")
-    assert "What are you reporting?" in chat.text
+    assert "Who are you reporting?" in chat.text
     assert not re.search(r"[\u4e00-\u9fff]", chat.last[-1].text)
     await chat.say("/cancel")
     await chat.say("how is my case status")

@@ -38,9 +38,12 @@ def server_env(tmp_path: Path, db_url: str, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def serving(
-    env: dict[str, str], log_path: Path | None = None, *, start_seconds: float = 30
+    env: dict[str, str], log_path: Path | None = None, *, start_seconds: float = 120
 ) -> Iterator[str]:
-    """``weiquan db upgrade`` then ``weiquan serve`` on a free port; yields the base URL."""
+    """``weiquan db upgrade`` then ``weiquan serve`` on a free port; yields the base URL.
+
+    Starting takes a few seconds; on a busy machine, or beside other test processes, much
+    longer: ``start_seconds`` bounds the wait."""
     port = free_port()
     subprocess.run([WEIQUAN, "db", "upgrade"], env=env, check=True, capture_output=True)
     # The server's output goes to a file: a pipe nobody reads fills up and stops the server
@@ -63,13 +66,13 @@ def serving(
                 time.sleep(0.1)
         else:
             proc.terminate()
-            proc.wait(timeout=10)
+            proc.wait(timeout=30)
             log.seek(0)
             raise AssertionError(f"server did not start: {log.read().decode(errors='replace')}")
         yield url
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.wait(timeout=30)
         log.close()
 
 

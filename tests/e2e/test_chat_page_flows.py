@@ -89,11 +89,12 @@ def test_report_with_three_photos_and_a_reward_request_then_status(
     expect(click(page, "网店"), "叫什么名字")
     expect(say(page, "某某 数码专营店"), "网店链接")
     expect(say(page, "https://shop12345.taobao.com/?spm=a1z10"), "违法行为")
-    expect(click(page, "假冒品牌"), "什么时间、什么地方")
+    expect(click(page, "假冒品牌"), "假冒的是哪个品牌")
+    expect(say(page, "索尼"), "自己买到的商品")
+    expect(click(page, "不是"), "什么时间、什么地方")
     expect(say(page, "11月20日在淘宝上看到"), "描述具体情况")
     facts = "店里大量卖假冒的索尼耳机，价格只有正品三分之一，包装印刷模糊"
-    expect(say(page, facts), "自己买到的商品")
-    expect(click(page, "不是"), "照片证据", "完成")
+    expect(say(page, facts), "照片证据", "完成")
 
     for seed in (1, 2, 3):
         photo = tmp_path / f"evidence-{seed}.png"
@@ -101,11 +102,12 @@ def test_report_with_three_photos_and_a_reward_request_then_status(
         expect(upload(page, photo), f"第 {seed} 张照片", "SHA-256")
     assert page.locator(".msg.me img").count() == 3
 
-    expect(click(page, "完成"), "匿名举报", "实名举报")
+    expect(click(page, "完成"), "什么关系")
+    expect(click(page, "没有关系（普通消费者或知情人）"), "匿名举报", "实名举报")
     reward = click(page, "实名举报")
     # Conditions and the three levels from the data file; no amount promised.
     expect(reward, "申请举报奖励", "重大违法行为", "5%", "3%", "1%", "不能承诺")
-    expect(click(page, "同意"), "真实姓名")
+    expect(click(page, "申请"), "真实姓名")
     expect(say(page, "王五"), "身份证号")
     expect(say(page, BAD_ID), "身份证号不正确")
     expect(say(page, VALID_ID), "手机号")
@@ -165,7 +167,8 @@ def test_ccc_question_inside_a_complaint_and_a_handover_request(
     open_chat(page, url)
     expect(click(page, "我要投诉"), "您买的是什么商品")
     expect(say(page, "充电宝"), "品牌")
-    expect(click(page, "无品牌/不清楚"), "在哪里买的")
+    expect(click(page, "无品牌/不清楚"), "型号")
+    expect(click(page, "没有型号"), "在哪里买的")
 
     # A question in the middle of the form: answered with its source, then the pending
     # question is asked again and the form goes on where it was.

@@ -553,6 +553,10 @@ CASE_PREFIX = {"complaint": "TS", "report": "JB"}
 
 def answer_for(user: FakeUser, step: Any) -> dict[str, Any]:
     """A valid answer for a one-message step of a flow, chosen by the step's type."""
+    if step.skip_button:
+        return user.callback("/skip")
+    if step.shape in {"product", "brand", "merchant"}:
+        return user.text("Acme Widget")
     match step.type:
         case "choice":
             return user.callback(step.choices[0])

@@ -42,15 +42,15 @@ async def test_complaint_over_telegram_in_english(tg: Harness, double: BotApiDou
     assert "File a complaint" in joined(await tg.say(user.text("/start")))
     assert "What did you buy" in joined(await tg.say(user.callback("/complaint")))
     assert "What brand" in joined(await tg.say(user.text("Bluetooth earphones")))
-    sent = await tg.say(user.text("Sony"))
+    assert "model number" in joined(await tg.say(user.text("Sony")))
+    sent = await tg.say(user.callback("/skip"))
     assert "Where did you buy it" in joined(sent) and "淘宝" in sent[-1].callback_data
     assert "seller's (shop's) name" in joined(await tg.say(user.callback("淘宝")))
     assert "address or the online shop link" in joined(
         await tg.say(user.text("Best Audio Flagship Store"))
     )
-    assert "When did you buy it" in joined(
-        await tg.say(user.text("https://shop.example.com/best-audio"))
-    )
+    assert "order number" in joined(await tg.say(user.text("https://shop.example.com/best-audio")))
+    assert "When did you buy it" in joined(await tg.say(user.callback("/skip")))
     assert "How much did you pay" in joined(await tg.say(user.text("2025-11-20")))
     assert "describe the problem" in joined(await tg.say(user.text("399")))
     sent = await tg.say(
@@ -60,7 +60,8 @@ async def test_complaint_over_telegram_in_english(tg: Harness, double: BotApiDou
     assert "Chosen: Refund" in joined(await tg.say(user.callback("/choice:refund")))
     sent = await tg.say(user.callback("/choice:compensation"))
     assert "/done" in sent[-1].callback_data
-    assert "Any photos" in joined(await tg.say(user.callback("/done")))
+    assert "How much compensation" in joined(await tg.say(user.callback("/done")))
+    assert "Any photos" in joined(await tg.say(user.text("1197")))
 
     assert "Photo 1 received" in joined(await tg.say(user.photo(png_bytes(11))))
     assert "Photo 2 received" in joined(
@@ -97,7 +98,7 @@ async def test_complaint_over_telegram_in_english(tg: Harness, double: BotApiDou
     )
     assert len(case.evidence) == 2
     assert conversation.state.get("lang") == "en"
-    assert len(double.of("answerCallbackQuery")) == 8
+    assert len(double.of("answerCallbackQuery")) == 10
 
 
 async def test_typed_cancel_on_the_contact_keyboard_cancels(
@@ -117,9 +118,11 @@ async def test_typed_phone_number_also_fills_the_phone_slot(
     answers = [
         "Power bank",
         "/skip",
+        "/skip",
         "京东",
         "Shop",
         "Somewhere 1",
+        "/skip",
         "2025-10-01",
         "99",
         "It swelled up after a week.",
@@ -138,6 +141,28 @@ async def test_typed_phone_number_also_fills_the_phone_slot(
         sent = await tg.say(update)
     assert "mobile number" in joined(sent)
     assert "contact address" in joined(await tg.say(user.text("13912345678")))
+
+
+async def test_a_shared_contact_from_any_country_fills_the_phone(
+    tg: Harness, double: BotApiDouble
+) -> None:
+    """Telegram sends a contact's number with its country code and often without the "+"."""
+    user = FakeUser(double, 777004)
+    await tg.say(user.callback("/complaint"))
+    for answer in ("Power bank", "/skip", "/skip", "京东", "Shop", "Somewhere 1", "/skip"):
+        await tg.say(
+            user.callback(answer)
+            if answer.startswith("/") or answer == "京东"
+            else user.text(answer)
+        )
+    for answer in ("2025-10-01", "99", "It swelled up after a week.", "/choice:refund", "/done"):
+        await tg.say(user.callback(answer) if answer.startswith("/") else user.text(answer))
+    await tg.say(user.callback("/skip"))
+    assert "mobile number" in joined(await tg.say(user.text("Alex Smith")))
+    assert "contact address" in joined(await tg.say(user.contact("85291234567")))
+    async with tg.app.state.sessions() as session:
+        conversation = (await session.execute(select(Conversation))).scalars().one()
+    assert conversation.state["slots"]["phone"] == "+85291234567"
 
 
 CASE_FLOWS = sorted(name for name, flow in all_flows().items() if flow.case_kind)

@@ -91,16 +91,19 @@ async def test_a_whole_complaint_with_a_photo_in_safe_mode(
         assert await step_of(app, user.openid) == "product"
         turns = [
             ("say", "蓝牙耳机", "brand"),
-            ("say", "索尼", "platform"),
+            ("say", "索尼", "model_no"),
+            ("click", "没有型号", "platform"),
             ("click", "京东", "merchant"),
             ("say", "某某数码专营店", "merchant_address"),
-            ("say", "https://shop.example.com/123", "purchase_date"),
+            ("say", "https://shop.example.com/123", "order_no"),
+            ("say", "订单号 2026112012345", "purchase_date"),
             ("say", "2026-11-20", "amount"),
             ("say", "399元", "problem"),
             ("say", "耳机是假的]]>序列号官网查不到，客服不理", "demand"),
             ("click", "退款", "demand"),
             ("click", "赔偿", "demand"),
-            ("click", "选好了", "photos"),
+            ("click", "选好了", "claim_amount"),
+            ("say", "1197元", "photos"),
         ]
         for how, what, step in turns:
             await (user.click(what) if how == "click" else user.say(what))

@@ -31,10 +31,10 @@ def stored_files(app: Any) -> list[Path]:
 
 async def file_complaint(app: Any, photo: bytes) -> str:
     chat = chat_for(app)
-    await run(chat, HAPPY[:10])
+    await run(chat, HAPPY[:13])
     await chat.photo(photo)
     await chat.say("/done")
-    await run(chat, HAPPY[11:])
+    await run(chat, HAPPY[14:])
     await chat.say("/confirm")
     case_no: str = chat.last[0].custom["case_no"]
     return case_no

@@ -78,6 +78,23 @@ INVENTORY = frozenset(
         "dialogues.credit._CUE",
         "dialogues.credit._VERB_FIRST",
         "dialogues.engine.QUESTION_CUE",
+        "dialogues.listing.CUES['platform']",
+        "dialogues.listing.CUES['price']",
+        "dialogues.listing.CUES['sales']",
+        "dialogues.listing.CUES['shop']",
+        "dialogues.listing.CUES['specs']",
+        "dialogues.listing.NARRATIVE",
+        "dialogues.listing.SHOP",
+        "dialogues.listing.STRONG",
+        "dialogues.listing.SUFFIXES",
+        "dialogues.listing.URL",
+        "dialogues.photo.DIGITS",
+        "dialogues.form_reading._ADDRESS",
+        "dialogues.form_reading._BARE_ORDER",
+        "dialogues.form_reading._CLAUSE",
+        "dialogues.form_reading._CONTENT",
+        "dialogues.form_reading._FILLER",
+        "dialogues.form_reading._STARTER",
         "dialogues.slots._HAN_NAME",
         "dialogues.slots._LATIN_NAME",
         "dialogues.slots._NAME_CUE",
@@ -94,7 +111,10 @@ INVENTORY = frozenset(
         "integrations.telegram.split._BOUNDARIES[3]",
         "integrations.telegram.split._BOUNDARIES[4]",
         "integrations.wechat.xmlcodec._DTD",
+        "nlu.dates._EN_MONTH_DAY",
+        "nlu.dates._EN_RELATIVE",
         "nlu.dates._PATTERNS[0]",
+        "nlu.dates._PATTERNS[10]",
         "nlu.dates._PATTERNS[1]",
         "nlu.dates._PATTERNS[2]",
         "nlu.dates._PATTERNS[3]",
@@ -104,18 +124,32 @@ INVENTORY = frozenset(
         "nlu.dates._PATTERNS[7]",
         "nlu.dates._PATTERNS[8]",
         "nlu.dates._PATTERNS[9]",
-        "nlu.dates._PATTERNS[10]",
         "nlu.dates._SHORT_DATE_CUE",
         "nlu.evaluation._ANNOTATION",
+        "nlu.fields._CLAIM_CUE",
+        "nlu.fields._CORRECTION",
+        "nlu.fields._HAN",
+        "nlu.fields._LATIN_WORD",
+        "nlu.fields._LEAD_FIRST",
+        "nlu.fields._LEAD_LAST",
+        "nlu.fields._MERCHANT",
+        "nlu.fields._MODEL",
+        "nlu.fields._UNKNOWN",
+        "nlu.fields._URL",
         "nlu.identifiers._CASE_ID",
         "nlu.identifiers._CERT12",
         "nlu.identifiers._CERT16",
         "nlu.identifiers._CERT_CUE",
         "nlu.identifiers._ID_NUMBER",
         "nlu.identifiers._ID_SEPARATORS",
+        "nlu.identifiers._INTERNATIONAL",
+        "nlu.identifiers._LOCAL",
         "nlu.identifiers._MOBILE",
         "nlu.identifiers._ORDER",
         "nlu.identifiers._ORDER_CUE",
+        "nlu.identifiers._PASSPORT",
+        "nlu.identifiers._PERMIT_HKMO",
+        "nlu.identifiers._PERMIT_TW",
         "nlu.identifiers._PHONE",
         "nlu.normalise._ORDER_NO",
         "nlu.normalise._SEPARATORS",
@@ -200,7 +234,7 @@ def _span_value(entity: str, text: str) -> object:
 def _extractors() -> dict[str, Callable[[str], object]]:
     from dialogues import credit
     from integrations.ccc import listing, numbers
-    from nlu import dates, entities, identifiers, lexicon, spans, uscc
+    from nlu import dates, entities, fields, identifiers, lexicon, spans, uscc
     from nlu import numbers as amounts
     from nlu.rules import RuleParser
 
@@ -217,6 +251,13 @@ def _extractors() -> dict[str, Callable[[str], object]]:
         "nlu.lexicon.parse_platform": lexicon.parse_platform,
         "nlu.spans.normalize_digits": lambda s: spans.normalize_digits(s, strip_separators=True),
         "nlu.spans.squeeze_space": spans.squeeze_space,
+        "nlu.fields.find_urls": lambda s: list(fields.find_urls(s)),
+        "nlu.fields.find_merchants": lambda s: list(fields.find_merchants(s)),
+        "nlu.fields.find_model_numbers": lambda s: list(fields.find_model_numbers(s)),
+        "nlu.fields.parse_model_no": fields.parse_model_no,
+        "nlu.fields.detect_language": fields.detect_language,
+        "nlu.fields.is_correction": fields.is_correction,
+        "nlu.identifiers.identity_document": identifiers.identity_document,
         "integrations.ccc.numbers.find_candidates": numbers.find_candidates,
         "integrations.ccc.numbers.extract_number": numbers.extract_number,
         "integrations.ccc.numbers.normalize": numbers.normalize,
@@ -231,6 +272,9 @@ def _extractors() -> dict[str, Callable[[str], object]]:
         table[f"nlu.identifiers.find_{name}"] = partial(_listed, finder)
     for name in ("phone", "cert_no", "case_id", "id_number", "order_no"):
         table[f"nlu.identifiers.parse_{name}"] = getattr(identifiers, f"parse_{name}")
+    table["nlu.identifiers.parse_identity_document"] = lambda s: [
+        identifiers.parse_identity_document(s, kind) for kind in identifiers.DOCUMENT_KINDS
+    ]
     for entity in ("amount", "date", "phone", "cert_no", "case_id", "id_number", "order_no"):
         table[f"nlu.normalise.normalise_value[{entity}]"] = partial(_span_value, entity)
     table["nlu.normalise.normalise_value[platform]"] = partial(_span_value, "platform")
@@ -342,6 +386,7 @@ def test_extractor_inventory_is_complete() -> None:
         "nlu.numbers",
         "nlu.dates",
         "nlu.lexicon",
+        "nlu.fields",
         "integrations.ccc.numbers",
         "integrations.ccc.listing",
         "nlu.uscc",

@@ -242,10 +242,10 @@ async def test_rotation_end_to_end(settings: Settings) -> None:
     photo = png_bytes(seed=7)
     async with running_app(keyed(settings, pii_key=KEY1)) as app:
         chat = chat_for(app)
-        await run(chat, HAPPY[:10])
+        await run(chat, HAPPY[:13])
         await chat.photo(photo)
         await chat.say("/done")
-        await run(chat, HAPPY[11:])
+        await run(chat, HAPPY[14:])
         await chat.say("/confirm")
         await chat_for(app).say(HANDOVER_TEXT)
         # A case from before this change: v1 personal data, free text in the clear fields.
@@ -312,7 +312,7 @@ async def test_rotation_while_people_keep_talking(settings: Settings) -> None:
     async with running_app(keyed(settings, pii_key=KEY1)) as app:
         chats = [chat_for(app, sender=f"talker-{i}") for i in range(4)]
         for chat in chats:
-            await run(chat, HAPPY[:4])
+            await run(chat, HAPPY[:5])
     service = keyed(settings, pii_key=KEY2, pii_old_keys=KEY1)
     async with running_app(service) as app:
         chats = [chat_for(app, sender=f"talker-{i}") for i in range(4)]
@@ -327,7 +327,7 @@ async def test_rotation_while_people_keep_talking(settings: Settings) -> None:
 
         async def talk(chat: Any) -> None:
             nonlocal turns
-            for said, then in HAPPY[4:]:
+            for said, then in HAPPY[5:]:
                 await chat.say(said)
                 assert chat.awaiting == then, f"after {said!r}: {chat.text}"
                 turns += 1
@@ -347,7 +347,7 @@ async def test_rotation_while_people_keep_talking(settings: Settings) -> None:
             report, _ = await asyncio.gather(rotation, talking)
             assert batches > 20 and report.tables["transcript"].rewritten > 0
             # The two really overlapped: batches ran while conversations were half-way.
-            assert any(0 < n < 4 * len(HAPPY[4:]) for n in seen_mid_conversation), sorted(
+            assert any(0 < n < 4 * len(HAPPY[5:]) for n in seen_mid_conversation), sorted(
                 seen_mid_conversation
             )
             # A second run picks up what changed meanwhile.

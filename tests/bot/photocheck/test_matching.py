@@ -47,6 +47,8 @@ def test_suffixes_are_stripped_but_names_are_kept() -> None:
         ("PB 2000S", "PB-2000, PB-2000S、PB-3000"),
         ("PB-3000", "PB-2000；PB-3000（外观颜色不同）"),
         ("PB-4000", "PB-2000/PB-4000"),
+        ("1C-1700A", "IC-1700A"),  # OCR read the I as a 1: not another model
+        ("PB-2O00", "PB-2000"),
     ],
 )
 def test_model_equal_after_normalisation_or_in_the_range(printed: str, registered: str) -> None:

@@ -456,6 +456,10 @@ def build() -> int:
                 img = real_world(plate, r)
                 kinds = ["real-world", "perspective"]
             expected = SCENARIOS[scenario]
+            if layout == "sticker" and scenario == "wrong_category":
+                # A sticker does not name the product: the photo alone cannot show the
+                # certificate is for another category (the chat asks what the product is).
+                expected = "looks_ok"
             truth |= {
                 "scenario": scenario,
                 "cert_no": printed["cert_no"] or None,
