@@ -142,11 +142,12 @@ async def test_staff_see_the_reading_next_to_the_photo_on_the_case_page(
             await upload(client, "web-9", image)
             await settle(app)
             [verdict] = (await client.get("/webhooks/rest/pushes?sender=web-9")).json()
-            replies = [verdict]
-            for answer in ("一键举报（已填好）", "某电商平台上的店铺", "2026年11月网上看到"):
-                replies = await say(client, "web-9", replies, answer)
-            for title in ("不是", "完成", "匿名举报", "确认提交"):
-                replies = await say(client, "web-9", replies, title)
+            replies = await say(client, "web-9", [verdict], "一键举报（已填好）")
+            for _ in range(12):
+                awaiting = replies[-1]["custom"].get("awaiting")
+                if awaiting is None:
+                    break
+                replies = await say(client, "web-9", replies, REPORT_ANSWERS[awaiting])
             case_no = re.search(r"JB\d{14}", replies[-1]["text"])
             assert case_no, replies
             await make_staff(app, "li", "agent")
@@ -159,6 +160,18 @@ async def test_staff_see_the_reading_next_to_the_photo_on_the_case_page(
         assert "制造商</dt><dd>杭州正泰科电子有限公司" in evidence
         assert "看到3C标志" in evidence
         assert "识别出的文字" in evidence and f"ccc_number: {VALID}" in evidence
+
+
+# The report's remaining questions once the verdict filled in the maker and the facts.
+REPORT_ANSWERS = {
+    "target_location": "某电商平台上的店铺",
+    "seen": "2026年11月网上看到",
+    "own_dispute": "不是",
+    "photos": "完成",
+    "relation": "没有关系（普通消费者或知情人）",
+    "identity": "匿名举报",
+    "confirm": "确认提交",
+}
 
 
 async def say(
