@@ -431,7 +431,9 @@ async def office(sqlite_settings: Settings) -> AsyncIterator[FastAPI]:
         TelegramExtension(),
         WechatExtension(),
     ]
-    app = create_app(office_settings(sqlite_settings), extensions=extensions, run_outbox=False)
+    # Each of the six roles sends one wrong password for "li": above the default limit of 5.
+    settings = office_settings(sqlite_settings, login_max_failures=10)
+    app = create_app(settings, extensions=extensions, run_outbox=False)
     async with app.router.lifespan_context(app):
         for role, user in USERS.items():
             await make_role(app, user, role)
