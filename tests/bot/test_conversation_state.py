@@ -49,7 +49,7 @@ async def test_a_conversation_stored_before_versions_carries_on(app: object) -> 
         assert conversation.state["version"] == VERSION
         conversation.state = {k: v for k, v in conversation.state.items() if k != "version"}
     await chat.say("索尼")
-    assert chat.awaiting == "platform", chat.text
+    assert chat.awaiting == "model_no", chat.text
     async with sessions() as session:
         conversation = (await session.execute(select(Conversation))).scalar_one()
     assert conversation.state["version"] == VERSION

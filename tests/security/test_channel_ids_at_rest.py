@@ -23,6 +23,7 @@ from bot.db.models import InboundMessage as InboundRow
 from bot.settings import SecuritySettings, Settings
 from bot.workflow import transition
 from dialogues.flows import all_flows
+from tests.factories import COMPLAINT_ANSWERS
 from tests.integrations.telegram_double import (
     BotApiDouble,
     FakeUser,
@@ -83,27 +84,39 @@ async def accept(app: Any, case_no: str) -> None:
         )
 
 
-async def wechat_complaint(user: WechatUser) -> str:
+# How a WeChat consumer answers a step, where it differs from COMPLAINT_ANSWERS: menu links
+# clicked, and WeChat's own words for done.
+WECHAT_ANSWERS: dict[str, list[tuple[str, str]]] = {
+    "product": [("say", "蓝牙耳机")],
+    "brand": [("say", "索尼")],
+    "platform": [("click", "京东")],
+    "merchant": [("say", "某某数码专营店")],
+    "merchant_address": [("say", "https://shop.example.com/123")],
+    "purchase_date": [("say", "2026-11-20")],
+    "amount": [("say", "399元")],
+    "problem": [("say", "耳机是假的，序列号官网查不到")],
+    "demand": [("click", "退款"), ("click", "选好了")],
+    "photos": [("say", "完成")],
+    "name": [("say", "张三")],
+    "phone": [("say", "13812345678")],
+    "address": [("say", "北京市朝阳区建国路1号")],
+    "consent_publish": [("say", "1")],
+    "consent_mediation": [("click", "不同意")],
+}
+
+
+async def wechat_complaint(app: Any, user: WechatUser) -> str:
+    """File a complaint over WeChat, answering whichever step the form is at."""
     await user.send("event", Event="CLICK", EventKey="/complaint")
-    for how, what in [
-        ("say", "蓝牙耳机"),
-        ("say", "索尼"),
-        ("click", "京东"),
-        ("say", "某某数码专营店"),
-        ("say", "https://shop.example.com/123"),
-        ("say", "2026-11-20"),
-        ("say", "399元"),
-        ("say", "耳机是假的，序列号官网查不到"),
-        ("click", "退款"),
-        ("click", "选好了"),
-        ("say", "完成"),
-        ("say", "张三"),
-        ("say", "13812345678"),
-        ("say", "北京市朝阳区建国路1号"),
-        ("say", "1"),
-        ("click", "不同意"),
-    ]:
-        await (user.click(what) if how == "click" else user.say(what))
+    for _ in range(40):
+        [conversation] = await conversations(app, "wechat")
+        step = conversation.state.get("step")
+        if step == "confirm":
+            break
+        assert step is not None, conversation.state
+        for how, what in WECHAT_ANSWERS.get(step, [("say", COMPLAINT_ANSWERS[step])]):
+            await (user.click(what) if how == "click" else user.say(what))
+    assert step == "confirm", step
     submitted = await user.click("确认提交")
     assert "TS" in submitted, submitted
     return submitted[submitted.index("TS") :][:16]
@@ -115,7 +128,7 @@ async def test_wechat_openid_is_not_stored_and_notices_still_arrive(
     async with wechat_app(settings, wechat_settings(double)) as (app, http):
         user = WechatUser(http, OPENID)
         assert "您好" in await user.send("event", Event="subscribe")
-        case_no = await wechat_complaint(user)
+        case_no = await wechat_complaint(app, user)
         await accept(app, case_no)
         assert await app.state.outbox.run_once() >= 1
         assert any(case_no in t for t in double.sent_texts(OPENID))
@@ -182,7 +195,7 @@ async def test_a_clear_id_conversation_goes_on_and_rotation_hashes_it(
                 )
             )
         user = WechatUser(http, OPENID)
-        case_no = await wechat_complaint(user)
+        case_no = await wechat_complaint(app, user)
         [conversation] = await conversations(app, "wechat")
         assert conversation.id == old.id and conversation.sender_id == OPENID  # still used
         async with app.state.sessions() as session:
