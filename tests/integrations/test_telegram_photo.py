@@ -33,6 +33,7 @@ REPORT_ANSWERS = {
     "photos": "/done",
     "relation": "none",
     "identity": "anonymous",
+    "reward": "/no",  # asked of every reporter, anonymous ones too
     "confirm": "/confirm",
 }
 CHOICES = {"none", "anonymous"}

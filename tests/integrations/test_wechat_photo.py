@@ -30,6 +30,7 @@ REPORT_ANSWERS = {
     "photos": ("click", "完成"),
     "relation": ("click", "没有关系（普通消费者或知情人）"),
     "identity": ("click", "匿名举报"),
+    "reward": ("say", "/no"),  # asked of every reporter, anonymous ones too
     "confirm": ("click", "确认提交"),
 }
 
