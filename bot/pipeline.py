@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from bot import cases, conversations, handover, outbox, status
+from bot import alerts, cases, conversations, handover, outbox, status
 from bot.backoffice import Handoff
 from bot.business.identity import Sellers
 from bot.cases import Filer
@@ -46,9 +46,12 @@ from dialogues.actions import (
     CancelHandover,
     ClaimCase,
     Decision,
+    ListSubscriptions,
     ReadPhoto,
     RequestHandover,
     SubmitCase,
+    Subscribe,
+    Unsubscribe,
 )
 from dialogues.credit_port import CreditChecks
 from dialogues.engine import Engine
@@ -112,6 +115,8 @@ class Actions:
                     return False
                 job = job_of(action, filer.channel, filer.sender_id, filer.locale)
                 return self.photos.apply(session, job)
+            case Subscribe() | Unsubscribe() | ListSubscriptions():
+                return alerts.apply(session, filer, action)
         raise TypeError(f"no applier for {action!r}")
 
 

@@ -69,7 +69,56 @@ class ReadPhoto:
     content_type: str
 
 
-Action = SubmitCase | RequestHandover | CancelHandover | ClaimCase | AttachEvidence | ReadPhoto
+@dataclass(frozen=True)
+class Topic:
+    """What a subscription is to: a category key (``chargers``), a brand or a region."""
+
+    kind: str  # category | brand | region
+    value: str
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    """Subscribe the sender to safety alerts about ``topic``, sent in ``lang`` (the language
+    of the conversation when subscribing); the receipt is ``Subscriptions``."""
+
+    topic: Topic
+    lang: str = "zh"
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    """Drop the sender's subscription number ``which`` (from 1, in listing order), or all of
+    them when None; the receipt is ``Subscriptions``."""
+
+    which: int | None = None
+
+
+@dataclass(frozen=True)
+class ListSubscriptions:
+    """Read the sender's subscriptions (in the turn's transaction); ``Subscriptions``."""
+
+
+@dataclass(frozen=True)
+class Subscriptions:
+    """The sender's subscriptions after the action, and what it added or removed (empty when
+    nothing changed: already subscribed, no such number, the limit reached)."""
+
+    current: tuple[Topic, ...]
+    changed: tuple[Topic, ...] = ()
+
+
+Action = (
+    SubmitCase
+    | RequestHandover
+    | CancelHandover
+    | ClaimCase
+    | AttachEvidence
+    | ReadPhoto
+    | Subscribe
+    | Unsubscribe
+    | ListSubscriptions
+)
 
 
 @dataclass(frozen=True)
@@ -135,4 +184,7 @@ def receipt_types() -> dict[type, type]:
         ClaimCase: ClaimReceipt,
         AttachEvidence: bool,
         ReadPhoto: bool,
+        Subscribe: Subscriptions,
+        Unsubscribe: Subscriptions,
+        ListSubscriptions: Subscriptions,
     }

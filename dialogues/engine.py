@@ -7,7 +7,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from dialogues import advice, credit, handover, photo, status
+from dialogues import advice, credit, handover, photo, status, subscriptions
 from dialogues.actions import AttachEvidence, Decision, Pending, RequestHandover
 from dialogues.flows import FlowSpec, MenuItem, all_flows, is_word, mentions, menu_items
 from dialogues.form import Form
@@ -203,6 +203,10 @@ class Engine:
                 answered = await FOLLOW_UPS[expect.answer](turn, ports, expect.data)
             if answered is not None:
                 return answered
+        # Safety-alert subscriptions: subscribe, list, unsubscribe (dialogues/subscriptions.py).
+        subscribed = subscriptions.route(state, turn, text)
+        if subscribed is not None:
+            return subscribed
         if turn.kind == "photo" and turn.evidence is not None:
             return await self._loose_photo(state, turn, ports, turn.evidence)
         if text.startswith(photo.CHECKED):

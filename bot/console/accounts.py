@@ -41,6 +41,7 @@ ACTIONS = {
     "cli_cases_export": "命令行导出案件",
     "typical_case_published": "发布典型案例",
     "typical_case_withdrawn": "撤下典型案例",
+    "alert_published": "发布消费预警",
 }
 
 

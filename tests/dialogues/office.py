@@ -24,12 +24,18 @@ from dialogues.actions import (
     CancelHandover,
     ClaimCase,
     ClaimReceipt,
+    ListSubscriptions,
     ReadPhoto,
     RequestHandover,
     SubmitCase,
+    Subscribe,
+    Subscriptions,
+    Topic,
+    Unsubscribe,
     receipt_types,
 )
 from dialogues.ports import CaseReceipt, CaseView, HandoverTicket
+from dialogues.subscriptions import MAX_SUBSCRIPTIONS
 
 # Identifies sellers as the real submission does (bot/business), for merging duplicates.
 SELLERS = Sellers()
@@ -115,6 +121,8 @@ class Office:
         # Photos queued for reading, and how many more the readers take (0: busy).
         self.reads: list[ReadPhoto] = []
         self.reader_room = 100
+        # Alert subscriptions by (channel, sender id), in the order they were made.
+        self.subscriptions: dict[tuple[str, str], list[Topic]] = {}
 
     # ---- conversations and photos --------------------------------------------------------
     def conversation(self, channel: str, sender_id: str) -> Conversation | None:
@@ -150,6 +158,8 @@ class Office:
                 receipt = len(self.reads) < self.reader_room
                 if receipt:
                     self.reads.append(action)
+            case Subscribe() | Unsubscribe() | ListSubscriptions():
+                receipt = self.subscription(filer, action)
             case _:
                 raise TypeError(f"no applier for {action!r}")
         expected = receipt_types()[type(action)]
@@ -157,6 +167,29 @@ class Office:
             raise TypeError(f"{action!r} gave {receipt!r}, not a {expected.__name__}")
         self.applied.append(action)
         return receipt
+
+    def subscription(
+        self, filer: Filer, action: Subscribe | Unsubscribe | ListSubscriptions
+    ) -> Subscriptions:
+        """As ``bot.alerts.apply``: the same limit, the same listing order."""
+        mine = self.subscriptions.setdefault((filer.channel, filer.sender_id), [])
+        current = tuple(mine)
+        if isinstance(action, Subscribe):
+            if action.topic in mine or len(mine) >= MAX_SUBSCRIPTIONS:
+                return Subscriptions(current)
+            mine.append(action.topic)
+            return Subscriptions(tuple(mine), (action.topic,))
+        if isinstance(action, Unsubscribe):
+            if action.which is None:
+                gone = list(mine)
+            elif 1 <= action.which <= len(mine):
+                gone = [mine[action.which - 1]]
+            else:
+                return Subscriptions(current)
+            for topic in gone:
+                mine.remove(topic)
+            return Subscriptions(tuple(mine), tuple(gone))
+        return Subscriptions(current)
 
     def submit(self, filer: Filer, action: SubmitCase) -> CaseReceipt:
         now = filer.now.astimezone(UTC)

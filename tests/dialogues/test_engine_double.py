@@ -106,6 +106,12 @@ SCRIPT: list[tuple[str, str]] = [
     ("en", "I want a real person"),
     ("en", "/handover_cancel"),
     ("en", "<voice>"),
+    ("en", "subscribe to power bank alerts"),
+    ("en", "subscribe to brand Anker"),
+    ("en", "my subscriptions"),
+    ("en", "unsubscribe 1"),
+    ("cy", "订阅广东的预警"),
+    ("cy", "退订"),
 ]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.db.models import Case, CaseEvent, OutboxMessage, TranscriptEntry
+from bot.db.models import Case, CaseEvent, Conversation, OutboxMessage, TranscriptEntry
 from bot.db.models import InboundMessage as InboundRow
 from bot.messages import InboundMessage
 from integrations.wechat.models import WechatAccessToken
@@ -121,34 +121,62 @@ async def test_slow_answer_without_customer_service_rides_on_wechats_retry(
         assert await count(app, OutboxMessage) == 0
 
 
-async def _summary_with_long_problem(account: Account, http: Any, openid: str) -> None:
-    answers = [
-        "/complaint",
-        "耳机",
-        "/skip",
-        "京东",
-        "某店",
-        "https://shop.example.com/1",
-        "2026-11-01",
-        "399",
-        "问题经过：" + "耳机是假的，" * 330,
-        "退款并赔偿",
-        "/skip",
-        "张三",
-        "13812345678",
-        "北京市朝阳区建国路1号",
-        "/yes",
-    ]
-    for text in answers:
-        response = await account.post(http, message_xml("text", openid, Content=text))
+LONG_PROBLEM = "问题经过：" + "耳机是假的，" * 330
+
+# The complaint form's answers, by the question being asked.
+ANSWERS = {
+    "product": "耳机",
+    "brand": "/skip",
+    "model_no": "/skip",
+    "platform": "京东",
+    "merchant": "某店",
+    "merchant_address": "https://shop.example.com/1",
+    "order_no": "/skip",
+    "purchase_date": "2026-11-01",
+    "amount": "399",
+    "problem": LONG_PROBLEM,
+    "demand": "退款并赔偿",
+    "claim_amount": "798元",
+    "photos": "/skip",
+    "name": "张三",
+    "phone": "13812345678",
+    "address": "北京市朝阳区建国路1号",
+    "consent_publish": "/yes",
+}
+
+
+async def step_of(app: Any, openid: str) -> str | None:
+    async with app.state.sessions() as session:
+        conversation = (
+            await session.execute(
+                select(Conversation).where(
+                    Conversation.channel == "wechat",
+                    Conversation.sender_id == app.state.senders.sender_id("wechat", openid),
+                )
+            )
+        ).scalar_one_or_none()
+        return None if conversation is None else conversation.state.get("step")
+
+
+async def _summary_with_long_problem(app: Any, account: Account, http: Any, openid: str) -> None:
+    """Fill the complaint form up to its last question (mediation consent), by what it asks."""
+    response = await account.post(http, message_xml("text", openid, Content="/complaint"))
+    assert response.status_code == 200
+    asked: list[str] = []
+    while (step := await step_of(app, openid)) != "consent_mediation":
+        assert step in ANSWERS and asked.count(step) < 2, f"stuck at {step!r} after {asked}"
+        # A choice of several (the demand) is closed with 选好了 once answered.
+        answer = "选好了" if step == "demand" and step in asked else ANSWERS[step]
+        asked.append(step)
+        response = await account.post(http, message_xml("text", openid, Content=answer))
         assert response.status_code == 200
 
 
 async def test_long_reply_is_shortened_without_customer_service(sqlite_settings: Any) -> None:
     account = Account()
     openid = "o_long_nocs_00000000000001"
-    async with wechat_app(sqlite_settings, wechat_settings()) as (_app, http):
-        await _summary_with_long_problem(account, http, openid)
+    async with wechat_app(sqlite_settings, wechat_settings()) as (app, http):
+        await _summary_with_long_problem(app, account, http, openid)
         response = await account.post(http, message_xml("text", openid, Content="/no"))
         content = account.open_reply(response)["Content"]
         assert len(content.encode()) <= 2048
@@ -164,7 +192,7 @@ async def test_long_reply_continues_by_customer_service(
         app,
         http,
     ):
-        await _summary_with_long_problem(account, http, openid)
+        await _summary_with_long_problem(app, account, http, openid)
         response = await account.post(http, message_xml("text", openid, Content="/no"))
         first = account.open_reply(response)["Content"]
         assert len(first.encode()) <= 2048
@@ -192,7 +220,7 @@ async def test_push_outside_48_hours_is_recorded_on_the_case(
         app,
         http,
     ):
-        await _summary_with_long_problem(account, http, openid)
+        await _summary_with_long_problem(app, account, http, openid)
         for text in ("/no", "/confirm"):
             await account.post(http, message_xml("text", openid, Content=text))
         async with app.state.sessions() as session:

@@ -200,6 +200,8 @@ async def test_every_message_kind(sqlite_settings: Any, double: WechatDouble) ->
         assert "投诉" in await user.send("event", Event="CLICK", EventKey="/complaint")
         assert await step_of(app, user.openid) == "product"
         await user.say("取消")
+        await user.click("放弃")  # leaving a form is confirmed first
+        assert await step_of(app, user.openid) is None
         assert "您好" in await user.send("event", Event="subscribe", EventKey="qrscene_42")
 
         async with app.state.sessions() as session:
@@ -220,6 +222,7 @@ async def test_every_message_kind(sqlite_settings: Any, double: WechatDouble) ->
             "text",
             "button",
             "button",
+            "button",
             "event",
         ]
         assert [p.source for p in photos] == ["wechat"]
@@ -238,11 +241,15 @@ async def test_typed_numbers_map_to_choices_only_where_choices_are_numbered(
         await user.say("你好")
         await user.say("1")  # menu item 1
         assert await step_of(app, user.openid) == "product"
-        for answer in ("耳机", "/skip"):
+        for answer in ("耳机", "索尼"):
             await user.say(answer)
+        assert await step_of(app, user.openid) == "model_no"
+        assert user.reply.count("1. <a") == 1  # its choices (没有型号, 取消) are numbered
+        await user.say("1")  # choice 1: 没有型号
+        assert await step_of(app, user.openid) == "platform"
         await user.say("2")  # platform choice 2 (天猫)
         assert await step_of(app, user.openid) == "merchant"
-        for answer in ("某店", "https://shop.example.com/1", "2026-11-01"):
+        for answer in ("某店", "https://shop.example.com/1", "/skip", "2026-11-01"):
             await user.say(answer)
         assert await step_of(app, user.openid) == "amount"
         await user.say("1")  # one yuan, not the only button (取消)
@@ -251,3 +258,4 @@ async def test_typed_numbers_map_to_choices_only_where_choices_are_numbered(
             conversation = (await session.execute(select(Conversation))).scalar_one()
         assert conversation.state["slots"]["platform"] == "天猫"
         assert conversation.state["slots"]["amount"] == 1
+        assert conversation.state["slots"]["model_no"] == ""  # 没有型号, as when tapped

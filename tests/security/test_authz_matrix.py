@@ -119,6 +119,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/console/staff"): row(303, 403, 403, 403, 200),
     ("GET", "/console/staff/{username}"): row(303, 403, 403, 403, 200),
     ("GET", "/console/typical-cases"): row(303, 200, 200, 200, 403),
+    ("GET", "/console/alerts"): row(303, 200, 200, 200, 403),
     ("GET", "/docs"): row(200, 200, 200, 200, 200),
     ("GET", "/docs/oauth2-redirect"): row(200, 200, 200, 200, 200),
     ("GET", "/healthz"): row(200, 200, 200, 200, 200),
@@ -154,6 +155,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/console/queue/{request_id}/{action}"): row(303, 202, 403, 202, 403),
     ("POST", "/console/staff"): row(303, 403, 403, 403, 200),
     ("POST", "/console/typical-cases"): row(303, 403, 403, 303, 403),
+    ("POST", "/console/alerts"): row(303, 403, 403, 303, 403),
+    ("POST", "/console/alerts/{alert_id}/resume"): row(303, 403, 403, 404, 403),
     ("POST", "/console/typical-cases/{case_id}/withdraw"): row(303, 403, 403, 404, 403),
     ("POST", "/console/staff/{username}/tokens/revoke"): row(303, 303, 403, 403, 303),
     ("POST", "/console/staff/{username}/tokens/{token_id}/revoke"): row(303, 303, 403, 403, 303),
@@ -268,6 +271,7 @@ for _path in (
     "/console/staff/{username}",
     "/console/audit",
     "/console/typical-cases",
+    "/console/alerts",
 ):
     PROBES[("GET", _path.partition("?")[0])] = _get(_path)
 
@@ -379,6 +383,25 @@ PROBES.update(
                 "summary_zh": "某摊位销售无3C标志的充电宝。",
                 "summary_en": "A stall sold power banks without the CCC mark.",
             },
+        ),
+        ("POST", "/console/alerts"): _post(
+            "/console/alerts",
+            data={
+                "category": "chargers",
+                "title_zh": "某型号充电宝召回",
+                "title_en": "A power bank model recalled",
+                "text_zh": "该型号充电宝存在过热风险，请停止使用。",
+                "text_en": "This power bank model may overheat; stop using it.",
+                "brands": "示例牌",
+                "source_url": "https://www.samr.gov.cn/",
+                "valid_from": "2026-11-01",
+                "valid_until": "2026-12-31",
+            },
+        ),
+        # No alert is published in the world: a supervisor gets past authorisation to 404.
+        ("POST", "/console/alerts/{alert_id}/resume"): lambda world: (
+            fill("/console/alerts/{alert_id}/resume", world, alert_id="999999"),
+            {},
         ),
         # No case is published in the world: a supervisor gets past authorisation to 404.
         ("POST", "/console/typical-cases/{case_id}/withdraw"): lambda world: (
