@@ -131,6 +131,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/auth/token"): row(401, 401, 401, 401, 401),
     ("POST", "/api/v1/cases/{case_no}/actions"): row(401, 409, 409, 409, 403, office_agent=404),
     ("POST", "/api/v1/cases/{case_no}/reveal"): row(401, 403, 403, 200, 403),
+    # Supervisors only; the world's case is a complaint, which has no report password (409).
+    ("POST", "/api/v1/cases/{case_no}/report-password"): row(401, 403, 403, 409, 403),
     ("POST", "/api/v1/cases/{case_no}/transitions"): row(401, 200, 200, 200, 403, office_agent=404),
     ("POST", "/api/v1/me/password"): row(401, 204, 204, 204, 204),
     ("POST", "/api/v1/queue/{request_id}/claim"): row(401, 409, 409, 409, 403),
@@ -144,6 +146,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/staff/{username}/reactivate"): row(401, 403, 403, 403, 200),
     ("POST", "/console/account/password"): row(303, 200, 200, 200, 200),
     ("POST", "/console/cases/{case_no}/reveal"): row(303, 403, 403, 200, 403),
+    # Supervisors only; a case without a report password is answered 404.
+    ("POST", "/console/cases/{case_no}/report-password"): row(303, 403, 403, 404, 403),
     ("POST", "/console/cases/{case_no}/transition"): row(303, 303, 303, 303, 403, office_agent=404),
     ("POST", "/console/login"): row(403, 403, 403, 403, 403),
     ("POST", "/console/logout"): row(303, 303, 303, 303, 303),
@@ -291,6 +295,9 @@ PROBES.update(
         ("POST", "/api/v1/cases/{case_no}/reveal"): _post(
             "/api/v1/cases/{case_no}/reveal", json={"reason": "核实投诉人身份以便联系"}
         ),
+        ("POST", "/api/v1/cases/{case_no}/report-password"): _post(
+            "/api/v1/cases/{case_no}/report-password", json={"password": "举报密码一二三"}
+        ),
         ("POST", "/api/v1/cases/{case_no}/transitions"): _post(
             "/api/v1/cases/{case_no}/transitions", json={"to": "accepted"}
         ),
@@ -317,6 +324,9 @@ PROBES.update(
         ),
         ("POST", "/console/cases/{case_no}/reveal"): _post(
             "/console/cases/{case_no}/reveal", data={"reason": "核实投诉人身份以便联系"}
+        ),
+        ("POST", "/console/cases/{case_no}/report-password"): _post(
+            "/console/cases/{case_no}/report-password", data={"password": "举报密码一二三"}
         ),
         ("POST", "/console/cases/{case_no}/transition"): _post(
             "/console/cases/{case_no}/transition", data={"to": "accepted"}
