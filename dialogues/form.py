@@ -263,7 +263,7 @@ class Form:
     def on_text(self, step: StepSpec) -> list[Reply]:
         """A typed answer, read for every field: the one asked, others it clearly gives, a
         correction of an earlier one, or the user's story."""
-        reading = read(self.flow, self.slots, self.turn)
+        reading = read(self.flow, self.slots, self.turn, asked=step)
         if step.shape == "story" and len(self.turn.text) <= 40:
             # A story may say 错了 of anything; only a short message corrects a field.
             corrected = self.on_correction(step, reading)

@@ -14,6 +14,7 @@ from typing import Any
 
 from dialogues.flows import FlowSpec, StepSpec
 from dialogues.model import Turn
+from nlu import uscc
 from nlu.entities import extract
 from nlu.fields import (
     find_merchants,
@@ -146,14 +147,22 @@ def _fits(step: StepSpec, kind: str, shape: str | None) -> bool:
     return True
 
 
-def read(flow: FlowSpec, slots: dict[str, Any], turn: Turn) -> Reading:
+def read(
+    flow: FlowSpec, slots: dict[str, Any], turn: Turn, asked: StepSpec | None = None
+) -> Reading:
     """Every field of ``flow`` this text clearly answers, whether asked or not (a field
-    already answered included: a correction may replace it)."""
+    already answered included: a correction may replace it).
+
+    Asked for a business (``business_id``), a credit code in the answer is part of it, not
+    a model or order number: 星河数码 91440305MA0XMPL012 is one merchant answer."""
     text = turn.text
     reading = Reading()
     if turn.kind != "text" or not text.strip():
         return reading
     entities = _entities(turn, text)
+    code = uscc.locate(text) if asked is not None and asked.business_id else None
+    if code is not None:
+        entities = [e for e in entities if not _inside(e, [code])]
     # A shop or a link holds words that are not fields of their own (耐克专卖店 is no brand).
     holders = [(e.start, e.end) for e in entities if e.entity in {"url", "merchant"}]
     steps = _open_steps(flow, slots)
@@ -238,6 +247,9 @@ def is_narrative(text: str, turn: Turn) -> bool:
         kept[e.start : e.end] = b"\x00" * (e.end - e.start)
     for f in (*find_urls(text), *find_merchants(text)):
         kept[f.start : f.end] = b"\x00" * (f.end - f.start)
+    code = uscc.locate(text)  # a credit code tells nothing of what happened
+    if code is not None:
+        kept[code[0] : code[1]] = b"\x00" * (code[1] - code[0])
     left = "".join(ch for ch, k in zip(text, kept, strict=True) if k)
     left = _FILLER.sub("", _STARTER.sub("", left))
     if len(_ADDRESS.findall(text)) >= 2 and not _CLAUSE.search(text):

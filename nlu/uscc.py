@@ -70,6 +70,15 @@ def find(text: str) -> UsccCheck | None:
     return validate(match.group(0)) if match else None
 
 
+def locate(text: str) -> tuple[int, int] | None:
+    """Where the first code-shaped run stands in ``text`` (start, end), checked or not."""
+    match = _CANDIDATE_ANY_CASE.search(text or "")
+    return match.span() if match else None
+
+
+_CANDIDATE_ANY_CASE = re.compile(_CANDIDATE.pattern, re.IGNORECASE)
+
+
 # A registered name: up to 40 name characters ending in a business form. Bounded repetition
 # tried from each start: linear in the message length.
 _FORMS = r"有限责任公司|股份有限公司|有限公司|公司|商行|经营部|门市部|工作室|厂"

@@ -37,8 +37,9 @@ async def cases_of(app: Any, kind: str) -> list[Case]:
 
 def complaint(merchant: str, address: str) -> list[tuple[str, str | None]]:
     turns = list(HAPPY)
-    turns[4] = (merchant, "merchant_address")
-    turns[5] = (address, "purchase_date")
+    at = next(i for i, (_, awaiting) in enumerate(turns) if awaiting == "merchant_address")
+    turns[at] = (merchant, "merchant_address")
+    turns[at + 1] = (address, "order_no")
     return turns
 
 
@@ -65,7 +66,8 @@ async def test_a_complaint_with_the_credit_code_is_routed_and_carries_the_record
 
 async def test_a_code_that_does_not_add_up_is_asked_again(app: Any) -> None:
     chat = chat_for(app)
-    await run(chat, HAPPY[:4])
+    asked_merchant = next(i for i, (_, awaiting) in enumerate(HAPPY) if awaiting == "merchant")
+    await run(chat, HAPPY[: asked_merchant + 1])
     await chat.say(f"星河数码 {SZ[:-1]}{'0' if SZ[-1] != '0' else '1'}")
     assert chat.awaiting == "merchant" and "统一社会信用代码" in chat.text and "不正确" in chat.text
     await chat.say("星河数码")
@@ -81,26 +83,31 @@ async def test_a_region_that_cannot_be_told_stays_empty(app: Any) -> None:
     assert case.respondent is not None and case.respondent["region"] is None
 
 
-REPORT = [
-    ("我要举报", "target_type"),
-    ("/choice:shop", "target_name"),
-    ("华为专卖店", "target_location"),
-    ("ADDRESS", "violation"),
-    ("/choice:counterfeit_brand", "seen"),
-    ("11月20日在店里看到", "facts"),
-    ("店里卖假冒的华为手机，价格只有正品一半，包装印刷模糊", "own_dispute"),
-    ("/no", "photos"),
-    ("/skip", "identity"),
-    ("/choice:anonymous", "confirm"),
-]
+# The report form's answers by the step it asks (the order of steps is the form's own).
+REPORT = {
+    "target_type": "/choice:shop",
+    "violation": "/choice:counterfeit_brand",
+    "brand": "华为",
+    "own_dispute": "/no",
+    "seen": "11月20日在店里看到",
+    "facts": "店里卖假冒的华为手机，价格只有正品一半，包装印刷模糊",
+    "photos": "/skip",
+    "relation": "/choice:none",
+    "identity": "/choice:anonymous",
+    "reward": "/no",
+}
 
 
 async def report(app: Any, address: str, name: str = "华为专卖店") -> str:
     chat = chat_for(app)
-    turns = list(REPORT)
-    turns[2] = (name, "target_location")
-    turns[3] = (address, "violation")
-    await run(chat, turns)
+    answers = {**REPORT, "target_name": name, "target_location": address}
+    await chat.say("我要举报")
+    asked: list[str | None] = []
+    while chat.awaiting != "confirm":
+        step = chat.awaiting
+        assert step in answers and step not in asked, f"asked {step!r} after {asked}: {chat.text}"
+        asked.append(step)
+        await chat.say(answers[step])
     await chat.say("/confirm")
     return chat.text
 
