@@ -45,7 +45,7 @@ from bot.cases import Filer
 from bot.db.base import Base, UTCDateTime
 from bot.db.dialect import upsert_into
 from bot.db.models import BigId, Case, Conversation, OutboxMessage
-from bot.knowledge.cases import PERSONAL, categories
+from bot.knowledge import cases as typical_cases
 from bot.staff.push import push
 from dialogues.actions import ListSubscriptions, Subscribe, Subscriptions, Topic, Unsubscribe
 from dialogues.subscriptions import MAX_SUBSCRIPTIONS, catalogue
@@ -206,7 +206,7 @@ class Draft:
 
     def checked(self) -> dict[str, Any]:
         """The alert's columns; AlertRefused names the first problem."""
-        if self.category.strip() not in categories():
+        if self.category.strip() not in typical_cases.categories():
             raise AlertRefused(f"没有这个类别：{self.category.strip() or '（空）'}")
         out: dict[str, Any] = {"category": self.category.strip()}
         for name, limit in LIMITS.items():
@@ -215,7 +215,7 @@ class Draft:
                 raise AlertRefused(f"{_LABELS[name]}不能为空")
             if len(value) > limit:
                 raise AlertRefused(f"{_LABELS[name]}最多 {limit} 个字符")
-            for kind, pattern in PERSONAL.items():
+            for kind, pattern in typical_cases.PERSONAL.items():
                 if kind != "case_number" and pattern.search(value):
                     raise AlertRefused(f"{_LABELS[name]}里像是有个人信息：请先去除")
             out[name] = value

@@ -461,7 +461,7 @@ async def test_values_from_before_row_binding_read_and_rotation_rebinds_them(
             )
         # Read as before (the table-and-field binding still opens it)…
         await chat.say("安克")
-        assert chat.awaiting == "platform", chat.text
+        assert chat.awaiting == "model_no", chat.text  # the brand was taken: the form went on
         async with sessions() as session, session.begin():
             [state] = (await session.execute(select(Conversation.state))).scalars()
             old = keyring.encrypt(json.dumps(state, ensure_ascii=False), "conversations.state")
