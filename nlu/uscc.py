@@ -72,11 +72,10 @@ def find(text: str) -> UsccCheck | None:
 
 def locate(text: str) -> tuple[int, int] | None:
     """Where the first code-shaped run stands in ``text`` (start, end), checked or not."""
-    match = _CANDIDATE_ANY_CASE.search(text or "")
+    # Upper case character by character, so positions stay those of ``text``.
+    folded = "".join(c.upper() if len(c.upper()) == 1 else c for c in text or "")
+    match = _CANDIDATE.search(folded)
     return match.span() if match else None
-
-
-_CANDIDATE_ANY_CASE = re.compile(_CANDIDATE.pattern, re.IGNORECASE)
 
 
 # A registered name: up to 40 name characters ending in a business form. Bounded repetition
