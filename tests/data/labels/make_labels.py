@@ -66,7 +66,9 @@ SCENARIOS = {
     "misuse_model": "misuse",
     "misuse_holder": "misuse",
     "revoked": "problem",
-    "expired": "problem",
+    # Expired: goods made while it was valid may still be sold, so the photo alone proves
+    # nothing against today's sale (issue 15; the CCC check says LAPSED, no 退一赔三).
+    "expired": "unclear",
     "unknown": "problem",
     "wrong_category": "problem",
     "no_number": "no_certificate",
@@ -476,6 +478,8 @@ def build() -> int:
                         if expected == "looks_ok" or scenario.startswith("misuse")
                         else "missing_cert"
                         if scenario == "no_number"
+                        else "lapsed"
+                        if scenario == "expired"
                         else "problem"
                     )
                     if layout == "listing"
