@@ -28,6 +28,7 @@ REPORT_ANSWERS = [
     ("有照片证据", "click", "完成"),
     ("什么关系", "click", "没有关系（普通消费者或知情人）"),
     ("举报方式", "click", "匿名举报"),
+    ("申请举报奖励", "click", "不申请"),  # asked of everyone, anonymous reporters too
 ]
 LINES = [
     "移动电源",
@@ -86,7 +87,9 @@ def test_a_label_photo_read_for_real_ends_in_a_filed_report(
     said = click(page, "一键举报（已填好）")
     summary = confirmation = ""
     for _ in range(12):
-        how, answer = next((how, answer) for asked, how, answer in REPORT_ANSWERS if asked in said)
+        step = [(how, answer) for asked, how, answer in REPORT_ANSWERS if asked in said]
+        assert step, f"a report step the script does not answer: {said}"
+        how, answer = step[0]
         if answer == "确认提交":
             summary = said
         said = say(page, answer) if how == "say" else click(page, answer)
