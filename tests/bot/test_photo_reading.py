@@ -170,6 +170,7 @@ REPORT_ANSWERS = {
     "photos": "完成",
     "relation": "没有关系（普通消费者或知情人）",
     "identity": "匿名举报",
+    "reward": "不申请",  # asked of every reporter, anonymous ones too
     "confirm": "确认提交",
 }
 
