@@ -156,6 +156,7 @@ def test_report_with_three_photos_and_a_reward_request_then_status(
         "key_evidence": "staff",
         "major_violation": "staff",
         "own_dispute": False,
+        "identity_code": None,  # a real-name reporter gets no identity code
     }, f"`weiquan cases show --json` has no reward checklist: keys {sorted(case)}"
 
 
