@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db.base import utcnow
+from bot.db.dialect import insert_for
 from dialogues.knowledge_port import Certificate
 from integrations.ccc.models import CccCertificate
 from integrations.ccc.reader import COLUMNS, Progress, RowError, read_file
@@ -60,14 +60,7 @@ async def upsert(engine: AsyncEngine, certificates: Iterable[Certificate]) -> in
     rows = [_values(c, now) for c in certificates]
     if not rows:
         return 0
-    dialect = engine.dialect.name
-    stmt: Any
-    if dialect == "postgresql":
-        stmt = postgresql.insert(CccCertificate)
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(CccCertificate)
-    else:
-        raise NotImplementedError(f"upsert not written for {dialect}")
+    stmt = insert_for(engine.dialect.name, CccCertificate)
     stmt = stmt.on_conflict_do_update(
         index_elements=["cert_no"], set_={c: stmt.excluded[c] for c in _UPDATABLE}
     )

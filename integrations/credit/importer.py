@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db.base import utcnow
+from bot.db.dialect import insert_for
 from dialogues.credit_port import CreditList, CreditRecord
 from integrations.ccc.reader import Progress, RowError
 from integrations.credit.models import CreditEntry
@@ -60,14 +60,7 @@ async def upsert(engine: AsyncEngine, records: Iterable[CreditRecord]) -> int:
     rows = [_values(r, now) for r in records]
     if not rows:
         return 0
-    dialect = engine.dialect.name
-    stmt: Any
-    if dialect == "postgresql":
-        stmt = postgresql.insert(CreditEntry)
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(CreditEntry)
-    else:
-        raise NotImplementedError(f"upsert not written for {dialect}")
+    stmt = insert_for(engine.dialect.name, CreditEntry)
     stmt = stmt.on_conflict_do_update(
         index_elements=list(_KEY), set_={c: stmt.excluded[c] for c in _UPDATABLE}
     )
