@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot import reports
 from bot.backoffice import Handoff
+from bot.business import clues
 from bot.business.identity import Respondent, Sellers
 from bot.conversations import upsert_into
 from bot.db.models import Case, CaseEvent, CaseSequence, Evidence
@@ -129,6 +130,8 @@ def submit(
     )
     session.add(case)
     session.flush()
+    # A report on a business registered under another office: that office is told (线索通报).
+    notified = clues.notify(session, case, seller, sellers.directory, now=now) if sellers else None
     if linked:
         session.execute(
             update(Case)
@@ -152,6 +155,7 @@ def submit(
             # Same shop name in another or an unknown region: staff decide whether to merge.
             "possible_duplicates": similar,
             "office": seller.office.key if seller.office else None,
+            "clue_notice_to": notified,
         },
         actor=f"{filer.channel}:user",
         at=now,

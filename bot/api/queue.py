@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.api.deps import AfterId, CaseStaff, RowId, Runtime, Session
 from bot.db.models import Conversation, TranscriptEntry
 from bot.handover import staff as desk
-from bot.staff import transcripts
+from bot.staff import transcripts, views
 from bot.staff.push import public_author
 from bot.web.errors import ApiError
 
@@ -52,9 +52,17 @@ async def _run(work: Any) -> None:
 
 
 @router.get("/api/v1/queue")
-async def list_queue(staff: CaseStaff, runtime: Runtime, session: Session) -> list[dict[str, Any]]:
+async def list_queue(
+    staff: CaseStaff,
+    runtime: Runtime,
+    session: Session,
+    office: Annotated[str | None, Query(pattern=r"^(?:none|[a-z0-9][a-z0-9._-]{0,31})$")] = None,
+) -> list[dict[str, Any]]:
+    """An office's agent gets their office's conversations (and unrouted ones) whatever
+    ``office`` says; supervisors every office's, or the one asked for."""
     now = runtime.now()
-    return [ticket_dict(t, now) for t in await desk.queue(session)]
+    scope = views.office_for(staff, office)
+    return [ticket_dict(t, now) for t in await desk.queue(session, office=scope)]
 
 
 @router.post("/api/v1/queue/{request_id}/claim")

@@ -47,6 +47,9 @@ class Respondent:
     uscc_problem: str | None = None  # a typed code that does not add up (length, checksum)
     address: str | None = None  # registered address as given
     region: Region | None = None
+    # Where the business is registered (registered address, else the code's region), which
+    # may differ from ``region`` for a report (where the conduct happens): a clue notice.
+    registered_region: Region | None = None
     identified_by: tuple[str, ...] = ()
     office: Office | None = None
     credit: tuple[dict[str, Any], ...] = field(default_factory=tuple)
@@ -60,6 +63,9 @@ class Respondent:
             "uscc_problem": self.uscc_problem,
             "address": self.address,
             "region": self.region.as_dict() if self.region else None,
+            "registered_region": (
+                self.registered_region.as_dict() if self.registered_region else None
+            ),
             "identified_by": list(self.identified_by),
             "office": self.office.key if self.office else None,
             "credit": list(self.credit),
@@ -106,6 +112,7 @@ class Sellers:
         if shop:
             by.append("shop_name")
         region = self._region(kind, registered=registered, code=number, place=place)
+        home = self._region("complaint", registered=registered, code=number, place=None)
         office = self.directory.route(region.code) if region else None
         records = tuple(credit(number, name) if credit and (number or name) else ())
         return Respondent(
@@ -116,6 +123,7 @@ class Sellers:
             uscc_problem=code.problem if code is not None and not code.ok else None,
             address=registered,
             region=region,
+            registered_region=home,
             identified_by=tuple(by),
             office=office,
             credit=records,

@@ -18,9 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.cases import case_as_dict, get_case, list_cases
 from bot.db.engine import engine_from_settings, make_sessionmaker
 from bot.settings import Settings
-from bot.staff import audit
-from dialogues.flows import all_flows
-from dialogues.texts import t
+from bot.staff import audit, labels
 
 app = typer.Typer(help="Cases (complaints TS…, reports JB…).", no_args_is_help=True)
 T = TypeVar("T")
@@ -52,40 +50,20 @@ def list_cmd(
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     table = Table(title=f"{len(rows)} case(s)")
-    for column in ("编号", "类型", "状态", "提交时间", "受理截止", "平台", "商家", "商品"):
+    for column in ("编号", "类型", "状态", "提交时间", "受理截止", "平台", "商家/对象", "品类"):
         table.add_column(column)
     for row in rows:
         table.add_row(
             row["case_no"],
-            row["kind"],
-            row["status"],
+            labels.kind(row["kind"]),
+            labels.status(row["status"]),
             row["submitted_at"][:19],
             row["decision_due"] or "",
             row["platform"] or "",
-            row["merchant"] or "",
-            str(row["fields"].get("product", "")),
+            labels.target(row["kind"], row["merchant"], row["fields"]),
+            labels.category(row["kind"], row["fields"]),
         )
     Console().print(table)
-
-
-def _label(kind: str, slot: str) -> str:
-    flow = all_flows().get(kind)
-    if flow and flow.has_step(slot):
-        return t("zh", flow.step(slot).label)
-    return slot
-
-
-def _display(value: Any) -> str:
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, list):
-        return (
-            "、".join(t("zh", f"demand.{v}") if isinstance(v, str) else str(v) for v in value)
-            or "无"
-        )
-    if value in (None, ""):
-        return "无"
-    return str(value)
 
 
 async def shown(session: AsyncSession, case_no: str, actor: str) -> dict[str, Any] | None:
@@ -125,15 +103,18 @@ def show_cmd(
         return
     console = Console()
     table = Table(
-        title=f"{data['case_no']}（{data['kind']} · {data['status']}）", show_header=False
+        title=f"{data['case_no']}（{labels.kind(data['kind'])} · {labels.status(data['status'])}）",
+        show_header=False,
     )
     table.add_column("项目", style="bold")
     table.add_column("内容")
     table.add_row("提交时间", data["submitted_at"])
     table.add_row("受理截止", data["decision_due"] or "")
-    table.add_row("渠道", f"{data['channel']} / {data['sender_id']}")
+    table.add_row("渠道", f"{labels.channel(data['channel'])} / {data['sender_id']}")
     for slot, value in {**data["fields"], **data["personal"]}.items():
-        table.add_row(_label(data["kind"], slot), _display(value))
+        table.add_row(
+            labels.field_name(data["kind"], slot), labels.field_value(data["kind"], slot, value)
+        )
     table.add_row("证据", f"{len(data['evidence'])} 件")
     console.print(table)
     for item in data["evidence"]:
@@ -141,5 +122,6 @@ def show_cmd(
     console.print("[bold]时间线[/bold]")
     for event in data["events"]:
         console.print(
-            f"  · {event['at'][:19]} {event['kind']} ({event['actor']}) {event['detail']}"
+            f"  · {event['at'][:19]} {labels.event(event['kind'])} ({labels.actor(event['actor'])}) "
+            f"{event['detail']}"
         )

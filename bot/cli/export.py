@@ -23,7 +23,7 @@ import typer
 from bot.db.engine import engine_from_settings, make_sessionmaker
 from bot.deadlines import local_date
 from bot.settings import Settings
-from bot.staff import audit, views
+from bot.staff import audit, labels, views
 
 app = typer.Typer(help="Export cases.", no_args_is_help=True)
 COLUMNS = [
@@ -62,6 +62,8 @@ async def rows(
             stmt = views.filtered(today=today, **filters)
             cases = (await session.execute(stmt)).scalars()
             data = [{**views.summary(c, today), "fields": c.fields} for c in cases]
+            if fmt in ("csv", "xlsx"):  # spreadsheets are read by people: labels, not keys
+                data = [shown(row) for row in data]
             audit.record(
                 session,
                 actor=actor,
@@ -76,6 +78,24 @@ async def rows(
             return data
     finally:
         await engine.dispose()
+
+
+def shown(row: dict[str, Any]) -> dict[str, Any]:
+    """A case as a spreadsheet shows it: kind, status, channel, category and every choice
+    by its label; the facts keyed by their question's label."""
+    kind = row["kind"]
+    return {
+        **row,
+        "kind": labels.kind(kind),
+        "status": labels.status(row["status"]),
+        "channel": labels.channel(row["channel"]),
+        "merchant": row.get("target") or "",
+        "category": row.get("category_label") or "",
+        "fields": {
+            labels.field_name(kind, slot): labels.field_value(kind, slot, value)
+            for slot, value in row["fields"].items()
+        },
+    }
 
 
 def neutralised(value: Any) -> Any:

@@ -58,6 +58,17 @@ def hbars(items: list[tuple[str, int]], *, title: str, width: int = 360, row: in
     return _svg(title, width, height, "".join(parts))
 
 
+def spark(series: list[int], *, title: str, width: int = 120, height: int = 24) -> Markup:
+    """A small line of counts per period, for a hotspot's row."""
+    peak = max(series, default=0) or 1
+    step = width / max(1, len(series) - 1)
+    points = " ".join(
+        f"{i * step:.1f},{height - 2 - (height - 4) * n / peak:.1f}" for i, n in enumerate(series)
+    )
+    body = f'<polyline fill="none" stroke="{PALETTE[1]}" stroke-width="1.5" points="{points}"/>'
+    return _svg(title, width, height, body)
+
+
 def _short(label: str, limit: int = 9) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 

@@ -13,8 +13,7 @@ from fastapi.templating import Jinja2Templates
 
 from bot.console import session as cs
 from bot.deadlines import SHANGHAI
-from dialogues.flows import all_flows
-from dialogues.texts import t
+from bot.staff import labels
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -30,37 +29,17 @@ HEADERS = {
 
 
 def status_label(status: str) -> str:
-    try:
-        return t("zh", f"status.label.{status}")
-    except KeyError:
-        return status
-
-
-# Case fields set at submission rather than asked.
-_OTHER_FIELDS = {"identity_code": "身份代码（匿名举报人领奖用）"}
+    return labels.status(status)
 
 
 def field_label(slot: str, kind: str) -> str:
     """The question's own label from the flow definition (``field.product`` → 商品)."""
-    flow = all_flows().get(kind)
-    if flow is not None and flow.has_step(slot):
-        return t("zh", flow.step(slot).label)
-    return _OTHER_FIELDS.get(slot, slot)
+    return labels.field_name(kind, slot)
 
 
-def field_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, list):
-        return "、".join(_demand(v) for v in value) or "—"
-    return "—" if value in (None, "") else str(value)
-
-
-def _demand(value: Any) -> str:
-    try:
-        return t("zh", f"demand.{value}")
-    except KeyError:
-        return str(value)
+def field_value(value: Any, kind: str = "", slot: str = "") -> str:
+    """A case fact as staff read it: a choice's label, never its key."""
+    return labels.field_value(kind, slot, value)
 
 
 def local_time(iso: str) -> str:
@@ -83,6 +62,10 @@ templates.env.globals["READ_FIELDS"] = {
 }
 templates.env.filters["field_label"] = field_label
 templates.env.filters["field_value"] = field_value
+templates.env.filters["kind_label"] = labels.kind
+templates.env.filters["channel_label"] = labels.channel
+templates.env.filters["event_label"] = labels.event
+templates.env.filters["actor_label"] = labels.actor
 templates.env.globals["REASONS"] = REASONS
 
 

@@ -24,6 +24,7 @@ from bot.deadlines import local_date
 from bot.evidence import disposition as evidence_disposition
 from bot.staff import audit, dashboard, report_password, views
 from bot.staff.accounts import AccountError, add_staff, list_staff
+from bot.staff.hotspots import Period
 from bot.staff.passwords import WeakPassword
 from bot.workflow import (
     WorkflowError,
@@ -317,16 +318,31 @@ async def case_evidence(request: Request, runtime: Runtime, case_no: str, sha256
 @router.get("/dashboard")
 async def dashboard_page(request: Request, runtime: Runtime) -> HTMLResponse:
     user = await cs.current(request, runtime, *WORKERS)
+    q = request.query_params
+    asked = q.get("office") if OFFICE.match(q.get("office") or "") else None
+    period: Period = "month" if q.get("period") == "month" else "week"
+    office = views.office_for(user.staff, asked)
     async with readers(request, runtime)() as session:
-        f = await dashboard.figures(session, now=runtime.now())
+        f = await dashboard.figures(session, now=runtime.now(), office=office, period=period)
     svgs = {
         "intake": charts.columns(f.days, title="近 30 天每日收案"),
         "kind": charts.hbars([(KINDS.get(k, k), n) for k, n in f.by_kind], title="按类型"),
         "category": charts.hbars(f.by_category, title="按品类/违法类型"),
         "platform": charts.hbars(f.by_platform, title="按平台"),
         "merchants": charts.hbars(f.merchants, title="被投诉举报最多的商家"),
+        "regions": charts.hbars([(h.label, h.total) for h in f.regions], title="热点地区"),
     }
-    return render(request, "dashboard.html", user, f=f, svgs=svgs)
+    return render(
+        request,
+        "dashboard.html",
+        user,
+        f=f,
+        svgs=svgs,
+        spark=charts.spark,
+        offices=runtime_offices(request),
+        scoped_to=user.staff.office if user.staff.role == "agent" else None,
+        asked=asked or "",
+    )
 
 
 @router.get("/backoffice")

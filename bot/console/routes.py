@@ -15,11 +15,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from bot.api.deps import AfterId, RowId, Runtime, client_ip, readers
+from bot.business import clues
 from bot.console import alerts, pages, typical_cases
 from bot.console import session as cs
 from bot.console.common import HERE, WORKERS, go, render
 from bot.handover import staff as desk
-from bot.staff import transcripts
+from bot.staff import transcripts, views
 from bot.staff.accounts import TooManyAttempts, check_login, revoke
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -89,9 +90,14 @@ async def home(request: Request, runtime: Runtime) -> Response:
 
 @router.get("/queue")
 async def queue_page(request: Request, runtime: Runtime) -> HTMLResponse:
+    """The hand-over queue and the office's open clue notices; an office's agent sees that
+    office's conversations (and those not routed yet), supervisors choose an office."""
     user = await cs.current(request, runtime, *WORKERS)
+    asked = request.query_params.get("office") or ""
+    office = views.office_for(user.staff, asked if pages.OFFICE.match(asked) else None)
     async with readers(request, runtime)() as session:
-        tickets = await desk.queue(session)
+        tickets = await desk.queue(session, office=office)
+        notices = await clues.open_notices(session, office=None if office == "none" else office)
     now = runtime.now()
     rows = [
         {
@@ -105,7 +111,44 @@ async def queue_page(request: Request, runtime: Runtime) -> HTMLResponse:
         }
         for tk in tickets
     ]
-    return render(request, "queue.html", user, rows=rows)
+    return render(
+        request,
+        "queue.html",
+        user,
+        rows=rows,
+        notices=notices,
+        offices=pages.runtime_offices(request),
+        scoped_to=user.staff.office if user.staff.role == "agent" else None,
+        asked=office or "",
+    )
+
+
+@router.post("/clues/{notice_id}/{decision}")
+async def clue_decision(
+    request: Request,
+    runtime: Runtime,
+    notice_id: RowId,
+    decision: str,
+    csrf: Annotated[str, Form(max_length=64)],
+    note: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Acknowledge (taken up) or dismiss a clue notice; audited with who and why."""
+    user = await cs.current(request, runtime, *WORKERS)
+    cs.check_csrf(user, csrf)
+    try:
+        async with runtime.sessions() as session, session.begin():
+            await clues.decide(
+                session,
+                notice_id,
+                decision,
+                staff=user.staff,
+                now=runtime.now(),
+                note=note.strip(),
+                ip=client_ip(request),
+            )
+    except clues.NoticeError as exc:
+        return render(request, "error.html", user, status=exc.status, message=exc.message)
+    return go("/console/queue")
 
 
 async def _act(request: Request, runtime: Runtime, csrf: str, work: Any) -> cs.ConsoleUser:

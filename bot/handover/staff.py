@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import handover
 from bot.db.engine import read_only
-from bot.db.models import Conversation, HandoverRequest, TranscriptEntry
+from bot.db.models import Case, Conversation, HandoverRequest, TranscriptEntry
 from bot.staff.accounts import Staff, purge_expired
 from bot.staff.models import StaffUser
 from bot.staff.push import notice, push
@@ -46,14 +46,28 @@ class Ticket:
     conversation: Conversation
 
 
-async def queue(session: AsyncSession) -> list[Ticket]:
-    """Waiting and held conversations, most urgent first (priority, then waiting time)."""
+async def queue(session: AsyncSession, *, office: str | None = None) -> list[Ticket]:
+    """Waiting and held conversations, most urgent first (priority, then waiting time).
+
+    ``office`` narrows to conversations whose latest case that office handles, and those
+    with no routed case yet (nobody's in particular, so everyone's); "none": only those."""
     stmt = (
         select(HandoverRequest, Conversation)
         .join(Conversation, Conversation.id == HandoverRequest.conversation_id)
         .where(HandoverRequest.status.in_(ACTIVE))
         .order_by(HandoverRequest.status, HandoverRequest.priority, HandoverRequest.requested_at)
     )
+    if office:
+        latest = (
+            select(Case.office)
+            .where(Case.conversation_id == Conversation.id)
+            .order_by(Case.id.desc())
+            .limit(1)
+            .correlate(Conversation)
+            .scalar_subquery()
+        )
+        mine = latest.is_(None)
+        stmt = stmt.where(mine if office == "none" else mine | (latest == office))
     return [Ticket(r, c) for r, c in (await session.execute(stmt)).all()]
 
 

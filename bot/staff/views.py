@@ -12,7 +12,7 @@ from sqlalchemy.orm import defer
 from bot.crypto import mask
 from bot.db.models import Case
 from bot.deadlines import local_date
-from bot.staff import audit, report_password
+from bot.staff import audit, labels, report_password
 from bot.staff.accounts import Staff
 from bot.workflow import allowed, deadlines_for, is_overdue
 
@@ -32,14 +32,21 @@ def scoped(stmt: Select[Case], staff: Staff) -> Select[Case]:
     return stmt
 
 
+def office_for(staff: Staff, asked: str | None) -> str | None:
+    """The office a view narrows to: an office's agent always their own; anyone else the
+    office asked for ("none": not routed yet), or every office."""
+    if staff.role == "agent" and staff.office is not None:
+        return staff.office
+    return asked or None
+
+
 def may_work(staff: Staff, case: Case) -> bool:
     """Agents work complaints; reports (with their protected reporters) need a supervisor."""
     return staff.role == "supervisor" or (staff.role == "agent" and case.kind == "complaint")
 
 
 def category(case: Case) -> str:
-    value = case.fields.get("violation") if case.kind == "report" else case.fields.get("product")
-    return str(value or "")
+    return labels.category_key(case.kind, case.fields)
 
 
 # An anonymous reporter's 举报密码 is kept as a hash: shown as set, never as the hash.
@@ -61,7 +68,11 @@ def summary(case: Case, today: date) -> dict[str, Any]:
         "overdue": is_overdue(case, today),
         "platform": case.platform,
         "merchant": case.merchant,
+        # Who the case is about: a complaint's merchant, a report's target (被举报对象).
+        "target": labels.target(case.kind, case.merchant, case.fields) or None,
         "category": category(case),
+        # What staff read: the label of a choice, never its key (bot/staff/labels.py).
+        "category_label": labels.category(case.kind, case.fields),
         "region_code": case.region_code,
         "region": _region_label(case),
         "office": case.office,

@@ -157,6 +157,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/console/typical-cases"): row(303, 403, 403, 303, 403),
     ("POST", "/console/alerts"): row(303, 403, 403, 303, 403),
     ("POST", "/console/alerts/{alert_id}/resume"): row(303, 403, 403, 404, 403),
+    # No clue notice in the world: staff who may decide one get past authorisation to 404.
+    ("POST", "/console/clues/{notice_id}/{decision}"): row(303, 404, 404, 404, 403),
     ("POST", "/console/typical-cases/{case_id}/withdraw"): row(303, 403, 403, 404, 403),
     ("POST", "/console/staff/{username}/tokens/revoke"): row(303, 303, 403, 403, 303),
     ("POST", "/console/staff/{username}/tokens/{token_id}/revoke"): row(303, 303, 403, 403, 303),
@@ -401,6 +403,15 @@ PROBES.update(
         # No alert is published in the world: a supervisor gets past authorisation to 404.
         ("POST", "/console/alerts/{alert_id}/resume"): lambda world: (
             fill("/console/alerts/{alert_id}/resume", world, alert_id="999999"),
+            {},
+        ),
+        ("POST", "/console/clues/{notice_id}/{decision}"): lambda world: (
+            fill(
+                "/console/clues/{notice_id}/{decision}",
+                world,
+                notice_id="999999",
+                decision="dismiss",
+            ),
             {},
         ),
         # No case is published in the world: a supervisor gets past authorisation to 404.

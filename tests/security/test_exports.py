@@ -16,10 +16,13 @@ from typer.testing import CliRunner
 from bot.cli.export import COLUMNS
 from bot.cli.export import app as export_app
 from bot.settings import Settings
+from bot.staff import labels
 from tests.bot.backoffice_helpers import Clock, office_app, submit_case
 
 pytestmark = pytest.mark.databases("sqlite")
 
+BRAND = labels.field_name("complaint", "brand")
+PROBLEM = labels.field_name("complaint", "problem")
 # One hostile value per character a spreadsheet reads as the start of a formula (each fits
 # the 32 characters of the platform column).
 HOSTILE = {
@@ -82,8 +85,9 @@ def test_csv_cells_are_never_formulas(hostile_cases: list[str]) -> None:
         assert original in HOSTILE.values()
         seen.add(original)
         assert row["platform"] == row["category"] == merchant
+        # Keyed by the questions' labels (品牌, 问题描述…), as people read the sheet.
         fields = json.loads(str(row["fields"]))
-        assert fields["brand"] == fields["problem"] == original  # JSON text: starts with "{"
+        assert fields[BRAND] == fields[PROBLEM] == original  # JSON text: starts with "{"
         for cell in raw:
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
     assert seen == set(HOSTILE.values())
@@ -108,7 +112,7 @@ def test_xlsx_cells_are_text_not_formulas(hostile_cases: list[str], tmp_path: Pa
         merchant = str(row["merchant"])
         assert merchant.startswith("'") and row["platform"] == row["category"] == merchant
         seen.add(_xml(merchant[1:]))
-        assert _xml(json.loads(str(row["fields"]))["brand"]) == _xml(merchant[1:])
+        assert _xml(json.loads(str(row["fields"]))[BRAND]) == _xml(merchant[1:])
     assert seen == {_xml(v) for v in HOSTILE.values()}
     # Ordinary values are untouched: the dates and case numbers still read as they are.
     assert str(row["case_no"]).startswith("TS") and row["overdue"] in (True, False)

@@ -69,5 +69,13 @@ document.addEventListener("DOMContentLoaded", () => {
   const form = document.querySelector("form[data-async]");
   if (form) asyncReply(form);
   const refresh = document.querySelector("[data-autorefresh]");
-  if (refresh) setTimeout(() => location.reload(), Number(refresh.dataset.autorefresh) * 1000);
+  if (refresh) {
+    // Never reload under someone typing (a clue notice's dismissal reason, a filter).
+    const reload = () => {
+      const typing = document.activeElement && document.activeElement.matches("input, textarea, select");
+      if (typing) setTimeout(reload, 2000);
+      else location.reload();
+    };
+    setTimeout(reload, Number(refresh.dataset.autorefresh) * 1000);
+  }
 });
