@@ -29,7 +29,12 @@ from bot.photocheck.verdict import check
 from dialogues import listing
 from dialogues.reading import CONFIDENT, Note, PhotoCheck, PhotoReading
 
-KINDS = {"label": Kind.CCC_LABEL, "listing": Kind.LISTING, "qr": Kind.CCC_LABEL}
+KINDS = {
+    "label": Kind.CCC_LABEL,
+    "listing": Kind.LISTING,
+    "qr": Kind.CCC_LABEL,
+    "licence": Kind.LICENCE,
+}
 MARKS = {True: Mark.PRESENT, False: Mark.ABSENT, None: Mark.UNKNOWN}
 IDENTIFIER_NOTES = {"sc_licence": "sc", "drug_approval": "drug", "cosmetics_filing": "cosmetics"}
 

@@ -34,7 +34,13 @@ from dialogues.reading import PhotoReading, ReadField
 log = logging.getLogger(__name__)
 # OCR workers run this much nicer than the app: they take only the CPU the chat leaves.
 WORKER_NICENESS = 10
-KINDS = {"nameplate": "label", "ccc_label": "label", "packaging": "label", "listing": "listing"}
+KINDS = {
+    "nameplate": "label",
+    "ccc_label": "label",
+    "packaging": "label",
+    "listing": "listing",
+    "licence": "licence",
+}
 
 
 class PhotoReader(Protocol):

@@ -15,12 +15,13 @@ from typing import Any
 from dialogues import listing
 from dialogues.actions import Pending, ReadPhoto
 from dialogues.answers import certificate_reply, listing_reply
-from dialogues.flows import is_word, mentions
+from dialogues.flows import all_flows, is_word, mentions
 from dialogues.model import Button, EvidenceRef, Question, Reply, Turn
 from dialogues.ports import Ports
 from dialogues.reading import CONFIDENT, FIELDS, PhotoCheck, PhotoReading
 from dialogues.state import Checked, ConversationState, Expect
 from dialogues.texts import t
+from nlu import uscc
 
 CHECKED = "/checked:"
 FILL = "/photofill:"
@@ -81,6 +82,10 @@ async def on_reading(
     if reading.outcome != "read" or reading.empty:
         key = "photo.timeout" if reading.outcome == "timeout" else "photo.nothing"
         return [Reply(t(lang, key) + "\n" + t(lang, "photo.tips"), loose, custom=done)]
+    if licence_code(reading) is not None:
+        code = licence_code(reading)
+        said = [*read_lines(lang, reading), t(lang, "photo.licence_outside", code=code)]
+        return [Reply("\n".join(said), loose, custom=done)]
     number = reading.field("ccc_number")
     if number is not None and number.confidence < CONFIDENT:
         return [confirm_question(lang, reading, number.value, done)]
@@ -230,11 +235,55 @@ def takedown(state: ConversationState, lang: str) -> list[Reply]:
 
 
 # ---- a photo sent in a form ------------------------------------------------------------
+def licence_code(reading: PhotoReading) -> str | None:
+    """The credit code of a business licence photo, only when its check digit adds up."""
+    if reading.kind != "licence" or reading.outcome != "read":
+        return None
+    found = reading.field("uscc")
+    checked = uscc.validate(found.value) if found is not None else None
+    return checked.normalized if checked is not None and checked.ok else None
+
+
+def offer_licence(state: ConversationState, turn: Turn, reading: PhotoReading) -> list[Reply]:
+    """ "从营业执照识别到 …，填入吗？": the licence's name and code (and address) offered for
+    the form's seller, added to the shop name already given; nothing if it has a code."""
+    form, code = state.form, licence_code(reading)
+    flow = all_flows().get(form.flow) if form is not None else None
+    step = next((s for s in flow.steps if s.business_id), None) if flow else None
+    if form is None or code is None or step is None:
+        return []
+    given = str(form.slots.get(step.slot) or "")
+    if uscc.find(given) is not None:
+        return []
+    lang = turn.lang
+    name = reading.field("business_name")
+    address = reading.field("registered_address")
+    parts = [name.value if name and name.confidence >= CONFIDENT else "", code]
+    shown = [f"{t(lang, 'photo.field.uscc')} {code}{t(lang, 'photo.licence_code_ok')}"]
+    if parts[0]:
+        shown.insert(0, f"{t(lang, 'photo.field.business_name')} {parts[0]}")
+    value = " ".join([given, *(p for p in parts if p and p not in given)]).strip()
+    if address is not None and address.confidence >= CONFIDENT:
+        with_address = f"{value} 住所：{address.value}"
+        if len(with_address) <= step.max_len:
+            value = with_address
+            shown.append(f"{t(lang, 'photo.field.registered_address')} {address.value}")
+    state.photo_fill = {step.slot: value[: step.max_len]}
+    buttons = [
+        Button(t(lang, "photo.button.fill"), f"{FILL}yes"),
+        Button(t(lang, "photo.button.no_fill"), f"{FILL}no"),
+    ]
+    role = t(lang, step.label)
+    return [Reply(t(lang, "photo.licence_offer", items="、".join(shown), role=role), buttons)]
+
+
 def offer_fill(state: ConversationState, turn: Turn, reading: PhotoReading) -> list[Reply]:
     """ "从照片里识别到型号 PB-2000，填入吗？" for the form's still-empty fields."""
     form = state.form
     if form is None or reading.outcome != "read":
         return []
+    if reading.kind == "licence":
+        return offer_licence(state, turn, reading)
     offer: dict[str, str] = {}
     shown: list[str] = []
     for name, slot in FILLS.get(form.flow, {}).items():

@@ -21,6 +21,9 @@ FIELDS = (
     "sc_licence",
     "drug_approval",
     "cosmetics_filing",
+    "uscc",
+    "business_name",
+    "registered_address",
 )
 # Below this a certificate number is read back to the user before anything is looked up.
 CONFIDENT = 0.85
@@ -40,7 +43,7 @@ class PhotoReading:
 
     evidence_id: int
     outcome: Outcome = "read"
-    kind: str = "unknown"  # label | listing | qr | unknown
+    kind: str = "unknown"  # label | listing | licence | qr | unknown
     text: str = ""  # the recognised lines, joined by newlines
     fields: tuple[ReadField, ...] = ()
     qr: tuple[str, ...] = ()

@@ -19,6 +19,7 @@ import yaml
 
 from bot.photocheck.types import (
     BRAND,
+    BUSINESS_NAME,
     CCC_NUMBER,
     COSMETICS_FILING,
     DRUG_APPROVAL,
@@ -26,7 +27,9 @@ from bot.photocheck.types import (
     MANUFACTURER,
     MODEL,
     QR_LINE,
+    REGISTERED_ADDRESS,
     SC_LICENCE,
+    USCC,
     Kind,
     Mark,
     OcrLine,
@@ -35,6 +38,7 @@ from bot.photocheck.types import (
     Reading,
 )
 from integrations.ccc.numbers import find_candidates, normalize
+from nlu import uscc
 
 DATA_FILE = Path(__file__).parent / "data" / "identifiers.yml"
 
@@ -67,6 +71,11 @@ _DRUG = re.compile(r"国药准字\s?([A-Za-z])\s?((?:\d\s?){7}\d)(?!\d)")
 _COSMETICS = re.compile(
     r"(国妆特进字|国妆特字|国妆网备进字|国妆备进字|[\u4e00-\u9fff]G妆网备字|卫妆准字|卫妆特字)"
     r"\s?(?:[（(][\u4e00-\u9fff][)）])?\s?([A-Za-z]?)\s?((?:\d\s?){5,11}\d)(?!\d)"
+)
+# A business licence's keys at the start of a line: 名称 and 住所 (spaced out on the licence).
+_LICENCE_KEY = re.compile(
+    rf"^[\s•·*\-]{{0,3}}(?:(?P<{BUSINESS_NAME}>名\s{{0,4}}称|企业名称)"
+    rf"|(?P<{REGISTERED_ADDRESS}>住\s{{0,4}}所|经营场所|营业场所))\s{{0,3}}[:：]?\s{{0,3}}"
 )
 _MARK = re.compile(r"^[(\[（]?C{3}(?:[)\]）]|[(（][A-Z&]{1,5}[)）]|\s?[A-Z]{1,3})?$")
 _LISTING_WORDS = re.compile(
@@ -175,6 +184,32 @@ def _other_ids(lines: Sequence[OcrLine]) -> list[ReadField]:
     return found
 
 
+def _licence_fields(lines: Sequence[OcrLine]) -> list[ReadField]:
+    """A licence's credit code (only with a check digit that adds up, which also corrects
+    for misreads: a misread code fails it), and, on a licence, its name and address."""
+    codes = []
+    for i, line in enumerate(lines):
+        found = uscc.find(_clean(line.text))
+        if found is not None and found.ok:
+            codes.append(ReadField(USCC, found.normalized, round(line.confidence, 3), i))
+    text = "".join(_clean(line.text) for line in lines)
+    if not codes and "营业执照" not in re.sub(r"\s", "", text):
+        return codes
+    found_keys: list[ReadField] = []
+    for i, line in enumerate(lines):
+        cleaned = _clean(line.text)
+        m = _LICENCE_KEY.match(cleaned)
+        if m is None or m.lastgroup is None:
+            continue
+        value, confidence, source = cleaned[m.end() :].strip(" :："), line.confidence, i
+        if not value and i + 1 < len(lines) and _same_row(line, lines[i + 1]):
+            value = _clean(lines[i + 1].text).strip(" :：")
+            confidence, source = min(confidence, lines[i + 1].confidence), i + 1
+        if len(value) >= 2:
+            found_keys.append(ReadField(m.lastgroup, value, round(confidence, 3), source))
+    return codes + found_keys
+
+
 def ccc_mark(lines: Sequence[OcrLine], kind: Kind) -> Mark:
     """PRESENT when a line reads as the mark alone ("CCC", "CCC(S)"); ABSENT only when enough
     of a label was read that the mark would likely have been read too."""
@@ -192,6 +227,8 @@ def guess_kind(lines: Sequence[OcrLine], fields: Sequence[ReadField], qr: Sequen
     if not useful and not qr:
         return Kind.NOTHING
     names = {f.name for f in fields}
+    if USCC in names and "营业执照" in re.sub(r"\s", "", text):
+        return Kind.LICENCE
     if len(_LISTING_WORDS.findall(text)) >= 2:
         return Kind.LISTING
     if names & {SC_LICENCE, DRUG_APPROVAL, COSMETICS_FILING} or _PACKAGING_WORDS.search(text):
@@ -231,7 +268,12 @@ def build_reading(
     seconds: float = 0.0,
 ) -> Reading:
     """Fields, kind and mark from what the recogniser returned."""
-    fields = [*_cert_numbers(lines), *_label_fields(lines), *_other_ids(lines)]
+    fields = [
+        *_cert_numbers(lines),
+        *_label_fields(lines),
+        *_other_ids(lines),
+        *_licence_fields(lines),
+    ]
     known = {f.value for f in fields if f.name == CCC_NUMBER}
     for code in qr:
         if code.cert_no and code.cert_no not in known:

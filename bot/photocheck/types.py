@@ -22,6 +22,10 @@ BRAND = "brand"  # 品牌 / 商标 / Brand
 SC_LICENCE = "sc_licence"  # food production licence: SC + 14 digits
 DRUG_APPROVAL = "drug_approval"  # 国药准字 H/Z/S/J + 8 digits
 COSMETICS_FILING = "cosmetics_filing"  # 国妆特字 / 国妆网备进字 / 粤G妆网备字 …
+# A business licence (营业执照): its credit code (check digit verified), name and address.
+USCC = "uscc"
+BUSINESS_NAME = "business_name"
+REGISTERED_ADDRESS = "registered_address"
 FIELD_NAMES = (
     CCC_NUMBER,
     MODEL,
@@ -31,6 +35,9 @@ FIELD_NAMES = (
     SC_LICENCE,
     DRUG_APPROVAL,
     COSMETICS_FILING,
+    USCC,
+    BUSINESS_NAME,
+    REGISTERED_ADDRESS,
 )
 QR_LINE = -1  # ReadField.source_line of a value decoded from a QR code, not from text
 
@@ -41,6 +48,7 @@ class Kind(StrEnum):
     NAMEPLATE = "nameplate"  # rating plate / label on the product
     CCC_LABEL = "ccc_label"  # a CCC sticker or certificate-number label
     PACKAGING = "packaging"  # a box side, food/drug/cosmetics packaging
+    LICENCE = "licence"  # a business licence (营业执照), as shops display it
     LISTING = "listing"  # a screenshot of an online listing
     NOTHING = "nothing"  # nothing useful read: the chat gives tips for a better photo
 

@@ -65,6 +65,7 @@ INVENTORY = frozenset(
         "bot.photocheck.fields._COSMETICS",
         "bot.photocheck.fields._DRUG",
         "bot.photocheck.fields._KEY",
+        "bot.photocheck.fields._LICENCE_KEY",
         "bot.photocheck.fields._LISTING_WORDS",
         "bot.photocheck.fields._MARK",
         "bot.photocheck.fields._NAMEPLATE_WORDS",

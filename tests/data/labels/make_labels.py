@@ -394,6 +394,77 @@ def save(img: Image.Image, path: Path, quality: int) -> None:
 # --- the set ---------------------------------------------------------------------------------
 
 
+# Business licences (营业执照) as shops display them (亮照): the credit code, the registered
+# name and the address the bot reads to identify the seller. Drawn after the labels with a
+# generator of their own, so adding them left the labels' files as they were.
+LICENCE_PLACES = (
+    ("440305", "深圳市南山区科技园科苑路15号"),
+    ("330106", "杭州市西湖区文三路259号"),
+    ("310115", "上海市浦东新区世纪大道100号"),
+    ("440304", "深圳市福田区华强北路1002号"),
+)
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def credit_code(division: str, r: random.Random, *, valid: bool = True) -> str:
+    from stdnum.cn import uscc
+
+    head = "91" + division + "".join(r.choice(USCC_ALPHABET) for _ in range(9))
+    check = uscc.calc_check_digit(head)
+    if not valid:  # a check digit that does not add up: the bot must not offer it
+        check = USCC_ALPHABET[(USCC_ALPHABET.index(check) + 7) % len(USCC_ALPHABET)]
+    return head + check
+
+
+def licence(name: str, code: str, address: str, r: random.Random) -> Image.Image:
+    """A business licence's text panel: title, credit code, name, type, address."""
+    lines = [
+        f"统一社会信用代码 {code}",
+        f"名　　称 {name}",
+        "类　　型 有限责任公司（自然人投资或控股）",
+        f"法定代表人 {r.choice(['张伟', '李娜', '王强', '陈静'])}",
+        "经营范围 电子产品、日用百货的销售",
+        f"注册资本 {r.choice(['壹佰万元整', '伍拾万元整', '贰佰万元整'])}",
+        f"成立日期 20{r.randrange(12, 24)}年0{r.randrange(1, 9)}月1{r.randrange(0, 9)}日",
+        f"住　　所 {address}",
+    ]
+    img, _ = text_block(lines, 28, 1000, bg="#fffdf6", title="营 业 执 照", pad=50)
+    framed = Image.new("RGB", (img.width + 40, img.height + 40), "#b22222")
+    framed.paste(img, (20, 20))
+    return framed
+
+
+def licences(first: int) -> list[int]:
+    r = random.Random(SEED + 19)
+    numbers = []
+    for i, (division, address) in enumerate(LICENCE_PLACES):
+        n = first + i
+        name = address[:6] + r.choice(FIRMS) + r.choice(TRADES) + "有限公司"
+        valid = i != len(LICENCE_PLACES) - 1
+        code = credit_code(division, r, valid=valid)
+        kinds = [] if i % 2 == 0 else ["rotate", "jpeg"]
+        img = degrade(licence(name, code, address, r), kinds, r)
+        stem = f"{n:03d}-licence"
+        save(img, HERE / f"{stem}.jpg", 40 if kinds else 82)
+        truth = {
+            "layout": "licence",
+            "today": TODAY.isoformat(),
+            "uscc": code,
+            "uscc_valid": valid,
+            "business_name": name,
+            "registered_address": address,
+            "region_code": division,
+            "degradations": kinds,
+            "expected": "licence",
+            "file": f"{stem}.jpg",
+        }
+        (HERE / f"{stem}.json").write_text(
+            json.dumps(truth, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        )
+        numbers.append(n)
+    return numbers
+
+
 def ecert_link(cert_no: str) -> str:
     return f"https://cx.cnca.cn/CertECloud/result/skipResultList?certNumber={cert_no}"
 
@@ -502,7 +573,7 @@ def build() -> int:
         out.writerow(COLUMNS)
         for cert in m.registry:
             out.writerow(cert.row())
-    return n
+    return n + len(licences(n + 1))
 
 
 if __name__ == "__main__":
