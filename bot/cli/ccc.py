@@ -25,9 +25,9 @@ from bot.settings import Settings
 from dialogues.answers import certificate_reply, listing_reply
 from integrations.ccc import importer, sample
 from integrations.ccc.http_registry import HttpRegistry
-from integrations.ccc.reader import ImportFailure
 from integrations.ccc.registry import CertificateRegistry, EmbeddedRegistry
 from integrations.ccc.service import CccService, today_shanghai
+from integrations.tabular import ImportFailure
 
 app = typer.Typer(help="CCC certificates: check, import, sample data.", no_args_is_help=True)
 err = Console(stderr=True)

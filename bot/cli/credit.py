@@ -20,11 +20,11 @@ from bot.db.engine import engine_from_settings
 from bot.settings import Settings
 from dialogues.credit import credit_reply
 from dialogues.credit_port import CreditList
-from integrations.ccc.reader import ImportFailure
 from integrations.credit import importer, sample
 from integrations.credit.http_registry import HttpCreditRegistry
 from integrations.credit.registry import EmbeddedCreditRegistry
 from integrations.credit.service import CreditService
+from integrations.tabular import ImportFailure
 
 app = typer.Typer(
     help="Credit lists of businesses: import, sample data, look-up.", no_args_is_help=True

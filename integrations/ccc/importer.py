@@ -19,7 +19,8 @@ from bot.db.base import utcnow
 from bot.db.dialect import insert_for
 from dialogues.knowledge_port import Certificate
 from integrations.ccc.models import CccCertificate
-from integrations.ccc.reader import COLUMNS, Progress, RowError, read_file
+from integrations.ccc.reader import COLUMNS, read_file
+from integrations.tabular import Progress, RowError
 
 BATCH = 10_000
 # Everything but the key is replaced on re-import; the row remembers whether it is sample data.

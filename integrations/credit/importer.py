@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.db.base import utcnow
 from bot.db.dialect import insert_for
 from dialogues.credit_port import CreditList, CreditRecord
-from integrations.ccc.reader import Progress, RowError
 from integrations.credit.models import CreditEntry
 from integrations.credit.reader import folded_name, read_file
+from integrations.tabular import Progress, RowError
 
 BATCH = 10_000
 _KEY = ("uscc", "list", "listed_on")
