@@ -172,6 +172,7 @@ def create_app(
                 sellers=sellers,
                 credit=credit,
                 photos=photos,
+                staff_hours=settings.chat.hours(),
             )
             stack.push_async_callback(pipeline.aclose)
             app.state.settings = settings
