@@ -35,7 +35,8 @@ def supervisor_server(tmp_path: Path, db_url: str) -> Iterator[str]:
         check=True,
         capture_output=True,
     )
-    with serving(env) as url:
+    # Starting took over 90 s beside other test processes on the shared 2-core machine.
+    with serving(env, start_seconds=400) as url:
         yield url
 
 
