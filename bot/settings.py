@@ -69,8 +69,9 @@ class ChatSettings(BaseSettings):
     photo_reader: Literal["off", "local"] = "off"
     photo_read_limit: int = Field(default=8, ge=1)
     photo_read_seconds: float = Field(default=20.0, gt=0)
-    # onnxruntime threads per OCR worker; 0 lets onnxruntime choose (one per core).
-    photo_threads: int = Field(default=0, ge=0)
+    # onnxruntime threads per OCR worker; 0 lets onnxruntime choose (one per core). One costs
+    # the least CPU per photo (more threads spin waiting for each other).
+    photo_threads: int = Field(default=1, ge=0)
 
     # Uploads that never reach a case are deleted (row and file) after this many hours.
     evidence_orphan_hours: float = Field(default=72.0, gt=0)

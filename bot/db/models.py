@@ -347,7 +347,13 @@ def import_all_models() -> None:
         "integrations.wechat.models",
         "bot.staff.models",
     )
-    for module in (*modules, "bot.knowledge.cases", "bot.alerts", "bot.business.clues"):
+    for module in (
+        *modules,
+        "bot.knowledge.cases",
+        "bot.alerts",
+        "bot.consents",
+        "bot.business.clues",
+    ):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
