@@ -8,8 +8,8 @@ import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import date
-from enum import Enum
+from datetime import UTC, date, datetime
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -18,11 +18,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.exc import OperationalError, ProgrammingError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bot import ccc_feedback, watchers
 from bot.db.engine import engine_from_settings
 from bot.settings import Settings
 from dialogues.answers import certificate_reply, listing_reply
+from dialogues.texts import t
 from integrations.ccc import importer, sample
 from integrations.ccc.http_registry import HttpRegistry
 from integrations.ccc.reader import ImportFailure
@@ -110,12 +112,26 @@ def check(
             return await service.check_certificate(number, product=product, on=day)
 
     result = _run(job)
+    # Staff's view: how many consumer cases named this number (the risk feedback).
+    reports = _run(lambda engine: _reports(engine, result.number.normalized))
     if as_json:
-        typer.echo(json.dumps(_jsonable(result), ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps(
+                {**_jsonable(result), "consumer_reports": reports}, ensure_ascii=False, indent=2
+            )
+        )
     else:
         typer.echo(certificate_reply(result, lang))
+        typer.echo(t(lang, "feedback.staff_reports", count=reports))
     if not result.number.ok:
         raise typer.Exit(2)
+
+
+async def _reports(engine: AsyncEngine, number: str) -> int:
+    if not number:
+        return 0
+    async with AsyncSession(engine) as session:
+        return (await ccc_feedback.counts(session, [number])).get(number, 0)
 
 
 @app.command("listing")
@@ -185,17 +201,21 @@ def import_cmd(
         def advance(done: int) -> None:
             progress.update(task, completed=done)
 
-        async def job(engine: AsyncEngine) -> importer.ImportReport:
-            return await importer.import_file(
+        async def job(engine: AsyncEngine) -> tuple[importer.ImportReport, int]:
+            report = await importer.import_file(
                 engine, file, current_year=today_shanghai().year, progress=advance, batch_size=batch
             )
+            # Watchers of a certificate whose status the import changed are told (once).
+            told = await watchers.tell(engine, now=datetime.now(UTC), on=today_shanghai())
+            return report, told
 
         try:
-            report = _run(job)
+            report, told = _run(job)
         except ImportFailure as exc:
             err.print(f"[red]{file}: {exc}[/red]")
             raise typer.Exit(1) from exc
     _print_report(report)
+    err.print(f"{told} certificate watchers told of a status change")
     if errors_file is not None:
         with errors_file.open("w", encoding="utf-8") as fh:
             for item in [*report.errors, *report.duplicates]:
@@ -221,3 +241,38 @@ def seed(
     if csv_out is not None:
         sample.write_csv(csv_out, certificates)
     err.print(f"[green]{written} SAMPLE certificates loaded[/green] (not real data)")
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+@app.command("risk-export")
+def risk_export(
+    month: Annotated[str, typer.Option("--month", help="The month reported in, YYYY-MM")],
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="csv or xlsx")] = ExportFormat.csv,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="File to write (default ccc-risk-MONTH.FORMAT)")
+    ] = None,
+) -> None:
+    """The listings and certificate numbers consumers reported in MONTH, for e-commerce
+    platforms: platform, link, shop, number, registry status now, reports, first and last
+    reported. No consumer's personal data."""
+    try:
+        ccc_feedback.month_bounds(month)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+
+    async def job(engine: AsyncEngine) -> list[ccc_feedback.ExportRow]:
+        async with AsyncSession(engine) as session:
+            return await ccc_feedback.month_rows(session, month)
+
+    rows = _run(job)
+    data = (
+        ccc_feedback.as_xlsx(rows, month) if fmt is ExportFormat.xlsx else ccc_feedback.as_csv(rows)
+    )
+    target = out or Path(f"ccc-risk-{month}.{fmt.value}")
+    target.write_bytes(data)
+    err.print(f"{len(rows)} reported listings written to {target}")

@@ -120,6 +120,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/console/staff/{username}"): row(303, 403, 403, 403, 200),
     ("GET", "/console/typical-cases"): row(303, 200, 200, 200, 403),
     ("GET", "/console/alerts"): row(303, 200, 200, 200, 403),
+    # Supervisors only: the monthly CCC risk export for platforms (no consumer data).
+    ("GET", "/console/ccc-risk"): row(303, 403, 403, 200, 403),
     ("GET", "/docs"): row(200, 200, 200, 200, 200),
     ("GET", "/docs/oauth2-redirect"): row(200, 200, 200, 200, 200),
     ("GET", "/healthz"): row(200, 200, 200, 200, 200),
@@ -272,6 +274,7 @@ for _path in (
     "/console/audit",
     "/console/typical-cases",
     "/console/alerts",
+    "/console/ccc-risk",
 ):
     PROBES[("GET", _path.partition("?")[0])] = _get(_path)
 
