@@ -10,7 +10,7 @@ and plain-http peers) run on the whole.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -18,6 +18,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from integrations.telegram.settings import TelegramSettings
 from integrations.wechat.settings import WechatSettings
+
+if TYPE_CHECKING:
+    from bot.handover import StaffHours
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development"}
 
@@ -85,6 +88,27 @@ class ChatSettings(BaseSettings):
     ccc_registry_timeout: float = 2.0
     ccc_registry_retries: int = 2
     ccc_registry_cache_ttl: int = 3600
+
+    # When staff answer the hand-over queue (Asia/Shanghai), e.g. "08:30-17:30", and on which
+    # days: all, or working (PRC working days). Unset: bot/rules/handover.yml's UNCONFIRMED
+    # defaults. Outside them users are told the hours instead of a wait in minutes.
+    staff_hours: str | None = None
+    staff_days: Literal["all", "working"] | None = None
+
+    @model_validator(mode="after")
+    def _staff_hours_parse(self) -> ChatSettings:
+        if self.staff_hours is not None or self.staff_days is not None:
+            self.hours()  # a bad value fails at start-up, naming the expected shape
+        return self
+
+    def hours(self) -> StaffHours:
+        from bot.handover import StaffHours
+
+        default = StaffHours.default()
+        if self.staff_hours is None and self.staff_days is None:
+            return default
+        span = self.staff_hours or f"{default.open:%H:%M}-{default.close:%H:%M}"
+        return StaffHours.parse(span, self.staff_days or default.days)
 
 
 class NluSettings(BaseSettings):

@@ -53,6 +53,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "WEIQUAN_PHOTO_READER": ("local", "chat.photo_reader"),
     "WEIQUAN_PHOTO_READ_LIMIT": ("3", "chat.photo_read_limit"),
     "WEIQUAN_PHOTO_READ_SECONDS": ("7.5", "chat.photo_read_seconds"),
+    "WEIQUAN_STAFF_HOURS": ("08:30-17:30", "chat.staff_hours"),
+    "WEIQUAN_STAFF_DAYS": ("working", "chat.staff_days"),
     "WEIQUAN_PHOTO_THREADS": ("2", "chat.photo_threads"),
     "WEIQUAN_CLAIM_CASE_FAILURES": ("3", "chat.claim_case_failures"),
     "WEIQUAN_CLAIM_CASE_WINDOW_HOURS": ("12.0", "chat.claim_case_window_hours"),

@@ -110,8 +110,11 @@ class ClaimTry:
 class Office:
     """Everything the turns of several chats share: conversations, cases, queue, claims."""
 
-    def __init__(self, claims: ClaimPolicy | None = None) -> None:
+    def __init__(
+        self, claims: ClaimPolicy | None = None, hours: handover.StaffHours | None = None
+    ) -> None:
         self.policy = claims or ClaimPolicy()
+        self.hours = hours or handover.StaffHours.default()
         self.conversations: dict[tuple[str, str], Conversation] = {}
         self.cases: list[FiledCase] = []
         self.photos: dict[int, Photo] = {}
@@ -287,7 +290,7 @@ class Office:
                 if existing.reason != "safety":
                     existing.reason = action.reason
             ahead = self._ahead(existing)
-            return handover.ticket(existing.id, ahead, now, already_queued=True)
+            return handover.ticket(existing.id, ahead, now, hours=self.hours, already_queued=True)
         queued = QueuedRequest(
             len(self.requests) + 1,
             filer.conversation_id,
@@ -298,7 +301,7 @@ class Office:
         )
         self.requests.append(queued)
         ahead = self._ahead(queued)
-        return handover.ticket(queued.id, ahead, now)
+        return handover.ticket(queued.id, ahead, now, hours=self.hours)
 
     def cancel_handover(self, filer: Filer) -> bool:
         queued = self._queued(filer.conversation_id)
