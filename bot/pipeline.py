@@ -45,6 +45,7 @@ from dialogues.actions import (
     AttachEvidence,
     CancelHandover,
     ClaimCase,
+    ConsentToAlerts,
     Decision,
     ListSubscriptions,
     ReadPhoto,
@@ -118,7 +119,7 @@ class Actions:
                     return False
                 job = job_of(action, filer.channel, filer.sender_id, filer.locale)
                 return self.photos.apply(session, job)
-            case Subscribe() | Unsubscribe() | ListSubscriptions():
+            case Subscribe() | Unsubscribe() | ListSubscriptions() | ConsentToAlerts():
                 return alerts.apply(session, filer, action)
             case WatchCertificate():
                 return watchers.apply(session, filer, action)

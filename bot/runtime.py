@@ -26,6 +26,8 @@ class BackofficeRuntime:
     handoff: Handoff
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     outbox: Any = None
+    # Alerts whose fan-out runs in this process (bot.alerts.send), so one runs once.
+    alert_runs: set[int] = field(default_factory=set)
 
     def now(self) -> datetime:
         return self.clock()

@@ -349,7 +349,7 @@ def import_all_models() -> None:
         "bot.watchers",
         "bot.ccc_feedback",
     )
-    for module in (*modules, "bot.knowledge.cases", "bot.alerts"):
+    for module in (*modules, "bot.knowledge.cases", "bot.alerts", "bot.consents"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -102,6 +102,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "WEIQUAN_WECHAT_TOKEN_MARGIN_SECONDS": ("60", "wechat.token_margin_seconds"),
     "WEIQUAN_WECHAT_REPLAY_WINDOW_SECONDS": ("120", "wechat.replay_window_seconds"),
     "WEIQUAN_WECHAT_PIC_HOSTS": ("img.example", "wechat.pic_hosts"),
+    "WEIQUAN_WECHAT_ALERT_TEMPLATE_ID": ("TPL-1", "wechat.alert_template_id"),
+    "WEIQUAN_WECHAT_ALERT_TEMPLATE_FIELDS": ("thing2:title", "wechat.alert_template_fields"),
     "WEIQUAN_TELEGRAM_TOKEN": ("1:abc", "telegram.token"),
     "WEIQUAN_TELEGRAM_SECRET": ("Abc_123-xyz", "telegram.secret"),
     "WEIQUAN_TELEGRAM_BASE_URL": ("http://127.0.0.1:8081/bot", "telegram.base_url"),
@@ -114,7 +116,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "WEIQUAN_TELEGRAM_OVERALL_MAX_RATE": ("10.0", "telegram.overall_max_rate"),
     "WEIQUAN_TELEGRAM_OVERALL_TIME_PERIOD": ("2.0", "telegram.overall_time_period"),
     "WEIQUAN_TELEGRAM_CHAT_MAX_RATE": ("0.5", "telegram.chat_max_rate"),
-    "WEIQUAN_TELEGRAM_CHAT_TIME_PERIOD": ("3.0", "telegram.chat_time_period"),
+    "WEIQUAN_TELEGRAM_CHAT_TIME_PERIOD": ("2.0", "telegram.chat_time_period"),
 }
 # Read by the test suite and the fuzzers, not by the service.
 NOT_SETTINGS = {

@@ -258,7 +258,7 @@ async def test_push_outside_48_hours_is_recorded_on_the_case(
                     )
                 ).scalars()
             )
-        assert rows["push:1"].status == "failed"  # given up, not retried forever
+        assert rows["push:1"].status == "blocked"  # not deliverable, not retried forever
         assert (
             rows["push:2"].status == "pending" and rows["push:2"].attempts == 1
         )  # -1: busy, retry
