@@ -256,7 +256,7 @@ async def main() -> int:
     print(
         f"| CPU seconds per photo in the worker (all its threads), p50 / p95 | {statistics.median(cpus):.2f} / {percentile(cpus, 0.95):.2f} |"
     )
-    for deg in ("rotate", "blur", "jpeg", "perspective", "lowlight", "real-world"):
+    for deg in ("rotate", "blur", "jpeg", "perspective", "lowlight", "real-world", "sideways"):
         subset = [r for r in rows if deg in r["degradations"]]
         if subset:
             print(f"| number read, {deg} ({len(subset)} photos) | {rate('cert', subset)} |")

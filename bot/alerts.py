@@ -18,6 +18,7 @@ failure is retried up to the dispatcher's ``max_attempts`` and then marked faile
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,17 +41,25 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from bot import outbox
+from bot import consents, outbox
 from bot.cases import Filer
 from bot.db.base import Base, UTCDateTime
 from bot.db.dialect import upsert_into
 from bot.db.models import BigId, Case, Conversation, OutboxMessage
 from bot.knowledge import cases as typical_cases
 from bot.staff.push import push
-from dialogues.actions import ListSubscriptions, Subscribe, Subscriptions, Topic, Unsubscribe
+from dialogues.actions import (
+    ConsentToAlerts,
+    ListSubscriptions,
+    Subscribe,
+    Subscriptions,
+    Topic,
+    Unsubscribe,
+)
 from dialogues.subscriptions import MAX_SUBSCRIPTIONS, catalogue
 from dialogues.texts import t
 
+log = logging.getLogger(__name__)
 # Recipients per fan-out transaction.
 BATCH = 500
 
@@ -132,15 +141,26 @@ def _topics(rows: Sequence[AlertSubscription]) -> tuple[Topic, ...]:
 
 
 def apply(session: Session, filer: Filer, action: Any) -> Subscriptions:
-    """``Subscribe``, ``Unsubscribe`` or ``ListSubscriptions`` in the turn's transaction."""
+    """``Subscribe``, ``Unsubscribe``, ``ListSubscriptions`` or ``ConsentToAlerts`` in the
+    turn's transaction."""
     rows = _mine(session, filer)
     current = _topics(rows)
+    asked = filer.channel in consents.ASKED_ON
+    consent = consents.given(session, filer.channel, filer.sender_id) if asked else None
     match action:
+        case ConsentToAlerts(agree=agree):
+            if not asked:
+                return Subscriptions(current)
+            if agree:
+                consents.grant(session, filer.channel, filer.sender_id, filer.now)
+            else:
+                consents.withdraw(session, filer.channel, filer.sender_id)
+            return Subscriptions(current, consent=agree)
         case ListSubscriptions():
-            return Subscriptions(current)
+            return Subscriptions(current, consent=consent)
         case Subscribe(topic=topic):
             if topic in current or len(rows) >= MAX_SUBSCRIPTIONS:
-                return Subscriptions(current)
+                return Subscriptions(current, consent=consent)
             row = AlertSubscription(
                 channel=filer.channel,
                 sender_id=filer.sender_id,
@@ -151,7 +171,7 @@ def apply(session: Session, filer: Filer, action: Any) -> Subscriptions:
             )
             session.add(row)
             session.flush()
-            return Subscriptions((*current, topic), (topic,))
+            return Subscriptions((*current, topic), (topic,), consent)
         case Unsubscribe(which=which):
             if which is None:
                 gone = rows
@@ -395,7 +415,13 @@ def _send_batch(session: Session, alert_id: int, batch: Sequence[Recipient], now
             source=source,
             now=now,
             conversation_id=who.conversation_id,
-            custom={"alert": alert_id},
+            # What a WeChat subscription message shows, outside the 48-hour window.
+            custom={
+                "alert": alert_id,
+                "title": alert.title_en if who.lang == "en" else alert.title_zh,
+                "until": alert.valid_until.isoformat(),
+                "source": alert.source_url,
+            },
         )
         new += 1
     return new
@@ -431,6 +457,10 @@ async def fan_out(
             raise LookupError(f"no alert {alert_id}")
         everyone = await session.run_sync(lambda s: recipients(s, alert))
     done = FanOut(recipients=len(everyone))
+    async with sessions() as session, session.begin():
+        row = await session.get(AlertRow, alert_id)
+        if row is not None:
+            row.recipients = len(everyone)  # the console shows progress against it
     for start in range(0, len(everyone), batch):
         chunk = everyone[start : start + batch]
         async with sessions() as session, session.begin():
@@ -449,35 +479,111 @@ async def fan_out(
 
 
 @dataclass(frozen=True)
-class Progress:
-    """Counts only: staff never see who an alert reached."""
+class Counts:
+    """Deliveries of one alert in one state, per channel or in all: counts only, staff never
+    see who an alert reached. ``sent`` on the web chat means put on the page's pushes."""
 
-    queued: int
-    sent: int
-    failed: int
-    waiting: int
+    queued: int = 0
+    sent: int = 0
+    failed: int = 0
+    blocked: int = 0
+    waiting: int = 0
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(
+            self.queued + other.queued,
+            self.sent + other.sent,
+            self.failed + other.failed,
+            self.blocked + other.blocked,
+            self.waiting + other.waiting,
+        )
+
+
+@dataclass(frozen=True)
+class Progress(Counts):
+    """An alert's deliveries in all channels, and per channel (``wechat``, ``telegram``,
+    ``rest``: the web chat)."""
+
+    channels: dict[str, Counts] = field(default_factory=dict)
 
 
 async def progress(session: AsyncSession, alert_id: int) -> Progress:
-    queued = await session.scalar(select(func.count()).where(AlertDelivery.alert_id == alert_id))
-    transcript_only = await session.scalar(
-        select(func.count()).where(
-            AlertDelivery.alert_id == alert_id, AlertDelivery.outbox_key.is_(None)
-        )
+    channels: dict[str, Counts] = {}
+    # The web chat has no outbox row: its deliveries are on the transcript the page polls.
+    kept = await session.execute(
+        select(AlertDelivery.channel, func.count())
+        .where(AlertDelivery.alert_id == alert_id, AlertDelivery.outbox_key.is_(None))
+        .group_by(AlertDelivery.channel)
     )
+    for channel, n in kept:
+        channels[channel] = channels.get(channel, Counts()) + Counts(queued=n, sent=n)
     rows = await session.execute(
-        select(OutboxMessage.status, func.count())
-        .join(AlertDelivery, AlertDelivery.outbox_key == OutboxMessage.key)
+        select(AlertDelivery.channel, OutboxMessage.status, func.count())
+        .join(OutboxMessage, AlertDelivery.outbox_key == OutboxMessage.key)
         .where(AlertDelivery.alert_id == alert_id)
-        .group_by(OutboxMessage.status)
+        .group_by(AlertDelivery.channel, OutboxMessage.status)
     )
-    by_status = {status: n for status, n in rows}
-    return Progress(
-        queued=queued or 0,
-        sent=by_status.get("sent", 0) + (transcript_only or 0),
-        failed=by_status.get("failed", 0),
-        waiting=by_status.get("pending", 0) + by_status.get("sending", 0),
-    )
+    for channel, status, n in rows:
+        counts = Counts(
+            queued=n,
+            sent=n if status == "sent" else 0,
+            failed=n if status == "failed" else 0,
+            blocked=n if status == "blocked" else 0,
+            waiting=n if status in ("pending", "sending") else 0,
+        )
+        channels[channel] = channels.get(channel, Counts()) + counts
+    total = sum(channels.values(), Counts())
+    return Progress(**vars(total), channels=dict(sorted(channels.items())))
+
+
+async def unfinished(session: AsyncSession) -> list[int]:
+    """Alerts whose fan-out has not gone through everyone (stopped by a restart)."""
+    stmt = select(AlertRow.id).where(AlertRow.finished_at.is_(None)).order_by(AlertRow.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def send(
+    sessions: async_sessionmaker[AsyncSession],
+    alert_id: int,
+    *,
+    now: Callable[[], datetime],
+    running: set[int],
+    wake: Callable[[], None] | None = None,
+) -> FanOut | None:
+    """Run an alert's fan-out unless this process runs it already (``running``); the outbox
+    is woken after each batch so delivery starts with the first. A failure is logged and
+    leaves the alert unfinished, to be resumed (at the next start, or by a supervisor)."""
+    if alert_id in running:
+        return None
+    running.add(alert_id)
+    try:
+        done = await fan_out(
+            sessions, alert_id, now=now, after_batch=(lambda _: wake()) if wake else None
+        )
+        log.info("alert %s: %s recipients, %s queued", alert_id, done.recipients, done.queued)
+        return done
+    except Exception:
+        log.exception("alert %s fan-out stopped", alert_id)
+        return None
+    finally:
+        running.discard(alert_id)
+
+
+async def resume(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    now: Callable[[], datetime],
+    running: set[int],
+    wake: Callable[[], None] | None = None,
+) -> list[int]:
+    """At start-up: finish every fan-out a restart interrupted; the recipients recorded
+    before it are skipped, so nobody is lost and nobody gets an alert twice."""
+    async with sessions() as session:
+        ids = await unfinished(session)
+    for alert_id in ids:
+        log.info("alert %s: resuming its fan-out", alert_id)
+        await send(sessions, alert_id, now=now, running=running, wake=wake)
+    return ids
 
 
 async def listing(session: AsyncSession, limit: int = 50) -> list[tuple[AlertRow, Progress]]:

@@ -54,6 +54,13 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "web" / "static"
 
 
+async def _warm_regions(sellers: Sellers, freeze_heap: bool) -> None:
+    await asyncio.to_thread(sellers.regions.warm)
+    if freeze_heap:  # its ~100 MB of tables live as long as the process: see below
+        gc.collect()
+        gc.freeze()
+
+
 async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -88,7 +95,9 @@ async def _local_reader(settings: Settings, stack: AsyncExitStack) -> PhotoReade
         workers=1,
         queue=settings.chat.photo_read_limit,
         timeout=settings.chat.photo_read_seconds,
-        prepare=functools.partial(prepare_worker, settings.chat.photo_threads),
+        prepare=functools.partial(
+            prepare_worker, settings.chat.photo_threads, settings.chat.photo_read_seconds
+        ),
     )
     stack.push_async_callback(pool.close)
     return cast(PhotoReader, pool)
@@ -142,7 +151,7 @@ def create_app(
             )
             sellers = Sellers(directory=offices.load(settings.offices_file or offices.SAMPLE))
             # The address parser takes seconds to load: in a thread now, not in the first case.
-            warming = asyncio.create_task(asyncio.to_thread(sellers.regions.warm))
+            warming = asyncio.create_task(_warm_regions(sellers, freeze_heap))
             stack.push_async_callback(lambda: asyncio.wait([warming]))
             evidence = EvidenceStore(settings.evidence_dir, keyring)
             reader = photo_reader or await _local_reader(settings, stack)
@@ -165,6 +174,7 @@ def create_app(
                 sellers=sellers,
                 credit=credit,
                 photos=photos,
+                staff_hours=settings.chat.hours(),
             )
             stack.push_async_callback(pipeline.aclose)
             app.state.settings = settings

@@ -75,7 +75,6 @@ def submit(
     """File a case in the turn's transaction: number, deadline, the seller's identity and
     office, duplicate check, evidence, the first event and the back-office hand-off."""
     kind, now = action.kind, filer.now
-    case_no = next_case_no(session, kind=kind, at=now)
     deadline = decision_deadline(kind, now)
     fields = dict(action.fields)
     personal = dict(action.personal)
@@ -104,6 +103,9 @@ def submit(
             similar = reports.similar_elsewhere(
                 session, name=keys["target_name_key"], region=region, now=now
             )
+    # The day's number row stays locked until the turn commits: take it last, after the
+    # seller's identification and the duplicate search, so concurrent filings wait less.
+    case_no = next_case_no(session, kind=kind, at=now)
     case = Case(
         case_no=case_no,
         kind=kind,

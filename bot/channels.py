@@ -15,6 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
+from bot import consents
 from bot.conversations import ConversationStore
 from bot.db.models import Case, CaseEvent, Conversation, InboundMessage, OutboxMessage
 from bot.outbox import Key, enqueue
@@ -161,6 +162,10 @@ class ChannelStore:
     async def language(self, channel: str, sender_id: str) -> str | None:
         """The conversation's language (the user may have switched with "english")."""
         return await self.store.read(lambda s: _language(s, channel, sender_id))
+
+    async def consented(self, channel: str, sender_id: str) -> bool:
+        """Whether the user agreed to alerts outside the conversation (``bot/consents.py``)."""
+        return await self.store.read(lambda s: consents.given(s, channel, sender_id))
 
     async def note_progress(self, delivery_id: int, **values: Any) -> None:
         """Remember, on the delivery, how far it got (parts of a split reply already sent)."""

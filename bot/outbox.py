@@ -7,6 +7,7 @@ Workers on any number of hosts share the work: PostgreSQL claims due rows with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import math
@@ -78,7 +79,12 @@ def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
 
 
 class GiveUp(Exception):
-    """Delivery can never succeed (e.g. the user is unreachable); record it and stop."""
+    """Delivery can never succeed (e.g. the platform refuses the request); record it and stop."""
+
+
+class Blocked(GiveUp):
+    """The recipient cannot receive (blocked the bot, left the account, outside WeChat's
+    window without consent to subscription messages): recorded as ``blocked``, never retried."""
 
 
 def backoff(attempts: int, base: float = 2.0, cap: float = 3600.0) -> float:
@@ -212,6 +218,7 @@ class OutboxDispatcher:
         self.clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def register(self, topic: str, handler: Handler) -> None:
         """Deliver rows whose topic equals ``topic`` (e.g. ``reply:telegram``)."""
@@ -270,18 +277,35 @@ class OutboxDispatcher:
                     setattr(row, key, value)
 
     async def run_once(self) -> int:
-        """Deliver what is due now; returns how many rows were attempted."""
-        if not self.handlers:
+        """Deliver what is due now; returns how many rows were attempted. Once ``stop`` is
+        called, the row being delivered is finished and the rest of the claim handed back."""
+        if not self.handlers or self._stopping:
             return 0
         rows = await self._claim()
-        for row in rows:
+        for index, row in enumerate(rows):
+            if self._stopping:
+                await self._release([r.id for r in rows[index:]])
+                return index
             await self._deliver(row)
         return len(rows)
+
+    async def _release(self, row_ids: list[int]) -> None:
+        """Claimed rows not attempted: due again now, for whichever worker runs next."""
+        async with self.sessions() as session, session.begin():
+            for row_id in row_ids:
+                row = await session.get(OutboxMessage, row_id)
+                if row is not None and row.status == "sending":
+                    row.status = "pending"
+                    row.attempts = max(0, row.attempts - 1)
+                    row.next_attempt_at = self.clock()
 
     async def _deliver(self, row: Delivery) -> None:
         now = self.clock()
         try:
             await self.handlers[row.topic](row)
+        except Blocked as exc:
+            log.info("outbox %s: recipient unreachable: %s", row.key, exc)
+            await self._finish(row.id, status="blocked", last_error=str(exc)[:2000])
         except GiveUp as exc:
             log.warning("outbox %s gave up: %s", row.key, exc)
             await self._finish(row.id, status="failed", last_error=str(exc)[:2000])
@@ -309,6 +333,8 @@ class OutboxDispatcher:
             except Exception:
                 log.exception("outbox pass failed")
                 done = 0
+            if self._stopping:
+                return
             if done:
                 continue
             self._wake.clear()
@@ -318,11 +344,18 @@ class OutboxDispatcher:
                 pass
 
     def start(self) -> None:
+        self._stopping = False
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="outbox-dispatcher")
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop after the delivery in progress (a message sent is recorded as sent, so a
+        restart repeats nothing); cancelled if it takes longer than ``grace`` seconds."""
+        self._stopping = True
+        self._wake.set()
         if self._task is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=grace)
             self._task.cancel()
             try:
                 await self._task

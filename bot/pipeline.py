@@ -45,6 +45,7 @@ from dialogues.actions import (
     AttachEvidence,
     CancelHandover,
     ClaimCase,
+    ConsentToAlerts,
     Decision,
     ListSubscriptions,
     ReadPhoto,
@@ -90,10 +91,12 @@ class Actions:
         handoff: Handoff,
         photos: PhotoDesk | None = None,
         sellers: Sellers | None = None,
+        staff_hours: handover.StaffHours | None = None,
     ) -> None:
         self.claims = claims
         self.handoff = handoff
         self.photos = photos
+        self.staff_hours = staff_hours or handover.StaffHours.default()
         self.sellers = sellers
 
     def apply(self, session: Session, filer: Filer, action: Action) -> Any:
@@ -103,7 +106,7 @@ class Actions:
                     session, filer, action, handoff=self.handoff, sellers=self.sellers
                 )
             case RequestHandover():
-                return handover.request(session, filer, action)
+                return handover.request(session, filer, action, self.staff_hours)
             case CancelHandover():
                 return handover.cancel(session, filer)
             case ClaimCase():
@@ -115,7 +118,7 @@ class Actions:
                     return False
                 job = job_of(action, filer.channel, filer.sender_id, filer.locale)
                 return self.photos.apply(session, job)
-            case Subscribe() | Unsubscribe() | ListSubscriptions():
+            case Subscribe() | Unsubscribe() | ListSubscriptions() | ConsentToAlerts():
                 return alerts.apply(session, filer, action)
         raise TypeError(f"no applier for {action!r}")
 
@@ -137,6 +140,7 @@ class Pipeline:
         photos: PhotoDesk | None = None,
         sellers: Sellers | None = None,
         credit: CreditChecks | None = None,
+        staff_hours: handover.StaffHours | None = None,
     ) -> None:
         self.sessions = sessions
         self.store = ConversationStore(sessions)
@@ -150,7 +154,7 @@ class Pipeline:
         self.knowledge = knowledge
         self.rules: RuleBook = rules or KnowledgeRuleBook()
         # Identifies and routes the seller of each filed case (bot/business).
-        self.actions = Actions(Claims(claims), handoff, photos, sellers)
+        self.actions = Actions(Claims(claims), handoff, photos, sellers, staff_hours)
         # Photos are read in the background and their readings answered as turns of their own.
         self.photos = photos
         self.photo_checks = (

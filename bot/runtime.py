@@ -29,6 +29,8 @@ class BackofficeRuntime:
     outbox: Any = None
     # The office directory: where a case may be forwarded, and each office's hand-off URL.
     directory: Directory = field(default_factory=load)
+    # Alerts whose fan-out runs in this process (bot.alerts.send), so one runs once.
+    alert_runs: set[int] = field(default_factory=set)
 
     def now(self) -> datetime:
         return self.clock()

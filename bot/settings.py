@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -20,6 +20,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from integrations.telegram.settings import TelegramSettings
 from integrations.wechat.settings import WechatSettings
+
+if TYPE_CHECKING:
+    from bot.handover import StaffHours
 
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development"}
 
@@ -68,8 +71,9 @@ class ChatSettings(BaseSettings):
     photo_reader: Literal["off", "local"] = "off"
     photo_read_limit: int = Field(default=8, ge=1)
     photo_read_seconds: float = Field(default=20.0, gt=0)
-    # onnxruntime threads per OCR worker; 0 lets onnxruntime choose (one per core).
-    photo_threads: int = Field(default=0, ge=0)
+    # onnxruntime threads per OCR worker; 0 lets onnxruntime choose (one per core). One costs
+    # the least CPU per photo (more threads spin waiting for each other).
+    photo_threads: int = Field(default=1, ge=0)
 
     # Uploads that never reach a case are deleted (row and file) after this many hours.
     evidence_orphan_hours: float = Field(default=72.0, gt=0)
@@ -87,6 +91,27 @@ class ChatSettings(BaseSettings):
     ccc_registry_timeout: float = 2.0
     ccc_registry_retries: int = 2
     ccc_registry_cache_ttl: int = 3600
+
+    # When staff answer the hand-over queue (Asia/Shanghai), e.g. "08:30-17:30", and on which
+    # days: all, or working (PRC working days). Unset: bot/rules/handover.yml's UNCONFIRMED
+    # defaults. Outside them users are told the hours instead of a wait in minutes.
+    staff_hours: str | None = None
+    staff_days: Literal["all", "working"] | None = None
+
+    @model_validator(mode="after")
+    def _staff_hours_parse(self) -> ChatSettings:
+        if self.staff_hours is not None or self.staff_days is not None:
+            self.hours()  # a bad value fails at start-up, naming the expected shape
+        return self
+
+    def hours(self) -> StaffHours:
+        from bot.handover import StaffHours
+
+        default = StaffHours.default()
+        if self.staff_hours is None and self.staff_days is None:
+            return default
+        span = self.staff_hours or f"{default.open:%H:%M}-{default.close:%H:%M}"
+        return StaffHours.parse(span, self.staff_days or default.days)
 
 
 class NluSettings(BaseSettings):

@@ -100,12 +100,23 @@ class ListSubscriptions:
 
 
 @dataclass(frozen=True)
+class ConsentToAlerts:
+    """Record (``agree``) or withdraw the sender's consent to receive alerts outside the
+    conversation (WeChat subscription messages); the receipt is ``Subscriptions``."""
+
+    agree: bool
+
+
+@dataclass(frozen=True)
 class Subscriptions:
     """The sender's subscriptions after the action, and what it added or removed (empty when
-    nothing changed: already subscribed, no such number, the limit reached)."""
+    nothing changed: already subscribed, no such number, the limit reached). ``consent``:
+    whether alerts may reach them outside the conversation, None on a channel that never
+    needs it (Telegram and the web chat can always be sent to)."""
 
     current: tuple[Topic, ...]
     changed: tuple[Topic, ...] = ()
+    consent: bool | None = None
 
 
 Action = (
@@ -118,6 +129,7 @@ Action = (
     | Subscribe
     | Unsubscribe
     | ListSubscriptions
+    | ConsentToAlerts
 )
 
 
@@ -187,4 +199,5 @@ def receipt_types() -> dict[type, type]:
         Subscribe: Subscriptions,
         Unsubscribe: Subscriptions,
         ListSubscriptions: Subscriptions,
+        ConsentToAlerts: Subscriptions,
     }

@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from dialogues.actions import (
+    ConsentToAlerts,
     ListSubscriptions,
     Pending,
     Subscribe,
@@ -34,6 +35,7 @@ MAX_SUBSCRIPTIONS = 20
 MAX_VALUE = 30
 KINDS = ("category", "brand", "region")
 SUB_PAYLOAD = "/sub:"
+CONSENT_PAYLOAD = "/alerts_consent:"
 UNSUB_PAYLOAD = "/unsub:"
 
 _LIST = frozenset(
@@ -49,6 +51,19 @@ _LIST = frozenset(
         "/subscriptions",
     }
 )
+# Consent to alerts as WeChat subscription messages once the 48-hour window has closed.
+_CONSENT = {
+    "同意接收订阅消息": True,
+    "同意订阅消息": True,
+    "接收订阅消息": True,
+    "allow subscription messages": True,
+    "agree to subscription messages": True,
+    "不接收订阅消息": False,
+    "不要订阅消息": False,
+    "停止订阅消息": False,
+    "stop subscription messages": False,
+    "no subscription messages": False,
+}
 _UNSUB = ("取消订阅", "退订", "unsubscribe from", "unsubscribe")
 _SUB = (
     "请帮我订阅",
@@ -180,7 +195,12 @@ def route(state: ConversationState, turn: Turn, text: str) -> list[Reply] | None
     if text.startswith(UNSUB_PAYLOAD):
         which = text.removeprefix(UNSUB_PAYLOAD)
         return unsubscribe(int(which) if which.isdecimal() and len(which) <= 3 else None, lang)
+    if text.startswith(CONSENT_PAYLOAD):
+        answer = text.removeprefix(CONSENT_PAYLOAD)
+        return consent(answer == "yes", lang) if answer in ("yes", "no") else None
     folded = text.strip(_TRIM).casefold()
+    if folded in _CONSENT:
+        return consent(_CONSENT[folded], lang)
     if folded in _LIST:
         return [Pending(ListSubscriptions(), lambda r, s: listing(r, lang))]
     rest = _strip_prefix(folded, _UNSUB)
@@ -214,12 +234,34 @@ def subscribe(topic: Topic, lang: str) -> list[Reply]:
     def then(receipt: Subscriptions, state: ConversationState) -> list[Reply]:
         name = label(topic, lang)
         if receipt.changed:
-            return [Reply(t(lang, "alerts.subscribed", topic=name), _buttons(lang))]
+            done = [Reply(t(lang, "alerts.subscribed", topic=name), _buttons(lang))]
+            if receipt.consent is False:
+                done.append(_ask_consent(lang))
+            return done
         if topic in receipt.current:
             return [Reply(t(lang, "alerts.already", topic=name), _buttons(lang))]
         return [Reply(t(lang, "alerts.too_many", max=MAX_SUBSCRIPTIONS))]
 
     return [Pending(Subscribe(topic, lang), then)]
+
+
+def _ask_consent(lang: str) -> Reply:
+    buttons = [
+        Button(t(lang, "alerts.button.consent_yes"), f"{CONSENT_PAYLOAD}yes"),
+        Button(t(lang, "alerts.button.consent_no"), f"{CONSENT_PAYLOAD}no"),
+    ]
+    return Reply(t(lang, "alerts.consent_ask"), buttons)
+
+
+def consent(agree: bool, lang: str) -> list[Reply]:
+    """Agree to (or stop) alerts as subscription messages outside the 48-hour window."""
+
+    def then(receipt: Subscriptions, state: ConversationState) -> list[Reply]:
+        if receipt.consent is None:
+            return [Reply(t(lang, "alerts.consent_not_needed"))]
+        return [Reply(t(lang, "alerts.consent_given" if agree else "alerts.consent_withdrawn"))]
+
+    return [Pending(ConsentToAlerts(agree), then)]
 
 
 def unsubscribe(which: int | None, lang: str) -> list[Reply]:

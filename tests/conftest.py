@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
@@ -29,17 +30,21 @@ REQUIRE_POSTGRES = (
 )
 
 
-async def _admin(sql: str) -> None:
+async def _connect(database: str | None = None) -> Any:
     import asyncpg
 
     url = make_url(ADMIN_URL)
-    conn = await asyncpg.connect(
+    return await asyncpg.connect(
         host=url.host,
         port=url.port or 5432,
         user=url.username,
         password=url.password,
-        database=url.database,
+        database=database or url.database,
     )
+
+
+async def _admin(sql: str) -> None:
+    conn = await _connect()
     try:
         await conn.execute(sql)
     finally:
@@ -72,14 +77,114 @@ def postgres_template() -> Iterator[str]:
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+_TABLES_SQL = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+_SEQUENCES_SQL = "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'"
+
+
+async def _layout(database: str) -> tuple[tuple[str, ...], str | None]:
+    """The tables of a database and its migration version; None for the version when a
+    migration put rows in a table (emptying a database would then lose them)."""
+    conn = await _connect(database)
+    try:
+        tables = tuple(r[0] for r in await conn.fetch(_TABLES_SQL))
+        version = (
+            await conn.fetchval("SELECT version_num FROM alembic_version")
+            if "alembic_version" in tables
+            else None
+        )
+        for table in tables:  # names from pg_tables
+            probe = f'SELECT 1 FROM "{table}" LIMIT 1'  # noqa: S608
+            if table != "alembic_version" and await conn.fetchval(probe):
+                return tables, None
+        return tables, version
+    finally:
+        await conn.close()
+
+
+async def _emptied(database: str, layout: tuple[tuple[str, ...], str | None]) -> bool:
+    """Empty a test's database for the next test; False when the test changed its schema
+    (a migration test), and it must go."""
+    conn = await _connect(database)
+    try:
+        # Sessions a test left open end here, as DROP DATABASE … WITH (FORCE) would end them.
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        tables = tuple(r[0] for r in await conn.fetch(_TABLES_SQL))
+        if "alembic_version" not in tables or layout[1] is None:
+            return False
+        version = await conn.fetchval("SELECT version_num FROM alembic_version")
+        if (tables, version) != layout:
+            return False
+        # DELETE, not TRUNCATE: a few rows go at once, where TRUNCATE makes new files for
+        # every table and index (seconds on a busy server). Foreign keys are not checked
+        # (every row goes) and the commit need not wait for the disk (a test database).
+        sequences = [r[0] for r in await conn.fetch(_SEQUENCES_SQL)]
+        emptied = (t for t in tables if t != "alembic_version")  # names from pg_tables
+        deletes = "".join(f' DELETE FROM "{t}";' for t in emptied)  # noqa: S608
+        restarts = "".join(f' ALTER SEQUENCE "{q}" RESTART;' for q in sequences)
+        await conn.execute(
+            "BEGIN; SET LOCAL synchronous_commit = off;"
+            f" SET LOCAL session_replication_role = replica;{deletes}{restarts} COMMIT;"
+        )
+        return True
+    except Exception:
+        return False
+    finally:
+        await conn.close()
+
+
+class PostgresDatabases:
+    """Migrated PostgreSQL databases for tests: copied from the template when none is free,
+    emptied after each test (rows deleted, sequences restarted) and handed to the next.
+    Copying (CREATE DATABASE … TEMPLATE) and dropping one take seconds each on a busy server
+    (a drop forces a checkpoint); emptying takes a tenth of one. A test that changed the
+    schema gets its database dropped instead."""
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        self.layout = asyncio.run(_layout(template))
+        self.free: list[str] = []
+        self.made: set[str] = set()
+
+    def take(self) -> str:
+        if self.free:
+            return self.free.pop()
+        name = f"weiquan_t_{uuid.uuid4().hex[:12]}"
+        asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"'))
+        self.made.add(name)
+        return name
+
+    def give_back(self, name: str) -> None:
+        if asyncio.run(_emptied(name, self.layout)):
+            self.free.append(name)
+        else:
+            self.made.discard(name)
+            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    def close(self) -> None:
+        for name in self.made:
+            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres_databases(postgres_template: str) -> Iterator[PostgresDatabases]:
+    databases = PostgresDatabases(postgres_template)
+    try:
+        yield databases
+    finally:
+        databases.close()
+
+
 @pytest.fixture
-def postgres_url(postgres_template: str) -> Iterator[str]:
-    name = f"weiquan_t_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'))
+def postgres_url(postgres_databases: PostgresDatabases) -> Iterator[str]:
+    """A migrated database of its own for the test, with no rows."""
+    name = postgres_databases.take()
     try:
         yield make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        postgres_databases.give_back(name)
 
 
 SQLITE_NAME = "weiquan.sqlite3"

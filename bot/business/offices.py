@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from integrations.ccc.reader import detect_encoding
+from integrations.tabular import detect_encoding
 
 SAMPLE = Path(__file__).parent.parent / "rules" / "offices.yml"
 KEY = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")

@@ -56,6 +56,11 @@ class Regions:
         self._by_path: dict[tuple[str, ...], str] = {}
         self._by_code: dict[str, tuple[str, ...]] = {}
 
+    @property
+    def ready(self) -> bool:
+        """Whether the parser is loaded (a parse before then waits for the load)."""
+        return self._parse is not None
+
     def warm(self) -> None:
         with self._lock:
             if self._parse is not None:

@@ -2,77 +2,34 @@
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import date
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import httpx
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.db.engine import engine_from_settings
-from bot.settings import Settings
+from bot.cli import registry_import
 from dialogues.answers import certificate_reply, listing_reply
 from integrations.ccc import importer, sample
 from integrations.ccc.http_registry import HttpRegistry
-from integrations.ccc.reader import ImportFailure
 from integrations.ccc.registry import CertificateRegistry, EmbeddedRegistry
 from integrations.ccc.service import CccService, today_shanghai
 
 app = typer.Typer(help="CCC certificates: check, import, sample data.", no_args_is_help=True)
-err = Console(stderr=True)
+err = registry_import.err
 T = TypeVar("T")
 MAX_SHOWN_ERRORS = 50
 REGISTRY_URL_ENV = "WEIQUAN_CCC_REGISTRY_URL"
 
 
-def _jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        data = {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-        for prop in ("ok", "found", "is_sample", "acceptable", "uses_sample"):
-            if hasattr(value, prop):
-                data[prop] = getattr(value, prop)
-        return data
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 def _run(make: Callable[[AsyncEngine], Awaitable[T]]) -> T:
-    """Run one async job on an engine from settings; a missing table gets a clear hint."""
-
-    async def main() -> T:
-        engine = engine_from_settings(Settings())
-        try:
-            return await make(engine)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    except (OperationalError, ProgrammingError) as exc:
-        if "ccc_certificates" in str(exc):
-            err.print(
-                "[red]the certificate table does not exist: run `weiquan db upgrade` first[/red]"
-            )
-            raise typer.Exit(1) from exc
-        raise
+    return registry_import.run(make, table="ccc_certificates", what="certificate")
 
 
 @asynccontextmanager
@@ -111,7 +68,7 @@ def check(
 
     result = _run(job)
     if as_json:
-        typer.echo(json.dumps(_jsonable(result), ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(registry_import.jsonable(result), ensure_ascii=False, indent=2))
     else:
         typer.echo(certificate_reply(result, lang))
     if not result.number.ok:
@@ -136,28 +93,10 @@ def listing(
 
     result = _run(job)
     typer.echo(
-        json.dumps(_jsonable(result), ensure_ascii=False, indent=2)
+        json.dumps(registry_import.jsonable(result), ensure_ascii=False, indent=2)
         if as_json
         else listing_reply(result, lang)
     )
-
-
-def _print_report(report: importer.ImportReport) -> None:
-    err.print(
-        f"[green]{report.imported} certificates written[/green] "
-        f"({report.new} new, {report.updated} updated) from {report.rows} data rows"
-    )
-    for title, items, colour in (
-        ("duplicate rows", report.duplicates, "yellow"),
-        ("rows not imported", report.errors, "red"),
-    ):
-        if not items:
-            continue
-        err.print(f"[{colour}]{len(items)} {title}:[/{colour}]")
-        for item in items[:MAX_SHOWN_ERRORS]:
-            err.print(f"  line {item.line}: {item.message}", markup=False, highlight=False)
-        if len(items) > MAX_SHOWN_ERRORS:
-            err.print(f"  … and {len(items) - MAX_SHOWN_ERRORS} more (see --errors FILE)")
 
 
 @app.command("import")
@@ -171,37 +110,20 @@ def import_cmd(
     batch: Annotated[int, typer.Option(help="Rows per transaction")] = importer.BATCH,
 ) -> None:
     """Validate and upsert a registry export; bad rows are listed with line numbers."""
-    size = file.stat().st_size
-    is_csv = file.suffix.lower() not in (".xlsx", ".xlsm")
-    columns = [
-        TextColumn("importing"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-    ]
-    with Progress(*columns, console=err, transient=True) as progress:
-        task = progress.add_task("import", total=size if is_csv else None)
 
-        def advance(done: int) -> None:
-            progress.update(task, completed=done)
+    async def job(engine: AsyncEngine, advance: Callable[[int], None]) -> importer.ImportReport:
+        return await importer.import_file(
+            engine, file, current_year=today_shanghai().year, progress=advance, batch_size=batch
+        )
 
-        async def job(engine: AsyncEngine) -> importer.ImportReport:
-            return await importer.import_file(
-                engine, file, current_year=today_shanghai().year, progress=advance, batch_size=batch
-            )
-
-        try:
-            report = _run(job)
-        except ImportFailure as exc:
-            err.print(f"[red]{file}: {exc}[/red]")
-            raise typer.Exit(1) from exc
-    _print_report(report)
-    if errors_file is not None:
-        with errors_file.open("w", encoding="utf-8") as fh:
-            for item in [*report.errors, *report.duplicates]:
-                fh.write(f"{item.line}\t{item.message}\n")
-    if report.errors:
-        raise typer.Exit(2)
+    registry_import.import_file(
+        file,
+        job,
+        table="ccc_certificates",
+        what="certificate",
+        noun="certificates",
+        errors_file=errors_file,
+    )
 
 
 @app.command("seed")

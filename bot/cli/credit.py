@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -10,17 +9,11 @@ from typing import Annotated, Any, TypeVar
 
 import httpx
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.cli.ccc import MAX_SHOWN_ERRORS, _jsonable
-from bot.db.engine import engine_from_settings
-from bot.settings import Settings
+from bot.cli import registry_import
 from dialogues.credit import credit_reply
 from dialogues.credit_port import CreditList
-from integrations.ccc.reader import ImportFailure
 from integrations.credit import importer, sample
 from integrations.credit.http_registry import HttpCreditRegistry
 from integrations.credit.registry import EmbeddedCreditRegistry
@@ -29,26 +22,13 @@ from integrations.credit.service import CreditService
 app = typer.Typer(
     help="Credit lists of businesses: import, sample data, look-up.", no_args_is_help=True
 )
-err = Console(stderr=True)
+err = registry_import.err
 T = TypeVar("T")
 SERVICE_URL_ENV = "WEIQUAN_CREDIT_SERVICE_URL"
 
 
 def _run(make: Callable[[AsyncEngine], Awaitable[T]]) -> T:
-    async def main() -> T:
-        engine = engine_from_settings(Settings())
-        try:
-            return await make(engine)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    except (OperationalError, ProgrammingError) as exc:
-        if "credit_entries" in str(exc):
-            err.print("[red]the credit table does not exist: run `weiquan db upgrade` first[/red]")
-            raise typer.Exit(1) from exc
-        raise
+    return registry_import.run(make, table="credit_entries", what="credit")
 
 
 @app.command("import")
@@ -79,50 +59,20 @@ def import_cmd(
     except ValueError:
         err.print(f"[red]--list {list_!r}: use abnormal or serious[/red]")
         raise typer.Exit(2) from None
-    is_csv = file.suffix.lower() not in (".xlsx", ".xlsm")
-    columns = [
-        TextColumn("importing"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-    ]
-    with Progress(*columns, console=err, transient=True) as progress:
-        task = progress.add_task("import", total=file.stat().st_size if is_csv else None)
 
-        def advance(done: int) -> None:
-            progress.update(task, completed=done)
+    async def job(engine: AsyncEngine, advance: Callable[[int], None]) -> importer.ImportReport:
+        return await importer.import_file(
+            engine, file, default_list=default, progress=advance, batch_size=batch
+        )
 
-        async def job(engine: AsyncEngine) -> importer.ImportReport:
-            return await importer.import_file(
-                engine, file, default_list=default, progress=advance, batch_size=batch
-            )
-
-        try:
-            report = _run(job)
-        except ImportFailure as exc:
-            err.print(f"[red]{file}: {exc}[/red]")
-            raise typer.Exit(1) from exc
-    err.print(
-        f"[green]{report.imported} listings written[/green] "
-        f"({report.new} new, {report.updated} updated) from {report.rows} data rows"
+    registry_import.import_file(
+        file,
+        job,
+        table="credit_entries",
+        what="credit",
+        noun="listings",
+        errors_file=errors_file,
     )
-    for title, items, colour in (
-        ("duplicate rows", report.duplicates, "yellow"),
-        ("rows not imported", report.errors, "red"),
-    ):
-        if not items:
-            continue
-        err.print(f"[{colour}]{len(items)} {title}:[/{colour}]")
-        for item in items[:MAX_SHOWN_ERRORS]:
-            err.print(f"  line {item.line}: {item.message}", markup=False, highlight=False)
-        if len(items) > MAX_SHOWN_ERRORS:
-            err.print(f"  … and {len(items) - MAX_SHOWN_ERRORS} more (see --errors FILE)")
-    if errors_file is not None:
-        with errors_file.open("w", encoding="utf-8") as fh:
-            for item in [*report.errors, *report.duplicates]:
-                fh.write(f"{item.line}\t{item.message}\n")
-    if report.errors:
-        raise typer.Exit(2)
 
 
 @app.command("seed")
@@ -167,7 +117,7 @@ def check(
         err.print("[red]no credit code or company name found in the query[/red]")
         raise typer.Exit(2)
     if as_json:
-        typer.echo(json.dumps(_jsonable(result), ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(registry_import.jsonable(result), ensure_ascii=False, indent=2))
     else:
         typer.echo(credit_reply(result, lang))
     if result.problem:

@@ -7,7 +7,6 @@ the table shows counts only (queued, sent, failed, waiting), never who received 
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
@@ -21,9 +20,9 @@ from bot.knowledge.cases import categories
 from bot.staff import audit
 from dialogues.subscriptions import catalogue
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/console", include_in_schema=False)
 EDITORS = ("supervisor",)
+CHANNEL_NAMES = {"wechat": "微信", "telegram": "Telegram", "rest": "网页聊天"}
 
 
 async def _page(
@@ -49,16 +48,20 @@ async def _page(
         can_edit=user.staff.role in EDITORS,
         error=error,
         draft=draft,
+        channel_names=CHANNEL_NAMES,
+        # While an alert is being queued or delivered the page refreshes itself (no script).
+        busy=any(not row.finished_at or counts.waiting for row, counts in rows),
     )
 
 
 async def _send(runtime: Runtime, alert_id: int) -> None:
-    try:
-        done = await alerts.fan_out(runtime.sessions, alert_id, now=runtime.now)
-        log.info("alert %s: %s recipients, %s queued", alert_id, done.recipients, done.queued)
-    except Exception:
-        # The page shows it unfinished; a supervisor resumes it.
-        log.exception("alert %s fan-out stopped", alert_id)
+    await alerts.send(
+        runtime.sessions,
+        alert_id,
+        now=runtime.now,
+        running=runtime.alert_runs,
+        wake=runtime.wake_outbox,
+    )
 
 
 @router.get("/alerts")

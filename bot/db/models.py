@@ -347,7 +347,7 @@ def import_all_models() -> None:
         "integrations.wechat.models",
         "bot.staff.models",
     )
-    for module in (*modules, "bot.knowledge.cases", "bot.alerts"):
+    for module in (*modules, "bot.knowledge.cases", "bot.alerts", "bot.consents"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

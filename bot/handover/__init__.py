@@ -13,10 +13,11 @@ word cannot bury them (docs/console.md, "Handover queue").
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from sqlalchemy import func, select
@@ -37,31 +38,69 @@ def rules() -> dict[str, Any]:
     return dict(yaml.safe_load(RULES.read_text(encoding="utf-8")))
 
 
-def staff_hours() -> tuple[time, time, str]:
-    hours = rules()["staff_hours"]
-    return time.fromisoformat(hours["open"]), time.fromisoformat(hours["close"]), hours["days"]
+@dataclass(frozen=True)
+class StaffHours:
+    """When staff answer the queue, Asia/Shanghai time: every day or PRC working days only.
 
+    A deployment fact (``WEIQUAN_STAFF_HOURS``, ``WEIQUAN_STAFF_DAYS``); the defaults in
+    bot/rules/handover.yml are UNCONFIRMED. A close of 24:00 means until midnight."""
 
-def _staffed_day(day: date, days: str) -> bool:
-    return days == "all" or is_workday(day)[0]
+    open: time
+    close: time
+    days: Literal["all", "working"] = "all"
 
+    @classmethod
+    def parse(cls, span: str, days: str = "all") -> StaffHours:
+        """``"09:00-21:00"``; raises ValueError naming the expected shape."""
+        start, sep, end = span.replace("–", "-").partition("-")
+        shape = f"staff hours {span!r} on {days!r} days: expected HH:MM-HH:MM and all|working"
+        if not sep or days not in ("all", "working"):
+            raise ValueError(shape)
+        try:
+            opens = time.fromisoformat(start.strip())
+            closes = time.max if end.strip() == "24:00" else time.fromisoformat(end.strip())
+        except ValueError:
+            raise ValueError(shape) from None
+        if closes <= opens:
+            raise ValueError(f"staff hours {span!r}: closing must come after opening")
+        return cls(opens, closes, "working" if days == "working" else "all")
 
-def opens_at(now: datetime) -> datetime | None:
-    """None while staff work; otherwise when they next start (Asia/Shanghai)."""
-    start, end, days = staff_hours()
-    local = now.astimezone(SHANGHAI)
-    if _staffed_day(local.date(), days) and start <= local.time() < end:
-        return None
-    day = local.date() if local.time() < start else local.date() + timedelta(days=1)
-    for _ in range(60):  # the longest holiday is well under two months
-        if _staffed_day(day, days):
-            break
-        day += timedelta(days=1)
-    return datetime.combine(day, start, tzinfo=SHANGHAI)
+    @classmethod
+    def default(cls) -> StaffHours:
+        hours = rules()["staff_hours"]
+        return cls.parse(f"{hours['open']}-{hours['close']}", hours["days"])
+
+    @property
+    def label(self) -> dict[str, str]:
+        """What the user is told, e.g. 每天 9:00–21:00 / 9:00–21:00 every day."""
+        span = f"{self.open:%-H:%M}–{'24:00' if self.close == time.max else f'{self.close:%-H:%M}'}"
+        if self.days == "working":
+            return {"zh": f"工作日 {span}", "en": f"{span} on working days"}
+        return {"zh": f"每天 {span}", "en": f"{span} every day"}
+
+    def _staffed_day(self, day: date) -> bool:
+        return self.days == "all" or is_workday(day)[0]
+
+    def opens_at(self, now: datetime) -> datetime | None:
+        """None while staff work; otherwise when they next start (Asia/Shanghai)."""
+        local = now.astimezone(SHANGHAI)
+        if self._staffed_day(local.date()) and self.open <= local.time() < self.close:
+            return None
+        day = local.date() if local.time() < self.open else local.date() + timedelta(days=1)
+        for _ in range(60):  # the longest holiday is well under two months
+            if self._staffed_day(day):
+                break
+            day += timedelta(days=1)
+        return datetime.combine(day, self.open, tzinfo=SHANGHAI)
 
 
 def ticket(
-    request_id: int, ahead: int, now: datetime, *, already_queued: bool = False
+    request_id: int,
+    ahead: int,
+    now: datetime,
+    *,
+    hours: StaffHours,
+    already_queued: bool = False,
 ) -> HandoverTicket:
     """The user's place in the queue and the wait: minutes while staff work, else their hours."""
     return HandoverTicket(
@@ -69,8 +108,8 @@ def ticket(
         ahead + 1,
         estimate(ahead),
         already_queued=already_queued,
-        opens_at=opens_at(now),
-        staff_hours=dict(rules()["staff_hours"]["label"]),
+        opens_at=hours.opens_at(now),
+        staff_hours=hours.label,
     )
 
 
@@ -135,7 +174,9 @@ def _priority(session: Session, reason: str, conversation_id: int, now: datetime
     return int(rules()["safety"]["over_budget_priority"])
 
 
-def request(session: Session, filer: Filer, action: RequestHandover) -> HandoverTicket:
+def request(
+    session: Session, filer: Filer, action: RequestHandover, hours: StaffHours
+) -> HandoverTicket:
     """Queue the conversation (or move its waiting request up) in the turn's transaction."""
     conversation_id, now = filer.conversation_id, filer.now
     existing = _open(session, conversation_id)
@@ -148,7 +189,7 @@ def request(session: Session, filer: Filer, action: RequestHandover) -> Handover
             existing.updated_at = now
             session.flush()
         ahead = _ahead(session, existing)
-        return ticket(existing.id, ahead, now, already_queued=True)
+        return ticket(existing.id, ahead, now, hours=hours, already_queued=True)
     queued = HandoverRequest(
         conversation_id=conversation_id,
         reason=action.reason,
@@ -161,7 +202,7 @@ def request(session: Session, filer: Filer, action: RequestHandover) -> Handover
     session.add(queued)
     session.flush()
     ahead = _ahead(session, queued)
-    return ticket(queued.id, ahead, now)
+    return ticket(queued.id, ahead, now, hours=hours)
 
 
 def cancel(session: Session, filer: Filer) -> bool:

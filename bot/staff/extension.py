@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -53,7 +54,7 @@ class BackofficeExtension:
 
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
-        from bot import backoffice, transfer
+        from bot import alerts, backoffice, transfer
         from bot.handover import staff as handover_desk
 
         settings: Settings = app.state.settings
@@ -77,13 +78,23 @@ class BackofficeExtension:
             app.state.outbox.register(backoffice.TOPIC, backoffice.Delivery(runtime))
         else:
             log.info("backoffice: WEIQUAN_BACKOFFICE_URL not set, hand-off disabled")
-        task = None
+        tasks: list[asyncio.Task[Any]] = []
         if self._run_jobs:
-            task = asyncio.create_task(handover_desk.timeout_loop(runtime), name="claim-timeouts")
+            tasks.append(
+                asyncio.create_task(handover_desk.timeout_loop(runtime), name="claim-timeouts")
+            )
+            # A fan-out a restart interrupted goes on by itself, from where it stopped.
+            resuming = alerts.resume(
+                runtime.sessions,
+                now=runtime.now,
+                running=runtime.alert_runs,
+                wake=runtime.wake_outbox,
+            )
+            tasks.append(asyncio.create_task(resuming, name="alert-resume"))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

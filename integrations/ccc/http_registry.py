@@ -7,9 +7,6 @@ import header's fields) or 404. The client is injected so tests use
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections import OrderedDict
 from datetime import date
 from typing import Any
 
@@ -17,8 +14,7 @@ import httpx
 
 from dialogues.knowledge_port import Certificate, CertStatus
 from integrations.ccc.registry import RegistryUnavailable
-
-_RETRY_STATUS = {429, 500, 502, 503, 504}
+from integrations.http_lookup import CachedLookup
 
 
 class HttpRegistry:
@@ -37,56 +33,23 @@ class HttpRegistry:
         cache_size: int = 10_000,
         token: str | None = None,
     ) -> None:
-        self._client = client
-        self._base = base_url.rstrip("/")
-        self._timeout = timeout
-        self._retries = retries
-        self._backoff = backoff
-        self._ttl = cache_ttl
-        self._not_found_ttl = not_found_ttl
-        self._size = cache_size
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._cache: OrderedDict[str, tuple[float, Certificate | None]] = OrderedDict()
+        self._lookup: CachedLookup[Certificate | None] = CachedLookup(
+            client,
+            base_url,
+            service="registry",
+            unavailable=RegistryUnavailable,
+            missing=lambda: None,
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff,
+            cache_ttl=cache_ttl,
+            not_found_ttl=not_found_ttl,
+            cache_size=cache_size,
+            token=token,
+        )
 
     async def get(self, cert_no: str) -> Certificate | None:
-        cached = self._cache.get(cert_no)
-        now = time.monotonic()
-        if cached is not None and cached[0] > now:
-            self._cache.move_to_end(cert_no)
-            return cached[1]
-        result = await self._fetch(cert_no)
-        ttl = self._ttl if result is not None else self._not_found_ttl
-        self._cache[cert_no] = (now + ttl, result)
-        self._cache.move_to_end(cert_no)
-        while len(self._cache) > self._size:
-            self._cache.popitem(last=False)
-        return result
-
-    async def _fetch(self, cert_no: str) -> Certificate | None:
-        url = f"{self._base}/certificates/{cert_no}"
-        last_error = "no attempt"
-        for attempt in range(self._retries + 1):
-            if attempt:
-                await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
-            try:
-                response = await self._client.get(url, headers=self._headers, timeout=self._timeout)
-            except httpx.TransportError as exc:  # timeouts, refused connections
-                last_error = f"{type(exc).__name__}: {exc}"
-                continue
-            if response.status_code == 404:
-                return None
-            if response.status_code in _RETRY_STATUS:
-                last_error = f"HTTP {response.status_code}"
-                continue
-            if response.status_code != 200:
-                raise RegistryUnavailable(f"registry answered HTTP {response.status_code}")
-            try:
-                return parse_record(response.json())
-            except (ValueError, KeyError, TypeError) as exc:
-                raise RegistryUnavailable(f"registry sent a malformed record: {exc}") from exc
-        raise RegistryUnavailable(
-            f"registry unreachable after {self._retries + 1} tries: {last_error}"
-        )
+        return await self._lookup.get(cert_no, f"/certificates/{cert_no}", parse_record)
 
 
 def parse_record(data: dict[str, Any]) -> Certificate:

@@ -1,41 +1,22 @@
-"""Idempotent bulk upsert of certificates into the embedded registry.
-
-Rows are written in batches, one transaction each, with INSERT … ON CONFLICT DO UPDATE on
-both SQLite and PostgreSQL, so re-running an import changes nothing and an interrupted
-import can simply be run again.
-"""
+"""Idempotent bulk upsert of certificates into the embedded registry (``integrations.bulk``:
+batches, INSERT … ON CONFLICT DO UPDATE on SQLite and PostgreSQL, the number as key)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.db.base import utcnow
-from bot.db.dialect import insert_for
 from dialogues.knowledge_port import Certificate
+from integrations import bulk
 from integrations.ccc.models import CccCertificate
-from integrations.ccc.reader import COLUMNS, Progress, RowError, read_file
+from integrations.ccc.reader import COLUMNS, read_file
+from integrations.tabular import Progress, RowError
 
-BATCH = 10_000
-# Everything but the key is replaced on re-import; the row remembers whether it is sample data.
-_UPDATABLE = (*COLUMNS[1:], "is_sample", "updated_at")
-
-
-@dataclass
-class ImportReport:
-    """What an import did, including every row it did not take and why."""
-
-    rows: int = 0  # data rows read (blank lines excluded)
-    imported: int = 0  # rows written (after collapsing duplicates)
-    new: int = 0
-    updated: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    duplicates: list[RowError] = field(default_factory=list)
+BATCH = bulk.BATCH
+ImportReport = bulk.ImportReport
 
 
 def _values(cert: Certificate, now: Any) -> dict[str, Any]:
@@ -54,24 +35,24 @@ def _values(cert: Certificate, now: Any) -> dict[str, Any]:
     }
 
 
+CERTIFICATES: bulk.Table[Certificate] = bulk.Table(
+    CccCertificate,
+    key=("cert_no",),
+    # Everything but the key is replaced on re-import; the row remembers whether it is sample.
+    updatable=(*COLUMNS[1:], "is_sample", "updated_at"),
+    values=_values,
+    identity=lambda cert: int(cert.cert_no),
+    name=lambda cert: f"cert_no {cert.cert_no}",
+)
+
+
 async def upsert(engine: AsyncEngine, certificates: Iterable[Certificate]) -> int:
     """Insert or update one batch in one transaction; returns rows written."""
-    now = utcnow()
-    rows = [_values(c, now) for c in certificates]
-    if not rows:
-        return 0
-    stmt = insert_for(engine.dialect.name, CccCertificate)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["cert_no"], set_={c: stmt.excluded[c] for c in _UPDATABLE}
-    )
-    async with engine.begin() as conn:
-        await conn.execute(stmt, rows)
-    return len(rows)
+    return await bulk.upsert(engine, CERTIFICATES, certificates)
 
 
 async def count(engine: AsyncEngine) -> int:
-    async with engine.connect() as conn:
-        return int(await conn.scalar(select(func.count()).select_from(CccCertificate)) or 0)
+    return await bulk.count(engine, CERTIFICATES)
 
 
 async def import_certificates(
@@ -81,32 +62,7 @@ async def import_certificates(
     batch_size: int = BATCH,
 ) -> ImportReport:
     """Write validated rows; duplicates of a number inside the file: the last row wins."""
-    report = ImportReport()
-    before = await count(engine)
-    first_line: dict[int, int] = {}  # cert number -> line it first appeared on
-    batch: dict[str, Certificate] = {}
-    for line, item in rows:
-        report.rows += 1
-        if isinstance(item, RowError):
-            report.errors.append(item)
-            continue
-        key = int(item.cert_no)
-        seen = first_line.setdefault(key, line)
-        if seen != line:
-            report.duplicates.append(
-                RowError(
-                    line, f"cert_no {item.cert_no} already on line {seen}; this later row is used"
-                )
-            )
-        batch[item.cert_no] = item
-        if len(batch) >= batch_size:
-            await upsert(engine, batch.values())
-            batch = {}
-    await upsert(engine, batch.values())
-    report.imported = len(first_line)
-    report.new = await count(engine) - before
-    report.updated = report.imported - report.new
-    return report
+    return await bulk.import_rows(engine, CERTIFICATES, rows, batch_size=batch_size)
 
 
 async def import_file(

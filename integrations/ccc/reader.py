@@ -1,23 +1,30 @@
-"""Reading registry exports (CSV in UTF-8 or GBK, or XLSX) into validated rows.
+"""Reading certificate registry exports (CSV in UTF-8 or GBK, or XLSX) into validated rows.
 
-Exports from Chinese systems are often GBK: the encoding is detected, not assumed. Every
-row is validated and a bad row is reported with its line number without stopping the
-import, so nothing is silently dropped.
+The file is opened and decoded by ``integrations.tabular``. Every row is validated and a bad
+row is reported with its line number without stopping the import, so nothing is silently
+dropped.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from dialogues.knowledge_port import Certificate, CertStatus
 from integrations.ccc.numbers import Codes, load_codes, validate
+from integrations.tabular import (
+    ImportFailure,
+    Line,
+    Progress,
+    RowError,
+    cell_text,
+    data_lines,
+    header_names,
+    read_table,
+    undecodable,
+)
 
 COLUMNS = (
     "cert_no",
@@ -30,73 +37,14 @@ COLUMNS = (
     "issued_on",
     "expires_on",
 )
+
 MAX_TEXT = 200
 # A certificate lists every model it covers (the model range): often dozens.
 MAX_MODELS = 2000
-_SNIFF_BYTES = 64 * 1024
-
-
-class ImportFailure(Exception):
-    """The whole file cannot be imported (empty, unreadable, missing columns)."""
-
-
-@dataclass(frozen=True)
-class RowError:
-    """One row that was not imported, with the line a spreadsheet user can find."""
-
-    line: int
-    message: str
-
-
-Progress = Callable[[int], None]  # called with the units done so far (bytes or rows)
-
-
-def _undecodable(sample: bytes, encoding: str) -> int:
-    text = sample.decode(encoding, errors="surrogateescape")
-    return sum(1 for ch in text if "\udc80" <= ch <= "\udcff")
-
-
-def detect_encoding(sample: bytes) -> str:
-    """UTF-8 (with or without BOM), else GB18030 (a superset of GBK), else a guess.
-
-    A few broken bytes must not flip a UTF-8 file to GBK (which would garble every row), so
-    UTF-8 wins while nearly all of its non-ASCII bytes decode; the broken rows are then
-    reported one by one.
-    """
-    if sample.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    high = sum(1 for b in sample if b >= 0x80)
-    if high == 0:
-        return "utf-8-sig"
-    if len(sample) >= _SNIFF_BYTES:
-        sample = sample[:-4]  # a full sample may end inside a character: drop that tail
-    for encoding in ("utf-8", "gb18030"):
-        if _undecodable(sample, encoding) <= high // 50:
-            return "utf-8-sig" if encoding == "utf-8" else encoding
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(sample).best()
-    if best is None:
-        raise ImportFailure("cannot tell the file's text encoding; save it as UTF-8 and retry")
-    return best.encoding
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value).strip()
 
 
 def _header(cells: list[Any]) -> dict[str, int]:
-    names = [_text(c).lstrip("\ufeff").strip().lower() for c in cells]
+    names = header_names(cells)
     if not any(names):
         raise ImportFailure("the first line is empty: expected the header " + ",".join(COLUMNS))
     missing = [c for c in COLUMNS if c not in names]
@@ -120,8 +68,8 @@ def parse_row(
     cells: list[Any], columns: dict[str, int], *, current_year: int, codes: Codes, sample: bool
 ) -> Certificate:
     """One row to a Certificate; raises ValueError with a message naming the bad field."""
-    values = {name: _text(cells[i]) if i < len(cells) else "" for name, i in columns.items()}
-    if any("\udc80" <= ch <= "\udcff" for v in values.values() for ch in v):
+    values = {name: cell_text(cells[i]) if i < len(cells) else "" for name, i in columns.items()}
+    if undecodable(values):
         raise ValueError("contains bytes that are not valid text in the file's encoding")
     number = validate(values["cert_no"], current_year=current_year, codes=codes)
     errors = [p for p in number.problems if p.severity == "error"]
@@ -172,17 +120,13 @@ def parse_row(
 Row = tuple[int, Certificate | RowError]
 
 
-def _rows(
-    lines: Iterator[tuple[int, list[Any]]], *, current_year: int, sample: bool
-) -> Iterator[Row]:
+def _rows(lines: Iterator[Line], *, current_year: int, sample: bool) -> Iterator[Row]:
     codes = load_codes()
     first = next(lines, None)
     if first is None:
         raise ImportFailure("the file is empty: expected the header " + ",".join(COLUMNS))
     columns = _header(first[1])
-    for line, cells in lines:
-        if not any(_text(c) for c in cells):
-            continue  # blank lines are not rows
+    for line, cells in data_lines(lines):
         try:
             yield (
                 line,
@@ -192,60 +136,12 @@ def _rows(
             yield line, RowError(line, str(exc))
 
 
-def read_csv(
-    path: Path, *, current_year: int, sample: bool = False, progress: Progress | None = None
-) -> Iterator[Row]:
-    """Rows of a CSV export; ``progress`` gets bytes read."""
-    with path.open("rb") as raw:
-        encoding = detect_encoding(raw.read(_SNIFF_BYTES))
-        raw.seek(0)
-        text = io.TextIOWrapper(raw, encoding=encoding, errors="surrogateescape", newline="")
-        reader = csv.reader(text)
-
-        def lines() -> Iterator[tuple[int, list[Any]]]:
-            for n, cells in enumerate(reader):
-                if progress is not None and n % 5000 == 0:
-                    progress(raw.tell())
-                yield reader.line_num, cells
-
-        try:
-            yield from _rows(lines(), current_year=current_year, sample=sample)
-        except csv.Error as exc:
-            raise ImportFailure(f"line {reader.line_num}: unreadable CSV ({exc})") from exc
-        if progress is not None:
-            progress(raw.tell())
-
-
-def read_xlsx(
-    path: Path, *, current_year: int, sample: bool = False, progress: Progress | None = None
-) -> Iterator[Row]:
-    """Rows of the first sheet of an XLSX export; ``progress`` gets rows read."""
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for a broken file
-        raise ImportFailure(f"not a readable XLSX file: {exc}") from exc
-    try:
-        sheet = book.worksheets[0]
-
-        def lines() -> Iterator[tuple[int, list[Any]]]:
-            for n, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
-                if progress is not None and n % 5000 == 0:
-                    progress(n)
-                yield n, list(cells)
-
-        yield from _rows(lines(), current_year=current_year, sample=sample)
-    finally:
-        book.close()
-
-
 def read_file(
     path: Path, *, current_year: int, sample: bool = False, progress: Progress | None = None
 ) -> Iterator[Row]:
-    """CSV or XLSX by extension (XLSX also by its ZIP signature)."""
-    with path.open("rb") as fh:
-        is_zip = fh.read(4) == b"PK\x03\x04"
-    if path.suffix.lower() in (".xlsx", ".xlsm") or is_zip:
-        return read_xlsx(path, current_year=current_year, sample=sample, progress=progress)
-    return read_csv(path, current_year=current_year, sample=sample, progress=progress)
+    """Validated rows of a CSV or XLSX export."""
+    return read_table(
+        path,
+        lambda lines: _rows(lines, current_year=current_year, sample=sample),
+        progress=progress,
+    )

@@ -2,15 +2,12 @@
 
 Contract: ``GET {base_url}/businesses/{uscc}/listings`` and ``GET {base_url}/listings?name=``
 answer 200 with ``{"listings": [record, ...]}`` (the import header's fields) or 404 for an
-unknown business. As the certificate adapter (``integrations.ccc.http_registry``): injected
-client, timeout per attempt, bounded retries with backoff, a TTL cache of answers.
+unknown business. Requests go through ``integrations.http_lookup``, as the certificate
+adapter's do: injected client, timeout per attempt, bounded retries, a TTL cache.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections import OrderedDict
 from datetime import date
 from typing import Any
 
@@ -19,8 +16,7 @@ import httpx
 from dialogues.credit_port import CreditList, CreditRecord
 from integrations.credit.reader import folded_name
 from integrations.credit.registry import RegistryUnavailable
-
-_RETRY_STATUS = {429, 500, 502, 503, 504}
+from integrations.http_lookup import CachedLookup
 
 
 class HttpCreditRegistry:
@@ -38,66 +34,33 @@ class HttpCreditRegistry:
         cache_size: int = 10_000,
         token: str | None = None,
     ) -> None:
-        self._client = client
-        self._base = base_url.rstrip("/")
-        self._timeout = timeout
-        self._retries = retries
-        self._backoff = backoff
-        self._ttl = cache_ttl
-        self._size = cache_size
-        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._cache: OrderedDict[str, tuple[float, list[CreditRecord]]] = OrderedDict()
+        self._lookup: CachedLookup[list[CreditRecord]] = CachedLookup(
+            client,
+            base_url,
+            service="credit service",
+            unavailable=RegistryUnavailable,
+            missing=list,
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff,
+            cache_ttl=cache_ttl,
+            not_found_ttl=cache_ttl,  # an unknown business is as settled as a listed one
+            cache_size=cache_size,
+            token=token,
+        )
 
     async def by_code(self, uscc: str) -> list[CreditRecord]:
-        return await self._cached(f"code:{uscc}", f"{self._base}/businesses/{uscc}/listings", None)
+        return await self._lookup.get(f"code:{uscc}", f"/businesses/{uscc}/listings", _listings)
 
     async def by_name(self, name: str) -> list[CreditRecord]:
         key = folded_name(name)
         if not key:
             return []
-        return await self._cached(f"name:{key}", f"{self._base}/listings", {"name": name})
+        return await self._lookup.get(f"name:{key}", "/listings", _listings, {"name": name})
 
-    async def _cached(
-        self, key: str, url: str, params: dict[str, str] | None
-    ) -> list[CreditRecord]:
-        cached = self._cache.get(key)
-        now = time.monotonic()
-        if cached is not None and cached[0] > now:
-            self._cache.move_to_end(key)
-            return cached[1]
-        result = await self._fetch(url, params)
-        self._cache[key] = (now + self._ttl, result)
-        self._cache.move_to_end(key)
-        while len(self._cache) > self._size:
-            self._cache.popitem(last=False)
-        return result
 
-    async def _fetch(self, url: str, params: dict[str, str] | None) -> list[CreditRecord]:
-        last_error = "no attempt"
-        for attempt in range(self._retries + 1):
-            if attempt:
-                await asyncio.sleep(self._backoff * 2 ** (attempt - 1))
-            try:
-                response = await self._client.get(
-                    url, params=params, headers=self._headers, timeout=self._timeout
-                )
-            except httpx.TransportError as exc:  # timeouts, refused connections
-                last_error = f"{type(exc).__name__}: {exc}"
-                continue
-            if response.status_code == 404:
-                return []
-            if response.status_code in _RETRY_STATUS:
-                last_error = f"HTTP {response.status_code}"
-                continue
-            if response.status_code != 200:
-                raise RegistryUnavailable(f"credit service answered HTTP {response.status_code}")
-            try:
-                return [parse_record(item) for item in response.json()["listings"]]
-            except (ValueError, KeyError, TypeError) as exc:
-                raise RegistryUnavailable(f"credit service sent a malformed record: {exc}") from exc
-        raise RegistryUnavailable(
-            f"credit service unreachable after {self._retries + 1} tries: {last_error}"
-        )
+def _listings(data: Any) -> list[CreditRecord]:
+    return [parse_record(item) for item in data["listings"]]
 
 
 def parse_record(data: dict[str, Any]) -> CreditRecord:

@@ -1,6 +1,6 @@
 """Idempotent bulk upsert of credit listings into the embedded registry.
 
-As for certificates (``integrations.ccc.importer``): batches, one transaction each, INSERT …
+Written as certificates are (``integrations.bulk``): batches, one transaction each, INSERT …
 ON CONFLICT DO UPDATE on SQLite and PostgreSQL. The key is (code, list, day listed), so a
 re-import changes nothing and a later export that adds a removal date updates the listing.
 """
@@ -8,35 +8,19 @@ re-import changes nothing and a later export that adds a removal date updates th
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.db.base import utcnow
-from bot.db.dialect import insert_for
 from dialogues.credit_port import CreditList, CreditRecord
-from integrations.ccc.reader import Progress, RowError
+from integrations import bulk
 from integrations.credit.models import CreditEntry
 from integrations.credit.reader import folded_name, read_file
+from integrations.tabular import Progress, RowError
 
-BATCH = 10_000
-_KEY = ("uscc", "list", "listed_on")
-_UPDATABLE = ("name", "name_key", "reason", "authority", "removed_on", "is_sample", "updated_at")
-
-
-@dataclass
-class ImportReport:
-    """What an import did, including every row it did not take and why."""
-
-    rows: int = 0
-    imported: int = 0
-    new: int = 0
-    updated: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    duplicates: list[RowError] = field(default_factory=list)
+BATCH = bulk.BATCH
+ImportReport = bulk.ImportReport
 
 
 def _values(record: CreditRecord, now: Any) -> dict[str, Any]:
@@ -54,24 +38,23 @@ def _values(record: CreditRecord, now: Any) -> dict[str, Any]:
     }
 
 
+LISTINGS: bulk.Table[CreditRecord] = bulk.Table(
+    CreditEntry,
+    key=("uscc", "list", "listed_on"),
+    updatable=("name", "name_key", "reason", "authority", "removed_on", "is_sample", "updated_at"),
+    values=_values,
+    identity=lambda record: (record.uscc, record.list.value, record.listed_on),
+    name=lambda record: f"{record.uscc} {record.list.zh}",
+)
+
+
 async def upsert(engine: AsyncEngine, records: Iterable[CreditRecord]) -> int:
     """Insert or update one batch in one transaction; returns rows written."""
-    now = utcnow()
-    rows = [_values(r, now) for r in records]
-    if not rows:
-        return 0
-    stmt = insert_for(engine.dialect.name, CreditEntry)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(_KEY), set_={c: stmt.excluded[c] for c in _UPDATABLE}
-    )
-    async with engine.begin() as conn:
-        await conn.execute(stmt, rows)
-    return len(rows)
+    return await bulk.upsert(engine, LISTINGS, records)
 
 
 async def count(engine: AsyncEngine) -> int:
-    async with engine.connect() as conn:
-        return int(await conn.scalar(select(func.count()).select_from(CreditEntry)) or 0)
+    return await bulk.count(engine, LISTINGS)
 
 
 async def import_records(
@@ -81,33 +64,7 @@ async def import_records(
     batch_size: int = BATCH,
 ) -> ImportReport:
     """Write validated rows; the same listing twice in one file: the last row wins."""
-    report = ImportReport()
-    before = await count(engine)
-    first_line: dict[tuple[str, str, Any], int] = {}
-    batch: dict[tuple[str, str, Any], CreditRecord] = {}
-    for line, item in rows:
-        report.rows += 1
-        if isinstance(item, RowError):
-            report.errors.append(item)
-            continue
-        key = (item.uscc, item.list.value, item.listed_on)
-        seen = first_line.setdefault(key, line)
-        if seen != line:
-            report.duplicates.append(
-                RowError(
-                    line,
-                    f"{item.uscc} {item.list.zh} already on line {seen}; this later row is used",
-                )
-            )
-        batch[key] = item
-        if len(batch) >= batch_size:
-            await upsert(engine, batch.values())
-            batch = {}
-    await upsert(engine, batch.values())
-    report.imported = len(first_line)
-    report.new = await count(engine) - before
-    report.updated = report.imported - report.new
-    return report
+    return await bulk.import_rows(engine, LISTINGS, rows, batch_size=batch_size)
 
 
 async def import_file(

@@ -1,6 +1,6 @@
 """Reading exports of the 经营异常名录 and 严重违法失信名单 (CSV in UTF-8 or GBK, or XLSX).
 
-The encoding is detected as for certificate exports (``integrations.ccc.reader``). Official
+The file is opened and decoded by ``integrations.tabular``, as certificate exports are. Official
 exports carry Chinese headers, so each column has its Chinese names too. A file of one list
 without a list column takes the list from ``default_list``. Every bad row is reported with its
 line number and the good rows are kept.
@@ -8,8 +8,6 @@ line number and the good rows are kept.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterator
 from datetime import date
@@ -18,13 +16,16 @@ from typing import Any
 
 from bot.reports import name_key
 from dialogues.credit_port import CreditList, CreditRecord
-from integrations.ccc.reader import (
-    _SNIFF_BYTES,
+from integrations.tabular import (
     ImportFailure,
+    Line,
     Progress,
     RowError,
-    _text,
-    detect_encoding,
+    cell_text,
+    data_lines,
+    header_names,
+    read_table,
+    undecodable,
 )
 from nlu import uscc as codes
 
@@ -45,7 +46,7 @@ _COMPACT_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 
 
 def _header(cells: list[Any], default_list: CreditList | None) -> dict[str, int]:
-    names = [_text(c).lstrip("\ufeff").strip().lower() for c in cells]
+    names = header_names(cells)
     if not any(names):
         raise ImportFailure(
             "the first line is empty: expected a header such as " + ",".join(COLUMNS)
@@ -87,8 +88,8 @@ def parse_row(
     cells: list[Any], columns: dict[str, int], *, default_list: CreditList | None, sample: bool
 ) -> CreditRecord:
     """One row to a record; raises ValueError with a message naming the bad field."""
-    values = {c: _text(cells[i]) if i < len(cells) else "" for c, i in columns.items()}
-    if any("\udc80" <= ch <= "\udcff" for v in values.values() for ch in v):
+    values = {c: cell_text(cells[i]) if i < len(cells) else "" for c, i in columns.items()}
+    if undecodable(values):
         raise ValueError("contains bytes that are not valid text in the file's encoding")
     if not values["name"]:
         raise ValueError("name is empty")
@@ -128,76 +129,16 @@ def parse_row(
 Row = tuple[int, CreditRecord | RowError]
 
 
-def _rows(
-    lines: Iterator[tuple[int, list[Any]]], *, default_list: CreditList | None, sample: bool
-) -> Iterator[Row]:
+def _rows(lines: Iterator[Line], *, default_list: CreditList | None, sample: bool) -> Iterator[Row]:
     first = next(lines, None)
     if first is None:
         raise ImportFailure("the file is empty: expected a header such as " + ",".join(COLUMNS))
     columns = _header(first[1], default_list)
-    for line, cells in lines:
-        if not any(_text(c) for c in cells):
-            continue
+    for line, cells in data_lines(lines):
         try:
             yield line, parse_row(cells, columns, default_list=default_list, sample=sample)
         except ValueError as exc:
             yield line, RowError(line, str(exc))
-
-
-def read_csv(
-    path: Path,
-    *,
-    default_list: CreditList | None = None,
-    sample: bool = False,
-    progress: Progress | None = None,
-) -> Iterator[Row]:
-    """Rows of a CSV export; ``progress`` gets bytes read."""
-    with path.open("rb") as raw:
-        encoding = detect_encoding(raw.read(_SNIFF_BYTES))
-        raw.seek(0)
-        text = io.TextIOWrapper(raw, encoding=encoding, errors="surrogateescape", newline="")
-        reader = csv.reader(text)
-
-        def lines() -> Iterator[tuple[int, list[Any]]]:
-            for n, cells in enumerate(reader):
-                if progress is not None and n % 5000 == 0:
-                    progress(raw.tell())
-                yield reader.line_num, cells
-
-        try:
-            yield from _rows(lines(), default_list=default_list, sample=sample)
-        except csv.Error as exc:
-            raise ImportFailure(f"line {reader.line_num}: unreadable CSV ({exc})") from exc
-        if progress is not None:
-            progress(raw.tell())
-
-
-def read_xlsx(
-    path: Path,
-    *,
-    default_list: CreditList | None = None,
-    sample: bool = False,
-    progress: Progress | None = None,
-) -> Iterator[Row]:
-    """Rows of the first sheet; ``progress`` gets rows read."""
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for a broken file
-        raise ImportFailure(f"not a readable XLSX file: {exc}") from exc
-    try:
-        sheet = book.worksheets[0]
-
-        def lines() -> Iterator[tuple[int, list[Any]]]:
-            for n, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
-                if progress is not None and n % 5000 == 0:
-                    progress(n)
-                yield n, list(cells)
-
-        yield from _rows(lines(), default_list=default_list, sample=sample)
-    finally:
-        book.close()
 
 
 def read_file(
@@ -207,11 +148,12 @@ def read_file(
     sample: bool = False,
     progress: Progress | None = None,
 ) -> Iterator[Row]:
-    """CSV or XLSX by extension (XLSX also by its ZIP signature)."""
-    with path.open("rb") as fh:
-        is_zip = fh.read(4) == b"PK\x03\x04"
-    reader = read_xlsx if path.suffix.lower() in (".xlsx", ".xlsm") or is_zip else read_csv
-    return reader(path, default_list=default_list, sample=sample, progress=progress)
+    """Validated rows of a CSV or XLSX export."""
+    return read_table(
+        path,
+        lambda lines: _rows(lines, default_list=default_list, sample=sample),
+        progress=progress,
+    )
 
 
 SAMPLE_MARK = "示例数据 SAMPLE"

@@ -7,8 +7,6 @@ a user who blocked the bot (or a request Telegram will never accept) gives up.
 from __future__ import annotations
 
 import logging
-import warnings
-from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -22,13 +20,13 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
-from telegram.warnings import PTBDeprecationWarning
 
 from bot.channels import ChannelStore
-from bot.outbox import Delivery, GiveUp, RetryLater
+from bot.outbox import Blocked, Delivery, GiveUp, RetryLater
 from bot.senders import UnknownAddress
 from dialogues.flows import all_flows
 from integrations.telegram.adapter import CHANNEL
+from integrations.telegram.client import retry_seconds
 from integrations.telegram.markup import contact_keyboard, inline_keyboard
 from integrations.telegram.split import split_text
 from integrations.telegram.texts import say
@@ -47,14 +45,6 @@ def phone_steps() -> frozenset[tuple[str, str]]:
         for step in flow.steps
         if step.type == "phone"
     )
-
-
-def retry_seconds(exc: RetryAfter) -> float:
-    """``RetryAfter.retry_after`` as seconds (PTB 22 warns while it moves int → timedelta)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = exc.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 class TelegramDelivery:
@@ -103,7 +93,7 @@ class TelegramDelivery:
         except RetryAfter as exc:
             raise RetryLater("flood control", after=retry_seconds(exc)) from exc
         except Forbidden as exc:
-            raise GiveUp(f"forbidden: {exc.message}") from exc  # blocked, deactivated
+            raise Blocked(f"forbidden: {exc.message}") from exc  # blocked, deactivated
         except (BadRequest, ChatMigrated) as exc:
             raise GiveUp(f"refused: {exc.message}") from exc  # chat not found, bad markup…
         except InvalidToken as exc:

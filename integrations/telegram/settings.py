@@ -31,11 +31,13 @@ class TelegramSettings(BaseSettings):
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
     poll_timeout: int = 30
-    # AIORateLimiter: Telegram's documented limits (30 messages/s overall, 1/s per chat).
+    # Telegram's documented limits (client.PacedLimiter): 30 messages/s for the bot, and
+    # about 1/s in one chat, averaged over 3 s so that a reply of up to three messages is
+    # not spread over three seconds (Telegram tolerates such short bursts).
     overall_max_rate: float = 30.0
     overall_time_period: float = 1.0
-    chat_max_rate: float = 1.0
-    chat_time_period: float = 1.0
+    chat_max_rate: float = 3.0
+    chat_time_period: float = 3.0
 
     @field_validator("secret", mode="after")
     @classmethod

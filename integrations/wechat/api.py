@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from contextvars import ContextVar
 from functools import partial
 from typing import Any, TypeVar
 
@@ -33,6 +34,11 @@ class ApiError(Exception):
         self.errcode = errcode
 
 
+# The access token of the call in progress: ``asyncio.to_thread`` copies it into the thread,
+# where wechatpy's own API methods (which take no token) read it from the client.
+_token: ContextVar[str | None] = ContextVar("wechat_access_token", default=None)
+
+
 class BaseUrlClient(WeChatClient):
     """wechatpy's client with every endpoint, the token one included, under ``base_url``
     (an egress proxy in production, the local double in tests) and a timeout everywhere."""
@@ -40,6 +46,13 @@ class BaseUrlClient(WeChatClient):
     def __init__(self, app_id: str, secret: str, base_url: str, timeout: float) -> None:
         super().__init__(app_id, secret, timeout=timeout, auto_retry=False)
         self.API_BASE_URL = base_url + "cgi-bin/"
+
+    @property
+    def access_token(self) -> str:
+        """The shared token (``TokenCache``) of the call in progress, never one of its own."""
+        # Outside ``with_token`` (wechatpy looks at every attribute when built) none is set:
+        # an empty token, which WeChat refuses, rather than one fetched behind the cache.
+        return _token.get() or ""
 
     def fetch_access_token(self) -> dict[str, Any]:
         params = {"grant_type": "client_credential", "appid": self.appid, "secret": self.secret}
@@ -105,6 +118,32 @@ class WechatApi:
                     continue
                 raise
         raise AssertionError("unreachable")
+
+    async def with_token(self, call: Callable[[WeChatClient], T]) -> T:
+        """Run one of wechatpy's API methods (``lambda c: c.message.…``) with the shared
+        token, refreshed once if WeChat rejects it."""
+        for attempt in (1, 2):
+            token = await self.tokens.get()
+            reset = _token.set(token)
+            try:
+                return await self._thread(partial(call, self.client))
+            except ApiError as exc:
+                if exc.errcode in TOKEN_ERRORS and attempt == 1:
+                    await self.tokens.invalidate(token)
+                    continue
+                raise
+            finally:
+                _token.reset(reset)
+        raise AssertionError("unreachable")
+
+    async def send_subscription(
+        self, openid: str, template_id: str, data: dict[str, Any], page: str | None = None
+    ) -> None:
+        """Subscription message (订阅通知) of a service account, to a user who subscribed to
+        the template: allowed outside the customer-service window."""
+        await self.with_token(
+            lambda c: c.message.send_subscribe_message(openid, template_id, data, page=page)
+        )
 
     async def send_text(self, openid: str, text: str) -> None:
         """Customer-service message (客服消息), allowed within 48 h of the user's last message."""

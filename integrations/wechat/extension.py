@@ -61,7 +61,11 @@ class WechatExtension:
                 app.state.outbox.register(
                     TOPIC,
                     CustomerServiceSender(
-                        api, app.state.pipeline.channels, max_bytes=settings.max_reply_bytes
+                        api,
+                        app.state.pipeline.channels,
+                        max_bytes=settings.max_reply_bytes,
+                        template_id=settings.alert_template_id,
+                        template_fields=settings.alert_fields,
                     ),
                 )
             guard = ReplayGuard(

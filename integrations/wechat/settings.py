@@ -29,6 +29,13 @@ class WechatSettings(BaseSettings):
     # Without the customer-service API a slow answer can only ride on WeChat's retry, which
     # comes only when this delivery gets no answer: hold it past WeChat's 5 s cut-off.
     retry_hold_seconds: float = 5.5
+    # Subscription messages (订阅通知, message/subscribe/bizsend) for alerts once the 48-hour
+    # customer-service window closed, to users who agreed in chat: the template chosen in the
+    # Official Account console (订阅通知 → 我的模板) and which of its keys shows what, as
+    # ``key:what`` pairs, what in {title, text, until, source} (thing values are cut to 20
+    # characters, WeChat's limit). Without a template id such alerts are not deliverable.
+    alert_template_id: str = ""
+    alert_template_fields: str = "thing1:title,time2:until,thing3:source"
     max_body_bytes: int = 64 * 1024
     # Text passive replies and customer-service texts are limited to 2,048 bytes (UTF-8).
     max_reply_bytes: int = 2048
@@ -73,6 +80,11 @@ class WechatSettings(BaseSettings):
         return frozenset(
             h.strip().lower().rstrip(".") for h in self.pic_hosts.split(",") if h.strip()
         )
+
+    @property
+    def alert_fields(self) -> list[tuple[str, str]]:
+        pairs = (p.partition(":") for p in self.alert_template_fields.split(","))
+        return [(key.strip(), what.strip()) for key, _, what in pairs if key.strip()]
 
     @property
     def can_call_api(self) -> bool:

@@ -9,13 +9,17 @@ from bot.db.models import OutboxMessage
 from bot.outbox import Delivery, GiveUp, OutboxDispatcher, RetryLater
 
 
-async def test_health_and_readiness(client: Any) -> None:
+async def test_health_and_readiness(client: Any, app: Any) -> None:
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status_code == 200
     body = ready.json()
     assert body["status"] == "ready" and body["database"] == "ok"
     assert body["nlu"]["engine"] in {"rules", "rasa"}
+    # The address parser loads in the background after start: readiness says which it is.
+    assert body["regions"] == ("ready" if app.state.sellers.regions.ready else "loading")
+    app.state.sellers.regions.warm()
+    assert (await client.get("/readyz")).json()["regions"] == "ready"
 
 
 async def test_readiness_reports_a_broken_database(client: Any, app: Any) -> None:

@@ -53,6 +53,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "WEIQUAN_PHOTO_READER": ("local", "chat.photo_reader"),
     "WEIQUAN_PHOTO_READ_LIMIT": ("3", "chat.photo_read_limit"),
     "WEIQUAN_PHOTO_READ_SECONDS": ("7.5", "chat.photo_read_seconds"),
+    "WEIQUAN_STAFF_HOURS": ("08:30-17:30", "chat.staff_hours"),
+    "WEIQUAN_STAFF_DAYS": ("working", "chat.staff_days"),
     "WEIQUAN_PHOTO_THREADS": ("2", "chat.photo_threads"),
     "WEIQUAN_CLAIM_CASE_FAILURES": ("3", "chat.claim_case_failures"),
     "WEIQUAN_CLAIM_CASE_WINDOW_HOURS": ("12.0", "chat.claim_case_window_hours"),
@@ -103,6 +105,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "WEIQUAN_WECHAT_TOKEN_MARGIN_SECONDS": ("60", "wechat.token_margin_seconds"),
     "WEIQUAN_WECHAT_REPLAY_WINDOW_SECONDS": ("120", "wechat.replay_window_seconds"),
     "WEIQUAN_WECHAT_PIC_HOSTS": ("img.example", "wechat.pic_hosts"),
+    "WEIQUAN_WECHAT_ALERT_TEMPLATE_ID": ("TPL-1", "wechat.alert_template_id"),
+    "WEIQUAN_WECHAT_ALERT_TEMPLATE_FIELDS": ("thing2:title", "wechat.alert_template_fields"),
     "WEIQUAN_TELEGRAM_TOKEN": ("1:abc", "telegram.token"),
     "WEIQUAN_TELEGRAM_SECRET": ("Abc_123-xyz", "telegram.secret"),
     "WEIQUAN_TELEGRAM_BASE_URL": ("http://127.0.0.1:8081/bot", "telegram.base_url"),
@@ -115,7 +119,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "WEIQUAN_TELEGRAM_OVERALL_MAX_RATE": ("10.0", "telegram.overall_max_rate"),
     "WEIQUAN_TELEGRAM_OVERALL_TIME_PERIOD": ("2.0", "telegram.overall_time_period"),
     "WEIQUAN_TELEGRAM_CHAT_MAX_RATE": ("0.5", "telegram.chat_max_rate"),
-    "WEIQUAN_TELEGRAM_CHAT_TIME_PERIOD": ("3.0", "telegram.chat_time_period"),
+    "WEIQUAN_TELEGRAM_CHAT_TIME_PERIOD": ("2.0", "telegram.chat_time_period"),
 }
 # Read by the test suite and the fuzzers, not by the service.
 NOT_SETTINGS = {

@@ -104,7 +104,6 @@ def test_instances_behind_one_name_share_the_conversation(
     hosts = ["127.0.0.21", "127.0.0.22"]
     port = balancer.free_port(hosts[0])
     env = server_env(tmp_path, postgres_url, WEIQUAN_PII_KEY=new_key_text())
-    subprocess.run([WEIQUAN, "db", "upgrade"], env=env, check=True, capture_output=True)
     with ExitStack() as stack:
         stops = [stack.enter_context(ExitStack()) for _ in hosts]
         for host, stop in zip(hosts, stops, strict=True):

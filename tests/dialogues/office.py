@@ -24,6 +24,7 @@ from dialogues.actions import (
     CancelHandover,
     ClaimCase,
     ClaimReceipt,
+    ConsentToAlerts,
     ListSubscriptions,
     ReadPhoto,
     RequestHandover,
@@ -109,8 +110,11 @@ class ClaimTry:
 class Office:
     """Everything the turns of several chats share: conversations, cases, queue, claims."""
 
-    def __init__(self, claims: ClaimPolicy | None = None) -> None:
+    def __init__(
+        self, claims: ClaimPolicy | None = None, hours: handover.StaffHours | None = None
+    ) -> None:
         self.policy = claims or ClaimPolicy()
+        self.hours = hours or handover.StaffHours.default()
         self.conversations: dict[tuple[str, str], Conversation] = {}
         self.cases: list[FiledCase] = []
         self.photos: dict[int, Photo] = {}
@@ -123,6 +127,8 @@ class Office:
         self.reader_room = 100
         # Alert subscriptions by (channel, sender id), in the order they were made.
         self.subscriptions: dict[tuple[str, str], list[Topic]] = {}
+        # Who agreed to alerts as WeChat subscription messages.
+        self.consents: set[tuple[str, str]] = set()
 
     # ---- conversations and photos --------------------------------------------------------
     def conversation(self, channel: str, sender_id: str) -> Conversation | None:
@@ -158,7 +164,7 @@ class Office:
                 receipt = len(self.reads) < self.reader_room
                 if receipt:
                     self.reads.append(action)
-            case Subscribe() | Unsubscribe() | ListSubscriptions():
+            case Subscribe() | Unsubscribe() | ListSubscriptions() | ConsentToAlerts():
                 receipt = self.subscription(filer, action)
             case _:
                 raise TypeError(f"no applier for {action!r}")
@@ -169,16 +175,27 @@ class Office:
         return receipt
 
     def subscription(
-        self, filer: Filer, action: Subscribe | Unsubscribe | ListSubscriptions
+        self,
+        filer: Filer,
+        action: Subscribe | Unsubscribe | ListSubscriptions | ConsentToAlerts,
     ) -> Subscriptions:
-        """As ``bot.alerts.apply``: the same limit, the same listing order."""
-        mine = self.subscriptions.setdefault((filer.channel, filer.sender_id), [])
+        """As ``bot.alerts.apply``: the same limit, the same listing order, consent asked on
+        WeChat only."""
+        who = (filer.channel, filer.sender_id)
+        mine = self.subscriptions.setdefault(who, [])
         current = tuple(mine)
+        asked = filer.channel == "wechat"
+        if isinstance(action, ConsentToAlerts):
+            if not asked:
+                return Subscriptions(current)
+            (self.consents.add if action.agree else self.consents.discard)(who)
+            return Subscriptions(current, consent=action.agree)
+        consent = (who in self.consents) if asked else None
         if isinstance(action, Subscribe):
             if action.topic in mine or len(mine) >= MAX_SUBSCRIPTIONS:
-                return Subscriptions(current)
+                return Subscriptions(current, consent=consent)
             mine.append(action.topic)
-            return Subscriptions(tuple(mine), (action.topic,))
+            return Subscriptions(tuple(mine), (action.topic,), consent)
         if isinstance(action, Unsubscribe):
             if action.which is None:
                 gone = list(mine)
@@ -189,7 +206,7 @@ class Office:
             for topic in gone:
                 mine.remove(topic)
             return Subscriptions(tuple(mine), tuple(gone))
-        return Subscriptions(current)
+        return Subscriptions(current, consent=consent)
 
     def submit(self, filer: Filer, action: SubmitCase) -> CaseReceipt:
         now = filer.now.astimezone(UTC)
@@ -279,7 +296,7 @@ class Office:
                 if existing.reason != "safety":
                     existing.reason = action.reason
             ahead = self._ahead(existing)
-            return handover.ticket(existing.id, ahead, now, already_queued=True)
+            return handover.ticket(existing.id, ahead, now, hours=self.hours, already_queued=True)
         queued = QueuedRequest(
             len(self.requests) + 1,
             filer.conversation_id,
@@ -290,7 +307,7 @@ class Office:
         )
         self.requests.append(queued)
         ahead = self._ahead(queued)
-        return handover.ticket(queued.id, ahead, now)
+        return handover.ticket(queued.id, ahead, now, hours=self.hours)
 
     def cancel_handover(self, filer: Filer) -> bool:
         queued = self._queued(filer.conversation_id)

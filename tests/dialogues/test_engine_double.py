@@ -110,6 +110,9 @@ SCRIPT: list[tuple[str, str]] = [
     ("en", "subscribe to brand Anker"),
     ("en", "my subscriptions"),
     ("en", "unsubscribe 1"),
+    ("ana", "订阅充电宝的安全提醒"),
+    ("ana", "同意接收订阅消息"),
+    ("en", "allow subscription messages"),
     ("cy", "订阅广东的预警"),
     ("cy", "退订"),
 ]

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.db.models import Conversation, HandoverRequest
-from bot.handover import release, take
+from bot.handover import StaffHours, release, take
+from bot.settings import ChatSettings
 from tests.dialogues.engine_double import EngineChat
+from tests.dialogues.office import Office
 from tests.factories import chat_for
 
 
@@ -47,6 +50,29 @@ async def test_at_3_am_the_user_is_told_when_staff_work_not_a_wait(app: Any) -> 
     late = chat_for(app, now=datetime(2026, 11, 27, 14, 30, tzinfo=UTC), locale="en-GB")
     await late.say("I want a real person")  # 22:30: staff start again the next morning
     assert "minutes" not in late.text and "from 11-28 09:00" in late.text
+
+
+async def test_a_deployment_sets_its_own_staff_hours() -> None:
+    hours = ChatSettings(staff_hours="08:30-17:30", staff_days="working").hours()
+    saturday = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, not a working day
+    chat = EngineChat(Office(hours=hours), now=saturday)
+    await chat.say("转人工")
+    assert "工作日 8:30–17:30" in chat.text and "11-30 08:30 上班后" in chat.text
+    assert "分钟" not in chat.text
+    monday = EngineChat(Office(hours=hours), now=datetime(2026, 11, 30, 2, 0, tzinfo=UTC))
+    await monday.say("转人工")
+    assert "预计等待约" in monday.text and "人工服务时间" not in monday.text
+    always = EngineChat(Office(hours=StaffHours.parse("00:00-24:00")), now=saturday)
+    await always.say("I want a real person")
+    assert "minutes" in always.text
+
+
+@pytest.mark.parametrize(
+    ("hours", "days"), [("9-21", "all"), ("21:00-09:00", "all"), ("09:00-21:00", "weekends")]
+)
+def test_bad_staff_hours_are_refused_at_start(hours: str, days: str) -> None:
+    with pytest.raises(ValueError, match="staff_days|HH:MM-HH:MM|closing must come after"):
+        ChatSettings(staff_hours=hours, staff_days=days)
 
 
 async def test_safety_words_queue_first_and_keep_the_form(app: Any) -> None:

@@ -32,6 +32,9 @@ def server_env(tmp_path: Path, db_url: str, **extra: str) -> dict[str, str]:
         "WEIQUAN_DATABASE_URL": db_url,
         "WEIQUAN_NLU_MANAGE": "false",
         "WEIQUAN_LOG_LEVEL": "warning",
+        # Staff always answer here, so a hand-over is told a wait whatever the hour the test
+        # runs (after-hours answers: tests/dialogues/test_handover.py).
+        "WEIQUAN_STAFF_HOURS": "00:00-24:00",
         **extra,
     }
 
@@ -40,12 +43,12 @@ def server_env(tmp_path: Path, db_url: str, **extra: str) -> dict[str, str]:
 def serving(
     env: dict[str, str], log_path: Path | None = None, *, start_seconds: float = 120
 ) -> Iterator[str]:
-    """``weiquan db upgrade`` then ``weiquan serve`` on a free port; yields the base URL.
+    """``weiquan serve`` on a free port on the migrated database ``env`` names (the
+    ``db_url`` fixture's are migrated already); yields the base URL.
 
     Starting takes a few seconds; on a busy machine, or beside other test processes, much
     longer: ``start_seconds`` bounds the wait."""
     port = free_port()
-    subprocess.run([WEIQUAN, "db", "upgrade"], env=env, check=True, capture_output=True)
     # The server's output goes to a file: a pipe nobody reads fills up and stops the server
     # at its next log line.
     log = log_path.open("w+b") if log_path else tempfile.TemporaryFile()  # noqa: SIM115

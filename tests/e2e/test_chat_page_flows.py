@@ -181,22 +181,9 @@ def test_ccc_question_inside_a_complaint_and_a_handover_request(
     assert page.get_by_role("button", name="京东", exact=True).last.is_enabled()
     expect(click(page, "京东"), "商家（店铺）叫什么名字")
 
-    # Asking for a person: queued, told roughly how long while staff work, otherwise when
-    # they work (bot/rules/handover.yml), and able to cancel. The server has no setting for
-    # staff hours, so the test reads the same rules and expects the text for the time now.
-    from datetime import UTC, datetime
-
-    from bot.handover import opens_at, rules
-
-    before = opens_at(datetime.now(UTC)) is None
-    queued = say(page, "转人工")
-    after = opens_at(datetime.now(UTC)) is None
-    staffed = "分钟" in expect(queued, "排队")
-    assert staffed in (before, after), queued  # only both differ across an opening/closing
-    if staffed:
-        expect(queued, "预计等待约")
-    else:
-        expect(queued, "人工服务时间", rules()["staff_hours"]["label"]["zh"], "上班后")
-    assert page.get_by_role("button", name="取消转人工", exact=True).last.is_enabled(), queued
+    # Asking for a person: queued and told roughly how long (the server's staff hours are
+    # all day: tests/e2e/conftest.py), and able to cancel.
+    expect(say(page, "转人工"), "排队", "预计等待约", "分钟")
+    assert page.get_by_role("button", name="取消转人工", exact=True).last.is_enabled()
     expect(say(page, "转人工"), "已经在人工客服的队列中")
     expect(click(page, "取消转人工"), "已取消转人工")

@@ -75,7 +75,6 @@ def console_server(tmp_path: Path, db_url: str) -> Iterator[tuple[str, dict[str,
         WEIQUAN_COOKIE_SECURE="false",  # plain http on 127.0.0.1 in the test
         WEIQUAN_SESSION_SECRET="e2e-session-secret-0123456789",
     )
-    subprocess.run([WEIQUAN, "db", "upgrade"], env=env, check=True, capture_output=True)
     subprocess.run(
         [WEIQUAN, "staff", "add", "li.agent", "--role", "agent"],
         input=PASSWORD + "\n",

@@ -24,7 +24,6 @@ def editor_server(tmp_path: Path, db_url: str) -> Iterator[str]:
         WEIQUAN_COOKIE_SECURE="false",
         WEIQUAN_SESSION_SECRET="e2e-session-secret-0123456789",
     )
-    subprocess.run([WEIQUAN, "db", "upgrade"], env=env, check=True, capture_output=True)
     subprocess.run(
         [WEIQUAN, "staff", "add", "wang.editor", "--role", "supervisor"],
         input=PASSWORD + "\n",

@@ -30,7 +30,6 @@ def cross_region_server(tmp_path: Path, db_url: str) -> Iterator[str]:
         WEIQUAN_COOKIE_SECURE="false",  # plain http on 127.0.0.1 in the test
         WEIQUAN_SESSION_SECRET="e2e-session-secret-0123456789",
     )
-    subprocess.run([WEIQUAN, "db", "upgrade"], env=env, check=True, capture_output=True)
     subprocess.run(
         [WEIQUAN, "staff", "add", "hz.agent", "--role", "agent", "--office", "hz-xihu"],
         input=PASSWORD + "\n",

@@ -8,6 +8,7 @@ Runs uvicorn in its own thread so a slow or failing call never blocks the test's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import socket
@@ -64,6 +65,11 @@ class Failure:
     body: dict[str, Any] | None
 
 
+BLOCKED = Failure(
+    403, {"ok": False, "error_code": 403, "description": "Forbidden: bot was blocked by the user"}
+)
+
+
 @dataclass
 class BotApiDouble:
     token: str = TOKEN
@@ -71,6 +77,10 @@ class BotApiDouble:
     files: dict[str, StoredDoubleFile] = field(default_factory=dict)
     updates: list[dict[str, Any]] = field(default_factory=list)
     failures: dict[str, list[Failure | None]] = field(default_factory=dict)
+    # Chats whose user blocked the bot: every send to them answers 403.
+    blocked_chats: set[int] = field(default_factory=set)
+    # Messages Telegram accepted: (monotonic time, chat id, text).
+    accepted: list[tuple[float, int, str]] = field(default_factory=list)
     port: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1000))
@@ -138,14 +148,7 @@ class BotApiDouble:
                     "parameters": {"retry_after": retry_after},
                 },
             ),
-            "blocked": Failure(
-                403,
-                {
-                    "ok": False,
-                    "error_code": 403,
-                    "description": "Forbidden: bot was blocked by the user",
-                },
-            ),
+            "blocked": BLOCKED,
             "bad_request": Failure(
                 400, {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}
             ),
@@ -169,6 +172,10 @@ class BotApiDouble:
             self.calls.append(Call(method, params))
             queued = self.failures.get(method)
             failure = queued.pop(0) if queued else None
+        if method == "sendMessage" and failure is None:
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                if int(params["chat_id"]) in self.blocked_chats:
+                    failure = BLOCKED
         if failure is not None:
             if failure.body is None:
                 return Response("bad gateway", status_code=failure.status)
@@ -194,6 +201,8 @@ class BotApiDouble:
 
     async def _m_sendMessage(self, params: dict[str, Any]) -> Response:
         chat_id = int(params["chat_id"])
+        with self._lock:
+            self.accepted.append((time.monotonic(), chat_id, str(params.get("text", ""))))
         return _ok(
             {
                 "message_id": self.next_id(),

@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.db.engine import make_engine
 from dialogues.knowledge_port import CertStatus
 from integrations.ccc import importer
-from integrations.ccc.reader import COLUMNS, ImportFailure
+from integrations.ccc.reader import COLUMNS
 from integrations.ccc.registry import EmbeddedRegistry
+from integrations.tabular import ImportFailure
 
 HEADER = ",".join(COLUMNS)
 GOOD = [

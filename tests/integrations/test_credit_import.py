@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 from bot.db.engine import make_engine
 from dialogues.credit_port import CreditList
-from integrations.ccc.reader import ImportFailure
 from integrations.credit import importer
 from integrations.credit.reader import COLUMNS
 from integrations.credit.registry import EmbeddedCreditRegistry
 from integrations.credit.sample import code
+from integrations.tabular import ImportFailure
 
 SZ = code("440305", "MA0XMPL01")
 HZ = code("330106", "MA0XMPL02")

@@ -125,15 +125,29 @@ async def test_flood_control_reschedules_after_the_requested_time(
     assert [c.text for c in double.sent(42)] == ["hello", "hello"]
 
 
-@pytest.mark.parametrize("kind", ["blocked", "bad_request"])
+@pytest.mark.parametrize(("kind", "status"), [("blocked", "blocked"), ("bad_request", "failed")])
 async def test_blocked_user_or_missing_chat_gives_up(
-    tg: Harness, double: BotApiDouble, kind: str
+    tg: Harness, double: BotApiDouble, kind: str, status: str
 ) -> None:
     await queue(tg, "k5", {"recipient_id": "42", "text": "hello", "buttons": [], "custom": {}})
     double.fail_next("sendMessage", kind)
     await tg.deliver()
     stored = await row(tg, "k5")
-    assert stored.status == "failed" and stored.attempts == 1
+    assert stored.status == status and stored.attempts == 1
+    later(tg)
+    assert await tg.deliver() == 0  # never tried again
+
+
+async def test_one_chat_gets_about_one_message_a_second(tg: Harness, double: BotApiDouble) -> None:
+    """Telegram's limit in one chat: a short burst (a reply of three messages) goes at once,
+    then about one a second, in order."""
+    for n in range(6):
+        text = f"m{n}"
+        await queue(tg, f"p{n}", {"recipient_id": "42", "text": text, "buttons": [], "custom": {}})
+    await tg.deliver()
+    to_42 = [at for at, chat, _ in double.accepted if chat == 42]
+    assert [t for _, chat, t in double.accepted if chat == 42] == [f"m{n}" for n in range(6)]
+    assert to_42[5] - to_42[0] >= 2.9  # three at once, then one a second
 
 
 async def test_reply_is_retried_after_a_failed_send(tg: Harness, double: BotApiDouble) -> None:

@@ -55,6 +55,10 @@ class WechatDouble:
     media: dict[str, bytes] = field(default_factory=dict)
     pictures: dict[str, bytes] = field(default_factory=dict)
     send_errors: list[int] = field(default_factory=list)
+    # Users whose 48-hour window closed: customer-service sends to them answer 45015.
+    outside_window: set[str] = field(default_factory=set)
+    # Users who never accepted (or withdrew) the subscription template: bizsend answers 43101.
+    refused_subscription: set[str] = field(default_factory=set)
     valid_tokens: set[str] = field(default_factory=set)
     issued: int = 0
     port: int = 0
@@ -72,6 +76,12 @@ class WechatDouble:
     def sent(self) -> list[dict[str, Any]]:
         """Customer-service messages that WeChat accepted."""
         return [c.body for c in self.calls_to("/cgi-bin/message/custom/send") if c.body.get("_ok")]
+
+    @property
+    def subscription_messages(self) -> list[dict[str, Any]]:
+        """Subscription messages (订阅通知) that WeChat accepted."""
+        path = "/cgi-bin/message/subscribe/bizsend"
+        return [c.body for c in self.calls_to(path) if c.body.get("_ok")]
 
     def sent_texts(self, openid: str | None = None) -> list[str]:
         return [m["text"]["content"] for m in self.sent if openid is None or m["touser"] == openid]
@@ -107,6 +117,20 @@ class WechatDouble:
         if self.send_errors:
             code = self.send_errors.pop(0)
             return JSONResponse({"errcode": code, "errmsg": f"scripted error {code}"})
+        if body.get("touser") in self.outside_window:
+            return JSONResponse({"errcode": 45015, "errmsg": "response out of time limit"})
+        call.body["_ok"] = True
+        return JSONResponse({"errcode": 0, "errmsg": "ok"})
+
+    async def subscribe_send(self, request: Request) -> Response:
+        body = json.loads(await request.body())
+        call = self._record(request, body)
+        if not self._token_ok(request):
+            return JSONResponse({"errcode": 40001, "errmsg": "invalid credential"})
+        if body.get("touser") in self.refused_subscription:
+            return JSONResponse({"errcode": 43101, "errmsg": "user refuse to accept the msg"})
+        if not body.get("template_id") or not isinstance(body.get("data"), dict):
+            return JSONResponse({"errcode": 47003, "errmsg": "argument invalid"})
         call.body["_ok"] = True
         return JSONResponse({"errcode": 0, "errmsg": "ok"})
 
@@ -140,6 +164,7 @@ class WechatDouble:
             routes=[
                 Route("/cgi-bin/token", self.token),
                 Route("/cgi-bin/message/custom/send", self.send, methods=["POST"]),
+                Route("/cgi-bin/message/subscribe/bizsend", self.subscribe_send, methods=["POST"]),
                 Route("/cgi-bin/media/get", self.media_get),
                 Route("/cgi-bin/menu/create", self.menu_create, methods=["POST"]),
                 Route("/pics/{name}", self.picture),

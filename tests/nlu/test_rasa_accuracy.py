@@ -38,7 +38,9 @@ def test_training_data_has_40_examples_per_intent() -> None:
     assert min(per_intent.values()) >= 40, per_intent
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
+# Session-wide: tests of other modules may run between these (they share the Rasa server's
+# process), and a module-scoped score would be computed again after them (about a minute).
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def split_scores(rasa_server: RasaSupervisor) -> Scores:
     async with httpx.AsyncClient(trust_env=False) as http, rasa_session() as session:
         client = NluClient(http, rasa_server, timeout=10.0, cache_size=0, session=session)

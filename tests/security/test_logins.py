@@ -130,21 +130,27 @@ async def test_password_checks_leave_the_event_loop_free(settings: Settings) -> 
 
 
 async def test_password_checks_hold_no_sqlite_write_lock(sqlite_settings: Settings) -> None:
+    """Another writer can take SQLite's write lock at any moment of the logins: a login that
+    held it while hashing would make nearly every try during the hashing fail at once."""
     database = str(make_url(sqlite_settings.resolved_database_url).database)
     async with office_app(sqlite_settings) as app, client_for(app) as client:
         names = [f"user{n}" for n in range(3)]
-        one = argon2_seconds(await heavy_staff(app, names))
-        waits: list[float] = []
+        await heavy_staff(app, names)
+        tries: list[bool] = []  # True: got the write lock at once
         stop = threading.Event()
 
         def writer() -> None:
-            conn = sqlite3.connect(database, timeout=30, isolation_level=None)
+            conn = sqlite3.connect(database, timeout=0, isolation_level=None)
             try:
                 while not stop.is_set():
-                    started = time.perf_counter()
-                    conn.execute("BEGIN IMMEDIATE")
-                    waits.append(time.perf_counter() - started)
-                    conn.execute("COMMIT")
+                    try:
+                        conn.execute("BEGIN IMMEDIATE")
+                    except sqlite3.OperationalError as exc:
+                        assert "locked" in str(exc), exc
+                        tries.append(False)
+                    else:
+                        conn.execute("COMMIT")
+                        tries.append(True)
                     time.sleep(0.005)
             finally:
                 conn.close()
@@ -157,4 +163,9 @@ async def test_password_checks_hold_no_sqlite_write_lock(sqlite_settings: Settin
             stop.set()
             await asyncio.to_thread(thread.join)
         assert statuses == [200] * 3
-        assert waits and max(waits) < one / 3, (max(waits), one)
+        # The logins' own short writes may collide with a try now and then; hashing is most
+        # of their time, so a lock held through it would refuse most tries.
+        assert len(tries) >= 10 and tries.count(False) < len(tries) / 4, (
+            tries.count(False),
+            len(tries),
+        )

@@ -134,7 +134,8 @@ async def test_a_slow_answer_reaches_the_user_on_wechats_retry(settings: Any) ->
         params, body = account.request(xml, "safe")
         first = await post(http, params, body)
         assert first.status_code == 503  # no answer within WeChat's time: it will retry
-        await asyncio.sleep(0.5)
+        # WeChat retries seconds later, when the first delivery's work has finished here.
+        await asyncio.gather(*(job.task for job in app.state.wechat.channel.jobs.values()))
         retry = await post(http, params, body)
         assert retry.status_code == 200, retry.text
         assert "商品" in account.open_reply(retry)["Content"]

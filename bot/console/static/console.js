@@ -68,6 +68,16 @@ document.addEventListener("DOMContentLoaded", () => {
   if (box && box.dataset.poll) pollConversation(box);
   const form = document.querySelector("form[data-async]");
   if (form) asyncReply(form);
+  // A page that refreshes itself (the queue, an alert being sent) waits while a form on it
+  // is being filled in, so nothing typed is lost.
+  let typing = false;
+  for (const kept of document.querySelectorAll("form[data-keep]")) {
+    kept.addEventListener("input", () => { typing = true; });
+  }
   const refresh = document.querySelector("[data-autorefresh]");
-  if (refresh) setTimeout(() => location.reload(), Number(refresh.dataset.autorefresh) * 1000);
+  if (refresh) {
+    const wait = Number(refresh.dataset.autorefresh) * 1000;
+    const tick = () => (typing ? setTimeout(tick, wait) : location.reload());
+    setTimeout(tick, wait);
+  }
 });
