@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/forms_bench.py [--engine rules|rasa|both] [--only NAME]
                                                [--model models/nlu-….tar.gz] [-v]
+                                               [--startup-timeout SECONDS]
 
 Each conversation of ``benchmarks/form_conversations.yml`` is played on the real engine
 (``tests/dialogues/engine_double.EngineChat``: the engine, the rule book, an in-memory office)
@@ -100,7 +101,7 @@ async def run(understand: Understand | None, only: str | None) -> list[Outcome]:
     return [await play(defaults, c, understand) for c in chosen]
 
 
-async def with_rasa(only: str | None, model: Path | None) -> list[Outcome]:
+async def with_rasa(only: str | None, model: Path | None, startup: float) -> list[Outcome]:
     """The app's NLU client over one Rasa process on ``model`` (default: the current one,
     trained if it is not cached)."""
     import httpx
@@ -110,9 +111,12 @@ async def with_rasa(only: str | None, model: Path | None) -> list[Outcome]:
     from nlu.train import train
 
     model = model or train(progress=lambda m: print(m, file=sys.stderr)).model
-    sup = RasaSupervisor(rasa_python=ROOT / ".venv-rasa/bin/python", model=model, cwd=ROOT)
-    await sup.start(wait=True)
+    sup = RasaSupervisor(
+        rasa_python=ROOT / ".venv-rasa/bin/python", model=model, cwd=ROOT, startup_timeout=startup
+    )
     try:
+        # Inside the try: a Rasa that does not get ready in time is stopped, not left running.
+        await sup.start(wait=True)
         async with httpx.AsyncClient(trust_env=False) as http, rasa_session() as session:
             client = NluClient(http, sup, timeout=30.0, cache_size=0, session=session)
             outcomes = await run(client.parse, only)
@@ -139,6 +143,9 @@ def main() -> None:
     parser.add_argument("--engine", choices=["rules", "rasa", "both"], default="rules")
     parser.add_argument("--only", help="conversations whose name contains this")
     parser.add_argument("--model", type=Path, help="a trained Rasa model (.tar.gz)")
+    parser.add_argument(
+        "--startup-timeout", type=float, default=600.0, help="seconds Rasa may take to load"
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
     print("| understanding | conversations | exactly right | share | turns to a filed case |")
@@ -146,7 +153,11 @@ def main() -> None:
     if args.engine in ("rules", "both"):
         report("rules", asyncio.run(run(None, args.only)), args.verbose)
     if args.engine in ("rasa", "both"):
-        report("Rasa", asyncio.run(with_rasa(args.only, args.model)), args.verbose)
+        report(
+            "Rasa",
+            asyncio.run(with_rasa(args.only, args.model, args.startup_timeout)),
+            args.verbose,
+        )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/photo_bench.py --limit 20      # the first 20
     .venv/bin/python benchmarks/photo_bench.py --workers 2
     .venv/bin/python benchmarks/photo_bench.py --loop-lag 8     # process pool vs a thread
+    .venv/bin/python benchmarks/photo_bench.py --steps 4        # CPU per step, every 4th photo
 
 Imports `tests/data/labels/registry.csv` into a fresh SQLite registry with the real importer,
 reads every photo through the real `OcrPool` (worker processes, as the app does) one at a
@@ -16,6 +17,10 @@ Prints a Markdown section for RESULTS.md and every miss.
 and once with the same recognition in a thread of the app's process, while a task on the
 event loop asks for 10 ms sleeps: how late those wake up is what every chat message being
 handled at the same time would wait for on top of its own work.
+
+`--steps N` instead reads every Nth photo in this process with the worker's engine and
+options (`bot.photocheck.worker`), and prints the CPU seconds (all threads) each step took:
+decode, QR codes, text detection, cropping, the angle classifier, recognition.
 """
 
 from __future__ import annotations
@@ -140,13 +145,60 @@ async def loop_lag(count: int) -> int:
     return 0
 
 
+def steps(every: int) -> int:
+    import numpy as np
+    import zxingcpp
+
+    from bot.photocheck import worker
+
+    eng = worker.engine()
+    files = sorted(LABELS.glob("*.jpg"))[::every]
+    names = ("decode", "QR codes (zxing-cpp)", "text detection", "crop lines",
+             "angle classifier", "recognition", "total")  # fmt: skip
+    spent: dict[str, list[float]] = {name: [] for name in names}
+    worker.recognise(files[0].read_bytes())  # the first run of each model allocates: not counted
+    load = os.getloadavg()[0]
+    for path in files:
+        data = path.read_bytes()
+        marks = [time.process_time()]
+        image = worker.decode(data)
+        marks.append(time.process_time())
+        zxingcpp.read_barcodes(image)
+        marks.append(time.process_time())
+        bgr, _, _ = eng.preprocess(np.ascontiguousarray(np.asarray(image)[:, :, ::-1]))
+        bgr, _ = eng.maybe_add_letterbox(bgr, {})
+        boxes, _ = eng.auto_text_det(bgr)
+        marks.append(time.process_time())
+        crops = eng.get_crop_img_list(bgr, boxes) if boxes is not None else []
+        marks.append(time.process_time())
+        if crops and eng.use_cls:
+            crops, _, _ = eng.text_cls(crops)
+        marks.append(time.process_time())
+        if crops:
+            eng.text_rec(crops)
+        marks.append(time.process_time())
+        for name, before, after in zip(names, marks, marks[1:], strict=False):
+            spent[name].append(after - before)
+        spent["total"].append(marks[-1] - marks[0])
+    print(f"{len(files)} photos (every {every}th), threads {worker.THREADS}, options "
+          f"{worker.OPTIONS}; load average {load:.1f} -> {os.getloadavg()[0]:.1f}\n")  # fmt: skip
+    print("| step | CPU s per photo, mean | p50 | max |\n|---|---:|---:|---:|")
+    for name, values in spent.items():
+        print(f"| {name} | {statistics.mean(values):.3f} | {statistics.median(values):.3f} "
+              f"| {max(values):.3f} |")  # fmt: skip
+    return 0
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=0)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=60.0)
     parser.add_argument("--loop-lag", type=int, default=0, metavar="N")
+    parser.add_argument("--steps", type=int, default=0, metavar="N")
     args = parser.parse_args()
+    if args.steps:
+        return steps(args.steps)
     if args.loop_lag:
         return await loop_lag(args.loop_lag)
 
@@ -256,7 +308,7 @@ async def main() -> int:
     print(
         f"| CPU seconds per photo in the worker (all its threads), p50 / p95 | {statistics.median(cpus):.2f} / {percentile(cpus, 0.95):.2f} |"
     )
-    for deg in ("rotate", "blur", "jpeg", "perspective", "lowlight", "real-world"):
+    for deg in ("rotate", "blur", "jpeg", "perspective", "lowlight", "real-world", "sideways"):
         subset = [r for r in rows if deg in r["degradations"]]
         if subset:
             print(f"| number read, {deg} ({len(subset)} photos) | {rate('cert', subset)} |")

@@ -95,7 +95,9 @@ async def _local_reader(settings: Settings, stack: AsyncExitStack) -> PhotoReade
         workers=1,
         queue=settings.chat.photo_read_limit,
         timeout=settings.chat.photo_read_seconds,
-        prepare=functools.partial(prepare_worker, settings.chat.photo_threads),
+        prepare=functools.partial(
+            prepare_worker, settings.chat.photo_threads, settings.chat.photo_read_seconds
+        ),
     )
     stack.push_async_callback(pool.close)
     return cast(PhotoReader, pool)

@@ -17,6 +17,7 @@ from bot.conversations import upsert_into
 from bot.db.models import Case, CaseEvent, CaseSequence, Evidence
 from bot.deadlines import Deadline, complaint_acceptance_due, local_date, report_verification_due
 from bot.senders import shown_sender
+from bot.staff.push import notice, push
 from dialogues.actions import SubmitCase
 from dialogues.ports import CaseReceipt
 from integrations.credit.registry import listings_in
@@ -161,6 +162,8 @@ def submit(
         at=now,
     )
     session.add(submitted)
+    if original is not None:
+        tell_first_reporter(session, original, case_no, now)
     # Hand the new case to the external back office (an outbox row; no-op when not set).
     handoff.enqueue(session, case, submitted, now=now)
     return CaseReceipt(
@@ -172,6 +175,31 @@ def submit(
         merged=original is not None,
         linked_case_no=linked,
         identity_code=fields.get("identity_code"),
+    )
+
+
+def tell_first_reporter(session: Session, original: Case, merged_no: str, now: datetime) -> None:
+    """The earlier reporter hears that a later report was merged into theirs and that being
+    first by registration time still counts for a reward (国市监稽规〔2021〕4号, FACTS §2); the
+    later report's number and reporter are not named. Staff see the merge on the case."""
+    session.add(
+        CaseEvent(
+            case_id=original.id,
+            kind="report_merged_in",
+            detail={"case_no": merged_no},
+            actor="system",
+            at=now,
+        )
+    )
+    push(
+        session,
+        channel=original.channel,
+        recipient_id=original.sender_id,
+        text=notice(original.locale, "merged_in", case_no=original.case_no),
+        source=f"merged_in.{original.case_no}.{merged_no}",
+        now=now,
+        conversation_id=original.conversation_id,
+        custom={"case_no": original.case_no},
     )
 
 

@@ -41,7 +41,8 @@ class StepSpec:
     max_len: int = 500
     max: int = 9
     skip_button: str | None = None
-    # Asked only when every named slot already holds the given value (e.g. identity: real_name).
+    # Asked only when every named slot already holds the given value (e.g. identity: real_name),
+    # or one of the values when a list is given.
     when: dict[str, Any] = field(default_factory=dict)
     # Choices shown with texts ``<flow>.<slot>.<choice>`` and sent back as ``/choice:<c>``.
     labelled: bool = False
@@ -55,11 +56,17 @@ class StepSpec:
     business_id: bool = False
 
     def applies(self, slots: dict[str, Any]) -> bool:
-        """``when`` holds: each named slot has the value (or, for a list, contains it)."""
-        return all(
-            v in got if isinstance(got := slots.get(k), list) else got == v
-            for k, v in self.when.items()
-        )
+        """``when`` holds: each named slot has the value (or, for a list, contains it; or,
+        when a list of values is wanted, holds one of them)."""
+        return all(_holds(v, slots.get(k)) for k, v in self.when.items())
+
+
+def _holds(wanted: Any, got: Any) -> bool:
+    if isinstance(got, list):
+        return wanted in got
+    if isinstance(wanted, list):
+        return got in wanted
+    return bool(got == wanted)
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,16 @@ from dialogues.slots import Accepted, Rejected, Verdict, choices_in, entity_valu
 from dialogues.state import ConversationState, FormState, Offer
 from dialogues.texts import has, t
 from nlu.fields import is_correction, says_unknown
+from nlu.identifiers import names_a_phone
 
 SUMMARY = "confirm"
 PICK_FIELD = "pick_field"
+
+
+def declines(step: StepSpec, text: str) -> bool:
+    """不用了 / no thanks to a question that may be skipped: it is skipped (算了, 不要了 still
+    cancel the form, asking first)."""
+    return bool(step.skip_button) and is_word("soft_no", text) and not is_word("cancel", text)
 
 
 class Form:
@@ -45,13 +52,15 @@ class Form:
         return any(v not in (None, "") for v in self.slots.values()) or bool(self.form.photos)
 
     def answers_no(self, text: str) -> bool:
-        """不用了 / 算了 in a yes/no question mean no, not "cancel the form"."""
+        """不用了 / 算了 in a yes/no question mean no, not "cancel the form"; 不用了 to a
+        question that may be skipped (an ID document) skips it."""
         step = self.form.step
         if step in (None, SUMMARY, PICK_FIELD) or not self.flow.has_step(str(step)):
             return False
-        return self.flow.step(str(step)).type == "yesno" and (
-            is_word("soft_no", text) or is_word("no", text)
-        )
+        spec = self.flow.step(str(step))
+        if spec.type == "yesno":
+            return is_word("soft_no", text) or is_word("no", text)
+        return declines(spec, text)
 
     def reads_a_field(self) -> bool:
         """Whether the message gives a field a value (Nike is a brand, whatever a model's
@@ -102,6 +111,9 @@ class Form:
             and (slot not in self.slots or (self.slots[slot] == "" and reading.kinds[slot] in CUED))
         }
         self.slots.update(kept)
+        if "id_number" in kept and self.flow.has_step("id_type") and "id_type" not in self.slots:
+            # Only a resident ID is found in free text (its checksum tells it apart).
+            self.slots["id_type"] = "resident_id"
         return kept
 
     def keep_story(self, text: str) -> bool:
@@ -287,6 +299,8 @@ class Form:
     def answer(self, step: StepSpec, reading: Reading) -> Verdict:
         """Whether the text answers ``step`` itself (only what clearly does)."""
         text = self.turn.text.strip()
+        if declines(step, text):
+            return Accepted("")
         found = reading.values.get(step.slot)
         if step.type == "text":
             # Alone in the text, the user's own words are kept (蓝牙耳机, Sony); with other
@@ -319,6 +333,16 @@ class Form:
         if step.type == "amount" and isinstance(found, int | float) and found > 0:
             return Accepted(found)
         verdict = validate(self.flow, step, self.turn, self.ports.normalizer, self.lang, self.slots)
+        if isinstance(verdict, Rejected) and reading.spans and step.type == "name":
+            # A name beside other fields is one clause of its own (My name is Lin Mei, phone …).
+            for clause in reading.clauses(text):
+                if names_a_phone(clause):
+                    continue
+                retry = validate(
+                    self.flow, step, self._with_text(clause), self.ports.normalizer, self.lang
+                )
+                if isinstance(retry, Accepted):
+                    return retry
         if isinstance(verdict, Rejected) and reading.spans:
             rest = reading.rest(text)
             if rest and rest != text:

@@ -68,6 +68,14 @@ class Reading:
         left = "".join(ch for ch, k in zip(text, kept, strict=True) if k)
         return _FILLER.sub("", left)
 
+    def clauses(self, text: str) -> list[str]:
+        """The clauses of the text left when what was understood is taken out, words kept
+        apart (My name is Lin Mei, phone 0912 345 678 → ["My name is Lin Mei", "phone"])."""
+        chars = list(text)
+        for start, end in self.spans:
+            chars[start:end] = [" "] * (end - start)
+        return [c.strip() for c in _CLAUSE.split("".join(chars)) if c.strip()]
+
 
 def _open_steps(flow: FlowSpec, slots: dict[str, Any]) -> list[StepSpec]:
     """Steps a value may go to: those that apply, or may yet apply, given the answers."""
@@ -80,7 +88,8 @@ def _open_steps(flow: FlowSpec, slots: dict[str, Any]) -> list[StepSpec]:
 
 
 # Free-text guesses a model may make; only the dictionaries and finders are trusted for them.
-GUESSED = frozenset({"brand", "product", "merchant", "person_name"})
+# An order number without its cue (订单号…) is a guess too: 工单号 91234567 is a ticket.
+GUESSED = frozenset({"brand", "product", "merchant", "person_name", "order_no"})
 
 
 def _entities(turn: Turn, text: str) -> list[Entity]:
@@ -230,6 +239,7 @@ def _has_values(clause: str, reading: Reading, text: str) -> bool:
 # Words that start a form and say nothing of the case (我要投诉, I want to report).
 _STARTER = re.compile(
     r"我要投诉|我想投诉|要投诉|投诉|我要举报|我想举报|要举报|举报|帮我|请问|你好|您好|"
+    r"我叫|我的名字是|名字是|姓名|手机号码?|电话号码?|联系电话|联系方式|身份证号?码?|证件号码?|"
     r"i want to (?:complain|report|file a complaint)(?: about)?|complain(?: about)?|report|hello|hi",
     re.IGNORECASE,
 )

@@ -76,7 +76,11 @@ def validate(
             chosen = slots.get("id_type")
             if chosen:
                 number = parse_identity_document(text, str(chosen))
-                return Accepted(number) if number else Rejected("invalid.id_document")
+                if number:
+                    return Accepted(number)
+                return Rejected(
+                    "invalid.id_number" if chosen == "resident_id" else "invalid.id_document"
+                )
             found = identity_document(text)
             if found is None:
                 digits = sum(c.isdigit() for c in text)

@@ -1,4 +1,5 @@
-"""Purchase dates as people type them: 2026-10-03, 10月3号, 10.3, 昨天, 上周五, 上个月15号, 3天前."""
+"""Purchase dates as people type them: 2026-10-03, 10月3号, 10.3, 昨天, 上周五, 上个月15号, 3天前,
+and in English: yesterday, last Friday, 3 days ago, Nov 3."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import cn2an
+from dateutil.relativedelta import relativedelta
 
 from nlu.spans import Found, normalize_digits, squeeze_space
 
@@ -222,6 +224,7 @@ def find_dates(text: str, now: datetime, *, allow_future: bool = False) -> Itera
                 cued = cued or _looks_dated(norm, start)
             taken[start:end] = b"\x01" * (end - start)
             found.append(Found("date", start, end, day.isoformat(), cued))
+    found.extend(_english_dates(norm, today, taken, allow_future))
     yield from sorted(found, key=lambda f: f.start)
 
 
@@ -233,51 +236,86 @@ def _looks_dated(norm: str, start: int) -> bool:
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _EN_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_EN_COUNTS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
+    "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "a couple of": 2,
+}  # fmt: skip
+# Nov 3, November 3rd, 3 Nov, 3rd of November (a year may follow). Between the month and
+# the day a space or a dot: "MAY20" is a model number, not a date.
 _EN_MONTH_DAY = re.compile(
-    r"\b(?P<m>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\.?\s{0,3}"
-    r"(?P<d>[0-9]{1,2})(?:st|nd|rd|th)?\b"
+    r"\b(?P<m>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}(?:\.\s{0,3}|\s{1,3})"
+    r"(?P<d>[0-9]{1,2})(?:st|nd|rd|th)?\b(?:,?\s{1,3}(?P<y>(?:19|20)[0-9]{2})\b)?"
     r"|\b(?P<d2>[0-9]{1,2})(?:st|nd|rd|th)?\s{0,3}(?:of\s{1,3})?"
-    r"(?P<m2>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\b",
+    r"(?P<m2>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]{0,6}\b"
+    r"(?:,?\s{1,3}(?P<y2>(?:19|20)[0-9]{2})\b)?",
     re.IGNORECASE,
 )
 _EN_RELATIVE = re.compile(
     r"\b(?:(?P<before>the\s{1,3}day\s{1,3}before\s{1,3}yesterday)|(?P<yesterday>yesterday)"
-    r"|(?P<today>today)|last\s{1,3}(?P<wd>mon|tue|wed|thu|fri|sat|sun)[a-z]{0,6}"
-    r"|(?P<n>[0-9]{1,3})\s{1,3}days?\s{1,3}ago)\b",
+    r"|(?P<today>today|this\s{1,3}morning|earlier\s{1,3}today)"
+    r"|(?P<wp>last|this|on)\s{1,3}(?P<wd>mon|tue|wed|thu|fri|sat|sun)[a-z]{0,6}"
+    r"|(?P<n>[0-9]{1,3}|an?|one|two|three|four|five|six|seven|eight|nine|ten"
+    r"|a\s{1,3}couple\s{1,3}of)\s{1,3}(?P<u>day|week|month|year)s?\s{1,3}ago)\b",
     re.IGNORECASE,
 )
 
 
-def _from_english(text: str) -> str:
-    """An English date answer in the words the patterns read (yesterday → 昨天, Nov 20 →
-    11月20日, last Friday → 上周五, 3 days ago → 3天前)."""
+def _english_relative(m: re.Match[str], today: date) -> date | None:
+    """yesterday, last Friday (Friday of the week before, as 上周五), on Friday (the latest
+    one), 3 days ago, two months ago (dateutil's month arithmetic)."""
+    if m["before"]:
+        return today - timedelta(days=2)
+    if m["yesterday"]:
+        return today - timedelta(days=1)
+    if m["today"]:
+        return today
+    if m["wd"]:
+        prefix = {"last": "上", "this": "这", "on": ""}[m["wp"].lower()]
+        return _weekday(today, prefix, "一二三四五六日"[_EN_WEEKDAYS.index(m["wd"].lower())])
+    count = _EN_COUNTS.get(" ".join(m["n"].lower().split())) or int(m["n"])
+    unit = m["u"].lower()
+    if unit == "day":
+        return today - timedelta(days=count)
+    if unit == "week":
+        return today - timedelta(weeks=count)
+    months = count if unit == "month" else 12 * count
+    return today - relativedelta(months=months)
 
-    def month_day(m: re.Match[str]) -> str:
-        month = _MONTHS.index((m["m"] or m["m2"]).lower()) + 1
-        return f"{month}月{m['d'] or m['d2']}日"
 
-    def relative(m: re.Match[str]) -> str:
-        if m["before"]:
-            return "前天"
-        if m["yesterday"]:
-            return "昨天"
-        if m["today"]:
-            return "今天"
-        if m["wd"]:
-            return "上周" + "一二三四五六日"[_EN_WEEKDAYS.index(m["wd"].lower())]
-        return f"{m['n']}天前"
+def _english_month_day(m: re.Match[str], today: date) -> date | None:
+    month = _MONTHS.index((m["m"] or m["m2"]).lower()) + 1
+    day = int(m["d"] or m["d2"])
+    year = m["y"] or m["y2"]
+    return date(int(year), month, day) if year else _recent_month_day(today, month, day)
 
-    return _EN_RELATIVE.sub(relative, _EN_MONTH_DAY.sub(month_day, text))
+
+def _english_dates(norm: str, today: date, taken: bytearray, allow_future: bool) -> Iterator[Found]:
+    """English dates inside any text (I bought it yesterday; last Friday; 3 days ago; Nov 3),
+    with their spans, so a form reads them whatever it asked."""
+    for pattern, resolve in (
+        (_EN_RELATIVE, _english_relative),
+        (_EN_MONTH_DAY, _english_month_day),
+    ):
+        for m in pattern.finditer(norm):
+            start, end = m.span()
+            if any(taken[start:end]):
+                continue
+            try:
+                day = resolve(m, today)
+            except (ValueError, KeyError, OverflowError):
+                continue
+            if day is None or day.year < 1900 or (day > today and not allow_future):
+                continue
+            taken[start:end] = b"\x01" * (end - start)
+            yield Found("date", start, end, day.isoformat(), True)
 
 
 def parse_date(text: str, now: datetime, *, allow_future: bool = False) -> date | None:
     """The first date in ``text`` resolved against ``now``; past-only unless ``allow_future``.
 
     A date backed by context wins over a bare "3.5" that may well be a price. English answers
-    (yesterday, Nov 20, last Friday) are read too.
+    (yesterday, Nov 20, last Friday, 3 days ago) are read too.
     """
-    if text.isascii():
-        text = _from_english(text)
     found = list(find_dates(squeeze_space(text), now, allow_future=allow_future))
     best = next((f for f in found if f.cued), found[0] if found else None)
     return date.fromisoformat(best.value) if best else None

@@ -49,24 +49,45 @@ _REGION_WORDS = {
     "TW": ("台湾", "台灣", "taiwan"),
 }
 _ID_SEPARATORS = re.compile(r"[ \-]")
+_MONEY = ("元", "块", "圆", "y", "Y", "r", "R")  # 元, 块, yuan, RMB: a price, not a phone
+# A phone word just before a number (no digit between): in a message that says many things,
+# a local Hong Kong, Macau or Taiwan number counts only after one of them.
+_PHONE_CUE = re.compile(
+    r"(?:电话|手机|(?<!单)号码|联系方式|致电|"
+    r"\b(?i:phone|mobile|cell|tel|telephone|call\s{1,3}me(?:\s{1,3}(?:on|at))?|whatsapp)\b)"
+    r"[^0-9]{0,8}$"
+)
 
 
 def find_phones(text: str) -> Iterator[Found]:
-    """Mainland mobile numbers (1[3-9] + 9 digits, with or without +86: 11 digits), and any
-    other valid number written with its country code (E.164, ``+85291234567``)."""
+    """Mainland mobile numbers (1[3-9] + 9 digits, with or without +86: 11 digits), any
+    other valid number written with its country code (E.164, ``+85291234567``), and a Hong
+    Kong, Macau or Taiwan number without its code right after a phone word (电话 9123 4567)."""
     norm = normalize_digits(text)
-    mainland: list[tuple[int, int]] = []
+    taken: list[tuple[int, int]] = []
     for m in _PHONE.finditer(norm):
         number = digits_only(m["n"])
         if _MOBILE.fullmatch(number):
-            mainland.append((m.start(), m.end()))
+            taken.append((m.start(), m.end()))
             yield Found("phone", m.start(), m.end(), number)
     for m in _INTERNATIONAL.finditer(norm):
-        if any(s <= m.start() < e for s, e in mainland):
+        if any(s <= m.start() < e for s, e in taken):
             continue
         e164 = _valid("+" + digits_only(m["n"]), None)
         if e164 is not None and not e164.startswith("+86"):
+            taken.append((m.start(), m.end()))
             yield Found("phone", m.start(), m.end(), e164)
+    # A bare 8-digit number may be an order, a price or a code: only a phone word before it
+    # makes it a Hong Kong, Macau or Taiwan phone (a wrong stored field is worse than asking).
+    for m in _LOCAL.finditer(norm):
+        if any(s < m.end() and m.start() < e for s, e in taken):
+            continue
+        before = norm[max(0, m.start() - 24) : m.start()]
+        if not _PHONE_CUE.search(before) or norm[m.end() : m.end() + 4].lstrip()[:1] in _MONEY:
+            continue
+        local = _region_number(digits_only(m["n"]), _regions_named(before))
+        if local is not None:
+            yield Found("phone", m.start(), m.end(), local)
 
 
 def _valid(number: str, region: str | None) -> str | None:
@@ -80,17 +101,31 @@ def _valid(number: str, region: str | None) -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def names_a_phone(text: str) -> bool:
+    """Whether a short text only names a phone (电话, phone number), with no number in it."""
+    return len(text) <= 24 and _PHONE_CUE.match(text.strip()) is not None
+
+
 def _local_number(text: str) -> str | None:
     """A Hong Kong, Macau or Taiwan number typed without its code, when only one place has
     it (or the text names the place): ``香港 9123 4567`` → ``+85291234567``."""
-    lowered = text.lower()
-    named = [r for r, words in _REGION_WORDS.items() if any(w in lowered for w in words)]
+    named = _regions_named(text)
     for m in _LOCAL.finditer(normalize_digits(text)):
-        digits = digits_only(m["n"])
-        places = {r: n for r in named or _REGION_WORDS if (n := _valid(digits, r)) is not None}
-        if len(places) == 1:
-            return next(iter(places.values()))
+        number = _region_number(digits_only(m["n"]), named)
+        if number is not None:
+            return number
     return None
+
+
+def _regions_named(text: str) -> list[str]:
+    lowered = text.lower()
+    return [r for r, words in _REGION_WORDS.items() if any(w in lowered for w in words)]
+
+
+def _region_number(digits: str, named: list[str]) -> str | None:
+    """``digits`` in E.164 when exactly one of the places (those named, else all) has it."""
+    places = {r: n for r in named or _REGION_WORDS if (n := _valid(digits, r)) is not None}
+    return next(iter(places.values())) if len(places) == 1 else None
 
 
 def find_cert_numbers(text: str) -> Iterator[Found]:

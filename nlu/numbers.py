@@ -1,4 +1,5 @@
-"""Money amounts in colloquial Chinese: "399元", "1.2万", "两千五", "八十八块八", "￥1,299.00"."""
+"""Money amounts in colloquial Chinese: "399元", "1.2万", "两千五", "八十八块八", "￥1,299.00";
+in English with their words: "129 yuan", "paid 399", "RMB 88"."""
 
 from __future__ import annotations
 
@@ -26,14 +27,17 @@ _TOKEN = re.compile(
 _JIAO_DIGIT = "一二两三四五六七八九123456789"
 # Currency after the number, with optional 毛/角/分 ("八十八块八", "三块五毛").
 _SUFFIX = re.compile(
-    r"\s{0,3}(?:[多来余]\s{0,3})?(?:块钱|元钱|块|元|圆|rmb|RMB|人民币|大洋)"
+    r"\s{0,3}(?:[多来余]\s{0,3})?(?:块钱|元钱|块|元|圆|rmb|RMB|人民币|大洋"
+    r"|(?i:yuan|rmb|cny|kuai)(?![a-z]))"
     rf"(?:(?P<jiao>[{_JIAO_DIGIT}])(?:毛|角)?(?:(?P<fen>[{_JIAO_DIGIT}])分)?"
     rf"(?![0-9{_CN_DIGIT}{_CN_UNIT}月号日天年个件]))?"
 )
 # Words that announce a price right before the number (searched at the end of a window).
 _PREFIX = re.compile(
     r"(?:花了|花费了?|花|付了|付款|支付了?|价格|价钱|售价|标价|原价|单价|总价|共计|合计|"
-    r"一共|总共|共花了?|卖|卖了|金额|货款|价值|[￥¥$]|rmb|RMB|人民币)"
+    r"一共|总共|共花了?|卖|卖了|金额|货款|价值|[￥¥$]|rmb|RMB|人民币"
+    r"|\b(?i:paid|pay|spent|cost|costs|price|priced\s{1,3}at|rmb|cny)"
+    r"(?:\s{1,3}(?i:was|is|of|about|around|roughly|only|just))?)"
     r"\s{0,3}(?:(?:是|为|了|大概|大约|差不多|约)\s{0,3})?(?:[:：]\s{0,3})?(?:[￥¥]\s{0,3})?$"
 )
 _SYMBOL_BEFORE = re.compile(r"[￥¥]\s{0,3}$")

@@ -62,6 +62,7 @@ COMPLAINT_ANSWERS = {
     "name": "王小明",
     "phone": "13612345678",
     "address": "广州市天河区体育西路1号",
+    "id_type": "/skip",
     "consent_publish": "/yes",
     "consent_mediation": "/yes",
 }

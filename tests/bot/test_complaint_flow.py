@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.db.models import Case, Evidence
 from tests.factories import chat_for, run, running_app
@@ -30,7 +30,8 @@ HAPPY = [
     ("/skip", "name"),
     ("张三", "phone"),
     ("138 1234 5678", "address"),
-    ("北京市朝阳区建国路1号", "consent_publish"),
+    ("北京市朝阳区建国路1号", "id_type"),
+    ("不用了", "consent_publish"),  # the ID document is offered, never required
     ("/yes", "consent_mediation"),
     ("/no", "confirm"),
 ]
@@ -83,6 +84,7 @@ async def test_happy_path_files_a_case_with_every_field(app: Any) -> None:
         "problem": "耳机是假的，序列号官网查不到，音质很差，客服不理",
         "demand": ["refund", "compensation"],
         "claim_amount": 1197,
+        "id_type": "",
         "consent_publish": True,
         "consent_mediation": False,
     }
@@ -203,3 +205,26 @@ async def test_tenth_photo_is_refused(app: Any) -> None:
     async with app.state.sessions() as session:
         count = (await session.execute(select(func.count()).select_from(Evidence))).scalar_one()
     assert count == 10  # the file is kept as received, but not attached to the form
+
+
+@pytest.mark.databases("sqlite", "postgres")
+async def test_an_offered_id_document_is_kept_encrypted_with_the_complaint(app: Any) -> None:
+    """Order 121 asks for the complainant's real identity: the document is offered (any the
+    report accepts) and its number stored like the other personal data, never in clear."""
+    chat = chat_for(app)
+    address_at = next(i for i, (_, awaiting) in enumerate(HAPPY) if awaiting == "id_type")
+    await run(chat, HAPPY[: address_at + 1])
+    assert "可能会请您提供身份证件" in chat.text and "/skip" in chat.buttons
+    assert "/choice:passport" in chat.buttons and "/choice:hkmo_permit" in chat.buttons
+    await run(chat, [("护照", "id_number"), ("E123", "id_number")])
+    assert "证件号码格式不对" in chat.text
+    await run(chat, [("e12345678", "consent_publish"), ("/yes", "consent_mediation")])
+    await run(chat, [("/no", "confirm")])
+    assert "证件类型：护照" in chat.text and "E12345678" not in chat.text
+    await chat.say("/confirm")
+    [case] = await cases_of(app)
+    assert case.fields["id_type"] == "passport"
+    assert case.personal["id_number"] == "E12345678"
+    async with app.state.sessions() as session:
+        rows = (await session.execute(text('SELECT * FROM "cases"'))).all()
+    assert "E12345678" not in repr(rows) and "张三" not in repr(rows)

@@ -24,6 +24,7 @@ from dialogues.actions import (
     CancelHandover,
     ClaimCase,
     ClaimReceipt,
+    ConsentToAlerts,
     ListSubscriptions,
     ReadPhoto,
     RequestHandover,
@@ -127,6 +128,8 @@ class Office:
         self.reader_room = 100
         # Alert subscriptions by (channel, sender id), in the order they were made.
         self.subscriptions: dict[tuple[str, str], list[Topic]] = {}
+        # Who agreed to alerts as WeChat subscription messages.
+        self.consents: set[tuple[str, str]] = set()
         # Watched certificates: (channel, sender id, number) -> the status the watcher saw.
         self.watched: dict[tuple[str, str, str], str] = {}
 
@@ -164,7 +167,7 @@ class Office:
                 receipt = len(self.reads) < self.reader_room
                 if receipt:
                     self.reads.append(action)
-            case Subscribe() | Unsubscribe() | ListSubscriptions():
+            case Subscribe() | Unsubscribe() | ListSubscriptions() | ConsentToAlerts():
                 receipt = self.subscription(filer, action)
             case WatchCertificate():
                 topic = Topic("certificate", action.cert_no)
@@ -180,16 +183,27 @@ class Office:
         return receipt
 
     def subscription(
-        self, filer: Filer, action: Subscribe | Unsubscribe | ListSubscriptions
+        self,
+        filer: Filer,
+        action: Subscribe | Unsubscribe | ListSubscriptions | ConsentToAlerts,
     ) -> Subscriptions:
-        """As ``bot.alerts.apply``: the same limit, the same listing order."""
-        mine = self.subscriptions.setdefault((filer.channel, filer.sender_id), [])
+        """As ``bot.alerts.apply``: the same limit, the same listing order, consent asked on
+        WeChat only."""
+        who = (filer.channel, filer.sender_id)
+        mine = self.subscriptions.setdefault(who, [])
         current = tuple(mine)
+        asked = filer.channel == "wechat"
+        if isinstance(action, ConsentToAlerts):
+            if not asked:
+                return Subscriptions(current)
+            (self.consents.add if action.agree else self.consents.discard)(who)
+            return Subscriptions(current, consent=action.agree)
+        consent = (who in self.consents) if asked else None
         if isinstance(action, Subscribe):
             if action.topic in mine or len(mine) >= MAX_SUBSCRIPTIONS:
-                return Subscriptions(current)
+                return Subscriptions(current, consent=consent)
             mine.append(action.topic)
-            return Subscriptions(tuple(mine), (action.topic,))
+            return Subscriptions(tuple(mine), (action.topic,), consent)
         if isinstance(action, Unsubscribe):
             if action.which is None:
                 gone = list(mine)
@@ -200,7 +214,7 @@ class Office:
             for topic in gone:
                 mine.remove(topic)
             return Subscriptions(tuple(mine), tuple(gone))
-        return Subscriptions(current)
+        return Subscriptions(current, consent=consent)
 
     def submit(self, filer: Filer, action: SubmitCase) -> CaseReceipt:
         now = filer.now.astimezone(UTC)

@@ -4,6 +4,7 @@ corrections, the story, "no" that is not "cancel", and the language that follows
 from __future__ import annotations
 
 from tests.dialogues.engine_double import EngineChat, run
+from tests.factories import COMPLAINT_ANSWERS as COMPLAINT
 
 
 async def test_the_reported_complaint_is_stored_where_each_answer_belongs() -> None:
@@ -120,3 +121,48 @@ async def test_a_hong_kong_number_and_a_permit_finish_a_reward_report() -> None:
     assert case.personal == {"name": "陈大文", "id_number": "H12345678", "phone": "+85291234567"}
     assert case.fields["id_type"] == "hkmo_permit" and case.fields["relation"] == "competitor"
     assert case.fields["brand"] == "耐克"
+
+
+async def test_english_dates_and_amounts_are_read_whatever_was_asked() -> None:
+    chat = EngineChat(channel="wechat", locale="zh-CN")
+    await chat.say("I want to complain: I bought fake earphones yesterday for 129 yuan on Taobao")
+    slots = chat.state["slots"]
+    assert (slots["purchase_date"], slots["amount"], slots["platform"]) == (
+        "2026-11-26",
+        129,
+        "淘宝",
+    )
+    await run(chat, [("/skip", "model_no"), ("/skip", "merchant")])
+    # At the shop question a date is no shop: it is noted, and the question asked again.
+    await chat.say("Actually it was last Friday")
+    assert chat.awaiting == "merchant" and "merchant" not in chat.state["slots"]
+    assert chat.state["slots"]["purchase_date"] == "2026-11-20"
+    await chat.say("Gadget Store")
+    assert chat.awaiting == "merchant_address"
+    await chat.say("3 days ago I paid 399 yuan, the shop is at https://shop.example.com/7")
+    slots = chat.state["slots"]
+    assert slots["merchant_address"] == "https://shop.example.com/7"
+    assert slots["amount"] == 129 and slots["purchase_date"] == "2026-11-20"  # not overwritten
+
+
+async def test_a_hong_kong_number_in_a_message_of_many_fields_is_the_phone() -> None:
+    chat = EngineChat()
+    await chat.say("/complaint")
+    while chat.awaiting != "name":
+        await chat.say(COMPLAINT[chat.awaiting])
+    await chat.say("我叫陈大文，手机 9123 4567")
+    assert chat.awaiting == "address"
+    slots = chat.state["slots"]
+    assert (slots["name"], slots["phone"]) == ("陈大文", "+85291234567")
+
+
+async def test_a_bare_eight_digit_number_elsewhere_is_never_the_phone() -> None:
+    chat = EngineChat()
+    await chat.say("/complaint")
+    while chat.awaiting != "order_no":
+        await chat.say(COMPLAINT[chat.awaiting])
+    await chat.say("91234567")
+    assert chat.state["slots"]["order_no"] == "91234567"
+    while chat.awaiting != "phone":
+        await chat.say(COMPLAINT[chat.awaiting])
+    assert "phone" not in chat.state["slots"]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.db.models import Case, Evidence
+from bot.db.models import Case, Evidence, OutboxMessage
 from bot.db.models import InboundMessage as Inbound
 from bot.db.models import TranscriptEntry as Message
 from bot.staff.passwords import verify_password
@@ -184,6 +184,7 @@ async def test_own_dispute_keeps_the_reward_question_and_offers_a_linked_complai
         "name": "王五",
         "phone": "13912345678",
         "address": "上海市浦东新区世纪大道100号",
+        "id_type": "/skip",
         "consent_publish": "/no",
         "consent_mediation": "/yes",
     }
@@ -312,3 +313,51 @@ async def test_a_later_reporter_of_the_same_matter_is_told_the_first_is_rewarded
     await run(second, [("/yes", "report_password"), ("abcdef123", "confirm")])
     await second.say("/confirm")
     assert "合并" in second.text and "奖励给最先登记的举报人" in second.text
+
+
+ENGLISH_OPENING = [
+    ("I want to report a shop selling fakes", "target_type"),
+    ("/choice:online_shop", "target_name"),
+    ("Gadget World Store", "target_location"),
+    ("https://shop12345.taobao.com/?spm=a1z10", "violation"),
+    ("/choice:counterfeit_brand", "brand"),
+    ("Sony", "own_dispute"),
+    ("/no", "seen"),
+    ("On Taobao, last week", "facts"),
+    ("They sell fake Sony headphones at a third of the real price.", "photos"),
+    ("/skip", "relation"),
+    ("/choice:none", "identity"),
+    ("/choice:anonymous", "reward"),
+    ("/yes", "report_password"),
+    ("secret-pass-1", "confirm"),
+]
+
+
+async def pushes_to(app: Any, sender: str) -> list[str]:
+    async with app.state.sessions() as session:
+        rows = (await session.execute(select(OutboxMessage))).scalars().all()
+    return [r.payload["text"] for r in rows if r.payload.get("recipient_id") == sender]
+
+
+@pytest.mark.databases("sqlite", "postgres")
+async def test_the_first_reporter_is_told_in_their_language_when_a_later_report_is_merged(
+    app: Any,
+) -> None:
+    first = chat_for(app, channel="telegram", sender="4242", locale="en-US")
+    await run(first, ENGLISH_OPENING)
+    await first.say("/confirm")
+    first_no = re.search(r"JB\d{14}", first.text)
+    assert first_no and await pushes_to(app, "4242") == []
+    second = chat_for(app, channel="telegram", sender="4343")
+    turns = list(OPENING)
+    turns[2] = ("某某数码专营店", "target_location")
+    await run(second, [*turns, ("/skip", "relation"), ("/choice:none", "identity")])
+    await run(second, [("/choice:anonymous", "reward"), ("/no", "confirm")])
+    await second.say("/confirm")
+    second_no = re.search(r"JB\d{14}", second.text)
+    assert second_no and "合并" in second.text
+    [told] = await pushes_to(app, "4242")
+    assert "merged into your report " + first_no.group(0) in told
+    assert "your place for it is unchanged" in told
+    assert second_no.group(0) not in told  # never another reporter's number
+    assert await pushes_to(app, "4343") == []  # the later reporter hears it in the reply

@@ -80,3 +80,26 @@ async def test_a_long_message_is_not_a_subscription_and_parses_quickly() -> None
     chat = EngineChat(Office(), sender="long")
     await chat.say("订阅" + "啊" * 3998)
     assert "已订阅" not in chat.text
+
+
+async def test_consent_to_subscription_messages_on_wechat_in_both_languages() -> None:
+    office = Office()
+    zh = EngineChat(office, sender="wx-zh", channel="wechat")
+    await zh.say("订阅充电宝的安全提醒")
+    assert "同意用订阅消息接收预警吗" in zh.text and "/alerts_consent:yes" in zh.buttons
+    await zh.say("/alerts_consent:yes")
+    assert "已记下您的同意" in zh.text and ("wechat", "wx-zh") in office.consents
+    await zh.say("订阅品牌 小米")
+    assert "同意用订阅消息" not in zh.text  # asked once, while not agreed
+    await zh.say("不接收订阅消息")
+    assert "已取消" in zh.text and ("wechat", "wx-zh") not in office.consents
+    en = EngineChat(office, sender="wx-en", channel="wechat", locale="en-US")
+    await en.say("subscribe to power bank alerts")
+    assert "Do you agree to receive alerts that way?" in en.text
+    await en.say("allow subscription messages")
+    assert "Noted: when we have not talked for 48 hours" in en.text
+    web = EngineChat(office, sender="web-en", locale="en-US")
+    await web.say("subscribe to power bank alerts")
+    assert "subscription message" not in web.text  # the web chat needs no consent
+    await web.say("allow subscription messages")
+    assert "Nothing to agree to here" in web.text

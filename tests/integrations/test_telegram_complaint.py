@@ -77,7 +77,9 @@ async def test_complaint_over_telegram_in_english(tg: Harness, double: BotApiDou
     assert sent[-1].markup["one_time_keyboard"] is True
 
     assert "contact address" in joined(await tg.say(user.contact("+86 138 1234 5678")))
-    assert "published" in joined(await tg.say(user.text("12 Nanjing Road, Huangpu, Shanghai")))
+    offered = joined(await tg.say(user.text("12 Nanjing Road, Huangpu, Shanghai")))
+    assert "may ask you for an ID document" in offered
+    assert "published" in joined(await tg.say(user.text("no thanks")))
     assert "mediation" in joined(await tg.say(user.callback("/yes")))
     sent = await tg.say(user.callback("/no"))
     summary = joined(sent)

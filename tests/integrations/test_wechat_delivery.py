@@ -142,6 +142,7 @@ ANSWERS = {
     "name": "张三",
     "phone": "13812345678",
     "address": "北京市朝阳区建国路1号",
+    "id_type": "/skip",
     "consent_publish": "/yes",
 }
 

@@ -125,6 +125,8 @@ async def test_a_whole_complaint_with_a_photo_in_safe_mode(
             Scale="15",
             Label="北京市朝阳区建国路1号",
         )
+        assert await step_of(app, user.openid) == "id_type"
+        await user.click("暂不提供")
         assert await step_of(app, user.openid) == "consent_publish"
         await user.say("1")  # the first numbered choice: 同意
         await user.click("不同意")

@@ -474,3 +474,64 @@ def test_extract_never_raises_on_domain_alphabet(chars: list[str]) -> None:
     text = "".join(chars)
     for e in extract(text, NOW):
         assert text[e.start : e.end] == e.text
+
+
+# --- English dates and amounts inside longer text, local phones after a phone word -------
+# NOW is Wednesday 2026-10-07.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("I bought it yesterday for 129 yuan on Taobao", {"date": ["2026-10-06"], "amount": [129], "platform": ["淘宝"]}),
+        ("last Friday I paid 399 on JD", {"date": ["2026-10-02"], "amount": [399], "platform": ["京东"]}),
+        ("got them 3 days ago, it cost about 1,299 CNY", {"date": ["2026-10-04"], "amount": [1299]}),
+        ("ordered two weeks ago, RMB 88", {"date": ["2026-09-23"], "amount": [88]}),
+        ("bought a couple of months ago", {"date": ["2026-08-07"]}),
+        ("delivered on Sep 30, 2026 and the price was 450", {"date": ["2026-09-30"], "amount": [450]}),
+        ("on the 3rd of October", {"date": ["2026-10-03"]}),
+    ],
+)  # fmt: skip
+def test_english_dates_and_amounts_anywhere_in_a_message(
+    text: str, expected: dict[str, list[object]]
+) -> None:
+    entities = extract(text, NOW)
+    assert _by_type(entities) == expected
+    for e in entities:
+        assert text[e.start : e.end] == e.text  # spans into the message as typed
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["model MAY20, waited 3 days", "I have 2 pairs", "for 3 weeks now", "this Friday"],
+)
+def test_english_words_that_are_no_date_or_amount(text: str) -> None:
+    assert not {"date", "amount"} & set(_by_type(extract(text, NOW)))
+
+
+@pytest.mark.parametrize(
+    ("text", "phone"),
+    [
+        ("我叫陈大文，电话 9123 4567", "+85291234567"),
+        ("联系手机：9123-4567，住在香港", "+85291234567"),
+        ("my phone is 0912 345 678", "+886912345678"),
+        ("call me on 2812 3456", "+85228123456"),
+        ("+852 9123 4567 is my number", "+85291234567"),
+        ("tel +853 6612 3456", "+85366123456"),
+    ],
+)
+def test_a_local_hong_kong_macau_or_taiwan_number_after_a_phone_word(text: str, phone: str) -> None:
+    assert _by_type(extract(text, NOW)).get("phone") == [phone]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "91234567",  # a bare 8-digit number: an order, a code, a price
+        "订单号码 91234567",
+        "order 91234567, shop 2812 3456",
+        "电话 6612 3456",  # a Hong Kong or a Macau mobile: not told apart, so asked
+        "手机壳 花了 91234567 元",
+        "hotel 91234567",
+    ],
+)
+def test_a_bare_local_number_is_not_a_phone(text: str) -> None:
+    assert "phone" not in _by_type(extract(text, NOW))

@@ -44,6 +44,7 @@ def answers_for(n: int) -> dict[str, str]:
         "name": "张三",
         "phone": "13812345678",
         "address": "北京市朝阳区建国路1号",
+        "id_type": "/skip",
         "consent_publish": "/yes",
         "consent_mediation": "/no",
         "confirm": "/confirm",

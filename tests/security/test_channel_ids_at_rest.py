@@ -100,6 +100,7 @@ WECHAT_ANSWERS: dict[str, list[tuple[str, str]]] = {
     "name": [("say", "张三")],
     "phone": [("say", "13812345678")],
     "address": [("say", "北京市朝阳区建国路1号")],
+    "id_type": [("click", "暂不提供")],
     "consent_publish": [("say", "1")],
     "consent_mediation": [("click", "不同意")],
 }

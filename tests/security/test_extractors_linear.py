@@ -158,6 +158,7 @@ INVENTORY = frozenset(
         "nlu.identifiers._PERMIT_HKMO",
         "nlu.identifiers._PERMIT_TW",
         "nlu.identifiers._PHONE",
+        "nlu.identifiers._PHONE_CUE",
         "nlu.normalise._ORDER_NO",
         "nlu.normalise._SEPARATORS",
         "nlu.numbers._MEASURE",

@@ -219,6 +219,7 @@ async def test_the_limited_app_still_serves_a_whole_complaint(
         "name": "张三",
         "phone": "13812345678",
         "address": "北京市朝阳区建国路1号",
+        "id_type": "/skip",
         "consent_publish": "/yes",
         "consent_mediation": "/no",
         "confirm": "/confirm",

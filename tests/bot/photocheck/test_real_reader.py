@@ -3,16 +3,20 @@ and the real check against the set's registry: the answers a consumer would get.
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from bot.db.engine import make_engine
+from bot.photocheck import worker
 from bot.photocheck.errors import Unreadable
 from bot.photocheck.pool import OcrPool
-from bot.photocheck.types import CCC_NUMBER, MODEL, Kind, Mark
+from bot.photocheck.types import CCC_NUMBER, MODEL, Kind, Mark, OcrLine
 from bot.photocheck.verdict import check
 from bot.photocheck.worker import decode
 from integrations.ccc import importer
@@ -21,8 +25,10 @@ from integrations.ccc.registry import EmbeddedRegistry
 LABELS = Path(__file__).resolve().parents[2] / "data" / "labels"
 # A clean sticker with an e-certificate QR code, an expired one in low light, a box whose
 # label shows another model than its certificate's (with a shop's QR code), a listing
-# screenshot, a drug box, a drawn photo of a label on a product.
-PHOTOS = ("032-sticker", "037-sticker", "050-box", "061-listing", "071-other", "077-real")
+# screenshot, a drug box, a drawn photo of a label on a product, two nameplates photographed
+# a quarter turn off (one each way; one with another model than its certificate's).
+PHOTOS = ("032-sticker", "037-sticker", "050-box", "061-listing", "071-other", "077-real",
+          "089-sideways", "090-sideways")  # fmt: skip
 
 
 def truth(stem: str) -> dict[str, object]:
@@ -45,6 +51,52 @@ def test_the_set_has_enough_labelled_photos() -> None:
 def test_a_file_that_is_not_a_picture_is_refused_before_any_ocr() -> None:
     with pytest.raises(Unreadable):
         decode(b"%PDF-1.7 not a photo")
+
+
+def _png(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), "white").save(out, "PNG")
+    return out.getvalue()
+
+
+def _reads_only_upright_text(seen: list[tuple[int, int]]) -> Callable[[Image.Image], list[OcrLine]]:
+    """Stands in for the OCR of a landscape label photographed upright (portrait picture):
+    text is found only once the picture is turned back to landscape."""
+
+    def read_lines(image: Image.Image) -> list[OcrLine]:
+        seen.append(image.size)
+        if image.width > image.height:
+            return [OcrLine("CCC证书编号：2024010201234567", 0.98), OcrLine("型号：PB-2000", 0.97)]
+        return []
+
+    return read_lines
+
+
+def test_a_photo_that_reads_as_nothing_is_read_again_turned_a_quarter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[tuple[int, int]] = []
+    monkeypatch.setattr(worker, "read_lines", _reads_only_upright_text(seen))
+    reading = worker.recognise(_png(300, 800))
+    assert reading.best(CCC_NUMBER).value == "2024010201234567"  # type: ignore[union-attr]
+    assert reading.best(MODEL).value == "PB-2000"  # type: ignore[union-attr]
+    assert seen == [(300, 800), (800, 300)]  # found on the first turn: no third reading
+
+
+def test_a_photo_that_reads_is_not_turned(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[int, int]] = []
+    monkeypatch.setattr(worker, "read_lines", _reads_only_upright_text(seen))
+    reading = worker.recognise(_png(800, 300))
+    assert reading.best(CCC_NUMBER).value == "2024010201234567"  # type: ignore[union-attr]
+    assert seen == [(800, 300)]
+
+
+def test_no_turned_reading_past_the_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[int, int]] = []
+    monkeypatch.setattr(worker, "read_lines", _reads_only_upright_text(seen))
+    monkeypatch.setattr(worker, "BUDGET", 0.0)
+    reading = worker.recognise(_png(300, 800))
+    assert reading.fields == () and seen == [(300, 800)]
 
 
 @pytest.mark.slow

@@ -405,7 +405,7 @@ def build() -> int:
         old.unlink()
     scenarios = list(SCENARIOS)
     layouts = ["nameplate"] * 30 + ["sticker"] * 14 + ["box"] * 14 + ["listing"] * 10 + \
-              ["other"] * 8 + ["real"] * 10  # fmt: skip
+              ["other"] * 8 + ["real"] * 10 + ["sideways"] * 6  # fmt: skip
     n = 0
     for i, layout in enumerate(layouts):
         n += 1
@@ -416,7 +416,13 @@ def build() -> int:
             "today": TODAY.isoformat(),
         }
         kinds: list[str] = []
-        if layout != "real" and r.random() < 0.7:
+        sideways = layout == "sideways"
+        if sideways:
+            # A nameplate photographed a quarter turn off (after the others, so their
+            # random draws, and so their images, stay as they were).
+            layout = truth["layout"] = "nameplate"
+            kinds = ["sideways", *r.sample(("blur", "perspective"), r.choice([0, 1]))]
+        elif layout != "real" and r.random() < 0.7:
             kinds = r.sample(DEGRADATIONS, r.choice([1, 1, 2]))
         if layout == "other":
             kind = ("food", "drug", "cosmetics")[i % 3]
@@ -440,7 +446,9 @@ def build() -> int:
                 printed["holder"] = ""
             mark = layout == "sticker" or r.random() < 0.6
             qr = None
-            if layout in ("sticker", "nameplate") and printed["cert_no"] and r.random() < 0.35:
+            if sideways:
+                pass  # no QR code: what is read must come from the turned text
+            elif layout in ("sticker", "nameplate") and printed["cert_no"] and r.random() < 0.35:
                 qr = ecert_link(printed["cert_no"])
             elif layout == "box" and r.random() < 0.3:
                 qr = f"https://shop.example.com/item/{r.randrange(10**6, 10**7)}"
@@ -488,10 +496,13 @@ def build() -> int:
                 "registry_cert": cert.cert_no,
             }
         truth["degradations"] = kinds
-        if layout != "real":
+        if sideways:
+            turn = r.choice([Image.Transpose.ROTATE_90, Image.Transpose.ROTATE_270])
+            img = degrade(img, kinds, r).transpose(turn)
+        elif layout != "real":
             img = degrade(img, kinds, r)
         quality = r.randrange(25, 45) if "jpeg" in kinds else 82
-        stem = f"{n:03d}-{layout}"
+        stem = f"{n:03d}-{'sideways' if sideways else layout}"
         save(img, HERE / f"{stem}.jpg", quality)
         truth["file"] = f"{stem}.jpg"
         (HERE / f"{stem}.json").write_text(
