@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, selectinload
 
-from bot import reports
+from bot import ccc_feedback, reports
 from bot.backoffice import Handoff
 from bot.business import clues
 from bot.business.identity import Respondent, Sellers
@@ -135,6 +135,8 @@ def submit(
     session.flush()
     # A report on a business registered under another office: that office is told (线索通报).
     notified = clues.notify(session, case, seller, sellers.directory, now=now) if sellers else None
+    # The certificate numbers it names, counted for staff and exported for platforms.
+    ccc_feedback.record(session, case)
     if linked:
         session.execute(
             update(Case)

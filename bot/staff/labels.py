@@ -25,6 +25,9 @@ EVENTS = {
     "extended": {"zh": "核查期限延长", "en": "Verification extended"},
     "paused": {"zh": "暂停计时", "en": "Clock paused"},
     "reporter_notified": {"zh": "已告知举报人", "en": "Reporter told"},
+    "forwarded": {"zh": "移送", "en": "Forwarded"},
+    "report_merged_in": {"zh": "合并入后来的举报", "en": "Later report merged in"},
+    "evidence_added": {"zh": "补充证据", "en": "Evidence added"},
 }
 
 
