@@ -114,8 +114,9 @@ async def with_rasa(only: str | None, model: Path | None, startup: float) -> lis
     sup = RasaSupervisor(
         rasa_python=ROOT / ".venv-rasa/bin/python", model=model, cwd=ROOT, startup_timeout=startup
     )
-    await sup.start(wait=True)
     try:
+        # Inside the try: a Rasa that does not get ready in time is stopped, not left running.
+        await sup.start(wait=True)
         async with httpx.AsyncClient(trust_env=False) as http, rasa_session() as session:
             client = NluClient(http, sup, timeout=30.0, cache_size=0, session=session)
             outcomes = await run(client.parse, only)

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 TOPIC = "backoffice"
+# A forwarded case's package to the receiving office's own hand-off URL (bot/transfer.py).
+OFFICE_TOPIC = "office"
 SCHEMA = "weiquan.case-event/1"
 SIGNATURE_HEADER = "X-Weiquan-Signature"
 # A receiver refuses deliveries whose signed timestamp is further than this from its clock.
@@ -42,6 +44,7 @@ EVENT_NAMES = {
     "extended": "case.deadline_extended",
     "paused": "case.deadline_paused",
     "reporter_notified": "case.reporter_notified",
+    "forwarded": "case.forwarded",
 }
 
 
@@ -153,35 +156,46 @@ class Delivery:
             ).first()
         if found is None:
             raise GiveUp(f"case event {row.payload} no longer exists")
-        body = json.dumps(case_body(*found), ensure_ascii=False, sort_keys=True).encode("utf-8")
-        timestamp = int(self.runtime.now().timestamp())
-        headers = {
-            "Content-Type": "application/json; charset=utf-8",
-            "Idempotency-Key": idempotency_key(found[0].case_no, found[1].id),
-            SIGNATURE_HEADER: sign(settings.secret or "", timestamp, body),
-        }
-        try:
-            response = await self.runtime.http.post(
-                settings.url,
-                content=body,
-                headers=headers,
-                timeout=settings.timeout,
-            )
-        except httpx.HTTPError as exc:
-            raise RetryLater(f"{type(exc).__name__}: {exc}") from None
-        if response.is_success or response.status_code == 409:
-            return
-        raise RetryLater(
-            f"HTTP {response.status_code}: {response.text[:200]}",
-            after=parse_retry_after(response.headers.get("retry-after"), now=self.runtime.now()),
+        await post_signed(
+            self.runtime,
+            settings.url,
+            case_body(*found),
+            idempotency_key(found[0].case_no, found[1].id),
         )
+
+
+async def post_signed(
+    runtime: BackofficeRuntime, url: str, payload: dict[str, Any], key: str
+) -> None:
+    """POST ``payload`` signed with the hand-off secret; anything but a 2xx or 409 ("already
+    have it") raises ``RetryLater`` for the outbox, honouring the receiver's Retry-After."""
+    settings = runtime.settings.backoffice
+    body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    timestamp = int(runtime.now().timestamp())
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "Idempotency-Key": key,
+        SIGNATURE_HEADER: sign(settings.secret or "", timestamp, body),
+    }
+    try:
+        response = await runtime.http.post(
+            url, content=body, headers=headers, timeout=settings.timeout
+        )
+    except httpx.HTTPError as exc:
+        raise RetryLater(f"{type(exc).__name__}: {exc}") from None
+    if response.is_success or response.status_code == 409:
+        return
+    raise RetryLater(
+        f"HTTP {response.status_code}: {response.text[:200]}",
+        after=parse_retry_after(response.headers.get("retry-after"), now=runtime.now()),
+    )
 
 
 async def deliveries(
     session: AsyncSession, *, status: str | None = None, limit: int = 100
 ) -> list[OutboxMessage]:
     """Hand-off rows for the console and API, failures first: nothing fails silently."""
-    stmt = select(OutboxMessage).where(OutboxMessage.topic == TOPIC)
+    stmt = select(OutboxMessage).where(OutboxMessage.topic.in_((TOPIC, OFFICE_TOPIC)))
     if status:
         stmt = stmt.where(OutboxMessage.status == status)
     stmt = stmt.order_by(OutboxMessage.status != "failed", OutboxMessage.id.desc()).limit(limit)

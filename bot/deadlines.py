@@ -98,7 +98,11 @@ def paused(due: date, first: date, last: date) -> Deadline:
     return Deadline(due=moved.due, working_days=days, estimated=moved.estimated)
 
 
-def restarted_on_forward(received_by_office: datetime) -> Deadline:
-    """A forwarded complaint's acceptance deadline: the clock starts again when the office
-    with jurisdiction receives it (FACTS corrections 2026-12-01, about 70 %)."""
+def restarted_on_forward(received_by_office: datetime, kind: str = "complaint") -> Deadline:
+    """A forwarded case's deadline: the clock starts again when the office with jurisdiction
+    receives it. A complaint's acceptance (FACTS corrections 2026-12-01, about 70 %); a
+    report's verification (行政处罚程序规定 Art. 18 counts from receipt of the materials,
+    UNCONFIRMED: ``report_verification.forwarded_rule`` in the rules)."""
+    if kind == "report":
+        return report_verification_due(received_by_office)
     return complaint_acceptance_due(received_by_office)

@@ -19,6 +19,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, exists, or_, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, aliased
 
@@ -43,6 +44,8 @@ class Delivery:
 
 Handler = Callable[[Delivery], Awaitable[None]]
 LEASE = timedelta(minutes=2)
+# Tries to record an outcome before giving up (about a minute in all: well within the lease).
+FINISH_TRIES = 15
 # The longest wait a peer's Retry-After can impose; longer (or absurd) values are cut to it.
 MAX_RETRY_AFTER_SECONDS = 3600.0
 
@@ -109,7 +112,8 @@ class Key:
       ``msg.<message id>`` (the replies to a message), ``update.<id>`` (a Telegram update's
       notice), ``notice.<case no>.<event id>`` (a case notice), ``event.<id>`` (a case
       event's hand-off), ``handover.<request>.<what>.<ms>``, ``staff.<request>.<ms>.<length>``,
-      ``claim_locked.<case no>.<s>``;
+      ``claim_locked.<case no>.<s>``, ``alert.<id>`` (a consumer alert),
+      ``watch.<certificate no>.<n>`` (a watched certificate's n-th status change);
     - ``part``: which of the source's rows, from 0 (a reply sent as several messages).
 
     Keys are only built, never parsed; ``weiquan keys rotate`` renames the
@@ -270,11 +274,22 @@ class OutboxDispatcher:
             return [Delivery(r.id, r.topic, r.key, dict(r.payload), r.attempts) for r in rows]
 
     async def _finish(self, row_id: int, **values: Any) -> None:
-        async with self.sessions() as session, session.begin():
-            row = await session.get(OutboxMessage, row_id)
-            if row is not None:
-                for key, value in values.items():
-                    setattr(row, key, value)
+        """Record a delivery's outcome. A busy database is waited for (SQLite's one writer
+        held by a long transaction, e.g. an alert's fan-out batch): a message sent but not
+        recorded would be sent again once its lease ran out (seen: 1 in 10,000)."""
+        for attempt in range(FINISH_TRIES):
+            try:
+                async with self.sessions() as session, session.begin():
+                    row = await session.get(OutboxMessage, row_id)
+                    if row is not None:
+                        for key, value in values.items():
+                            setattr(row, key, value)
+                return
+            except OperationalError:
+                if attempt == FINISH_TRIES - 1:
+                    raise
+                log.info("outbox: recording row %s waits for the database", row_id)
+                await asyncio.sleep(min(0.2 * 2**attempt, 5.0))
 
     async def run_once(self) -> int:
         """Deliver what is due now; returns how many rows were attempted. Once ``stop`` is

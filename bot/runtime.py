@@ -11,6 +11,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.backoffice import Handoff
+from bot.business.offices import Directory, load
 from bot.evidence import EvidenceStore
 from bot.settings import Settings
 
@@ -26,6 +27,8 @@ class BackofficeRuntime:
     handoff: Handoff
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     outbox: Any = None
+    # The office directory: where a case may be forwarded, and each office's hand-off URL.
+    directory: Directory = field(default_factory=load)
     # Alerts whose fan-out runs in this process (bot.alerts.send), so one runs once.
     alert_runs: set[int] = field(default_factory=set)
 

@@ -9,6 +9,8 @@ and plain-http peers) run on the whole.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
@@ -168,6 +170,16 @@ class BackofficeSettings(BaseSettings):
         default=None, repr=False, validation_alias="WEIQUAN_BACKOFFICE_SECRET"
     )
     timeout: float = Field(default=10.0, validation_alias="WEIQUAN_BACKOFFICE_TIMEOUT")
+    # A forwarded case's evidence travels as signed, expiring download links (bot/transfer.py):
+    # built on this service's public address (http://HOST:PORT when unset), signed with this
+    # key (derived from WEIQUAN_SECRET_KEY when unset), valid this many hours.
+    public_url: str | None = Field(default=None, validation_alias="WEIQUAN_PUBLIC_URL")
+    evidence_link_key: str | None = Field(
+        default=None, repr=False, validation_alias="WEIQUAN_EVIDENCE_LINK_KEY"
+    )
+    evidence_link_hours: float = Field(
+        default=72.0, gt=0, le=24 * 30, validation_alias="WEIQUAN_EVIDENCE_LINK_HOURS"
+    )
 
     # Staff sessions and tokens (signed with WEIQUAN_SECRET_KEY unless this is set).
     session_secret: str | None = Field(default=None, repr=False)
@@ -232,6 +244,9 @@ class Settings(BaseSettings):
                 "WEIQUAN_PII_KEY or WEIQUAN_PII_KEY_FILE must be set in production: personal "
                 "data is encrypted with it (`weiquan keys new` prints a key)"
             )
+        link_key = self.backoffice.evidence_link_key
+        if link_key is not None and _placeholder(link_key):
+            raise ValueError("WEIQUAN_EVIDENCE_LINK_KEY must be a real secret in production")
         if self.backoffice.url and not self.backoffice.secret:
             raise ValueError("WEIQUAN_BACKOFFICE_SECRET is required with WEIQUAN_BACKOFFICE_URL")
         return self
@@ -241,6 +256,7 @@ class Settings(BaseSettings):
         for url, variable in (
             (self.chat.ccc_registry_url, "WEIQUAN_CCC_REGISTRY_URL"),
             (self.backoffice.url, "WEIQUAN_BACKOFFICE_URL"),
+            (self.backoffice.public_url, "WEIQUAN_PUBLIC_URL"),
             (self.wechat.api_base_url, "WEIQUAN_WECHAT_API_BASE_URL"),
             (self.telegram.base_url, "WEIQUAN_TELEGRAM_BASE_URL"),
             (self.telegram.base_file_url, "WEIQUAN_TELEGRAM_BASE_FILE_URL"),
@@ -261,6 +277,19 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def public_base_url(self) -> str:
+        """Where other offices reach this service (evidence links)."""
+        return (self.backoffice.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def evidence_link_key(self) -> bytes:
+        """The key of forwarded evidence links; derived from the secret key when unset."""
+        if self.backoffice.evidence_link_key:
+            return self.backoffice.evidence_link_key.encode()
+        secret = self.security.secret_key.encode()
+        return hmac.new(secret, b"weiquan evidence links", hashlib.sha256).digest()
 
     @property
     def signing_secret(self) -> str:

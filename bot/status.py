@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from bot.cases import Filer
 from bot.conversations import serialise
 from bot.db.models import Case, CaseClaim, CaseEvent, Evidence
+from bot.deadlines import local_date
 from bot.staff.push import notice, push
 from dialogues.actions import AttachEvidence, ClaimCase, ClaimReceipt
 from dialogues.ports import CaseView
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 # Runs a function on a read-only session and returns its result.
 Read = Callable[[Callable[[Session], Any]], Awaitable[Any]]
 # Statuses whose decision deadline is still ahead of the office.
-WAITING = {"submitted", "verifying"}
+WAITING = {"submitted", "forwarded", "verifying"}
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,12 @@ def _view(session: Session, case: Case) -> CaseView:
         select(func.max(CaseEvent.at)).where(CaseEvent.case_id == case.id)
     ).scalar_one_or_none()
     last = max(filter(None, (case.updated_at, last_event)))
+    forwarded = session.execute(
+        select(CaseEvent.at, CaseEvent.detail)
+        .where(CaseEvent.case_id == case.id, CaseEvent.kind == "forwarded")
+        .order_by(CaseEvent.id.desc())
+        .limit(1)
+    ).first()
     return CaseView(
         case_no=case.case_no,
         kind=case.kind,
@@ -100,6 +107,8 @@ def _view(session: Session, case: Case) -> CaseView:
         last_change=last,
         next_deadline=case.decision_due if case.status in WAITING else None,
         merged=case.duplicate_of_id is not None,
+        office=(forwarded.detail.get("office_name") or None) if forwarded else None,
+        forwarded_on=local_date(forwarded.at) if forwarded else None,
     )
 
 

@@ -12,9 +12,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import transfer
 from bot.backoffice import Handoff
+from bot.business.offices import Office
 from bot.db.models import Case, CaseEvent
-from bot.deadlines import add_working_days, local_date, paused, rules
+from bot.deadlines import add_working_days, local_date, paused, restarted_on_forward, rules
 from bot.staff.push import can_push, notice, push, workflow_rules
 
 DECISIONS = {"case_opened", "not_opened"}
@@ -34,6 +36,15 @@ def allowed(kind: str, status: str) -> list[str]:
 
 def not_accepted_reasons() -> dict[str, dict[str, str]]:
     return dict(workflow_rules()["not_accepted_reasons"])
+
+
+def forward_reasons() -> dict[str, dict[str, str]]:
+    return dict(workflow_rules()["forward"]["reasons"])
+
+
+def may_forward(case: Case) -> bool:
+    """Whether the rules let ``case`` be forwarded from its current status."""
+    return case.status in workflow_rules()["forward"]["from"].get(case.kind, [])
 
 
 def real_name_reporter(case: Case) -> bool:
@@ -60,6 +71,12 @@ def deadlines_for(case: Case, events: list[CaseEvent], today: date) -> list[Dead
     """Every deadline of the case so far, met or open, with the rule it comes from."""
     r, out = rules(), []
     received = local_date(case.submitted_at)
+    # A forwarded case's clock starts again on receipt by the office it went to: the
+    # deadlines count from the last forward, and only what happened since.
+    forwards = [i for i, e in enumerate(events) if e.kind == "forwarded"]
+    if forwards:
+        received = local_date(events[forwards[-1]].at)
+        events = events[forwards[-1] + 1 :]
 
     def add(key: str, due: date, met: bool) -> None:
         out.append(DeadlineView(key, due, met, not met and due < today, str(r[key]["rule"])))
@@ -193,6 +210,71 @@ async def transition(
     if to in DECISIONS and real_name_reporter(case) and can_push(case.channel):
         await _event(session, case, "reporter_notified", actor, now, via="push")
     await session.run_sync(handoff.enqueue, case, event, now=now)
+    return event
+
+
+async def forward(
+    session: AsyncSession,
+    case: Case,
+    office: Office,
+    *,
+    actor: str,
+    now: datetime,
+    handoff: Handoff,
+    reason: str,
+    note: str = "",
+) -> CaseEvent:
+    """Forward (分送/移送) ``case`` to ``office`` in another region, in one transaction: status
+    ``forwarded``, the case's office, the deadline restarted on receipt there, the consumer's
+    notice, the back-office event and the package to the office's own hand-off URL."""
+    await hold(session, case)
+    if not may_forward(case):
+        raise WorkflowError(
+            "not_forwardable", f"A {case.kind} in status {case.status!r} cannot be forwarded."
+        )
+    reasons = forward_reasons()
+    if reason not in reasons:
+        raise WorkflowError(
+            "reason_required", "Choose a reason from the rules' list.", reasons=list(reasons)
+        )
+    if office.key == case.office:
+        raise WorkflowError("same_office", "The case is already with that office.")
+    previous, previous_office = case.status, case.office
+    due = restarted_on_forward(now, case.kind)
+    case.status, case.office, case.decision_due, case.updated_at = (
+        "forwarded",
+        office.key,
+        due.due,
+        now,
+    )
+    event = await _event(
+        session,
+        case,
+        "forwarded",
+        actor,
+        now,
+        office=office.key,
+        office_name=office.name,
+        from_office=previous_office,
+        reason=reason,
+        note=note,
+        due=due.due.isoformat(),
+        **{"from": previous},
+    )
+    lang_reasons = reasons[reason]
+    await _notify(
+        session,
+        case,
+        event,
+        f"forwarded_{case.kind}",
+        now,
+        office=office.name,
+        reason=lang_reasons.get(case.locale, lang_reasons["zh"]),
+        days=due.working_days,
+        contact=notice(case.locale, "office_phone", phone=office.phone) if office.phone else "",
+    )
+    await session.run_sync(handoff.enqueue, case, event, now=now)
+    await session.run_sync(transfer.enqueue, case, event, office, now=now)
     return event
 
 

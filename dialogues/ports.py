@@ -39,6 +39,9 @@ class CaseView:
     last_change: datetime
     next_deadline: date | None
     merged: bool = False
+    # Forwarded to the office with jurisdiction: which office, and the day its clock restarted.
+    office: str | None = None
+    forwarded_on: date | None = None
 
 
 ClaimResult = Literal["claimed", "mismatch", "locked"]

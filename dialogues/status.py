@@ -35,6 +35,8 @@ def describe(view: CaseView, lang: str) -> str:
         status=_label(lang, view.status),
         changed=view.last_change.date().isoformat(),
     )
+    if view.forwarded_on is not None and view.office:
+        text += t(lang, "status.forwarded", office=view.office, on=view.forwarded_on.isoformat())
     if view.next_deadline is not None:
         text += t(lang, "status.deadline", due=view.next_deadline.isoformat())
     if view.merged:

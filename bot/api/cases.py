@@ -22,6 +22,7 @@ from bot.web.errors import ApiError
 from bot.workflow import (
     WorkflowError,
     extend_verification,
+    forward,
     record_pause,
     record_reporter_notice,
     transition,
@@ -32,6 +33,7 @@ CaseNo = Annotated[str, Path(pattern=r"^(TS|JB)\d{14}$", description="e.g. TS202
 Kind = Literal["complaint", "report"]
 Status = Literal[
     "submitted",
+    "forwarded",
     "accepted",
     "not_accepted",
     "mediation",
@@ -53,6 +55,13 @@ class TransitionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     to: Status
     reason: str | None = Field(default=None, max_length=64)
+    note: str = Field(default="", max_length=2000)
+
+
+class ForwardIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    office: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,31}$", description="Directory key")
+    reason: str = Field(max_length=64, description="A key of the rules' forward reasons")
     note: str = Field(default="", max_length=2000)
 
 
@@ -183,6 +192,39 @@ async def post_transition(
     except WorkflowError as exc:
         raise ApiError(
             409 if exc.code == "invalid_transition" else 422, exc.code, str(exc), **exc.extra
+        ) from None
+    runtime.wake_outbox()
+    return views.summary(case, local_date(runtime.now()))
+
+
+@router.post("/cases/{case_no}/forward")
+async def post_forward(
+    case_no: CaseNo, body: ForwardIn, staff: CaseStaff, runtime: Runtime, session: Session
+) -> dict[str, Any]:
+    """Forward the case to another region's office: agents of the case's office (complaints)
+    and supervisors."""
+    case = await load(session, case_no, staff)
+    ensure_may_work(staff, case)
+    office = runtime.directory.get(body.office)
+    if office is None:
+        raise ApiError(422, "unknown_office", f"No office {body.office!r} in the directory.")
+    try:
+        await forward(
+            session,
+            case,
+            office,
+            actor=staff.actor,
+            now=runtime.now(),
+            handoff=runtime.handoff,
+            reason=body.reason,
+            note=body.note,
+        )
+    except WorkflowError as exc:
+        raise ApiError(
+            409 if exc.code in {"not_forwardable", "same_office"} else 422,
+            exc.code,
+            str(exc),
+            **exc.extra,
         ) from None
     runtime.wake_outbox()
     return views.summary(case, local_date(runtime.now()))

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from bot import backoffice
+from bot import assists, backoffice, ccc_feedback
 from bot.api.cases import Status
 from bot.api.deps import Runtime, client_ip, readers
 from bot.business import offices
@@ -28,6 +28,8 @@ from bot.staff.passwords import WeakPassword
 from bot.workflow import (
     WorkflowError,
     extend_verification,
+    forward,
+    forward_reasons,
     not_accepted_reasons,
     pause_reasons,
     record_pause,
@@ -134,15 +136,27 @@ async def _case_page(
                 request, "error.html", user, status=404, message=f"没有找到案件 {case_no}"
             )
         data = views.detail(session, case, user.staff, now=runtime.now(), reveal_reason=reveal)
+        case_assists = await assists.for_case(session, case.id)
+        # The certificate numbers it names, each with how many consumer cases name it.
+        certificates = await ccc_feedback.case_certificates(session, case.id)
     return render(
         request,
         "case.html",
         user,
         case=data,
+        certificates=certificates,
         kinds=KINDS,
         deadline_names=DEADLINES,
         reasons=not_accepted_reasons(),
         pause_reasons=pause_reasons(),
+        forward_reasons=forward_reasons(),
+        case_assists=case_assists,
+        assist_due=assists.default_due(runtime.now()).isoformat(),
+        assist_states=assists.STATES,
+        office_names={o.key: o.name for o in runtime.directory.offices},
+        forward_offices=[
+            (o.key, o.name) for o in runtime.directory.offices if o.key != data.get("office")
+        ],
         error=error,
         notice=notice,
     )
@@ -268,6 +282,52 @@ async def case_transition(
             await session.rollback()
             return await _case_page(request, runtime, user, case_no, error=str(exc))
     runtime.wake_outbox()
+    return go(f"/console/cases/{case_no}")
+
+
+@router.post("/cases/{case_no}/forward")
+async def case_forward(
+    request: Request,
+    runtime: Runtime,
+    case_no: str,
+    csrf: Annotated[str, Form(max_length=64)],
+    office: Annotated[str, Form(max_length=32)] = "",
+    reason: Annotated[str, Form(max_length=64)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Forward (移送) the case to another region's office chosen from the directory."""
+    user = await cs.current(request, runtime, *WORKERS)
+    cs.check_csrf(user, csrf)
+    async with runtime.sessions() as session, session.begin():
+        case = await get_case(session, case_no)
+        if case is None or not views.may_see(user.staff, case):
+            return render(
+                request, "error.html", user, status=404, message=f"没有找到案件 {case_no}"
+            )
+        if not views.may_work(user.staff, case):
+            raise cs.Forbidden("举报案件由主管处理")
+        target = runtime.directory.get(office)
+        try:
+            if target is None:
+                raise WorkflowError("unknown_office", "请从名录中选择承办单位")
+            await forward(
+                session,
+                case,
+                target,
+                actor=user.staff.actor,
+                now=runtime.now(),
+                handoff=runtime.handoff,
+                reason=reason,
+                note=note.strip(),
+            )
+        except WorkflowError as exc:
+            await session.rollback()
+            return await _case_page(request, runtime, user, case_no, error=str(exc))
+        name = target.name
+    runtime.wake_outbox()
+    if not views.may_see(user.staff, case):
+        # An agent who forwarded their office's case no longer sees it: back to the list.
+        return render(request, "forwarded.html", user, case_no=case_no, office=name)
     return go(f"/console/cases/{case_no}")
 
 

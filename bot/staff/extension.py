@@ -36,18 +36,25 @@ class BackofficeExtension:
         self._run_jobs = run_jobs
 
     def install(self, app: FastAPI) -> None:
-        from bot.api import accounts, audit, auth, cases, queue, stats
+        from bot.api import accounts, audit, auth, cases, queue, stats, transfer
         from bot.console import accounts as console_accounts
         from bot.console import routes as console
 
-        routers = (auth.router, accounts.router, audit.router, cases.router, queue.router)
+        routers = (
+            auth.router,
+            accounts.router,
+            audit.router,
+            cases.router,
+            queue.router,
+            transfer.router,
+        )
         for router in (*routers, stats.router, console_accounts.router):
             app.include_router(router)
         console.install(app)
 
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
-        from bot import alerts, backoffice
+        from bot import alerts, backoffice, transfer
         from bot.handover import staff as handover_desk
 
         settings: Settings = app.state.settings
@@ -60,8 +67,13 @@ class BackofficeExtension:
             handoff=app.state.handoff,
             clock=self._clock or (lambda: datetime.now(UTC)),
             outbox=app.state.outbox,
+            directory=app.state.sellers.directory,
         )
         app.state.backoffice = runtime
+        # Forwarded cases go to the receiving office's own URL whether or not a back office is set.
+        app.state.outbox.register(
+            backoffice.OFFICE_TOPIC, transfer.OfficeDelivery(runtime, runtime.directory)
+        )
         if runtime.handoff.enabled:
             app.state.outbox.register(backoffice.TOPIC, backoffice.Delivery(runtime))
         else:

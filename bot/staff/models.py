@@ -1,13 +1,15 @@
-"""Tables of the back office: staff, their tokens, login attempts, the audit log."""
+"""Tables of the back office: staff, their tokens, login attempts, the audit log, and the
+assistance requests (协查) offices send each other."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from bot.crypto import RowBoundText, bind_to_rows
 from bot.db.base import Base, UTCDateTime, utcnow
 from bot.db.models import BigId
 
@@ -85,3 +87,50 @@ class AuditEntry(Base):
     case_no: Mapped[str | None] = mapped_column(String(32))
     conversation_id: Mapped[int | None] = mapped_column(BigId)
     ip: Mapped[str] = mapped_column(String(64), default="", server_default="")
+
+
+class AssistRequest(Base):
+    """An assistance request (协查): one office asks another about a business or a case, on
+    a case, with a due date; a thread of messages until the asking side closes it."""
+
+    __tablename__ = "assist_requests"
+    __table_args__ = (Index("ix_assist_requests_to_status", "to_office", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    case_no: Mapped[str] = mapped_column(String(16))
+    # None: asked by someone working across offices (a supervisor).
+    from_office: Mapped[str | None] = mapped_column(String(32))
+    to_office: Mapped[str] = mapped_column(String(32))
+    # What is asked about: a business (name or credit code) or the case itself.
+    subject: Mapped[str] = mapped_column(String(200))
+    due: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | answered | closed
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    messages: Mapped[list[AssistMessage]] = relationship(
+        back_populates="request", order_by="AssistMessage.id", lazy="raise"
+    )
+
+
+class AssistMessage(Base):
+    """One message of a request's thread; its text may name people, so it is encrypted."""
+
+    __tablename__ = "assist_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("assist_requests.id"), index=True)
+    author: Mapped[str] = mapped_column(String(64))
+    office: Mapped[str | None] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(
+        RowBoundText("assist_messages.text", row_key="request_id"), default=""
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    request: Mapped[AssistRequest] = relationship(back_populates="messages")
+
+
+bind_to_rows(AssistMessage)

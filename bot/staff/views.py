@@ -14,7 +14,7 @@ from bot.db.models import Case
 from bot.deadlines import local_date
 from bot.staff import audit, report_password
 from bot.staff.accounts import Staff
-from bot.workflow import allowed, deadlines_for, is_overdue
+from bot.workflow import allowed, deadlines_for, is_overdue, may_forward
 
 PERSONAL_FIELDS = ("name", "phone", "address", "id_number")
 
@@ -112,6 +112,9 @@ def detail(
         respondent=case.respondent,
         allowed_transitions=allowed(case.kind, case.status) if may_work(staff, case) else [],
         may_work=may_work(staff, case),
+        # Forwarding to another region's office: whoever may work the case, from the rules'
+        # statuses (bot/rules/workflow.yml ``forward``).
+        may_forward=may_work(staff, case) and may_forward(case),
         deadlines=[
             {
                 "key": d.key,

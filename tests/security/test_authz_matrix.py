@@ -96,6 +96,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ),
     ("GET", "/api/v1/dashboard"): row(401, 200, 200, 200, 403),
     ("GET", "/api/v1/me"): row(401, 200, 200, 200, 200),
+    # A forwarded case's evidence opens by its signed link only: no sign-in opens it.
+    ("GET", "/api/v1/transfers/{case_no}/evidence/{sha256}"): everyone(403),
     ("GET", "/api/v1/queue"): row(401, 200, 200, 200, 403),
     ("GET", "/api/v1/queue/{request_id}/messages"): row(401, 200, 403, 200, 403),
     ("GET", "/api/v1/staff"): row(401, 403, 403, 403, 200),
@@ -120,6 +122,14 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/console/staff/{username}"): row(303, 403, 403, 403, 200),
     ("GET", "/console/typical-cases"): row(303, 200, 200, 200, 403),
     ("GET", "/console/alerts"): row(303, 200, 200, 200, 403),
+    ("GET", "/console/assists"): row(303, 200, 200, 200, 403),
+    # No assistance request in the world: workers get past authorisation to 404.
+    ("GET", "/console/assists/{request_id}"): row(303, 404, 404, 404, 403),
+    ("POST", "/console/assists/{request_id}/{action}"): row(303, 404, 404, 404, 403),
+    # Asking another office on a case: whoever sees the case.
+    ("POST", "/console/cases/{case_no}/assists"): row(303, 303, 303, 303, 403, office_agent=404),
+    # Supervisors only: the monthly CCC risk export for platforms (no consumer data).
+    ("GET", "/console/ccc-risk"): row(303, 403, 403, 200, 403),
     ("GET", "/docs"): row(200, 200, 200, 200, 200),
     ("GET", "/docs/oauth2-redirect"): row(200, 200, 200, 200, 200),
     ("GET", "/healthz"): row(200, 200, 200, 200, 200),
@@ -130,6 +140,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/webhooks/wechat"): row(404, 404, 404, 404, 404),
     ("POST", "/api/v1/auth/token"): row(401, 401, 401, 401, 401),
     ("POST", "/api/v1/cases/{case_no}/actions"): row(401, 409, 409, 409, 403, office_agent=404),
+    # Forwarding: whoever may work the case (agents of its office, supervisors).
+    ("POST", "/api/v1/cases/{case_no}/forward"): row(401, 200, 200, 200, 403, office_agent=404),
     ("POST", "/api/v1/cases/{case_no}/reveal"): row(401, 403, 403, 200, 403),
     # Supervisors only; the world's case is a complaint, which has no report password (409).
     ("POST", "/api/v1/cases/{case_no}/report-password"): row(401, 403, 403, 409, 403),
@@ -145,6 +157,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/staff/{username}/password"): row(401, 403, 403, 403, 200),
     ("POST", "/api/v1/staff/{username}/reactivate"): row(401, 403, 403, 403, 200),
     ("POST", "/console/account/password"): row(303, 200, 200, 200, 200),
+    ("POST", "/console/cases/{case_no}/forward"): row(303, 303, 303, 303, 403, office_agent=404),
     ("POST", "/console/cases/{case_no}/reveal"): row(303, 403, 403, 200, 403),
     # Supervisors only; a case without a report password is answered 404.
     ("POST", "/console/cases/{case_no}/report-password"): row(303, 403, 403, 404, 403),
@@ -248,6 +261,7 @@ for _path in (
     "/api/v1/cases",
     "/api/v1/cases/{case_no}",
     "/api/v1/cases/{case_no}/evidence/{sha256}",
+    "/api/v1/transfers/{case_no}/evidence/{sha256}",
     "/api/v1/backoffice/deliveries",
     "/api/v1/queue",
     "/api/v1/queue/{request_id}/messages",
@@ -272,6 +286,8 @@ for _path in (
     "/console/audit",
     "/console/typical-cases",
     "/console/alerts",
+    "/console/assists",
+    "/console/ccc-risk",
 ):
     PROBES[("GET", _path.partition("?")[0])] = _get(_path)
 
@@ -300,6 +316,33 @@ PROBES.update(
         ),
         ("POST", "/api/v1/cases/{case_no}/transitions"): _post(
             "/api/v1/cases/{case_no}/transitions", json={"to": "accepted"}
+        ),
+        ("POST", "/api/v1/cases/{case_no}/forward"): _post(
+            "/api/v1/cases/{case_no}/forward",
+            json={"office": "hz-xihu", "reason": "seller_elsewhere"},
+        ),
+        ("GET", "/console/assists/{request_id}"): lambda world: (
+            fill("/console/assists/{request_id}", world, request_id="999999"),
+            {},
+        ),
+        ("POST", "/console/assists/{request_id}/{action}"): lambda world: (
+            fill(
+                "/console/assists/{request_id}/{action}", world, request_id="999999", action="close"
+            ),
+            {},
+        ),
+        ("POST", "/console/cases/{case_no}/assists"): _post(
+            "/console/cases/{case_no}/assists",
+            data={
+                "office": "cd-wuhou",
+                "subject": "数码配件小铺",
+                "text": "请核实经营地址",
+                "due": "2099-01-01",
+            },
+        ),
+        ("POST", "/console/cases/{case_no}/forward"): _post(
+            "/console/cases/{case_no}/forward",
+            data={"office": "hz-xihu", "reason": "seller_elsewhere"},
         ),
         ("POST", "/api/v1/cases/{case_no}/actions"): _post(
             "/api/v1/cases/{case_no}/actions", json={"action": "reporter_notified"}
