@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, selectinload
 
-from bot import reports
+from bot import ccc_feedback, reports
 from bot.backoffice import Handoff
 from bot.business.identity import Respondent, Sellers
 from bot.conversations import upsert_into
@@ -132,6 +132,8 @@ def submit(
     )
     session.add(case)
     session.flush()
+    # The certificate numbers it names, counted for staff and exported for platforms.
+    ccc_feedback.record(session, case)
     if linked:
         session.execute(
             update(Case)

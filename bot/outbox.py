@@ -112,7 +112,8 @@ class Key:
       ``msg.<message id>`` (the replies to a message), ``update.<id>`` (a Telegram update's
       notice), ``notice.<case no>.<event id>`` (a case notice), ``event.<id>`` (a case
       event's hand-off), ``handover.<request>.<what>.<ms>``, ``staff.<request>.<ms>.<length>``,
-      ``claim_locked.<case no>.<s>``;
+      ``claim_locked.<case no>.<s>``, ``alert.<id>`` (a consumer alert),
+      ``watch.<certificate no>.<n>`` (a watched certificate's n-th status change);
     - ``part``: which of the source's rows, from 0 (a reply sent as several messages).
 
     Keys are only built, never parsed; ``weiquan keys rotate`` renames the

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
-from bot import alerts, cases, conversations, handover, outbox, status
+from bot import alerts, cases, conversations, handover, outbox, status, watchers
 from bot.backoffice import Handoff
 from bot.business.identity import Sellers
 from bot.cases import Filer
@@ -53,6 +53,7 @@ from dialogues.actions import (
     SubmitCase,
     Subscribe,
     Unsubscribe,
+    WatchCertificate,
 )
 from dialogues.credit_port import CreditChecks
 from dialogues.engine import Engine
@@ -120,6 +121,8 @@ class Actions:
                 return self.photos.apply(session, job)
             case Subscribe() | Unsubscribe() | ListSubscriptions() | ConsentToAlerts():
                 return alerts.apply(session, filer, action)
+            case WatchCertificate():
+                return watchers.apply(session, filer, action)
         raise TypeError(f"no applier for {action!r}")
 
 

@@ -73,7 +73,7 @@ class ReadPhoto:
 class Topic:
     """What a subscription is to: a category key (``chargers``), a brand or a region."""
 
-    kind: str  # category | brand | region
+    kind: str  # category | brand | region | certificate
     value: str
 
 
@@ -108,6 +108,17 @@ class ConsentToAlerts:
 
 
 @dataclass(frozen=True)
+class WatchCertificate:
+    """Watch a CCC certificate: the sender is told when a registry import changes its status.
+    ``status`` is the registry status the sender was shown; the watch is one of their
+    subscriptions (topic ``certificate``), listed and dropped with them; ``Subscriptions``."""
+
+    cert_no: str
+    status: str
+    lang: str = "zh"
+
+
+@dataclass(frozen=True)
 class Subscriptions:
     """The sender's subscriptions after the action, and what it added or removed (empty when
     nothing changed: already subscribed, no such number, the limit reached). ``consent``:
@@ -130,6 +141,7 @@ Action = (
     | Unsubscribe
     | ListSubscriptions
     | ConsentToAlerts
+    | WatchCertificate
 )
 
 
@@ -200,4 +212,5 @@ def receipt_types() -> dict[type, type]:
         Unsubscribe: Subscriptions,
         ListSubscriptions: Subscriptions,
         ConsentToAlerts: Subscriptions,
+        WatchCertificate: Subscriptions,
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from dialogues import subscriptions, watch
 from dialogues.answers import (
     cases_reply,
     catalogue_reply,
@@ -42,7 +43,7 @@ async def knowledge(turn: Turn, ports: Ports) -> list[Reply]:
     answer = await ports.knowledge.ask(turn.text)
     if not answer.found:
         return [Reply(knowledge_reply(answer, lang), [_human(lang)])]
-    return [Reply(await _with_cases(answer, lang, ports))]
+    return [Reply(await _with_cases(answer, lang, ports), _subscribe(answer, lang))]
 
 
 async def by_meaning(turn: Turn, ports: Ports) -> list[Reply] | None:
@@ -53,7 +54,14 @@ async def by_meaning(turn: Turn, ports: Ports) -> list[Reply] | None:
     answer = await ports.knowledge.ask(turn.text)
     if not answer.found:
         return None
-    return [Reply(await _with_cases(answer, turn.lang, ports))]
+    return [Reply(await _with_cases(answer, turn.lang, ports), _subscribe(answer, turn.lang))]
+
+
+def _subscribe(answer: KnowledgeAnswer, lang: str) -> list[Button]:
+    """A category's advice ends with one tap to subscribe to that category's alerts; an
+    answer about no category (or one alerts do not cover) ends with nothing."""
+    button = subscriptions.offer(answer.category, lang)
+    return [button] if button is not None else []
 
 
 async def referral(turn: Turn, ports: Ports) -> list[Reply] | None:
@@ -94,7 +102,12 @@ async def check_ccc_cert(turn: Turn, ports: Ports) -> list[Reply]:
     check = await ports.knowledge.check_certificate(
         turn.text, product=str(product) if product else None, on=turn.now.date()
     )
-    return [Reply(certificate_reply(check, lang))]
+    offered = watch.offer(check, lang)
+    if offered is None:
+        return [Reply(certificate_reply(check, lang))]
+    button, expect = offered
+    text = "\n".join([certificate_reply(check, lang), t(lang, "watch.offer")])
+    return [Question(text, [button], expect=expect)]
 
 
 async def ccc_number(turn: Turn, ports: Ports, data: dict[str, Any]) -> list[Reply] | None:

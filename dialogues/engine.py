@@ -7,7 +7,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from dialogues import advice, credit, handover, photo, status, subscriptions
+from dialogues import advice, credit, handover, photo, status, subscriptions, watch
 from dialogues.actions import AttachEvidence, Decision, Pending, RequestHandover
 from dialogues.flows import FlowSpec, MenuItem, all_flows, is_word, mentions, menu_items
 from dialogues.form import Form
@@ -60,6 +60,7 @@ FOLLOW_UPS: dict[str, FollowUp] = {
     "claim": status.claim,
     "ccc_number": advice.ccc_number,
     "business_id": credit.business_id,
+    watch.EXPECT: watch.follow_up,
 }
 
 
@@ -203,6 +204,10 @@ class Engine:
                 answered = await FOLLOW_UPS[expect.answer](turn, ports, expect.data)
             if answered is not None:
                 return answered
+        # Watching a certificate (dialogues/watch.py): the button, or "关注证书 <number>".
+        watched = await watch.route(turn, text, ports)
+        if watched is not None:
+            return watched
         # Safety-alert subscriptions: subscribe, list, unsubscribe (dialogues/subscriptions.py).
         subscribed = subscriptions.route(state, turn, text)
         if subscribed is not None:

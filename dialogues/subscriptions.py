@@ -164,6 +164,8 @@ def topic_of(subject: str) -> Topic | None:
 
 
 def label(topic: Topic, lang: str) -> str:
+    if topic.kind == "certificate":  # a watched certificate (dialogues/watch.py)
+        return t(lang, "watch.topic", number=topic.value)
     cat = catalogue()
     if topic.kind == "category":
         name = cat.labels.get(topic.value, {}).get(lang, topic.value)

@@ -6,16 +6,19 @@ import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import UTC, date, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import httpx
 import typer
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from bot import ccc_feedback, watchers
 from bot.cli import registry_import
 from dialogues.answers import certificate_reply, listing_reply
+from dialogues.texts import t
 from integrations.ccc import importer, sample
 from integrations.ccc.http_registry import HttpRegistry
 from integrations.ccc.registry import CertificateRegistry, EmbeddedRegistry
@@ -67,12 +70,23 @@ def check(
             return await service.check_certificate(number, product=product, on=day)
 
     result = _run(job)
+    # Staff's view: how many consumer cases named this number (the risk feedback).
+    reports = _run(lambda engine: _reports(engine, result.number.normalized))
     if as_json:
-        typer.echo(json.dumps(registry_import.jsonable(result), ensure_ascii=False, indent=2))
+        data = {**registry_import.jsonable(result), "consumer_reports": reports}
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         typer.echo(certificate_reply(result, lang))
+        typer.echo(t(lang, "feedback.staff_reports", count=reports))
     if not result.number.ok:
         raise typer.Exit(2)
+
+
+async def _reports(engine: AsyncEngine, number: str) -> int:
+    if not number:
+        return 0
+    async with AsyncSession(engine) as session:
+        return (await ccc_feedback.counts(session, [number])).get(number, 0)
 
 
 @app.command("listing")
@@ -112,9 +126,13 @@ def import_cmd(
     """Validate and upsert a registry export; bad rows are listed with line numbers."""
 
     async def job(engine: AsyncEngine, advance: Callable[[int], None]) -> importer.ImportReport:
-        return await importer.import_file(
+        report = await importer.import_file(
             engine, file, current_year=today_shanghai().year, progress=advance, batch_size=batch
         )
+        # Watchers of a certificate whose status the import changed are told (once).
+        told = await watchers.tell(engine, now=datetime.now(UTC), on=today_shanghai())
+        err.print(f"{told} certificate watchers told of a status change")
+        return report
 
     registry_import.import_file(
         file,
@@ -143,3 +161,38 @@ def seed(
     if csv_out is not None:
         sample.write_csv(csv_out, certificates)
     err.print(f"[green]{written} SAMPLE certificates loaded[/green] (not real data)")
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+@app.command("risk-export")
+def risk_export(
+    month: Annotated[str, typer.Option("--month", help="The month reported in, YYYY-MM")],
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="csv or xlsx")] = ExportFormat.csv,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="File to write (default ccc-risk-MONTH.FORMAT)")
+    ] = None,
+) -> None:
+    """The listings and certificate numbers consumers reported in MONTH, for e-commerce
+    platforms: platform, link, shop, number, registry status now, reports, first and last
+    reported. No consumer's personal data."""
+    try:
+        ccc_feedback.month_bounds(month)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+
+    async def job(engine: AsyncEngine) -> list[ccc_feedback.ExportRow]:
+        async with AsyncSession(engine) as session:
+            return await ccc_feedback.month_rows(session, month)
+
+    rows = _run(job)
+    data = (
+        ccc_feedback.as_xlsx(rows, month) if fmt is ExportFormat.xlsx else ccc_feedback.as_csv(rows)
+    )
+    target = out or Path(f"ccc-risk-{month}.{fmt.value}")
+    target.write_bytes(data)
+    err.print(f"{len(rows)} reported listings written to {target}")

@@ -42,6 +42,7 @@ ACTIONS = {
     "typical_case_published": "发布典型案例",
     "typical_case_withdrawn": "撤下典型案例",
     "alert_published": "发布消费预警",
+    "ccc_risk_exported": "导出3C风险反馈",
 }
 
 

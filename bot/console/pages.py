@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from bot import assists, backoffice
+from bot import assists, backoffice, ccc_feedback
 from bot.api.cases import Status
 from bot.api.deps import Runtime, client_ip, readers
 from bot.business import offices
@@ -137,11 +137,14 @@ async def _case_page(
             )
         data = views.detail(session, case, user.staff, now=runtime.now(), reveal_reason=reveal)
         case_assists = await assists.for_case(session, case.id)
+        # The certificate numbers it names, each with how many consumer cases name it.
+        certificates = await ccc_feedback.case_certificates(session, case.id)
     return render(
         request,
         "case.html",
         user,
         case=data,
+        certificates=certificates,
         kinds=KINDS,
         deadline_names=DEADLINES,
         reasons=not_accepted_reasons(),

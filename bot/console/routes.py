@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from bot.api.deps import AfterId, RowId, Runtime, client_ip, readers
-from bot.console import alerts, assists, pages, typical_cases
+from bot.console import alerts, assists, ccc_risk, pages, typical_cases
 from bot.console import session as cs
 from bot.console.common import HERE, WORKERS, go, render
 from bot.handover import staff as desk
@@ -218,6 +218,7 @@ def install(app: FastAPI) -> None:
     app.include_router(typical_cases.router)
     app.include_router(alerts.router)
     app.include_router(assists.router)
+    app.include_router(ccc_risk.router)
     app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
 
     @app.exception_handler(cs.NeedLogin)

@@ -346,6 +346,8 @@ def import_all_models() -> None:
         "integrations.credit.models",
         "integrations.wechat.models",
         "bot.staff.models",
+        "bot.watchers",
+        "bot.ccc_feedback",
     )
     for module in (*modules, "bot.knowledge.cases", "bot.alerts", "bot.consents"):
         try:

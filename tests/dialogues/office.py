@@ -33,6 +33,7 @@ from dialogues.actions import (
     Subscriptions,
     Topic,
     Unsubscribe,
+    WatchCertificate,
     receipt_types,
 )
 from dialogues.ports import CaseReceipt, CaseView, HandoverTicket
@@ -129,6 +130,8 @@ class Office:
         self.subscriptions: dict[tuple[str, str], list[Topic]] = {}
         # Who agreed to alerts as WeChat subscription messages.
         self.consents: set[tuple[str, str]] = set()
+        # Watched certificates: (channel, sender id, number) -> the status the watcher saw.
+        self.watched: dict[tuple[str, str, str], str] = {}
 
     # ---- conversations and photos --------------------------------------------------------
     def conversation(self, channel: str, sender_id: str) -> Conversation | None:
@@ -166,6 +169,11 @@ class Office:
                     self.reads.append(action)
             case Subscribe() | Unsubscribe() | ListSubscriptions() | ConsentToAlerts():
                 receipt = self.subscription(filer, action)
+            case WatchCertificate():
+                topic = Topic("certificate", action.cert_no)
+                receipt = self.subscription(filer, Subscribe(topic, action.lang))
+                if receipt.changed:
+                    self.watched[(filer.channel, filer.sender_id, action.cert_no)] = action.status
             case _:
                 raise TypeError(f"no applier for {action!r}")
         expected = receipt_types()[type(action)]

@@ -15,7 +15,8 @@ from typing import Any
 from bot.messages import InboundMessage
 from bot.settings import Settings
 from dialogues.actions import ReadPhoto, receipt_types
-from tests.dialogues.engine_double import EngineChat
+from integrations.ccc import importer, sample
+from tests.dialogues.engine_double import EngineChat, sample_knowledge
 from tests.dialogues.office import Office
 from tests.factories import Chat, chat_for, running_app
 
@@ -115,6 +116,10 @@ SCRIPT: list[tuple[str, str]] = [
     ("en", "allow subscription messages"),
     ("cy", "订阅广东的预警"),
     ("cy", "退订"),
+    ("en", "/ccc"),
+    ("en", "2024010914000001"),
+    ("en", "watch this certificate"),
+    ("en", "my subscriptions"),
 ]
 
 
@@ -147,8 +152,14 @@ async def voice(chat: EngineChat | Chat) -> list[Any]:
 
 async def test_the_double_gives_the_replies_the_app_gives(sqlite_settings: Settings) -> None:
     office = Office()
-    double = {name: EngineChat(office, sender=name, **kw) for name, kw in CHATS.items()}
+    # Both read the same SAMPLE certificates (a certificate is watched after its check).
+    knowledge = await sample_knowledge()
+    double = {
+        name: EngineChat(office, sender=name, knowledge=knowledge, **kw)
+        for name, kw in CHATS.items()
+    }
     async with running_app(sqlite_settings) as app:
+        await importer.upsert(app.state.db_engine, list(sample.generate(20)))
         real = {name: chat_for(app, sender=name, **kw) for name, kw in CHATS.items()}
         for step, (who, said) in enumerate(SCRIPT):
             expected = await play(real[who], said)

@@ -128,6 +128,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/console/assists/{request_id}/{action}"): row(303, 404, 404, 404, 403),
     # Asking another office on a case: whoever sees the case.
     ("POST", "/console/cases/{case_no}/assists"): row(303, 303, 303, 303, 403, office_agent=404),
+    # Supervisors only: the monthly CCC risk export for platforms (no consumer data).
+    ("GET", "/console/ccc-risk"): row(303, 403, 403, 200, 403),
     ("GET", "/docs"): row(200, 200, 200, 200, 200),
     ("GET", "/docs/oauth2-redirect"): row(200, 200, 200, 200, 200),
     ("GET", "/healthz"): row(200, 200, 200, 200, 200),
@@ -285,6 +287,7 @@ for _path in (
     "/console/typical-cases",
     "/console/alerts",
     "/console/assists",
+    "/console/ccc-risk",
 ):
     PROBES[("GET", _path.partition("?")[0])] = _get(_path)
 
