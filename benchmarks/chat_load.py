@@ -450,19 +450,6 @@ def wait_for_rasa(port: int, timeout: float = 300.0) -> None:
     raise SystemExit(f"Rasa did not come up within {timeout:g} s")
 
 
-def wait_for_regions(port: int, timeout: float = 180.0, streak: int = 12) -> None:
-    """Measure after every worker has loaded its address parser (seconds of CPU at start-up):
-    a streak of ready answers, since each poll may reach any worker."""
-    deadline, seen = time.monotonic() + timeout, 0
-    while seen < streak:
-        if time.monotonic() > deadline:
-            raise SystemExit(f"the address parser did not load within {timeout:g} s")
-        with contextlib.suppress(httpx.HTTPError, ValueError):
-            ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).json()
-            seen = seen + 1 if ready.get("regions") == "ready" else 0
-        time.sleep(0.25)
-
-
 @contextlib.contextmanager
 def server(
     cmd: list[str], env: dict[str, str], log: Path, port: int, start_seconds: float = 60
@@ -488,7 +475,6 @@ def server(
                 )
             time.sleep(0.2)
         time.sleep(1.0)  # let every worker finish its lifespan (migrations, warm caches)
-        wait_for_regions(port)
         if env.get("WEIQUAN_NLU_MANAGE") == "true":
             wait_for_rasa(port)
         yield proc.pid

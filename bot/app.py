@@ -54,13 +54,6 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "web" / "static"
 
 
-async def _warm_regions(sellers: Sellers, freeze_heap: bool) -> None:
-    await asyncio.to_thread(sellers.regions.warm)
-    if freeze_heap:  # its ~100 MB of tables live as long as the process: see below
-        gc.collect()
-        gc.freeze()
-
-
 async def _cancel(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -150,9 +143,9 @@ def create_app(
                 open_nlu(settings.nlu, nlu_http, log_file=settings.data_dir / "log" / "rasa.log")
             )
             sellers = Sellers(directory=offices.load(settings.offices_file or offices.SAMPLE))
-            # The address parser takes seconds to load: in a thread now, not in the first case.
-            warming = asyncio.create_task(_warm_regions(sellers, freeze_heap))
-            stack.push_async_callback(lambda: asyncio.wait([warming]))
+            # The address parser takes a second or more to load: before serving, so no filing
+            # (on the event loop) waits for it and no request meets a half-started process.
+            await asyncio.to_thread(sellers.regions.warm)
             evidence = EvidenceStore(settings.evidence_dir, keyring)
             reader = photo_reader or await _local_reader(settings, stack)
             photos = (

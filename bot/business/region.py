@@ -21,6 +21,21 @@ MUNICIPALITIES = frozenset({"11", "12", "31", "50"})
 MAX_ADDRESS = 300
 
 
+# An address names its place with one of these (上海市, 朝阳区, 延边朝鲜族自治州, 锡林郭勒盟…) or
+# with a province's short name. jionlp costs about 10 ms a call whatever the text (it walks
+# its whole table), so a link or a shop name is not handed to it.
+_DIVISION_MARKS = frozenset("省市区县州盟旗")
+_PROVINCES = (
+    "北京 天津 上海 重庆 河北 山西 内蒙古 辽宁 吉林 黑龙江 江苏 浙江 安徽 福建 江西 山东 河南 湖北"
+    " 湖南 广东 广西 海南 四川 贵州 云南 西藏 陕西 甘肃 青海 宁夏 新疆 香港 澳门 台湾"
+).split()
+
+
+def looks_like_address(text: str) -> bool:
+    """Whether ``text`` could name a place: a division mark or a province's name in it."""
+    return not _DIVISION_MARKS.isdisjoint(text) or any(p in text for p in _PROVINCES)
+
+
 @dataclass(frozen=True)
 class Region:
     """A place at county level (or city level when the district is unknown)."""
@@ -86,7 +101,7 @@ class Regions:
 
     def from_address(self, text: str | None, *, source: Source) -> Region | None:
         """The region an address names, None when it does not name a city (or is no address)."""
-        if not text or not text.strip():
+        if not text or not looks_like_address(text):
             return None
         self.warm()
         with contextlib.redirect_stdout(io.StringIO()):

@@ -20,8 +20,6 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     state = request.app.state
     body: dict[str, Any] = {"nlu": state.understanding.status()}
-    # Loading takes seconds after start; a case filed meanwhile waits for it (not an error).
-    body["regions"] = "ready" if state.sellers.regions.ready else "loading"
     try:
         async with state.db_engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
