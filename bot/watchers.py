@@ -113,7 +113,17 @@ def _batch(session: Session, *, now: datetime, on: date, limit: int) -> int:
             text=text,
             source=f"watch.{watch.cert_no}.{watch.told}",
             now=now,
-            custom={"certificate": watch.cert_no, "status": status},
+            # A warning like an alert: outside WeChat's 48-hour window it goes as a
+            # subscription message to a user who agreed (integrations/wechat/outbound.py).
+            custom={
+                "certificate": watch.cert_no,
+                "status": status,
+                "warning": True,
+                "title": t(
+                    lang, "watch.title", number=watch.cert_no, new=status_label(status, lang)
+                ),
+                "until": on.isoformat(),
+            },
         )
         watch.status = status
         watch.updated_at = now

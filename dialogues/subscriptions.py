@@ -238,7 +238,7 @@ def subscribe(topic: Topic, lang: str) -> list[Reply]:
         if receipt.changed:
             done = [Reply(t(lang, "alerts.subscribed", topic=name), _buttons(lang))]
             if receipt.consent is False:
-                done.append(_ask_consent(lang))
+                done.append(ask_consent(lang))
             return done
         if topic in receipt.current:
             return [Reply(t(lang, "alerts.already", topic=name), _buttons(lang))]
@@ -247,7 +247,7 @@ def subscribe(topic: Topic, lang: str) -> list[Reply]:
     return [Pending(Subscribe(topic, lang), then)]
 
 
-def _ask_consent(lang: str) -> Reply:
+def ask_consent(lang: str) -> Reply:
     buttons = [
         Button(t(lang, "alerts.button.consent_yes"), f"{CONSENT_PAYLOAD}yes"),
         Button(t(lang, "alerts.button.consent_no"), f"{CONSENT_PAYLOAD}no"),

@@ -16,7 +16,7 @@ from dialogues.knowledge_port import CertificateCheck, CertStatus
 from dialogues.model import Button, Reply, Turn
 from dialogues.ports import Ports
 from dialogues.state import ConversationState, Expect
-from dialogues.subscriptions import MAX_SUBSCRIPTIONS
+from dialogues.subscriptions import MAX_SUBSCRIPTIONS, ask_consent
 from dialogues.texts import t
 
 WATCH_PAYLOAD = "/watch:"
@@ -103,7 +103,8 @@ async def watch(number: str, turn: Turn, ports: Ports) -> list[Reply]:
         mine = [Button(t(lang, "alerts.button.mine"), "/subscriptions")]
         if receipt.changed:
             text = t(lang, "watch.watching", number=cert_no, status=status_label(shown, lang))
-            return [Reply(text, mine)]
+            # On WeChat a notice may come after the 48-hour window: as an alert's would.
+            return [Reply(text, mine), *([ask_consent(lang)] if receipt.consent is False else [])]
         if topic in receipt.current:
             return [Reply(t(lang, "watch.already", number=cert_no), mine)]
         return [Reply(t(lang, "alerts.too_many", max=MAX_SUBSCRIPTIONS))]

@@ -73,12 +73,14 @@ class CustomerServiceSender:
             openid = await self.channels.address("wechat", recipient)
         except UnknownAddress as exc:
             raise GiveUp(str(exc)) from None
-        alert = (row.payload.get("custom") or {}).get("alert")
+        custom = row.payload.get("custom") or {}
+        # Alerts and certificate watchers' notices: a subscription message outside the window.
+        warning = custom.get("alert") is not None or bool(custom.get("warning"))
         for text in self.texts(row.payload):
             try:
                 await self.api.send_text(openid, text)
             except ApiError as exc:
-                if exc.errcode == OUTSIDE_WINDOW and alert is not None:
+                if exc.errcode == OUTSIDE_WINDOW and warning:
                     # Only the first part can be outside the window: the rest never starts.
                     await self.send_subscription(row, recipient, openid)
                     return
@@ -97,7 +99,7 @@ class CustomerServiceSender:
         return RetryLater(str(exc))
 
     async def send_subscription(self, row: Delivery, recipient: str, openid: str) -> None:
-        """An alert outside the 48-hour window: a subscription message if the user agreed in
+        """A warning outside the 48-hour window: a subscription message if the user agreed in
         chat and a template is configured; otherwise it cannot be delivered (``Blocked``)."""
         if not self.template_id:
             raise Blocked(f"{OUTSIDE_WINDOW}: outside the 48-hour window, no template set")

@@ -4,14 +4,18 @@ who agreed in chat, and "not deliverable" (blocked, never retried) for one who d
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 
-from bot import alerts, consents
+from bot import alerts, consents, watchers
 from bot.db.models import OutboxMessage
+from dialogues.knowledge_port import CertStatus
+from integrations.ccc import importer
 from tests.bot.test_alerts import ALERT
+from tests.bot.test_certificate_watch import WATCHED
 from tests.integrations.wechat_double import (
     Account,
     WechatDouble,
@@ -140,3 +144,33 @@ async def test_a_user_who_refused_the_template_is_blocked_not_retried(
             counts = await alerts.progress(session, alert_id)
         assert (counts.sent, counts.blocked, counts.failed, counts.waiting) == (0, 1, 0, 0)
         assert len(double.calls_to("/cgi-bin/message/subscribe/bizsend")) == 1
+
+
+async def test_a_certificate_watcher_outside_the_window_gets_a_subscription_message(
+    sqlite_settings: Any, double: WechatDouble
+) -> None:
+    """A watcher's notice is a warning too: asked for consent when watching on WeChat, told
+    by subscription message once the 48-hour window has closed."""
+    account = Account()
+    openid = "o_watcher_agreed_0000001"
+    wechat = wechat_settings(double, customer_service=True, alert_template_id=TEMPLATE)
+    async with wechat_app(sqlite_settings, wechat) as (app, http):
+        engine = app.state.db_engine
+        await importer.upsert(engine, [WATCHED])
+        await _say(app, account, http, openid, "/ccc")
+        await _say(app, account, http, openid, WATCHED.cert_no)
+        said = await _say(app, account, http, openid, "关注这个证书")
+        said += "\n".join(double.sent_texts(openid))
+        assert "已关注3C证书" in said and "同意用订阅消息接收预警吗" in said
+        await _say(app, account, http, openid, "同意接收订阅消息")
+
+        double.outside_window.add(openid)
+        await importer.upsert(engine, [replace(WATCHED, status=CertStatus.SUSPENDED)])
+        now = datetime.now(UTC)
+        assert await watchers.tell(engine, now=now, on=now.date()) == 1
+        await _deliver(app)
+        [message] = double.subscription_messages
+        assert message["touser"] == openid and message["template_id"] == TEMPLATE
+        title = message["data"]["thing1"]["value"]
+        assert title.startswith("3C证书状态变为") and len(title) <= 20  # WeChat's limit
+        assert message["data"]["time2"]["value"] == now.date().isoformat()
