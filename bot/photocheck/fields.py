@@ -198,6 +198,12 @@ def _licence_fields(lines: Sequence[OcrLine]) -> list[ReadField]:
     found_keys: list[ReadField] = []
     for i, line in enumerate(lines):
         cleaned = _clean(line.text)
+        if cleaned in ("名", "住") and i + 1 < len(lines):
+            # The licence spaces its keys out: the reader may see 名 and 称… as two lines.
+            line = OcrLine(
+                cleaned + _clean(lines[i + 1].text), min(line.confidence, lines[i + 1].confidence)
+            )
+            cleaned = line.text
         m = _LICENCE_KEY.match(cleaned)
         if m is None or m.lastgroup is None:
             continue
