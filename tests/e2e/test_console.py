@@ -157,6 +157,9 @@ def test_staff_day_in_the_console(
         "#chart-intake rect.bar", "bars => bars.map(b => b.getBoundingClientRect().height)"
     )
     assert len(heights) == 30 and max(heights) > 10  # today's case draws a visible bar
-    assert page.locator("svg.chart").count() == 5
+    for chart in ("intake", "kind", "category", "platform", "merchants"):
+        assert page.locator(f"#chart-{chart} svg.chart").count() == 1, chart
+    # The hotspots: the complained-about shop leads the businesses by complaints.
+    assert "数码配件小铺" in page.inner_text("#hot-complaints")
     assert "数码配件小铺" in page.locator("#chart-merchants svg").text_content()
     page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
