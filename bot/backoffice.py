@@ -144,18 +144,7 @@ class Delivery:
         if not settings.url:
             raise RetryLater("WEIQUAN_BACKOFFICE_URL is not set", after=300)
         async with self.runtime.sessions() as session:
-            found = (
-                await session.execute(
-                    select(Case, CaseEvent)
-                    .join(CaseEvent, CaseEvent.case_id == Case.id)
-                    .where(
-                        Case.case_no == row.payload["case_no"],
-                        CaseEvent.id == row.payload["event_id"],
-                    )
-                )
-            ).first()
-        if found is None:
-            raise GiveUp(f"case event {row.payload} no longer exists")
+            found = await case_event(session, row.payload)
         await post_signed(
             self.runtime,
             settings.url,
@@ -200,3 +189,17 @@ async def deliveries(
         stmt = stmt.where(OutboxMessage.status == status)
     stmt = stmt.order_by(OutboxMessage.status != "failed", OutboxMessage.id.desc()).limit(limit)
     return list((await session.execute(stmt)).scalars())
+
+
+async def case_event(session: AsyncSession, payload: dict[str, Any]) -> tuple[Case, CaseEvent]:
+    """The case and event an outbox row was queued for; gives up when they are gone."""
+    found = (
+        await session.execute(
+            select(Case, CaseEvent)
+            .join(CaseEvent, CaseEvent.case_id == Case.id)
+            .where(Case.case_no == payload["case_no"], CaseEvent.id == payload["event_id"])
+        )
+    ).first()
+    if found is None:
+        raise GiveUp(f"case event {payload} no longer exists")
+    return found[0], found[1]

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import outbox
-from bot.backoffice import OFFICE_TOPIC, case_body, idempotency_key, post_signed
+from bot.backoffice import OFFICE_TOPIC, case_body, case_event, idempotency_key, post_signed
 from bot.business.offices import Directory, Office
 from bot.db.models import Case, CaseEvent, Evidence
 from bot.outbox import GiveUp
@@ -133,19 +133,7 @@ class OfficeDelivery:
         if office is None or not office.handoff_url:
             raise GiveUp(f"office {row.payload['office']!r} has no hand-off URL in the directory")
         async with self.runtime.sessions() as session:
-            found = (
-                await session.execute(
-                    select(Case, CaseEvent)
-                    .join(CaseEvent, CaseEvent.case_id == Case.id)
-                    .where(
-                        Case.case_no == row.payload["case_no"],
-                        CaseEvent.id == row.payload["event_id"],
-                    )
-                )
-            ).first()
-            if found is None:
-                raise GiveUp(f"case event {row.payload} no longer exists")
-            case, event = found
+            case, event = await case_event(session, row.payload)
             evidence = list(
                 (
                     await session.execute(
