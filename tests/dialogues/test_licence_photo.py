@@ -20,8 +20,8 @@ def truth(stem: str) -> dict[str, Any]:
     return json.loads((LABELS / f"{stem}.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
-NANSHAN = truth("087-licence")  # a valid code registered in Shenzhen Nanshan
-BAD = truth("090-licence")  # its check digit does not add up
+NANSHAN = truth("093-licence")  # a valid code registered in Shenzhen Nanshan
+BAD = truth("096-licence")  # its check digit does not add up
 
 
 def licence(evidence_id: int, t: dict[str, Any], sure: float = 0.97) -> PhotoReading:
