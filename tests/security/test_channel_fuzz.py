@@ -9,7 +9,6 @@ test run includes); ``make fuzz`` sets it (500) and, with it set, these tests ca
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import os
@@ -36,7 +35,7 @@ from bot.db.migrate import upgrade
 from bot.settings import NluSettings, Settings
 from integrations.telegram import TelegramExtension, TelegramSettings
 from integrations.wechat import WechatExtension, xmlcodec
-from tests.conftest import ADMIN_URL, _admin
+from tests.conftest import ADMIN_URL, PostgresDatabases
 from tests.integrations.telegram_double import SECRET as TELEGRAM_SECRET
 from tests.integrations.telegram_double import BotApiDouble, FakeUser, running_double
 from tests.integrations.wechat_double import (
@@ -125,16 +124,15 @@ def database(
         upgrade(url)
         yield url, directory / "var"
         return
-    template = request.getfixturevalue("postgres_template")
-    name = f"weiquan_fuzz_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    name = databases.take()
     try:
         yield (
             make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False),
             (directory / "var"),
         )
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        databases.give_back(name)
 
 
 def _settings(database: tuple[str, Path]) -> Settings:
