@@ -195,8 +195,17 @@ async def test_a_fan_out_across_channels_restarted_reaches_each_once_paced(
                     batch=many // 10,
                     after_batch=stop_after_three,
                 )
-            await asyncio.sleep(1)  # some of the queued go out before the restart
-        sent_before = len(telegram.accepted) + len(double.sent) + len(double.subscription_messages)
+
+            def sent() -> int:
+                return len(telegram.accepted) + len(double.sent) + len(double.subscription_messages)
+
+            # Some of the queued go out before the restart (waited for, not timed: under load
+            # the outbox's first delivery can take longer than a second).
+            deadline = time.monotonic() + 60
+            while not sent() and time.monotonic() < deadline:  # noqa: ASYNC110 (doubles count in threads)
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)
+            sent_before = sent()
         assert 0 < sent_before
 
         # The new process resumes the fan-out by itself and delivers the rest.

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db.models import OutboxMessage
+from integrations.telegram import TelegramSettings
 from integrations.telegram.split import MESSAGE_LIMIT, split_text, utf16_len
 from tests.integrations.telegram_double import (
     BotApiDouble,
@@ -32,7 +33,13 @@ def double() -> Iterator[BotApiDouble]:
 
 @pytest.fixture
 async def tg(sqlite_settings, double: BotApiDouble) -> AsyncIterator[Harness]:  # type: ignore[no-untyped-def]
-    async with telegram_app(sqlite_settings, double) as harness:
+    paced = TelegramSettings.model_fields  # Telegram's limits, as in production
+    async with telegram_app(
+        sqlite_settings,
+        double,
+        chat_max_rate=paced["chat_max_rate"].default,
+        chat_time_period=paced["chat_time_period"].default,
+    ) as harness:
         yield harness
 
 

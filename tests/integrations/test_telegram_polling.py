@@ -23,6 +23,7 @@ from tests.integrations.telegram_double import (
     BotApiDouble,
     Call,
     FakeUser,
+    double_settings,
     file_case,
     joined,
     running_double,
@@ -38,14 +39,8 @@ def double() -> Iterator[BotApiDouble]:
 
 
 def telegram_settings(double: BotApiDouble, **overrides: Any) -> TelegramSettings:
-    values: dict[str, Any] = {
-        "token": double.token,
-        "secret": SECRET,
-        "base_url": double.base_url,
-        "base_file_url": double.base_file_url,
-        **overrides,
-    }
-    return TelegramSettings(**values)
+    settings: TelegramSettings = double_settings(double, **overrides)
+    return settings
 
 
 class Polling:
