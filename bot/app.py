@@ -37,6 +37,7 @@ from bot.pipeline import Pipeline
 from bot.senders import SenderIds
 from bot.settings import Settings
 from bot.status import ClaimPolicy
+from bot.tls import client_tls
 from bot.understanding import NluNormalizer
 from bot.web import errors, health, ratelimit, rest
 from bot.web.headers import CHAT_HEADERS, SecurityHeaders
@@ -124,10 +125,12 @@ def create_app(
             stack.push_async_callback(db_engine.dispose)
             sessions = make_sessionmaker(db_engine)
             http = await stack.enter_async_context(
-                httpx.AsyncClient(timeout=settings.chat.ccc_registry_timeout)
+                httpx.AsyncClient(timeout=settings.chat.ccc_registry_timeout, verify=client_tls())
             )
             # The NLU client gets its own client: no proxy from the environment on loopback.
-            nlu_http = await stack.enter_async_context(httpx.AsyncClient(trust_env=False))
+            nlu_http = await stack.enter_async_context(
+                httpx.AsyncClient(trust_env=False, verify=client_tls())
+            )
             registry, registry_engine = build_registry(settings, http)
             if registry_engine is not None:
                 stack.push_async_callback(registry_engine.dispose)

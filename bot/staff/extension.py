@@ -15,6 +15,7 @@ from fastapi import FastAPI
 
 from bot.runtime import BackofficeRuntime
 from bot.settings import Settings
+from bot.tls import client_tls
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,9 @@ class BackofficeExtension:
         from bot.handover import staff as handover_desk
 
         settings: Settings = app.state.settings
-        http = self._http or httpx.AsyncClient(timeout=settings.backoffice.timeout)
+        http = self._http or httpx.AsyncClient(
+            timeout=settings.backoffice.timeout, verify=client_tls()
+        )
         runtime = BackofficeRuntime(
             settings=settings,
             sessions=app.state.sessions,

@@ -15,6 +15,7 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.outbox import MAX_RETRY_AFTER_SECONDS
+from bot.tls import client_tls
 from integrations.telegram.settings import TelegramSettings
 
 # What the bot asks Telegram for (setWebhook / getUpdates); channel posts never arrive.
@@ -98,12 +99,14 @@ def build_bot(settings: TelegramSettings) -> ExtBot[Any]:
         read_timeout=settings.read_timeout,
         write_timeout=settings.read_timeout,
         pool_timeout=settings.connect_timeout,
+        httpx_kwargs={"verify": client_tls()},
     )
     # getUpdates holds its connection open for the long-poll timeout; keep it apart.
     updates_request = BoundedRequest(
         connection_pool_size=1,
         connect_timeout=settings.connect_timeout,
         read_timeout=settings.read_timeout,
+        httpx_kwargs={"verify": client_tls()},
     )
     return ExtBot(
         token=settings.token.get_secret_value(),

@@ -11,6 +11,7 @@ import httpx
 from fastapi import FastAPI
 
 from bot.senders import SenderIds
+from bot.tls import client_tls
 from integrations.wechat.api import WechatApi
 from integrations.wechat.channel import TOPIC, WechatChannel
 from integrations.wechat.envelope import Envelope
@@ -47,7 +48,9 @@ class WechatExtension:
         sessions = app.state.sessions
         api = WechatApi(settings, sessions) if settings.can_call_api else None
         core = app.state.settings
-        async with httpx.AsyncClient(timeout=httpx.Timeout(settings.api_timeout_seconds)) as http:
+        async with httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.api_timeout_seconds), verify=client_tls()
+        ) as http:
             channel = WechatChannel(
                 settings,
                 app.state.pipeline.channels,
