@@ -2,48 +2,66 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
+from typing import Any
+
 import typer
 from pydantic import ValidationError
 
-from bot.cli import (
-    cases,
-    ccc,
-    credit,
-    db,
-    export,
-    keys,
-    nlu,
-    offices,
-    serve,
-    staff,
-    telegram,
-    typical,
-    wechat,
-)
 from bot.crypto import KeyConfigurationError
 
-app = typer.Typer(
-    help="维权助手 Weiquan — complaints and tip-offs about counterfeit goods.", no_args_is_help=True
+HELP = "维权助手 Weiquan — complaints and tip-offs about counterfeit goods."
+# ``serve`` is a command, the others are groups, each in the module of the same name. A run
+# imports only the module of the command it was given (all of them cost seconds of start-up,
+# most of it for commands not run); ``weiquan --help`` imports them all to list them.
+COMMANDS = (
+    "serve",
+    "db",
+    "cases",
+    "staff",
+    "keys",
+    "ccc",
+    "credit",
+    "offices",
+    "nlu",
+    "telegram",
+    "wechat",
 )
-app.command("serve")(serve.serve)
-app.add_typer(db.app, name="db")
-cases.app.command("export")(export.export_cmd)
-cases.app.add_typer(typical.app, name="typical")
-app.add_typer(cases.app, name="cases")
-app.add_typer(staff.app, name="staff")
-app.add_typer(keys.app, name="keys")
-app.add_typer(ccc.app, name="ccc")
-app.add_typer(credit.app, name="credit")
-app.add_typer(offices.app, name="offices")
-app.add_typer(nlu.app, name="nlu")
-app.add_typer(telegram.app, name="telegram")
-app.add_typer(wechat.app, name="wechat")
+
+
+def build(names: tuple[str, ...] = COMMANDS) -> typer.Typer:
+    """The command line with the given commands."""
+    root = typer.Typer(help=HELP, no_args_is_help=True)
+    # A group even with one command: `weiquan serve` must not become the bare `weiquan`.
+    root.callback()(lambda: None)
+    for name in names:
+        module = importlib.import_module(f"bot.cli.{name}")
+        if name == "serve":
+            root.command("serve")(module.serve)
+            continue
+        if name == "cases" and not module.app.registered_groups:
+            from bot.cli import export, typical
+
+            module.app.command("export")(export.export_cmd)
+            module.app.add_typer(typical.app, name="typical")
+        root.add_typer(module.app, name=name)
+    return root
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # the whole command line, as tests and `weiquan --help` see it
+        whole = build()
+        globals()["app"] = whole
+        return whole
+    raise AttributeError(name)
 
 
 def main() -> None:
     """Run the command; settings an operator got wrong are one clear line, not a traceback."""
+    given = tuple(arg for arg in sys.argv[1:2] if arg in COMMANDS)
     try:
-        app()
+        build(given or COMMANDS)()
     except ValidationError as exc:
         for error in exc.errors():
             where = ".".join(str(part) for part in error.get("loc", ()))
