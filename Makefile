@@ -75,10 +75,13 @@ run: venv rasa-venv ## set up and start the service on http://127.0.0.1:8000
 
 # Test processes (pytest-xdist), 0 for none. Tests that share a server started once (the Rasa
 # server, tests/scale's cluster, a module's app) stay in one process (--dist loadgroup;
-# tests/conftest.py names the groups), the rest are spread. `make test` spreads too (a whole
-# run, 2041 tests, passed spread over 2 cores in 13m54s); SUITE_WORKERS=0 runs it in one process.
-TEST_WORKERS ?= auto
-SUITE_WORKERS ?= auto
+# tests/conftest.py names the groups), the rest are spread. Two per core: much of a test's
+# time is spent waiting (on a server it started, a double's pace, a browser), and a second
+# process per core uses it (the fast tier on 2 cores: 4 processes 2m49s; see RESULTS.md).
+# `make test` spreads too; SUITE_WORKERS=0 runs it in one process.
+CORES := $(shell nproc 2>/dev/null || echo 2)
+TEST_WORKERS ?= $(shell echo $$(( $(CORES) * 2 )))
+SUITE_WORKERS ?= $(TEST_WORKERS)
 
 test: venv rasa-venv browser lb fonts ## set up and run the whole test suite
 	$(PY) -m pytest -n $(SUITE_WORKERS) --dist loadgroup

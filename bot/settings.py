@@ -201,6 +201,10 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     data_dir: Path = Path("var")
     database_url: str | None = None
+    # PostgreSQL connections each app process keeps, and may open beyond them under a burst:
+    # every instance's workers together must stay below the server's max_connections.
+    database_pool_size: int = Field(default=20, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"

@@ -21,6 +21,11 @@ from bot.staff.passwords import hasher as PRODUCTION_HASHER
 
 # Apps built in tests answer with the rule fallback unless a test starts Rasa itself.
 os.environ.setdefault("WEIQUAN_NLU_MANAGE", "false")
+# Test processes (two per core) share one PostgreSQL server and its max_connections (100 by
+# default): an app a test starts, and the servers it spawns, keep a few connections each
+# instead of production's 20 + 10 (bursts wait for a free one instead).
+os.environ.setdefault("WEIQUAN_DATABASE_POOL_SIZE", "4")
+os.environ.setdefault("WEIQUAN_DATABASE_MAX_OVERFLOW", "6")
 
 ADMIN_URL = os.environ.get(
     "WEIQUAN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

@@ -81,9 +81,16 @@ def engine_from_settings(settings: Settings, keyring: Keyring | None = None) -> 
     """The engine of the configured database, with ``keyring`` (by default the settings')."""
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return make_engine(
-        settings.resolved_database_url, keyring=keyring or keyring_from_settings(settings)
+    url = settings.resolved_database_url
+    pool: dict[str, Any] = (
+        {}
+        if settings.is_sqlite
+        else {
+            "pool_size": settings.database_pool_size,
+            "max_overflow": settings.database_max_overflow,
+        }
     )
+    return make_engine(url, keyring=keyring or keyring_from_settings(settings), **pool)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

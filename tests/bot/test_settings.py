@@ -23,6 +23,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "WEIQUAN_ENVIRONMENT": ("test", "environment"),
     "WEIQUAN_DATA_DIR": ("/srv/weiquan", "data_dir"),
     "WEIQUAN_DATABASE_URL": ("postgresql+asyncpg://db/weiquan", "database_url"),
+    "WEIQUAN_DATABASE_POOL_SIZE": ("5", "database_pool_size"),
+    "WEIQUAN_DATABASE_MAX_OVERFLOW": ("3", "database_max_overflow"),
     "WEIQUAN_HOST": ("0.0.0.0", "host"),  # noqa: S104 - a value under test, nothing binds
     "WEIQUAN_PORT": ("8081", "port"),
     "WEIQUAN_LOG_LEVEL": ("debug", "log_level"),
@@ -200,3 +202,20 @@ def test_sections_given_in_code_still_read_the_rest_from_the_environment(
         "http://127.0.0.1:9/hook",
         2.5,
     )
+
+
+async def test_the_pool_settings_size_a_postgresql_engine(tmp_path: Path) -> None:
+    from bot.db.engine import engine_from_settings
+
+    settings = Settings(
+        database_url="postgresql+asyncpg://db/weiquan",
+        database_pool_size=5,
+        database_max_overflow=3,
+        data_dir=tmp_path,
+    )
+    engine = engine_from_settings(settings)  # nothing connects until a statement runs
+    try:
+        assert engine.sync_engine.pool.size() == 5  # type: ignore[attr-defined]
+        assert "Current Overflow: -5" in engine.sync_engine.pool.status()
+    finally:
+        await engine.dispose()
