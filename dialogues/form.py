@@ -15,6 +15,7 @@ from dialogues.state import ConversationState, FormState, Offer
 from dialogues.texts import has, t
 from nlu.fields import is_correction, says_unknown
 from nlu.identifiers import names_a_phone
+from nlu.lexicon import english_names
 
 SUMMARY = "confirm"
 PICK_FIELD = "pick_field"
@@ -468,6 +469,8 @@ class Form:
         if step.type == "id_number":
             shown = max(1, min(4, len(str(value)) // 4))
             return f"{str(value)[:shown]}{'*' * (len(str(value)) - 2 * shown)}{str(value)[-shown:]}"
+        if self.lang == "en" and step.entity in ("product", "brand"):
+            return english_names().get(str(value), str(value))  # stored in Chinese
         return str(value)
 
     def field_named(self, text: str) -> StepSpec | None:

@@ -101,6 +101,12 @@ def products() -> Gazetteer:
 
 
 @cache
+def english_names() -> dict[str, str]:
+    """Canonical product and brand → how it reads in an English conversation."""
+    return {str(k): str(v) for k, v in (load_yaml("lexicon.yml").get("english") or {}).items()}
+
+
+@cache
 def brands() -> Gazetteer:
     data = load_yaml("lexicon.yml")
     return Gazetteer("brand", data["brands"], _guards(data.get("guards")))

@@ -101,6 +101,24 @@ async def test_an_english_message_gets_english_replies_on_a_chinese_channel() ->
     assert chat.state["slots"]["model_no"] == ""
 
 
+async def test_an_english_conversation_reads_product_and_brand_in_english() -> None:
+    """What is stored is the canonical Chinese value (staff read it); what an English speaker
+    is told back is in English, and an unknown brand is shown as they wrote it."""
+    chat = EngineChat(channel="wechat", locale="zh-CN")
+    await chat.say("I want to complain, the sneakers I bought are fake")
+    assert "Product: sneakers" in chat.text and "运动鞋" not in chat.text
+    assert chat.state["slots"]["product"] == "运动鞋"
+    both = EngineChat(channel="wechat", locale="zh-CN")
+    await both.say("I want to complain, my Sony earphones are fake")
+    assert (both.state["slots"]["product"], both.state["slots"]["brand"]) == ("耳机", "索尼")
+    assert "earphones" in both.text and "Sony" in both.text, both.text
+    assert "耳机" not in both.text and "索尼" not in both.text
+    other = EngineChat(channel="wechat", locale="zh-CN")
+    await other.say("I want to complain about a fake power bank")
+    await other.say("Zorblax")
+    assert other.state["slots"]["brand"] == "Zorblax"
+
+
 async def test_a_hong_kong_number_and_a_permit_finish_a_reward_report() -> None:
     chat = EngineChat()
     await chat.say("/report")

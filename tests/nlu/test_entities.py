@@ -535,3 +535,17 @@ def test_a_local_hong_kong_macau_or_taiwan_number_after_a_phone_word(text: str, 
 )
 def test_a_bare_local_number_is_not_a_phone(text: str) -> None:
     assert "phone" not in _by_type(extract(text, NOW))
+
+
+def test_every_product_and_brand_has_an_english_name() -> None:
+    """An English conversation is told what it named in English, never a Chinese canonical
+    value: a product or brand added to the lexicon needs its English name too."""
+    from nlu.lexicon import english_names, load_yaml
+
+    data = load_yaml("lexicon.yml")
+    canonical = set(data["products"]) | set(data["brands"])
+    written_in_latin = {name for name in canonical if name.isascii()}  # OPPO, vivo, SK-II
+    assert canonical - written_in_latin <= set(english_names()), sorted(
+        canonical - written_in_latin - set(english_names())
+    )
+    assert set(english_names()) <= canonical  # no name for something the lexicon lacks

@@ -238,6 +238,7 @@ def legacy_token(key: str, plain: str) -> str:
     return "v1:" + base64.urlsafe_b64encode(nonce + sealed).decode()
 
 
+@pytest.mark.slow  # four command-line processes and a whole rotation: 7-13 s
 async def test_rotation_end_to_end(settings: Settings) -> None:
     photo = png_bytes(seed=7)
     async with running_app(keyed(settings, pii_key=KEY1)) as app:
