@@ -64,8 +64,9 @@ def make_engine(url: str, *, keyring: Keyring | None = None, **kwargs: Any) -> A
         event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", sqlite_begin)
     else:
-        kwargs.setdefault("pool_size", 20)
-        kwargs.setdefault("max_overflow", 10)
+        fields = Settings.model_fields  # the defaults of WEIQUAN_DATABASE_POOL_SIZE / _OVERFLOW
+        kwargs.setdefault("pool_size", fields["database_pool_size"].default)
+        kwargs.setdefault("max_overflow", fields["database_max_overflow"].default)
         # No ping before each use: it cost three round trips (BEGIN, a statement, ROLLBACK)
         # per checkout, twice a turn. A connection the server dropped (a restart) fails its
         # next statement instead; that request answers 503 and is retried

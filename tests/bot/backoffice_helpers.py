@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -85,6 +86,25 @@ async def token_for(client: httpx.AsyncClient, username: str) -> dict[str, str]:
     r = await client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
     assert r.status_code == 200, r.text
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the first console form on a page."""
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html
+    return found[1]
+
+
+async def console_login(app: FastAPI, username: str) -> httpx.AsyncClient:
+    """A console session for ``username``, signed in through the login form."""
+    client = client_for(app)
+    page = await client.get("/console/login")
+    r = await client.post(
+        "/console/login",
+        data={"username": username, "password": PASSWORD, "csrf": csrf_of(page.text)},
+    )
+    assert r.status_code == 303, r.text
+    return client
 
 
 async def submit_case(

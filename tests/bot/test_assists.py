@@ -3,7 +3,6 @@ both offices with their due date, answered, closed by the asking side, audited."
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -16,9 +15,9 @@ from bot.settings import Settings
 from bot.staff.models import AuditEntry
 from integrations.credit.sample import code
 from tests.bot.backoffice_helpers import (
-    PASSWORD,
     Clock,
-    client_for,
+    console_login,
+    csrf_of,
     make_staff,
     office_app,
     submit_case,
@@ -46,18 +45,9 @@ async def office(sqlite_settings: Settings) -> AsyncIterator[FastAPI]:
 
 
 async def signed_in(app: FastAPI, username: str) -> tuple[httpx.AsyncClient, str]:
-    client = client_for(app)
-    page = await client.get("/console/login")
-    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert token
-    r = await client.post(
-        "/console/login", data={"username": username, "password": PASSWORD, "csrf": token.group(1)}
-    )
-    assert r.status_code == 303
+    client = await console_login(app, username)
     home = await client.get("/console/assists")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', home.text)
-    assert csrf
-    return client, csrf.group(1)
+    return client, csrf_of(home.text)
 
 
 async def test_two_offices_work_a_request_through(office: FastAPI) -> None:

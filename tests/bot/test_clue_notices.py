@@ -17,7 +17,13 @@ from bot.business.clues import ClueNotice
 from bot.settings import Settings
 from bot.staff.models import AuditEntry
 from integrations.credit.sample import code
-from tests.bot.backoffice_helpers import PASSWORD, client_for, make_staff, office_app, submit_case
+from tests.bot.backoffice_helpers import (
+    console_login,
+    csrf_of,
+    make_staff,
+    office_app,
+    submit_case,
+)
 
 pytestmark = pytest.mark.databases("sqlite")
 
@@ -44,18 +50,9 @@ async def office(sqlite_settings: Settings) -> AsyncIterator[FastAPI]:
 
 
 async def console(app: FastAPI, username: str) -> tuple[httpx.AsyncClient, str]:
-    client = client_for(app)
-    page = await client.get("/console/login")
-    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert token
-    r = await client.post(
-        "/console/login", data={"username": username, "password": PASSWORD, "csrf": token[1]}
-    )
-    assert r.status_code == 303
+    client = await console_login(app, username)
     queue = await client.get("/console/queue")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', queue.text)
-    assert csrf
-    return client, csrf[1]
+    return client, csrf_of(queue.text)
 
 
 def notice_ids(html: str) -> list[str]:

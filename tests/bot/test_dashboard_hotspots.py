@@ -3,7 +3,6 @@ narrowing: an office's agent sees their office's figures; supervisors choose an 
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -15,9 +14,9 @@ from fastapi import FastAPI
 from bot.settings import Settings
 from integrations.credit.sample import code
 from tests.bot.backoffice_helpers import (
-    PASSWORD,
     Clock,
     client_for,
+    console_login,
     make_staff,
     office_app,
     submit_case,
@@ -113,12 +112,6 @@ async def test_an_office_agent_sees_their_office_and_supervisors_choose(office: 
     nanshan = await dashboard(api, boss, "?office=sz-nanshan")
     assert nanshan["total"] == 3 and nanshan["hotspots"]["regions"][0]["region"] == "440305"
 
-    console = client_for(office)
-    page = await console.get("/console/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert csrf
-    await console.post(
-        "/console/login", data={"username": "hz1", "password": PASSWORD, "csrf": csrf[1]}
-    )
+    console = await console_login(office, "hz1")
     html = (await console.get("/console/dashboard?office=sz-nanshan")).text
     assert "本单位：hz-xihu" in html and "华为专卖店" in html and "星河数码" not in html

@@ -15,9 +15,9 @@ from bot.db.models import OutboxMessage
 from bot.settings import Settings
 from integrations.credit.sample import code
 from tests.bot.backoffice_helpers import (
-    PASSWORD,
     Clock,
     client_for,
+    console_login,
     make_staff,
     office_app,
     submit_case,
@@ -158,13 +158,7 @@ async def test_who_may_forward_and_what_is_refused(office: FastAPI) -> None:
 
 async def test_console_forward_from_the_case_page(office: FastAPI) -> None:
     case_no = await submit_case(office, at=FILED, fields=SHENZHEN_SHOP)
-    console = client_for(office)
-    page = await console.get("/console/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert csrf
-    await console.post(
-        "/console/login", data={"username": "sz1", "password": PASSWORD, "csrf": csrf.group(1)}
-    )
+    console = await console_login(office, "sz1")
     case_page = await console.get(f"/console/cases/{case_no}")
     assert 'id="forward"' in case_page.text and HANGZHOU_XIHU in case_page.text
     assert "被投诉/举报的经营者登记地或经营地属于其他地区" in case_page.text

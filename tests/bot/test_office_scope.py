@@ -3,7 +3,6 @@ filter by office and region, in the API and in the console."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,8 +13,8 @@ from fastapi import FastAPI
 from bot.settings import Settings
 from integrations.credit.sample import code
 from tests.bot.backoffice_helpers import (
-    PASSWORD,
     client_for,
+    console_login,
     make_staff,
     office_app,
     submit_case,
@@ -99,26 +98,14 @@ async def test_an_office_agent_sees_only_its_office_and_supervisors_see_all(
     ] is None
 
 
-async def console(app: FastAPI, username: str) -> httpx.AsyncClient:
-    client = client_for(app)
-    page = await client.get("/console/login")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
-    assert csrf
-    r = await client.post(
-        "/console/login", data={"username": username, "password": PASSWORD, "csrf": csrf[1]}
-    )
-    assert r.status_code == 303
-    return client
-
-
 async def test_the_console_lists_and_opens_only_the_offices_cases(office: FastAPI) -> None:
     cases = await three_cases(office)
-    hz1 = await console(office, "hz1")
+    hz1 = await console_login(office, "hz1")
     page = await hz1.get("/console/cases")
     assert cases["hz"] in page.text and cases["sz"] not in page.text
     assert "本单位：hz-xihu" in page.text and "浙江省杭州市西湖区" in page.text
     assert (await hz1.get(f"/console/cases/{cases['sz']}")).status_code == 404
-    boss = await console(office, "boss")
+    boss = await console_login(office, "boss")
     page = await boss.get("/console/cases?office=none")
     assert cases["unknown"] in page.text and cases["hz"] not in page.text
     assert "待定" in page.text

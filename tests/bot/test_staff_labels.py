@@ -17,7 +17,12 @@ from typer.testing import CliRunner
 from bot.cli import app as cli
 from bot.settings import Settings
 from dialogues.flows import all_flows
-from tests.bot.backoffice_helpers import PASSWORD, client_for, make_staff, office_app, submit_case
+from tests.bot.backoffice_helpers import (
+    console_login,
+    make_staff,
+    office_app,
+    submit_case,
+)
 
 pytestmark = pytest.mark.databases("sqlite")
 
@@ -109,13 +114,7 @@ def filed(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]
                 personal={"name": "钱七", "phone": "13512345678"},
             )
             complaint = await submit_case(app, sender="2", fields=COMPLAINT)
-            client = client_for(app)
-            page = await client.get("/console/login")
-            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
-            assert csrf
-            await client.post(
-                "/console/login", data={"username": "boss", "password": PASSWORD, "csrf": csrf[1]}
-            )
+            client = await console_login(app, "boss")
             pages = {}
             for path in (
                 "/console/cases",

@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -26,6 +26,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.factories import png_bytes
+
+if TYPE_CHECKING:
+    from integrations.telegram import TelegramSettings
 
 TOKEN = "123456789:TEST-double-token_abcdefghijklmnopqrs"
 BOT_ID = 123456789
@@ -523,7 +526,7 @@ class Harness:
         return self.double.sent()[before:]
 
 
-def double_settings(double: BotApiDouble, **overrides: Any) -> Any:
+def double_settings(double: BotApiDouble, **overrides: Any) -> TelegramSettings:
     """Telegram settings pointed at the double."""
     from integrations.telegram import TelegramSettings
 

@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 from bot.cases import get_case
 from bot.db.models import Conversation, OutboxMessage
 from dialogues.flows import all_flows
-from integrations.telegram import TelegramSettings
 from integrations.telegram.admin import set_webhook
 from integrations.telegram.polling import run_polling
 from integrations.telegram.runtime import TelegramRuntime
@@ -36,11 +35,6 @@ CASE_FLOWS = sorted(name for name, flow in all_flows().items() if flow.case_kind
 def double() -> Iterator[BotApiDouble]:
     with running_double() as double:
         yield double
-
-
-def telegram_settings(double: BotApiDouble, **overrides: Any) -> TelegramSettings:
-    settings: TelegramSettings = double_settings(double, **overrides)
-    return settings
 
 
 class Polling:
@@ -98,7 +92,7 @@ async def polling(sqlite_settings, double: BotApiDouble) -> AsyncIterator[Pollin
 
     task = asyncio.create_task(
         run_polling(
-            sqlite_settings.model_copy(update={"telegram": telegram_settings(double)}),
+            sqlite_settings.model_copy(update={"telegram": double_settings(double)}),
             stop=stop,
             migrate=False,
             on_ready=on_ready,
@@ -149,7 +143,7 @@ async def test_case_with_photos_filed_in_polling_mode(
 
 async def test_set_webhook_registers_url_secret_and_updates(double: BotApiDouble) -> None:
     info = await set_webhook(
-        telegram_settings(double), "https://weiquan.example.org/webhooks/telegram"
+        double_settings(double), "https://weiquan.example.org/webhooks/telegram"
     )
     call = double.of("setWebhook")[-1]
     assert call.params["url"] == "https://weiquan.example.org/webhooks/telegram"
@@ -170,7 +164,7 @@ async def test_set_webhook_refuses_unsafe_setups(
     double: BotApiDouble, overrides: dict[str, Any], url: str, error: str
 ) -> None:
     with pytest.raises(ValueError, match=error):
-        await set_webhook(telegram_settings(double, **overrides), url)
+        await set_webhook(double_settings(double, **overrides), url)
     assert not double.of("setWebhook")
 
 
