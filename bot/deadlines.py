@@ -10,7 +10,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
-import yaml
+
+from nlu.datafile import read_yaml
 
 RULES_DIR = Path(__file__).parent / "rules"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -18,12 +19,12 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 @cache
 def rules() -> dict[str, dict[str, Any]]:
-    return yaml.safe_load((RULES_DIR / "deadlines.yml").read_text(encoding="utf-8"))
+    return read_yaml(RULES_DIR / "deadlines.yml")
 
 
 @cache
 def _overrides() -> tuple[frozenset[date], frozenset[date]]:
-    data = yaml.safe_load((RULES_DIR / "holidays.yml").read_text(encoding="utf-8")) or {}
+    data = read_yaml(RULES_DIR / "holidays.yml") or {}
     holidays = frozenset(date.fromisoformat(str(d)) for d in (data.get("holidays") or {}))
     workdays = frozenset(date.fromisoformat(str(d)) for d in (data.get("workdays") or {}))
     return holidays, workdays

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot.db.models import Case
+from nlu.datafile import read_yaml
 
 RULES = Path(__file__).parent / "rules" / "reports.yml"
 # Host labels are at most 63 characters and few: bounded, a long run of letters or dots is
@@ -28,7 +28,7 @@ _ID_PARAMS = ("shop_id", "shopid", "id", "item_id", "user_id", "seller_id")
 
 @cache
 def rules() -> dict[str, Any]:
-    return dict(yaml.safe_load(RULES.read_text(encoding="utf-8")))
+    return dict(read_yaml(RULES))
 
 
 def name_key(name: str | None) -> str | None:

@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from nlu.datafile import read_yaml
 
 FLOWS_DIR = Path(__file__).parent / "flows"
 STEP_TYPES = {
@@ -130,7 +130,7 @@ def _step(data: dict[str, Any]) -> StepSpec:
 
 
 def load_flow(path: Path) -> FlowSpec:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = read_yaml(path)
     synonyms = {
         slot: {choice: tuple(str(w) for w in words) for choice, words in table.items()}
         for slot, table in (data.get("synonyms") or {}).items()
@@ -163,13 +163,13 @@ def all_flows() -> dict[str, FlowSpec]:
 
 @cache
 def menu_items() -> tuple[MenuItem, ...]:
-    data = yaml.safe_load((FLOWS_DIR / "menu.yml").read_text(encoding="utf-8"))
+    data = read_yaml(FLOWS_DIR / "menu.yml")
     return tuple(MenuItem(**item) for item in data["menu"])
 
 
 @cache
 def words() -> dict[str, frozenset[str]]:
-    data = yaml.safe_load((FLOWS_DIR / "words.yml").read_text(encoding="utf-8"))
+    data = read_yaml(FLOWS_DIR / "words.yml")
     return {key: frozenset(str(w).lower() for w in values) for key, values in data.items()}
 
 

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import yaml
-
 from dialogues.actions import (
     ConsentToAlerts,
     ListSubscriptions,
@@ -28,6 +26,7 @@ from dialogues.actions import (
 from dialogues.model import Button, Reply, Turn
 from dialogues.state import ConversationState
 from dialogues.texts import t
+from nlu.datafile import read_yaml
 
 DATA = Path(__file__).with_suffix(".yml")
 # A sender keeps at most this many; a brand name at most this long.
@@ -118,7 +117,7 @@ class Catalogue:
 
 @cache
 def catalogue() -> Catalogue:
-    data = yaml.safe_load(DATA.read_text(encoding="utf-8"))
+    data = read_yaml(DATA)
     labels = {k: {"zh": v["zh"], "en": v["en"]} for k, v in data["categories"].items()}
     words = [(str(w).casefold(), k) for k, v in data["categories"].items() for w in v["words"]]
     words.sort(key=lambda pair: -len(pair[0]))

@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from nlu.datafile import read_yaml
 
 TEXTS_DIR = Path(__file__).parent / "texts"
 LANGUAGES = ("zh", "en")
@@ -30,7 +30,7 @@ def catalogue(lang: str) -> dict[str, str]:
     """All texts of one language, keyed by dotted path (``complaint.ask.phone``)."""
     out: dict[str, str] = {}
     for path in sorted(TEXTS_DIR.glob(f"*.{lang}.yml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = read_yaml(path) or {}
         _flatten("", data, out)
     return out
 

@@ -16,8 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from nlu.datafile import read_yaml
 from nlu.entities import json_amount, parse_amount
 from nlu.types import Parse
 
@@ -68,7 +67,7 @@ def load_examples(path: Path) -> list[Example]:
     files = sorted(path.rglob("*.yml")) if path.is_dir() else [path]
     examples: list[Example] = []
     for file in files:
-        doc = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        doc = read_yaml(file) or {}
         for block in doc.get("nlu") or []:
             if "intent" not in block:
                 continue

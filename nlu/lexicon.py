@@ -9,8 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from nlu.datafile import read_yaml
 from nlu.spans import Found, normalize_digits, squeeze_space
 
 DATA_DIR = Path(__file__).parent / "data_rules"
@@ -19,8 +18,7 @@ DATA_DIR = Path(__file__).parent / "data_rules"
 @cache
 def load_yaml(name: str) -> dict[str, Any]:
     """A data file from ``nlu/data_rules``, read once per process."""
-    with (DATA_DIR / name).open(encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
+    data = read_yaml(DATA_DIR / name)
     if not isinstance(data, dict):
         raise ValueError(f"{name}: expected a mapping at the top level")
     return data

@@ -16,9 +16,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from integrations.tabular import detect_encoding
+from nlu.datafile import read_yaml
 
 SAMPLE = Path(__file__).parent.parent / "rules" / "offices.yml"
 KEY = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
@@ -96,7 +95,7 @@ def parse(data: dict[str, Any]) -> Directory:
 
 @cache
 def load(path: Path = SAMPLE) -> Directory:
-    return parse(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    return parse(read_yaml(path) or {})
 
 
 def from_csv(raw: bytes, *, jurisdiction: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:

@@ -19,7 +19,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -29,13 +28,14 @@ from bot.db.models import Conversation, HandoverRequest
 from bot.deadlines import SHANGHAI, is_workday
 from dialogues.actions import RequestHandover
 from dialogues.ports import HandoverTicket
+from nlu.datafile import read_yaml
 
 RULES = Path(__file__).parent.parent / "rules" / "handover.yml"
 
 
 @cache
 def rules() -> dict[str, Any]:
-    return dict(yaml.safe_load(RULES.read_text(encoding="utf-8")))
+    return dict(read_yaml(RULES))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
+from nlu.datafile import read_yaml
 
 LANGS = ("zh", "en")
 SECTIONS = ("intro", "check", "evidence", "complain")
@@ -24,7 +24,7 @@ def load_sources(data_dir: Path) -> dict[str, Any]:
     path = data_dir / "sources.yml"
     if not path.exists():
         return {"sources": {}, "labels": {}}
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return read_yaml(path) or {}
 
 
 def compose(
@@ -97,7 +97,7 @@ def compose(
 
 def load_articles(path: Path, table: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The ``articles`` of one data file, composed into entry dicts."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = read_yaml(path) or {}
     common = data.get("common") or {}
     return [
         compose(raw, common, table, f"{path.name}: article {raw.get('id')!r}")

@@ -16,10 +16,10 @@ from typing import Any
 
 import bm25s
 import jieba
-import yaml
 
 from bot.knowledge.articles import load_articles, load_sources
 from dialogues.knowledge_port import KnowledgeAnswer, RelatedEntry
+from nlu.datafile import read_yaml
 
 DATA_DIR = Path(__file__).parent / "data"
 _WORD = re.compile(r"[\w.]+", re.UNICODE)
@@ -49,7 +49,7 @@ def load_entries(data_dir: Path = DATA_DIR) -> list[Entry]:
     entries: list[Entry] = []
     table = load_sources(data_dir)
     for path in sorted(data_dir.glob("*.yml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = read_yaml(path) or {}
         for raw in [*data.get("entries", []), *load_articles(path, table)]:
             for key in (
                 "title_zh",
@@ -171,7 +171,7 @@ class KnowledgeBase:
         min_margin: float | None = None,
     ) -> KnowledgeBase:
         entries = load_entries(data_dir)
-        settings = yaml.safe_load((data_dir / "synonyms.yml").read_text(encoding="utf-8"))
+        settings = read_yaml(data_dir / "synonyms.yml")
         extra = [k for e in entries for k in e.keywords]
         tokenizer = Tokenizer(settings["groups"], settings.get("stopwords", []), extra)
         knobs = settings["settings"]

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-import yaml
 from sqlalchemy import Index, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
@@ -23,6 +22,7 @@ from bot.db.models import BigId
 from bot.deadlines import local_date
 from bot.knowledge.base import DATA_DIR
 from dialogues.knowledge_port import TypicalCase
+from nlu.datafile import read_yaml
 
 LIMITS = {"title_zh": 60, "title_en": 160, "summary_zh": 500, "summary_en": 1200}
 # Shapes of personal data a summary must not carry (each scan is linear in the text).
@@ -55,7 +55,7 @@ class TypicalCaseRow(Base):
 @cache
 def categories() -> dict[str, dict[str, str]]:
     """Category key → {zh, en} label (bot/knowledge/data/cases.yml)."""
-    data = yaml.safe_load((DATA_DIR / "cases.yml").read_text(encoding="utf-8"))
+    data = read_yaml(DATA_DIR / "cases.yml")
     return {str(k): {"zh": v["zh"], "en": v["en"]} for k, v in data["categories"].items()}
 
 

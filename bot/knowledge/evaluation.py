@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from bot.knowledge.base import KnowledgeBase
+from nlu.datafile import read_yaml
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,7 @@ class Score:
 
 
 def load_questions(path: Path) -> list[Question]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = read_yaml(path)
     return [Question(str(q["q"]), q["a"], str(q.get("split", "dev"))) for q in data["questions"]]
 
 

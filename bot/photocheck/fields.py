@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
 from bot.photocheck.types import (
     BRAND,
     BUSINESS_NAME,
@@ -39,6 +37,7 @@ from bot.photocheck.types import (
 )
 from integrations.ccc.numbers import find_candidates, normalize
 from nlu import uscc
+from nlu.datafile import read_yaml
 
 DATA_FILE = Path(__file__).parent / "data" / "identifiers.yml"
 
@@ -88,7 +87,7 @@ _PACKAGING_WORDS = re.compile(r"配料|净含量|生产日期|保质期|贮存|�
 @cache
 def identifier_rules(path: Path = DATA_FILE) -> dict[str, Any]:
     """Shapes, where to verify and sources for the non-CCC numbers (``identifiers.yml``)."""
-    return dict(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return dict(read_yaml(path))
 
 
 def _clean(text: str) -> str:

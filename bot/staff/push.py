@@ -13,13 +13,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from bot import outbox
 from bot.conversations import transcript_row
 from bot.db.models import Conversation, TranscriptEntry
+from nlu.datafile import read_yaml
 
 NOTICES = Path(__file__).resolve().parent.parent / "notices.yml"
 WORKFLOW_RULES = Path(__file__).resolve().parent.parent / "rules" / "workflow.yml"
@@ -27,12 +27,12 @@ WORKFLOW_RULES = Path(__file__).resolve().parent.parent / "rules" / "workflow.ym
 
 @cache
 def notices() -> dict[str, dict[str, Any]]:
-    return dict(yaml.safe_load(NOTICES.read_text(encoding="utf-8")))
+    return dict(read_yaml(NOTICES))
 
 
 @cache
 def workflow_rules() -> dict[str, Any]:
-    return dict(yaml.safe_load(WORKFLOW_RULES.read_text(encoding="utf-8")))
+    return dict(read_yaml(WORKFLOW_RULES))
 
 
 def notice(lang: str, key: str, **values: Any) -> str:

@@ -12,9 +12,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dialogues.knowledge_port import CatalogueAnswer, Requirement
+from nlu.datafile import read_yaml
 
 CATALOGUE_FILE = Path(__file__).parent / "data" / "catalogue.yml"
 _MODES = {"certificate", "self_declaration", "conflicting", "not_in_ccc"}
@@ -76,7 +75,7 @@ class Catalogue:
 
     @classmethod
     def load(cls, path: Path = CATALOGUE_FILE) -> Catalogue:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = read_yaml(path)
         return cls([_product(p) for p in data["products"]], data.get("meta", {}))
 
     def get(self, product_id: str) -> Product | None:

@@ -14,9 +14,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dialogues.knowledge_port import NumberCheck, NumberProblem
+from nlu.datafile import read_yaml
 
 DATA_DIR = Path(__file__).parent / "data"
 STANDARD_LENGTH = 16
@@ -40,7 +39,7 @@ class Codes:
 
 @cache
 def load_codes(path: Path = DATA_DIR / "codes.yml") -> Codes:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = read_yaml(path)
     return Codes(
         first_year=int(data["years"]["first"]),
         validity_years=int(data["validity_years"]),

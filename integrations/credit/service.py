@@ -12,12 +12,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dialogues.credit_port import CreditAnswer
 from integrations.ccc.service import today_shanghai
 from integrations.credit.registry import CreditRegistry, RegistryUnavailable
 from nlu import uscc
+from nlu.datafile import read_yaml
 from nlu.uscc import find_name
 
 LISTS = Path(__file__).parent / "data" / "lists.yml"
@@ -25,7 +24,7 @@ LISTS = Path(__file__).parent / "data" / "lists.yml"
 
 @cache
 def lists_info() -> dict[str, Any]:
-    return dict(yaml.safe_load(LISTS.read_text(encoding="utf-8")))
+    return dict(read_yaml(LISTS))
 
 
 class CreditService:

@@ -6,16 +6,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dialogues.texts import DEFAULT_LANGUAGE, language_of
+from nlu.datafile import read_yaml
 
 TEXTS = Path(__file__).with_name("texts.yml")
 
 
 @cache
 def _catalogue() -> dict[str, dict[str, str]]:
-    data: dict[str, dict[str, str]] = yaml.safe_load(TEXTS.read_text(encoding="utf-8"))
+    data: dict[str, dict[str, str]] = read_yaml(TEXTS)
     return data
 
 

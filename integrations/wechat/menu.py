@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
+from nlu.datafile import read_yaml
 
 MENU_FILE = Path(__file__).with_name("menu.yml")
 TOP_LEVEL, SUB_LEVEL = 3, 5
@@ -49,7 +49,7 @@ def _check_button(button: Any, where: str, name_limit: int) -> dict[str, Any]:
 
 def load_menu(path: Path = MENU_FILE) -> dict[str, Any]:
     """The menu as WeChat's ``menu/create`` body; raises MenuError with what to fix."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = read_yaml(path) or {}
     buttons = data.get("button")
     if not isinstance(buttons, list) or not 1 <= len(buttons) <= TOP_LEVEL:
         raise MenuError(f"`button` must list 1–{TOP_LEVEL} top-level buttons")

@@ -12,7 +12,9 @@ import pytest
 
 from tests.e2e.conftest import WEIQUAN
 
-pytestmark = pytest.mark.e2e
+# The pages behave the same on either database, so these tests run on SQLite only.
+# The served path on PostgreSQL is test_server.py's and the cluster's (tests/scale).
+pytestmark = [pytest.mark.e2e, pytest.mark.databases("sqlite")]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
     "--headless=new",

@@ -18,7 +18,9 @@ from tests.e2e.conftest import WEIQUAN
 from tests.e2e.test_chat_page import page  # noqa: F401  (the Chromium page fixture)
 from tests.factories import png_bytes
 
-pytestmark = pytest.mark.e2e
+# The pages behave the same on either database, so these tests run on SQLite only.
+# The served path on PostgreSQL is test_server.py's and the cluster's (tests/scale).
+pytestmark = [pytest.mark.e2e, pytest.mark.databases("sqlite")]
 
 VALID_ID = "11010519491231002X"  # the published sample number; its check digit is right
 BAD_ID = "110105194912310021"  # the same number with a wrong check digit

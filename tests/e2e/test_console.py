@@ -15,7 +15,9 @@ import pytest
 from tests.e2e.conftest import WEIQUAN, server_env, serving
 from tests.e2e.test_chat_page import ARGS, CHROMIUM
 
-pytestmark = pytest.mark.e2e
+# The pages behave the same on either database, so these tests run on SQLite only.
+# The served path on PostgreSQL is test_server.py's and the cluster's (tests/scale).
+pytestmark = [pytest.mark.e2e, pytest.mark.databases("sqlite")]
 PASSWORD = "correct horse battery"
 
 
