@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, exists, or_, select
+from sqlalchemy import Table, exists, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, aliased
@@ -280,10 +280,10 @@ class OutboxDispatcher:
         for attempt in range(FINISH_TRIES):
             try:
                 async with self.sessions() as session, session.begin():
-                    row = await session.get(OutboxMessage, row_id)
-                    if row is not None:
-                        for key, value in values.items():
-                            setattr(row, key, value)
+                    # One statement: loading the row would open its payload for nothing.
+                    await session.execute(
+                        update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values)
+                    )
                 return
             except OperationalError:
                 if attempt == FINISH_TRIES - 1:
