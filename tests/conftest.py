@@ -332,9 +332,16 @@ _SERVER_DIRECTORIES = ("scale",)
 # A module's own fixtures shared by its tests (the session fixtures of this file, the migrated
 # templates, are each process's own and cheap).
 _SHARED_SCOPES = {"package", "module", "class"}
-# Markers of the tests that take longest; under loadgroup they are handed out first, so no
-# process ends the run alone with one of them.
+# Markers of the tests that take longest; under loadgroup they are handed out first, the
+# heaviest (a minute or more each) before all others, so no process ends the run alone with
+# one of them while the others are idle.
 _LONG = ("rasa", "e2e", "fuzz", "slow")
+
+
+def _hand_out_order(item: pytest.Item) -> int:
+    if item.get_closest_marker("heavy"):
+        return 0
+    return 1 if any(item.get_closest_marker(m) for m in _LONG) else 2
 
 
 def _xdist_group(item: pytest.Item) -> str | None:
@@ -357,7 +364,7 @@ def _xdist_group(item: pytest.Item) -> str | None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests that need the Rasa environment carry the ``rasa`` marker (``make test-fast`` skips
     them). Under ``--dist loadgroup`` tests sharing a server get one ``xdist_group``, and the
-    long tests come first."""
+    heavy tests come first, then the other long ones."""
     for item in items:
         if _RASA_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.rasa)
@@ -367,4 +374,4 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         group = _xdist_group(item)
         if group is not None and item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(group))
-    items.sort(key=lambda item: not any(item.get_closest_marker(m) for m in _LONG))
+    items.sort(key=_hand_out_order)

@@ -143,7 +143,9 @@ def most_in_a_second(times: list[float]) -> int:
 
 # 1,000 took 133 s on the shared 2-core machine (Telegram's share alone needs 11 s at 30/s):
 # the fast tier runs 300, the slow one 10,000.
-@pytest.mark.parametrize("many", [300, pytest.param(10_000, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "many", [300, pytest.param(10_000, marks=[pytest.mark.slow, pytest.mark.heavy])]
+)
 async def test_a_fan_out_across_channels_restarted_reaches_each_once_paced(
     sqlite_settings: Settings, double: WechatDouble, many: int
 ) -> None:

@@ -24,7 +24,7 @@ from nlu.evaluation import load_examples
 from nlu.train import ROOT, rasa_env
 from tests.nlu.conftest import RASA_PYTHON
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
 SCRIPT = Path(__file__).parent / "rasa_side" / "compare_components.py"
 ODD_TEXTS = [

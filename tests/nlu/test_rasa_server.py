@@ -145,6 +145,7 @@ async def test_killed_rasa_degrades_to_rules_and_recovers(rasa_server: RasaSuper
         assert client.status()["engine"] == "rasa"
 
 
+@pytest.mark.heavy  # with the other rasa_server tests in one process: about two minutes
 def test_cli_eval_writes_reports(rasa_server: RasaSupervisor, tmp_path: Path) -> None:
     env = dict(os.environ, WEIQUAN_NLU_URL=rasa_server.url, WEIQUAN_NLU_TOKEN=rasa_server.token)
     done = subprocess.run(

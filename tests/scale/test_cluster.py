@@ -19,7 +19,8 @@ from tests.integrations.telegram_double import SECRET, BotApiDouble, FakeUser
 from tests.scale.conftest import Db
 from tests.scale.people import Person, answers_for, crowd, file_complaints
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.e2e]
+# The cluster is shared by tests/scale (one process, about two minutes): heavy.
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.e2e, pytest.mark.heavy]
 PASSWORD = "correct horse battery"
 
 

@@ -623,6 +623,7 @@ async def test_every_route_has_a_decided_authorisation(office: FastAPI) -> None:
     assert not sorted(EXPECTED.keys() - PROBES.keys())
 
 
+@pytest.mark.heavy
 @pytest.mark.slow  # every route as six roles, a world built per changing probe: about 50 s
 async def test_each_role_gets_the_expected_status(office: FastAPI) -> None:
     seen = await observe(office)

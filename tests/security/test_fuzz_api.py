@@ -31,7 +31,7 @@ from schemathesis import GenerationMode
 from tests.e2e.conftest import WEIQUAN, server_env, serving
 from tests.factories import COMPLAINT_ANSWERS
 
-pytestmark = [pytest.mark.e2e, pytest.mark.fuzz]
+pytestmark = [pytest.mark.e2e, pytest.mark.fuzz, pytest.mark.heavy]
 
 EXAMPLES = int(os.environ.get("WEIQUAN_FUZZ_EXAMPLES", "12"))
 PASSWORD = "fuzzing horse battery staple"
