@@ -83,16 +83,19 @@ run: venv rasa-venv ## set up and start the service on http://127.0.0.1:8000
 # tests/conftest.py names the groups), the rest are spread. Two per core: much of a test's
 # time is spent waiting (on a server it started, a double's pace, a browser), and a second
 # process per core uses it (the fast tier on 2 cores: 4 processes 2m49s; see RESULTS.md).
-# `make test` spreads too; SUITE_WORKERS=0 runs it in one process.
+# `make test` spreads too; SUITE_WORKERS=0 runs it in one process. Work is handed out in
+# the order tests/conftest.py sorts it (heavy tests first); xdist's own reordering, by the
+# size of each group, would leave a long test for the end.
 CORES := $(shell nproc 2>/dev/null || echo 2)
 TEST_WORKERS ?= $(shell echo $$(( $(CORES) * 2 )))
 SUITE_WORKERS ?= $(TEST_WORKERS)
+SPREAD := --dist loadgroup --no-loadscope-reorder
 
 test: venv rasa-venv browser lb fonts ## set up and run the whole test suite
-	$(PY) -m pytest -n $(SUITE_WORKERS) --dist loadgroup
+	$(PY) -m pytest -n $(SUITE_WORKERS) $(SPREAD)
 
 test-fast: venv ## the quick loop: no Rasa, no browser, no long fuzzing; one process per core
-	$(PY) -m pytest -m "not rasa and not slow and not e2e and not fuzz" -q -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -m "not rasa and not slow and not e2e and not fuzz" -q -n $(TEST_WORKERS) $(SPREAD)
 
 fuzz: venv ## longer fuzzing of every route and channel (FUZZ_EXAMPLES per operation and mode, default 100)
 	WEIQUAN_FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} $(PY) -m pytest -m fuzz -q tests/security
