@@ -361,6 +361,7 @@ def _xdist_group(item: pytest.Item) -> str | None:
     return None
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's worker reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests that need the Rasa environment carry the ``rasa`` marker (``make test-fast`` skips
     them). Under ``--dist loadgroup`` tests sharing a server get one ``xdist_group``, and the
@@ -368,7 +369,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if _RASA_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.rasa)
-    if config.getoption("dist", "no") != "loadgroup":
+    # The controller sees ``--dist loadgroup``; a worker, which collects and runs the tests,
+    # sees ``dist`` "no" and ``loadgroup`` set (pytest-xdist's worker set-up).
+    if not (
+        config.getoption("dist", "no") == "loadgroup" or getattr(config.option, "loadgroup", False)
+    ):
         return
     for item in items:
         group = _xdist_group(item)
