@@ -20,6 +20,7 @@ from sqlalchemy import func, insert, select
 
 from bot import alerts, consents
 from bot.app import create_app
+from bot.db.engine import read_only
 from bot.db.models import Conversation, TranscriptEntry
 from bot.settings import Settings
 from bot.staff.extension import BackofficeExtension
@@ -121,8 +122,10 @@ async def seed(app: FastAPI, many: int, now: datetime) -> None:
 async def finished(app: FastAPI, alert_id: int, many: int, within: float) -> alerts.Progress:
     """Wait for the fan-out and every delivery to end (a guard against hanging, not a timing)."""
     deadline = time.monotonic() + within
+    # Read as the console reads: a snapshot, not the write lock a fan-out batch may hold.
+    readers = read_only(app.state.sessions)
     while True:
-        async with app.state.sessions() as session:
+        async with readers() as session:
             counts = await alerts.progress(session, alert_id)
             row = await session.get(alerts.AlertRow, alert_id)
         if row is not None and row.finished_at and counts.queued == many and not counts.waiting:
