@@ -15,11 +15,6 @@ import yaml
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def load_yaml(text: str) -> Any:
-    """One YAML document as plain Python values (safe types only)."""
-    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a safe loader)
-
-
 def read_yaml(path: Path) -> Any:
     """A UTF-8 YAML file as plain Python values (safe types only)."""
-    return load_yaml(path.read_text(encoding="utf-8"))
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 (a safe loader)
