@@ -47,7 +47,7 @@ from bot.db.base import Base, UTCDateTime
 from bot.db.dialect import upsert_into
 from bot.db.models import BigId, Case, Conversation, OutboxMessage
 from bot.knowledge import cases as typical_cases
-from bot.staff.push import push
+from bot.staff.push import Push, push_all
 from dialogues.actions import (
     ConsentToAlerts,
     ListSubscriptions,
@@ -384,47 +384,63 @@ def message(alert: AlertRow, lang: str) -> str:
     return t(lang, "alerts.message_plain", **values)
 
 
+# Rows per multi-row INSERT: 5 values a row stays far below SQLite's bound-parameter limit.
+_ROWS_PER_STATEMENT = 500
+
+
 def _send_batch(session: Session, alert_id: int, batch: Sequence[Recipient], now: datetime) -> int:
-    """Record and queue each recipient not yet recorded; how many were new."""
+    """Record and queue each recipient not yet recorded; how many were new. A few statements
+    for the whole batch, so the batch holds SQLite's write lock for a moment."""
     alert = session.get(AlertRow, alert_id)
     if alert is None:
         raise LookupError(f"no alert {alert_id}")
-    new = 0
     source = f"alert.{alert_id}"
-    for who in batch:
-        key = None if who.channel == "rest" else _key(who, source)
+    recorded: set[tuple[str, str]] = set()
+    for start in range(0, len(batch), _ROWS_PER_STATEMENT):
+        part = batch[start : start + _ROWS_PER_STATEMENT]
         stmt = (
             upsert_into(session, AlertDelivery)
             .values(
-                alert_id=alert_id,
-                channel=who.channel,
-                sender_id=who.sender_id,
-                outbox_key=key,
-                queued_at=now,
+                [
+                    {
+                        "alert_id": alert_id,
+                        "channel": who.channel,
+                        "sender_id": who.sender_id,
+                        "outbox_key": None if who.channel == "rest" else _key(who, source),
+                        "queued_at": now,
+                    }
+                    for who in part
+                ]
             )
             .on_conflict_do_nothing(index_elements=["alert_id", "channel", "sender_id"])
-            .returning(AlertDelivery.id)
+            .returning(AlertDelivery.channel, AlertDelivery.sender_id)
         )
-        if session.execute(stmt).first() is None:
-            continue  # recorded (and queued) by an earlier run
-        push(
-            session,
-            channel=who.channel,
-            recipient_id=who.sender_id,
-            text=message(alert, who.lang),
-            source=source,
-            now=now,
-            conversation_id=who.conversation_id,
-            # What a WeChat subscription message shows, outside the 48-hour window.
-            custom={
-                "alert": alert_id,
-                "title": alert.title_en if who.lang == "en" else alert.title_zh,
-                "until": alert.valid_until.isoformat(),
-                "source": alert.source_url,
-            },
-        )
-        new += 1
-    return new
+        recorded.update((channel, sender) for channel, sender in session.execute(stmt))
+    # Who was recorded before (by an earlier run) was queued then too.
+    new = [who for who in batch if (who.channel, who.sender_id) in recorded]
+    texts = {lang: message(alert, lang) for lang in {who.lang for who in new}}
+    push_all(
+        session,
+        [
+            Push(
+                channel=who.channel,
+                recipient_id=who.sender_id,
+                text=texts[who.lang],
+                source=source,
+                conversation_id=who.conversation_id,
+                # What a WeChat subscription message shows, outside the 48-hour window.
+                custom={
+                    "alert": alert_id,
+                    "title": alert.title_en if who.lang == "en" else alert.title_zh,
+                    "until": alert.valid_until.isoformat(),
+                    "source": alert.source_url,
+                },
+            )
+            for who in new
+        ],
+        now=now,
+    )
+    return len(new)
 
 
 def _key(who: Recipient, source: str) -> str:

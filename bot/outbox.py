@@ -12,7 +12,7 @@ import hashlib
 import logging
 import math
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -27,6 +27,8 @@ from bot.crypto import Bound, RowBound
 from bot.db.dialect import upsert_into
 from bot.db.engine import read_only
 from bot.db.models import OutboxMessage
+
+_OUTBOX = cast(Table, OutboxMessage.__table__)
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +158,28 @@ class Queued:
 
 def bound_payload(payload: dict[str, Any], key: str) -> Bound | None:
     """A payload ready for a Core statement: encrypted bound to its delivery's key."""
-    kind = cast(RowBound, cast(Table, OutboxMessage.__table__).c.payload.type)
+    kind = cast(RowBound, _OUTBOX.c.payload.type)
     return kind.bound(payload, key)
+
+
+def _row(
+    topic: str,
+    spelled: str,
+    payload: dict[str, Any],
+    due: datetime,
+    created: datetime | None,
+    lane: str | None,
+) -> dict[str, Any]:
+    return {
+        "topic": topic,
+        "key": spelled,
+        "payload": bound_payload(payload, spelled),
+        "status": "pending",
+        "attempts": 0,
+        "created_at": created or due,
+        "next_attempt_at": due,
+        "lane": lane,
+    }
 
 
 def enqueue(
@@ -171,7 +193,8 @@ def enqueue(
     created: datetime | None = None,
     lane: str | None = None,
 ) -> bool:
-    """Queue one delivery in the caller's transaction: the only way rows enter the outbox.
+    """Queue one delivery in the caller's transaction: with ``enqueue_all``, the only way
+    rows enter the outbox.
 
     ``key`` names the delivery (see ``Key``; unique across the table). A second row with the
     same key is refused with the transaction, so a retried transaction never sends twice;
@@ -181,18 +204,21 @@ def enqueue(
     """
     spelled = key.spell(topic)
     stmt = upsert_into(session, OutboxMessage).values(
-        topic=topic,
-        key=spelled,
-        payload=bound_payload(payload, spelled),
-        status="pending",
-        attempts=0,
-        created_at=created or due,
-        next_attempt_at=due,
-        lane=lane,
+        _row(topic, spelled, payload, due, created, lane)
     )
     if once:
         stmt = stmt.on_conflict_do_nothing(index_elements=["key"])
     return session.execute(stmt.returning(OutboxMessage.id)).first() is not None
+
+
+def enqueue_all(session: Session, deliveries: Sequence[Queued]) -> None:
+    """Queue many deliveries in one statement (a fan-out's batch), as ``enqueue`` queues one:
+    a key already in the table refuses the whole transaction."""
+    if deliveries:
+        session.execute(
+            _OUTBOX.insert(),
+            [_row(q.topic, q.spelled, q.payload, q.due, None, q.lane) for q in deliveries],
+        )
 
 
 def lane_of(channel: str, sender_id: str) -> str:
