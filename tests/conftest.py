@@ -326,8 +326,9 @@ _RASA_FIXTURES = {"rasa_model", "rasa_server"}
 # Session fixtures that start a server for many tests: under ``--dist loadgroup`` (make test)
 # the tests taking one run in one process, so it starts once and not once per process.
 _SERVER_FIXTURES = {"rasa_server": "rasa-server"}
-# Directories whose tests share servers started once per session (tests/scale: a cluster of
-# instances, a balancer and a PostgreSQL of its own).
+# Directories whose tests share servers started once for the directory (tests/scale: a
+# cluster of instances and a balancer, package-scoped so they stop when its tests are done
+# instead of polling idle until the run ends).
 _SERVER_DIRECTORIES = ("scale",)
 # A module's own fixtures shared by its tests (the session fixtures of this file, the migrated
 # templates, are each process's own and cheap).

@@ -35,7 +35,7 @@ def require_postgres_and_balancer(balancer: str = "nginx") -> None:
         pytest.fail(f"{BALANCERS[balancer]} is missing: `make lb` installs nginx and haproxy")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def scale_dir() -> Iterator[Path]:
     # Not pytest's tmp_path: its directories are private to root, and a private PostgreSQL
     # cluster runs as the postgres user.
@@ -45,7 +45,7 @@ def scale_dir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def telegram_doubles() -> Iterator[list[BotApiDouble]]:
     with ExitStack() as stack:
         yield [stack.enter_context(running_double()) for _ in range(INSTANCES)]
@@ -68,7 +68,7 @@ def telegram_env(double: BotApiDouble) -> dict[str, str]:
 OUTBOX_CONTENTION = {"WEIQUAN_OUTBOX_POLL_SECONDS": "0.05", "WEIQUAN_OUTBOX_BATCH": "3"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cluster(scale_dir: Path, telegram_doubles: list[BotApiDouble]) -> Iterator[Cluster]:
     """Shared by the tests of this directory; a test that kills an instance starts it again."""
     require_postgres_and_balancer("nginx")
