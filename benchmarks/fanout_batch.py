@@ -14,31 +14,19 @@ import argparse
 import asyncio
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import insert
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-from bot import alerts
-from bot.app import create_app
-from bot.db.models import Conversation
-from bot.settings import NluSettings, Settings
-
-ALERT = {
-    "category": "chargers",
-    "title_zh": "示例牌 PB-1 充电宝召回",
-    "title_en": "Power bank PB-1 recalled",
-    "text_zh": "该型号充电宝存在过热起火风险，请立即停止使用并联系商家退货。",
-    "text_en": "This power bank may overheat and catch fire; stop using it and return it.",
-    "brands": "",
-    "cert_nos": "",
-    "regions": "广东",
-    "source_url": "https://www.samr.gov.cn/zlfzj/",
-    "valid_from": "2026-11-27",
-    "valid_until": "2027-02-28",
-}
+from bot import alerts  # noqa: E402
+from bot.app import create_app  # noqa: E402
+from bot.settings import NluSettings, Settings  # noqa: E402
+from tests.bot.test_alerts import ALERT, seed_subscribers  # noqa: E402
 
 
 async def run(recipients: int, batch: int) -> list[float]:
@@ -53,35 +41,14 @@ async def run(recipients: int, batch: int) -> list[float]:
         app = create_app(settings, migrate=True)
         async with app.router.lifespan_context(app):
             sessions = app.state.sessions
-            channels = ("wechat", "telegram", "rest")
             async with sessions() as session, session.begin():
-                session.add_all(
-                    Conversation(
-                        channel=channels[n % 3],
-                        sender_id=f"h:{n:040x}",
-                        locale="en" if n % 10 == 0 else "zh",
-                        state={},
-                        created_at=now,
-                        updated_at=now,
-                    )
-                    for n in range(recipients)
+                await seed_subscribers(session, recipients, now, ("wechat", "telegram", "rest"))
+                row = alerts.publish(
+                    session,
+                    alerts.Draft(**{**ALERT, "brands": "", "cert_nos": ""}),
+                    by="bench",
+                    now=now,
                 )
-                await session.flush()
-                await session.execute(
-                    insert(alerts.AlertSubscription),
-                    [
-                        {
-                            "channel": channels[n % 3],
-                            "sender_id": f"h:{n:040x}",
-                            "kind": "category",
-                            "value": "chargers",
-                            "lang": "zh",
-                            "created_at": now,
-                        }
-                        for n in range(recipients)
-                    ],
-                )
-                row = alerts.publish(session, alerts.Draft(**ALERT), by="bench", now=now)
                 await session.flush()
                 alert_id = row.id
 
@@ -105,7 +72,8 @@ async def run(recipients: int, batch: int) -> list[float]:
                 )
             finally:
                 alerts._send_batch = real_send  # type: ignore[assignment]
-            assert done.queued == recipients, done
+            if done.queued != recipients:
+                raise SystemExit(f"queued {done.queued} of {recipients}")
             return seconds
 
 
@@ -116,7 +84,9 @@ def main() -> None:
     args = parser.parse_args()
     seconds = asyncio.run(run(args.recipients, args.batch))
     ms = sorted(s * 1000 for s in seconds)
-    print(f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, Python {platform.python_version()}"
+    )
     print(
         f"{args.recipients} recipients, batch {args.batch}: {len(ms)} batches; a batch's "
         f"transaction median {statistics.median(ms):.0f} ms, max {ms[-1]:.0f} ms "

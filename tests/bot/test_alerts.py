@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import alerts
 from bot.db.models import Conversation, OutboxMessage, TranscriptEntry
@@ -119,6 +120,39 @@ async def test_a_published_alert_reaches_who_it_concerns_and_staff_see_counts(
         assert "发布消费预警" in audit.text
 
 
+async def seed_subscribers(
+    session: AsyncSession, many: int, now: datetime, channels: tuple[str, ...] = ("telegram",)
+) -> None:
+    """``many`` conversations subscribed to the alert's category, spread over ``channels``;
+    one in ten speaks English. (Also used by benchmarks/fanout_batch.py.)"""
+    session.add_all(
+        Conversation(
+            channel=channels[n % len(channels)],
+            sender_id=f"h:{n:040x}",
+            locale="en" if n % 10 == 0 else "zh",
+            state={},
+            created_at=now,
+            updated_at=now,
+        )
+        for n in range(many)
+    )
+    await session.flush()
+    await session.execute(
+        insert(alerts.AlertSubscription),
+        [
+            {
+                "channel": channels[n % len(channels)],
+                "sender_id": f"h:{n:040x}",
+                "kind": "category",
+                "value": "chargers",
+                "lang": "zh",
+                "created_at": now,
+            }
+            for n in range(many)
+        ],
+    )
+
+
 # 1,000 here, through the outbox alone; 10,000 run through the channels' doubles, restarted
 # mid-way (tests/integrations/test_alert_fanout_channels.py, the slow tier), which checks the
 # same once-each and resume on top of pacing, so it is not repeated here.
@@ -130,32 +164,7 @@ async def test_a_fan_out_to_many_interrupted_and_resumed_sends_each_once(
     async with running_app(sqlite_settings) as app:
         sessions = app.state.sessions
         async with sessions() as session, session.begin():
-            session.add_all(
-                Conversation(
-                    channel="telegram",
-                    sender_id=f"h:{n:040x}",
-                    locale="en" if n % 10 == 0 else "zh",
-                    state={},
-                    created_at=now,
-                    updated_at=now,
-                )
-                for n in range(many)
-            )
-            await session.flush()
-            await session.execute(
-                insert(alerts.AlertSubscription),
-                [
-                    {
-                        "channel": "telegram",
-                        "sender_id": f"h:{n:040x}",
-                        "kind": "category",
-                        "value": "chargers",
-                        "lang": "zh",
-                        "created_at": now,
-                    }
-                    for n in range(many)
-                ],
-            )
+            await seed_subscribers(session, many, now)
             row = alerts.publish(
                 session,
                 alerts.Draft(**{**ALERT, "brands": "", "cert_nos": ""}),
