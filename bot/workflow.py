@@ -17,6 +17,7 @@ from bot.backoffice import Handoff
 from bot.business.offices import Office
 from bot.db.models import Case, CaseEvent
 from bot.deadlines import add_working_days, local_date, paused, restarted_on_forward, rules
+from bot.staff import labels
 from bot.staff.push import can_push, notice, push, workflow_rules
 
 DECISIONS = {"case_opened", "not_opened"}
@@ -25,9 +26,11 @@ DECISIONS = {"case_opened", "not_opened"}
 class WorkflowError(ValueError):
     """A transition or action the rules do not allow from the case's current state."""
 
-    def __init__(self, code: str, message: str, **extra: Any) -> None:
+    def __init__(self, code: str, message: str, *, zh: str, **extra: Any) -> None:
         super().__init__(message)
-        self.code, self.extra = code, extra
+        # ``message`` is the API's (English, as its other errors); ``zh`` is what the
+        # console shows staff.
+        self.code, self.zh, self.extra = code, zh, extra
 
 
 def allowed(kind: str, status: str) -> list[str]:
@@ -182,6 +185,8 @@ async def transition(
         raise WorkflowError(
             "invalid_transition",
             f"A {case.kind} in status {case.status!r} cannot move to {to!r}.",
+            zh=f"{labels.kind(case.kind)}当前为“{labels.status(case.status)}”，"
+            f"不能改为“{labels.status(to)}”。",
             allowed=options,
         )
     reasons = not_accepted_reasons()
@@ -189,7 +194,10 @@ async def transition(
         # Required for a refusal, and any reason given must be one of the list (its words
         # are what the consumer is told).
         raise WorkflowError(
-            "reason_required", "Choose a reason from the rules' list.", reasons=list(reasons)
+            "reason_required",
+            "Choose a reason from the rules' list.",
+            zh="请从规则列出的原因中选择一项。",
+            reasons=list(reasons),
         )
     previous = case.status
     case.status, case.updated_at = to, now
@@ -230,15 +238,22 @@ async def forward(
     await hold(session, case)
     if not may_forward(case):
         raise WorkflowError(
-            "not_forwardable", f"A {case.kind} in status {case.status!r} cannot be forwarded."
+            "not_forwardable",
+            f"A {case.kind} in status {case.status!r} cannot be forwarded.",
+            zh=f"{labels.kind(case.kind)}当前为“{labels.status(case.status)}”，不能移送。",
         )
     reasons = forward_reasons()
     if reason not in reasons:
         raise WorkflowError(
-            "reason_required", "Choose a reason from the rules' list.", reasons=list(reasons)
+            "reason_required",
+            "Choose a reason from the rules' list.",
+            zh="请从规则列出的原因中选择一项。",
+            reasons=list(reasons),
         )
     if office.key == case.office:
-        raise WorkflowError("same_office", "The case is already with that office.")
+        raise WorkflowError(
+            "same_office", "The case is already with that office.", zh="案件已在该承办单位。"
+        )
     previous, previous_office = case.status, case.office
     due = restarted_on_forward(now, case.kind)
     case.status, case.office, case.decision_due, case.updated_at = (
@@ -290,15 +305,23 @@ async def extend_verification(
     """Extend a report's verification by the rules' extension, once (行政处罚程序规定 Art. 18)."""
     await hold(session, case)
     if case.kind != "report" or case.status not in {"submitted", "verifying"}:
-        raise WorkflowError("not_extendable", "Only a report still being verified can be extended.")
+        raise WorkflowError(
+            "not_extendable",
+            "Only a report still being verified can be extended.",
+            zh="只有仍在核查中的举报才能延长核查期限。",
+        )
     if case.decision_due is None:
-        raise WorkflowError("not_extendable", "This case has no verification deadline.")
+        raise WorkflowError(
+            "not_extendable", "This case has no verification deadline.", zh="该案件没有核查期限。"
+        )
     from bot.cases import get_case
 
     full = await get_case(session, case.case_no)
     if full is not None and _first(list(full.events), "extended") is not None:
         raise WorkflowError(
-            "already_extended", "The verification period was already extended once."
+            "already_extended",
+            "The verification period was already extended once.",
+            zh="核查期限已经延长过一次。",
         )
     days = int(rules()["report_verification"]["extension_working_days"])
     case.decision_due = add_working_days(case.decision_due, days).due
@@ -323,7 +346,11 @@ async def record_reporter_notice(
     """Staff told a real-name reporter the decision another way (e.g. by phone)."""
     await hold(session, case)
     if case.status not in DECISIONS or not real_name_reporter(case):
-        raise WorkflowError("no_notice_due", "No reporter notice is due on this case.")
+        raise WorkflowError(
+            "no_notice_due",
+            "No reporter notice is due on this case.",
+            zh="该案件没有需要另行告知举报人的处理结果。",
+        )
     case.decision_due, case.updated_at = None, now
     event = await _event(session, case, "reporter_notified", actor, now, via="staff", note=note)
     await session.run_sync(handoff.enqueue, case, event, now=now)
@@ -353,18 +380,37 @@ async def record_pause(
     reasons = pause_reasons()
     if reason not in reasons:
         raise WorkflowError(
-            "reason_required", "Choose a reason from the rules' list.", reasons=list(reasons)
+            "reason_required",
+            "Choose a reason from the rules' list.",
+            zh="请从规则列出的原因中选择一项。",
+            reasons=list(reasons),
         )
     if case.kind != "report" or case.status not in {"submitted", "verifying"}:
-        raise WorkflowError("not_pausable", "Only a report still being verified can be paused.")
+        raise WorkflowError(
+            "not_pausable",
+            "Only a report still being verified can be paused.",
+            zh="只有仍在核查中的举报才能暂停计时。",
+        )
     if case.decision_due is None:
-        raise WorkflowError("not_pausable", "This case has no verification deadline.")
+        raise WorkflowError(
+            "not_pausable", "This case has no verification deadline.", zh="该案件没有核查期限。"
+        )
     if last < first:
-        raise WorkflowError("invalid_pause", "The pause ends before it starts.")
+        raise WorkflowError(
+            "invalid_pause", "The pause ends before it starts.", zh="暂停的结束日期早于开始日期。"
+        )
     if first < local_date(case.submitted_at):
-        raise WorkflowError("invalid_pause", "The pause starts before the report was received.")
+        raise WorkflowError(
+            "invalid_pause",
+            "The pause starts before the report was received.",
+            zh="暂停的开始日期早于收到举报的日期。",
+        )
     if first > case.decision_due:
-        raise WorkflowError("invalid_pause", "The pause starts after the deadline.")
+        raise WorkflowError(
+            "invalid_pause",
+            "The pause starts after the deadline.",
+            zh="暂停的开始日期晚于核查期限。",
+        )
     moved = paused(case.decision_due, first, last)
     case.decision_due, case.updated_at = moved.due, now
     event = await _event(

@@ -238,7 +238,11 @@ async def case_transition(
             if to == "pause":
                 start, end = _date(first), _date(last)
                 if start is None or end is None:
-                    raise WorkflowError("invalid_pause", "请填写暂停的起止日期")
+                    raise WorkflowError(
+                        "invalid_pause",
+                        "Give the pause's first and last day.",
+                        zh="请填写暂停的起止日期",
+                    )
                 await record_pause(
                     session,
                     case,
@@ -281,7 +285,7 @@ async def case_transition(
                 )
         except WorkflowError as exc:
             await session.rollback()
-            return await _case_page(request, runtime, user, case_no, error=str(exc))
+            return await _case_page(request, runtime, user, case_no, error=exc.zh)
     runtime.wake_outbox()
     return go(f"/console/cases/{case_no}")
 
@@ -310,7 +314,11 @@ async def case_forward(
         target = runtime.directory.get(office)
         try:
             if target is None:
-                raise WorkflowError("unknown_office", "请从名录中选择承办单位")
+                raise WorkflowError(
+                    "unknown_office",
+                    "Choose the office from the directory.",
+                    zh="请从名录中选择承办单位",
+                )
             await forward(
                 session,
                 case,
@@ -323,7 +331,7 @@ async def case_forward(
             )
         except WorkflowError as exc:
             await session.rollback()
-            return await _case_page(request, runtime, user, case_no, error=str(exc))
+            return await _case_page(request, runtime, user, case_no, error=exc.zh)
         name = target.name
     runtime.wake_outbox()
     if not views.may_see(user.staff, case):
