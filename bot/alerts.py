@@ -45,6 +45,7 @@ from bot import consents, outbox
 from bot.cases import Filer
 from bot.db.base import Base, UTCDateTime
 from bot.db.dialect import upsert_into
+from bot.db.engine import read_only
 from bot.db.models import BigId, Case, Conversation, OutboxMessage
 from bot.knowledge import cases as typical_cases
 from bot.staff.push import Push, push_all
@@ -552,10 +553,13 @@ async def progress(session: AsyncSession, alert_id: int) -> Progress:
     return Progress(**vars(total), channels=dict(sorted(channels.items())))
 
 
-async def unfinished(session: AsyncSession) -> list[int]:
-    """Alerts whose fan-out has not gone through everyone (stopped by a restart)."""
+async def unfinished(sessions: async_sessionmaker[AsyncSession]) -> list[int]:
+    """Alerts whose fan-out has not gone through everyone (stopped by a restart). Read on a
+    snapshot: on SQLite it must not wait for the write lock a long transaction may hold (a
+    start-up job that waited past the busy timeout failed, and the fan-out was not resumed)."""
     stmt = select(AlertRow.id).where(AlertRow.finished_at.is_(None)).order_by(AlertRow.id)
-    return list((await session.execute(stmt)).scalars())
+    async with read_only(sessions)() as session:
+        return list((await session.execute(stmt)).scalars())
 
 
 async def send(
@@ -594,8 +598,7 @@ async def resume(
 ) -> list[int]:
     """At start-up: finish every fan-out a restart interrupted; the recipients recorded
     before it are skipped, so nobody is lost and nobody gets an alert twice."""
-    async with sessions() as session:
-        ids = await unfinished(session)
+    ids = await unfinished(sessions)
     for alert_id in ids:
         log.info("alert %s: resuming its fan-out", alert_id)
         await send(sessions, alert_id, now=now, running=running, wake=wake)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -99,7 +98,12 @@ class BackofficeExtension:
         finally:
             for task in tasks:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
+                try:
                     await task
+                except asyncio.CancelledError:
+                    pass
+                except Exception:
+                    # A job that failed must not stop the rest of the shutdown.
+                    log.exception("backoffice: the %s job had failed", task.get_name())
             if self._http is None:
                 await http.aclose()

@@ -4,6 +4,8 @@ and a fan-out to many, interrupted and resumed, sends to each recipient once."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -220,3 +222,29 @@ async def test_a_fan_out_to_many_interrupted_and_resumed_sends_each_once(
             )
             assert kept == many
         print(f"fan-out of {many} on SQLite: {elapsed:.1f} s")  # noqa: T201
+
+
+async def test_interrupted_fan_outs_are_found_while_a_writer_holds_sqlite(
+    sqlite_settings: Settings,
+) -> None:
+    """The start-up job that resumes interrupted fan-outs reads them on a snapshot: a long
+    write transaction (another process's, a large import) does not make it wait out SQLite's
+    busy timeout and fail, leaving the fan-out stopped."""
+    now = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
+    async with running_app(sqlite_settings) as app:
+        async with app.state.sessions() as session, session.begin():
+            row = alerts.publish(
+                session, alerts.Draft(**{**ALERT, "brands": "", "cert_nos": ""}), by="zhao", now=now
+            )
+            await session.flush()
+            alert_id = row.id
+        path = sqlite_settings.database_url.split("///", 1)[1]
+        writer = sqlite3.connect(path, isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")  # holds the write lock, as a long transaction does
+        try:
+            # A guard against waiting for the lock (the busy timeout is 30 s), not a timing.
+            found = await asyncio.wait_for(alerts.unfinished(app.state.sessions), 10)
+        finally:
+            writer.rollback()
+            writer.close()
+    assert found == [alert_id]
