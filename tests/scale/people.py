@@ -94,6 +94,14 @@ class Progress:
             self.reached.set()
 
 
+def balancer_log_tail(cluster: Cluster, lines: int = 5) -> str:
+    """Why the balancer answered as it did (a 502's cause: refused, reset, closed early)."""
+    log = cluster.balancer.log
+    if not log.exists():
+        return "(no log)"
+    return " | ".join(log.read_text(errors="replace").splitlines()[-lines:]) or "(empty)"
+
+
 class GaveUp(Exception):
     """A message got an answer no client would send again, or none within ``retry_for``."""
 
@@ -147,7 +155,10 @@ class Person:
                 if response.status_code not in RETRYABLE:
                     raise GaveUp(f"{self.sender} turn {turn}: {attempt}")
             if time.monotonic() > deadline:
-                raise GaveUp(f"{self.sender} turn {turn}: still failing: {exchange.attempts[-3:]}")
+                raise GaveUp(
+                    f"{self.sender} turn {turn}: still failing: {exchange.attempts[-3:]}; "
+                    f"the balancer's log ends: {balancer_log_tail(cluster)}"
+                )
             await asyncio.sleep(pause)
             pause = min(1.0, pause * 2)
 
