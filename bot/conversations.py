@@ -347,15 +347,7 @@ def write_turn(session: Session, turn: TurnRecord) -> None:
         address=turn.message.address,
         now=turn.now,
     )
-    for queued in turn.deliveries:
-        outbox.enqueue(
-            session,
-            topic=queued.topic,
-            key=queued.key,
-            payload=queued.payload,
-            due=queued.due,
-            lane=queued.lane,
-        )
+    outbox.enqueue_all(session, turn.deliveries)
 
 
 # Arrays are sent as text[] and cast in the statement: asyncpg knows text[] without asking,
