@@ -278,6 +278,10 @@ http {{
   upstream weiquan {{
 {servers}
     keepalive 64;
+    # Idle connections to the instances are closed here before uvicorn closes them (its
+    # keep-alive timeout is 5 s): a request sent on one the instance is closing at that
+    # moment would come back as a 502, and nginx does not retry a POST.
+    keepalive_timeout 4s;
   }}
   server {{
     listen 127.0.0.1:{port};
