@@ -150,21 +150,22 @@ class Delivery:
             settings.url,
             case_body(*found),
             idempotency_key(found[0].case_no, found[1].id),
+            secret=settings.secret or "",
         )
 
 
 async def post_signed(
-    runtime: BackofficeRuntime, url: str, payload: dict[str, Any], key: str
+    runtime: BackofficeRuntime, url: str, payload: dict[str, Any], key: str, *, secret: str
 ) -> None:
-    """POST ``payload`` signed with the hand-off secret; anything but a 2xx or 409 ("already
-    have it") raises ``RetryLater`` for the outbox, honouring the receiver's Retry-After."""
+    """POST ``payload`` signed with ``secret``; anything but a 2xx or 409 ("already have
+    it") raises ``RetryLater`` for the outbox, honouring the receiver's Retry-After."""
     settings = runtime.settings.backoffice
     body = json.dumps(payload, ensure_ascii=False, sort_keys=True).encode("utf-8")
     timestamp = int(runtime.now().timestamp())
     headers = {
         "Content-Type": "application/json; charset=utf-8",
         "Idempotency-Key": key,
-        SIGNATURE_HEADER: sign(settings.secret or "", timestamp, body),
+        SIGNATURE_HEADER: sign(secret, timestamp, body),
     }
     try:
         response = await runtime.http.post(

@@ -295,6 +295,15 @@ class Settings(BaseSettings):
         secret = self.security.secret_key.encode()
         return hmac.new(secret, b"weiquan evidence links", hashlib.sha256).digest()
 
+    def office_handoff_secret(self, office: str) -> str:
+        """The secret one office's packages are signed with (``weiquan offices secret KEY``
+        prints it for that office). Derived from the back-office secret (the secret key when
+        there is none), so no office holds a secret that signs for another office or for the
+        back office."""
+        master = (self.backoffice.secret or self.security.secret_key).encode()
+        message = b"weiquan office hand-off\x00" + office.encode()
+        return hmac.new(master, message, hashlib.sha256).hexdigest()
+
     @property
     def signing_secret(self) -> str:
         """What staff sessions and console cookies are signed with."""

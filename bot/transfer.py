@@ -122,7 +122,8 @@ def package(
 
 class OfficeDelivery:
     """Outbox handler for ``office`` rows: the package to the office's hand-off URL, signed
-    like back-office deliveries and retried the same way."""
+    as back-office deliveries are but with that office's own secret, and retried the same
+    way."""
 
     def __init__(self, runtime: BackofficeRuntime, directory: Directory) -> None:
         self.runtime = runtime
@@ -153,5 +154,9 @@ class OfficeDelivery:
             hours=settings.backoffice.evidence_link_hours,
         )
         await post_signed(
-            self.runtime, office.handoff_url, body, idempotency_key(case.case_no, event.id)
+            self.runtime,
+            office.handoff_url,
+            body,
+            idempotency_key(case.case_no, event.id),
+            secret=settings.office_handoff_secret(office.key),
         )

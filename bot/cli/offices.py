@@ -11,6 +11,7 @@ from rich.console import Console
 
 from bot.business import offices
 from bot.business.region import shared
+from bot.settings import Settings
 
 app = typer.Typer(
     help="Regulator offices: import the directory, route a place.", no_args_is_help=True
@@ -72,3 +73,30 @@ def route(
     office = offices.load(directory or offices.SAMPLE).route(found.code)
     typer.echo(f"{found.code} {found.label}")
     typer.echo(f"office: {office.key} {office.name} {office.phone}" if office else "office: none")
+
+
+@app.command("secret")
+def secret(
+    office: Annotated[str, typer.Argument(help="The office's key in the directory")],
+    directory: Annotated[
+        Path | None, typer.Option("--directory", envvar="WEIQUAN_OFFICES_FILE")
+    ] = None,
+) -> None:
+    """The secret that office's forwarded-case packages are signed with: give it to that
+    office alone, to check the X-Weiquan-Signature of what it receives (docs/backoffice.md).
+
+    Derived from WEIQUAN_BACKOFFICE_SECRET (WEIQUAN_SECRET_KEY when that is unset), so one
+    office's secret signs nothing for another office or for the back office. Changing that
+    secret changes every office's.
+    """
+    found = offices.load(directory or offices.SAMPLE).get(office)
+    if found is None:
+        err.print(f"[red]no office {office!r} in the directory[/red]", highlight=False)
+        raise typer.Exit(1)
+    if not found.handoff_url:
+        err.print(
+            f"{found.key} has no handoff_url: it receives no packages until the directory "
+            "gives it one",
+            markup=False,
+        )
+    typer.echo(Settings().office_handoff_secret(found.key))

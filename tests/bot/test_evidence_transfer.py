@@ -26,9 +26,11 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from typer.testing import CliRunner
 
 from bot import backoffice
 from bot.business.offices import SAMPLE
+from bot.cli import app as cli
 from bot.db.models import Case, Evidence, OutboxMessage
 from bot.settings import Settings
 from bot.staff.models import AuditEntry
@@ -45,7 +47,7 @@ from tests.e2e.conftest import free_port
 from tests.factories import png_bytes
 
 pytestmark = pytest.mark.databases("sqlite")
-SECRET = "office-shared-secret"
+SECRET = "back-office-secret"  # WEIQUAN_BACKOFFICE_SECRET; the offices' own derive from it
 SHENZHEN_SHOP = {
     "product": "充电宝",
     "platform": "淘宝",
@@ -55,19 +57,23 @@ SHENZHEN_SHOP = {
 
 
 class OfficeReceiver:
-    """The receiving office: checks the delivery's signature, fetches each file by its link
-    and verifies it against the manifest. Fails its first delivery, to be retried."""
+    """The receiving office: checks the delivery's signature with the secret it was given,
+    fetches each file by its link and verifies it against the manifest. Fails its first
+    delivery, to be retried."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, secret: str) -> None:
         self.clock = clock
+        self.secret = secret
         self.failures = 1
         self.packages: list[dict[str, Any]] = []
         self.verified: dict[str, bool] = {}
+        self.signed: list[tuple[str, bytes]] = []  # (signature header, body) as received
 
     async def handle(self, request: Request) -> Response:
         body = await request.body()
         header = request.headers.get(backoffice.SIGNATURE_HEADER, "")
-        if not backoffice.verify(SECRET, header, body, now=self.clock().timestamp()):
+        self.signed.append((header, body))
+        if not backoffice.verify(self.secret, header, body, now=self.clock().timestamp()):
             return Response(status_code=401)
         if self.failures > 0:
             self.failures -= 1
@@ -107,7 +113,7 @@ async def served(app: Any, port: int) -> AsyncIterator[None]:
 def directory_with_handoff(tmp_path: Path, url: str) -> Path:
     data = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
     for office in data["offices"]:
-        if office["key"] == "hz-xihu":
+        if office["key"] in ("hz-xihu", "sz-nanshan"):
             office["handoff_url"] = url
     path = tmp_path / "offices.yml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
@@ -136,6 +142,17 @@ async def add_evidence(app: FastAPI, case_no: str, seeds: list[int]) -> list[str
     return hashes
 
 
+def office_secret(office: str, directory: Path) -> str:
+    """What the operator gives the office: ``weiquan offices secret``'s answer."""
+    result = CliRunner().invoke(
+        cli,
+        ["offices", "secret", office, "--directory", str(directory)],
+        env={"WEIQUAN_BACKOFFICE_SECRET": SECRET},
+    )
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()
+
+
 @pytest.fixture
 def ports() -> tuple[int, int]:
     return free_port(), free_port()
@@ -146,8 +163,8 @@ async def test_receiving_office_fetches_and_verifies_every_file(
 ) -> None:
     service_port, receiver_port = ports
     clock = Clock(datetime(2026, 11, 27, 2, 0, tzinfo=UTC))
-    receiver = OfficeReceiver(clock)
     offices_file = directory_with_handoff(tmp_path, f"http://127.0.0.1:{receiver_port}/cases")
+    receiver = OfficeReceiver(clock, office_secret("hz-xihu", offices_file))
     settings = sqlite_settings.model_copy(update={"offices_file": offices_file})
     receiving = Starlette(routes=[Route("/cases", receiver.handle, methods=["POST"])])
     async with (
@@ -198,6 +215,15 @@ async def test_receiving_office_fetches_and_verifies_every_file(
             audited = {(a.actor, a.case_no, a.detail["sha256"]) for a in fetched}
         assert (row.status, row.attempts) == ("sent", 2)
         assert audited == {("office:hz-xihu", case_no, sha) for sha in files}
+        # Signed with that office's own secret: neither the back office's secret nor another
+        # office's checks it, so what one office holds cannot sign for the others.
+        header, body = receiver.signed[-1]
+        at = clock().timestamp()
+        assert backoffice.verify(receiver.secret, header, body, now=at)
+        assert not backoffice.verify(SECRET, header, body, now=at)
+        assert not backoffice.verify(
+            office_secret("sz-nanshan", offices_file), header, body, now=at
+        )
 
         link = package["evidence"][0]["url"]
         parts = urlsplit(link)

@@ -93,3 +93,31 @@ def test_a_csv_without_the_needed_columns_is_refused(tmp_path: Path, header: str
     path.write_text(header, encoding="utf-8")
     result = runner.invoke(cli, ["offices", "import", str(path), "--out", str(tmp_path / "o.yml")])
     assert result.exit_code == 1 and "missing column" in result.output
+
+
+def _secret(office: str, **env: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["offices", "secret", office], env=env)
+    return result.exit_code, result.stdout.strip(), result.stderr
+
+
+def test_each_office_has_its_own_hand_off_secret() -> None:
+    """What one office is given signs nothing for another: the secrets differ by office and
+    by the service's secret they derive from, and none is that secret itself."""
+    code, xihu, note = _secret("hz-xihu", WEIQUAN_BACKOFFICE_SECRET="central-one")
+    assert code == 0 and len(xihu) == 64
+    # The SAMPLE directory gives no office a URL: the operator is told it receives nothing yet.
+    assert "hz-xihu has no handoff_url" in note
+    assert _secret("hz-xihu", WEIQUAN_BACKOFFICE_SECRET="central-one")[1] == xihu
+    assert _secret("sz-nanshan", WEIQUAN_BACKOFFICE_SECRET="central-one")[1] != xihu
+    assert _secret("hz-xihu", WEIQUAN_BACKOFFICE_SECRET="central-two")[1] != xihu
+    assert "central-one" not in xihu
+    # No back-office secret: derived from the service's secret key instead.
+    keyed = _secret("hz-xihu", WEIQUAN_BACKOFFICE_SECRET="", WEIQUAN_SECRET_KEY="k" * 32)[1]
+    assert keyed not in ("", xihu)
+    assert keyed != _secret("hz-xihu", WEIQUAN_BACKOFFICE_SECRET="", WEIQUAN_SECRET_KEY="j" * 32)[1]
+
+
+def test_an_unknown_office_has_no_secret() -> None:
+    code, out, note = _secret("nowhere")
+    assert code == 1 and out == ""
+    assert "no office 'nowhere' in the directory" in note
