@@ -45,6 +45,7 @@ EVENT_NAMES = {
     "paused": "case.deadline_paused",
     "reporter_notified": "case.reporter_notified",
     "forwarded": "case.forwarded",
+    "merged": "case.merged",
 }
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import transfer
+from bot import reports, transfer
 from bot.backoffice import Handoff
 from bot.business.offices import Office
 from bot.db.models import Case, CaseEvent
@@ -290,6 +290,74 @@ async def forward(
     )
     await session.run_sync(handoff.enqueue, case, event, now=now)
     await session.run_sync(transfer.enqueue, case, event, office, now=now)
+    return event
+
+
+def _registered_before(a: Case, b: Case) -> bool:
+    """Whether ``a`` was registered before ``b`` (the number breaks a tie of the clock)."""
+    return (a.submitted_at, a.id) < (b.submitted_at, b.id)
+
+
+async def merge_report(
+    session: AsyncSession,
+    case: Case,
+    into: Case,
+    *,
+    actor: str,
+    now: datetime,
+    handoff: Handoff,
+    note: str = "",
+) -> CaseEvent:
+    """Merge report ``case`` into the earlier open report ``into`` on the same target, as
+    staff judged it (a same-named shop in another or an unknown region is proposed at filing,
+    never merged by itself): the case records what it was merged into, the first reporter
+    hears that a later report was merged into theirs (their place for a reward unchanged,
+    国市监稽规〔2021〕4号), the later reporter that theirs will be checked with an earlier
+    one, and the back office gets ``case.merged``; one transaction."""
+    await hold(session, case)
+    await hold(session, into)
+    if case.kind != "report" or into.kind != "report":
+        raise WorkflowError("not_mergeable", "Only reports are merged.", zh="只有举报可以合并。")
+    if case.id == into.id:
+        raise WorkflowError(
+            "same_case", "A report cannot be merged into itself.", zh="不能与本案合并。"
+        )
+    if case.duplicate_of_id is not None:
+        raise WorkflowError(
+            "already_merged",
+            "This report is already merged into another.",
+            zh="本举报已与其他举报合并。",
+        )
+    if into.duplicate_of_id is not None:
+        raise WorkflowError(
+            "into_merged",
+            f"{into.case_no} is itself merged into another report: merge into that one.",
+            zh=f"{into.case_no} 本身已并入其他举报，请与那一份合并。",
+        )
+    if not _registered_before(into, case):
+        # The first reporter by registration time keeps the place for a reward: the later
+        # report goes into the earlier one, never the other way round.
+        raise WorkflowError(
+            "not_earlier",
+            f"{into.case_no} was registered after {case.case_no}: merge the later report "
+            "into the earlier one.",
+            zh=f"{into.case_no} 登记晚于 {case.case_no}：应把后登记的举报并入先登记的。",
+        )
+    open_statuses = set(reports.rules()["open_statuses"])
+    closed = [c for c in (case, into) if c.status not in open_statuses]
+    if closed:
+        raise WorkflowError(
+            "not_open",
+            f"{closed[0].case_no} is no longer open ({closed[0].status}).",
+            zh=f"{closed[0].case_no} 当前为“{labels.status(closed[0].status)}”，不能合并。",
+        )
+    case.duplicate_of_id, case.updated_at = into.id, now
+    event = await _event(session, case, "merged", actor, now, into=into.case_no, note=note)
+    from bot.cases import tell_first_reporter
+
+    await session.run_sync(tell_first_reporter, into, case.case_no, now)
+    await _notify(session, case, event, "merged", now)
+    await session.run_sync(handoff.enqueue, case, event, now=now)
     return event
 
 

@@ -23,6 +23,7 @@ from bot.workflow import (
     WorkflowError,
     extend_verification,
     forward,
+    merge_report,
     record_pause,
     record_reporter_notice,
     transition,
@@ -62,6 +63,14 @@ class ForwardIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     office: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,31}$", description="Directory key")
     reason: str = Field(max_length=64, description="A key of the rules' forward reasons")
+    note: str = Field(default="", max_length=2000)
+
+
+class MergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    into: str = Field(
+        pattern=r"^JB\d{14}$", description="The earlier open report, e.g. JB20261127000042"
+    )
     note: str = Field(default="", max_length=2000)
 
 
@@ -228,6 +237,38 @@ async def post_forward(
         ) from None
     runtime.wake_outbox()
     return views.summary(case, local_date(runtime.now()))
+
+
+@router.post("/cases/{case_no}/merge")
+async def post_merge(
+    case_no: CaseNo, body: MergeIn, staff: CaseStaff, runtime: Runtime, session: Session
+) -> dict[str, Any]:
+    """Merge this report into an earlier open report on the same target (supervisors, who
+    work reports): both reporters are told, the back office gets ``case.merged``."""
+    case = await load(session, case_no, staff)
+    ensure_may_work(staff, case)
+    into = await get_case(session, body.into)
+    if into is None or not views.may_see(staff, into):
+        raise ApiError(422, "unknown_case", f"No report {body.into} to merge into.")
+    try:
+        await merge_report(
+            session,
+            case,
+            into,
+            actor=staff.actor,
+            now=runtime.now(),
+            handoff=runtime.handoff,
+            note=body.note,
+        )
+    except WorkflowError as exc:
+        raise ApiError(
+            422 if exc.code in {"not_mergeable", "same_case"} else 409,
+            exc.code,
+            str(exc),
+            **exc.extra,
+        ) from None
+    runtime.wake_outbox()
+    return views.summary(case, local_date(runtime.now())) | {"duplicate_of": into.case_no}
 
 
 @router.post("/cases/{case_no}/actions")

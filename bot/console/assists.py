@@ -13,7 +13,7 @@ from bot import assists
 from bot.api.deps import RowId, Runtime, readers
 from bot.cases import get_case
 from bot.console import session as cs
-from bot.console.common import WORKERS, go, render
+from bot.console.common import WORKERS, case_for, go, render
 from bot.deadlines import local_date
 from bot.staff import views
 
@@ -115,11 +115,7 @@ async def case_ask(
     user = await cs.current(request, runtime, *WORKERS)
     cs.check_csrf(user, csrf)
     async with runtime.sessions() as session, session.begin():
-        case = await get_case(session, case_no)
-        if case is None or not views.may_see(user.staff, case):
-            return render(
-                request, "error.html", user, status=404, message=f"没有找到案件 {case_no}"
-            )
+        case = await case_for(session, user, case_no)
         target = runtime.directory.get(office)
         try:
             when = date.fromisoformat(due) if due else assists.default_due(runtime.now())

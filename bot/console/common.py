@@ -10,10 +10,13 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.cases import get_case
 from bot.console import session as cs
+from bot.db.models import Case
 from bot.deadlines import SHANGHAI
-from bot.staff import labels
+from bot.staff import labels, views
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -80,3 +83,17 @@ def render(
 
 def go(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
+
+
+async def case_for(
+    session: AsyncSession, user: cs.ConsoleUser, case_no: str, *, work: bool = False
+) -> Case:
+    """The case ``user`` may see, or a 404 page (another office's case is as unknown as a
+    wrong number); with ``work``, one they may also work, or a 403 page (reports are worked
+    by supervisors)."""
+    case = await get_case(session, case_no)
+    if case is None or not views.may_see(user.staff, case):
+        raise cs.NotFound(user, f"没有找到案件 {case_no}")
+    if work and not views.may_work(user.staff, case):
+        raise cs.Forbidden("举报案件由主管处理")
+    return case

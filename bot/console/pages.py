@@ -18,7 +18,7 @@ from bot.business import offices
 from bot.cases import get_case
 from bot.console import charts
 from bot.console import session as cs
-from bot.console.common import WORKERS, go, render
+from bot.console.common import WORKERS, case_for, go, render
 from bot.db.models import Evidence
 from bot.deadlines import local_date
 from bot.evidence import disposition as evidence_disposition
@@ -31,6 +31,7 @@ from bot.workflow import (
     extend_verification,
     forward,
     forward_reasons,
+    merge_report,
     not_accepted_reasons,
     pause_reasons,
     record_pause,
@@ -131,11 +132,7 @@ async def _case_page(
     notice: str | None = None,
 ) -> HTMLResponse:
     async with runtime.sessions() as session, session.begin():
-        case = await get_case(session, case_no)
-        if case is None or not views.may_see(user.staff, case):
-            return render(
-                request, "error.html", user, status=404, message=f"没有找到案件 {case_no}"
-            )
+        case = await case_for(session, user, case_no)
         data = views.detail(session, case, user.staff, now=runtime.now(), reveal_reason=reveal)
         case_assists = await assists.for_case(session, case.id)
         # The certificate numbers it names, each with how many consumer cases name it.
@@ -227,13 +224,7 @@ async def case_transition(
     user = await cs.current(request, runtime, *WORKERS)
     cs.check_csrf(user, csrf)
     async with runtime.sessions() as session, session.begin():
-        case = await get_case(session, case_no)
-        if case is None or not views.may_see(user.staff, case):
-            return render(
-                request, "error.html", user, status=404, message=f"没有找到案件 {case_no}"
-            )
-        if not views.may_work(user.staff, case):
-            raise cs.Forbidden("举报案件由主管处理")
+        case = await case_for(session, user, case_no, work=True)
         try:
             if to == "pause":
                 start, end = _date(first), _date(last)
@@ -304,13 +295,7 @@ async def case_forward(
     user = await cs.current(request, runtime, *WORKERS)
     cs.check_csrf(user, csrf)
     async with runtime.sessions() as session, session.begin():
-        case = await get_case(session, case_no)
-        if case is None or not views.may_see(user.staff, case):
-            return render(
-                request, "error.html", user, status=404, message=f"没有找到案件 {case_no}"
-            )
-        if not views.may_work(user.staff, case):
-            raise cs.Forbidden("举报案件由主管处理")
+        case = await case_for(session, user, case_no, work=True)
         target = runtime.directory.get(office)
         try:
             if target is None:
@@ -337,6 +322,42 @@ async def case_forward(
     if not views.may_see(user.staff, case):
         # An agent who forwarded their office's case no longer sees it: back to the list.
         return render(request, "forwarded.html", user, case_no=case_no, office=name)
+    return go(f"/console/cases/{case_no}")
+
+
+@router.post("/cases/{case_no}/merge")
+async def case_merge(
+    request: Request,
+    runtime: Runtime,
+    case_no: str,
+    csrf: Annotated[str, Form(max_length=64)],
+    into: Annotated[str, Form(max_length=16)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Merge this report into an earlier one proposed at filing as maybe the same target."""
+    user = await cs.current(request, runtime, *WORKERS)
+    cs.check_csrf(user, csrf)
+    async with runtime.sessions() as session, session.begin():
+        case = await case_for(session, user, case_no, work=True)
+        target = await get_case(session, into) if into else None
+        try:
+            if target is None or not views.may_see(user.staff, target):
+                raise WorkflowError(
+                    "unknown_case", "Choose the report to merge into.", zh="请选择要并入的举报"
+                )
+            await merge_report(
+                session,
+                case,
+                target,
+                actor=user.staff.actor,
+                now=runtime.now(),
+                handoff=runtime.handoff,
+                note=note.strip(),
+            )
+        except WorkflowError as exc:
+            await session.rollback()
+            return await _case_page(request, runtime, user, case_no, error=exc.zh)
+    runtime.wake_outbox()
     return go(f"/console/cases/{case_no}")
 
 

@@ -273,3 +273,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(cs.Forbidden)
     async def _forbidden(request: Request, exc: cs.Forbidden) -> Response:
         return render(request, "error.html", None, status=403, message=str(exc))
+
+    @app.exception_handler(cs.NotFound)
+    async def _not_found(request: Request, exc: cs.NotFound) -> Response:
+        return render(request, "error.html", exc.user, status=404, message=str(exc))

@@ -39,6 +39,14 @@ class ConsoleUser:
     token: str
 
 
+class NotFound(Exception):
+    """What the signed-in user asked for is not there for them: the page says so (404)."""
+
+    def __init__(self, user: ConsoleUser, message: str) -> None:
+        super().__init__(message)
+        self.user = user
+
+
 def serializer(runtime: BackofficeRuntime) -> URLSafeSerializer:
     return URLSafeSerializer(runtime.settings.signing_secret, salt="weiquan-console")
 

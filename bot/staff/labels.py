@@ -27,6 +27,7 @@ EVENTS = {
     "reporter_notified": {"zh": "已告知举报人", "en": "Reporter told"},
     "forwarded": {"zh": "移送", "en": "Forwarded"},
     "report_merged_in": {"zh": "合并入后来的举报", "en": "Later report merged in"},
+    "merged": {"zh": "并入先登记的举报", "en": "Merged into an earlier report"},
     "evidence_added": {"zh": "补充证据", "en": "Evidence added"},
 }
 

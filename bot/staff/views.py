@@ -9,8 +9,9 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
+from bot import reports
 from bot.crypto import mask
-from bot.db.models import Case
+from bot.db.models import Case, CaseEvent
 from bot.deadlines import local_date
 from bot.staff import audit, labels, report_password
 from bot.staff.accounts import Staff
@@ -126,6 +127,10 @@ def detail(
         # Forwarding to another region's office: whoever may work the case, from the rules'
         # statuses (bot/rules/workflow.yml ``forward``).
         may_forward=may_work(staff, case) and may_forward(case),
+        # The earlier report this one is merged into (at filing, or by staff since), and the
+        # same-named reports in other regions proposed at filing for staff to judge.
+        merged_into=_merged_into(events),
+        merge_candidates=_merge_candidates(case, events) if may_work(staff, case) else [],
         deadlines=[
             {
                 "key": d.key,
@@ -154,6 +159,26 @@ def detail(
         ],
     )
     return data
+
+
+def _merged_into(events: list[CaseEvent]) -> str | None:
+    for event in reversed(events):
+        if event.kind == "merged":
+            return str(event.detail["into"])
+        if event.kind == "submitted" and event.detail.get("duplicate_of"):
+            return str(event.detail["duplicate_of"])
+    return None
+
+
+def _merge_candidates(case: Case, events: list[CaseEvent]) -> list[str]:
+    """The reports proposed at filing as maybe the same target, while this one is unmerged
+    and open (bot/workflow.merge_report checks each again when staff choose one)."""
+    if case.kind != "report" or case.duplicate_of_id is not None:
+        return []
+    if case.status not in reports.rules()["open_statuses"]:
+        return []
+    submitted = next((e for e in events if e.kind == "submitted"), None)
+    return list(submitted.detail.get("possible_duplicates") or []) if submitted else []
 
 
 def filtered(

@@ -142,6 +142,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/cases/{case_no}/actions"): row(401, 409, 409, 409, 403, office_agent=404),
     # Forwarding: whoever may work the case (agents of its office, supervisors).
     ("POST", "/api/v1/cases/{case_no}/forward"): row(401, 200, 200, 200, 403, office_agent=404),
+    # Merging into an earlier report: whoever may work the case; the world has no report to
+    # merge into, so those past authorisation are told so (422).
+    ("POST", "/api/v1/cases/{case_no}/merge"): row(401, 422, 422, 422, 403, office_agent=404),
     ("POST", "/api/v1/cases/{case_no}/reveal"): row(401, 403, 403, 200, 403),
     # Supervisors only; the world's case is a complaint, which has no report password (409).
     ("POST", "/api/v1/cases/{case_no}/report-password"): row(401, 403, 403, 409, 403),
@@ -158,6 +161,8 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/api/v1/staff/{username}/reactivate"): row(401, 403, 403, 403, 200),
     ("POST", "/console/account/password"): row(303, 200, 200, 200, 200),
     ("POST", "/console/cases/{case_no}/forward"): row(303, 303, 303, 303, 403, office_agent=404),
+    # The case page again, saying there is no such report to merge into.
+    ("POST", "/console/cases/{case_no}/merge"): row(303, 200, 200, 200, 403, office_agent=404),
     ("POST", "/console/cases/{case_no}/reveal"): row(303, 403, 403, 200, 403),
     # Supervisors only; a case without a report password is answered 404.
     ("POST", "/console/cases/{case_no}/report-password"): row(303, 403, 403, 404, 403),
@@ -322,6 +327,12 @@ PROBES.update(
         ("POST", "/api/v1/cases/{case_no}/forward"): _post(
             "/api/v1/cases/{case_no}/forward",
             json={"office": "hz-xihu", "reason": "seller_elsewhere"},
+        ),
+        ("POST", "/api/v1/cases/{case_no}/merge"): _post(
+            "/api/v1/cases/{case_no}/merge", json={"into": "JB20990101000001"}
+        ),
+        ("POST", "/console/cases/{case_no}/merge"): _post(
+            "/console/cases/{case_no}/merge", data={"into": "JB20990101000001"}
         ),
         ("GET", "/console/assists/{request_id}"): lambda world: (
             fill("/console/assists/{request_id}", world, request_id="999999"),
