@@ -155,7 +155,11 @@ async def _notify(
 async def hold(session: AsyncSession, case: Case) -> None:
     """Lock the case row for this transaction (``FOR UPDATE`` on PostgreSQL; SQLite serialises
     writers) and re-read its state, so of two staff deciding at once the second sees the first."""
-    await session.refresh(case, ["status", "decision_due", "updated_at"], with_for_update=True)
+    await session.refresh(
+        case,
+        ["status", "decision_due", "updated_at", "office", "duplicate_of_id"],
+        with_for_update=True,
+    )
 
 
 async def _event(
@@ -314,8 +318,10 @@ async def merge_report(
     hears that a later report was merged into theirs (their place for a reward unchanged,
     国市监稽规〔2021〕4号), the later reporter that theirs will be checked with an earlier
     one, and the back office gets ``case.merged``; one transaction."""
-    await hold(session, case)
-    await hold(session, into)
+    for held in sorted({case.id: case, into.id: into}.values(), key=lambda c: c.id):
+        # In one order whichever way round staff chose them: two merges of the same pair
+        # at once wait for each other instead of deadlocking.
+        await hold(session, held)
     if case.kind != "report" or into.kind != "report":
         raise WorkflowError("not_mergeable", "Only reports are merged.", zh="只有举报可以合并。")
     if case.id == into.id:

@@ -5,6 +5,7 @@ back office gets ``case.merged``, and every merge the rules forbid is refused wi
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -27,7 +28,7 @@ from tests.bot.backoffice_helpers import (
     token_for,
 )
 
-pytestmark = pytest.mark.databases("sqlite")
+pytestmark = pytest.mark.databases("sqlite", "postgres")
 SHOP = "华为专卖店"
 
 
@@ -42,9 +43,9 @@ def report(place: str, target: str = SHOP) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def office(sqlite_settings: Settings) -> AsyncIterator[FastAPI]:
+async def office(settings: Settings) -> AsyncIterator[FastAPI]:
     # A back office is set, so what the merge hands off is queued (not sent: no outbox runs).
-    async with office_app(sqlite_settings, url="https://backoffice.example/cases") as app:
+    async with office_app(settings, url="https://backoffice.example/cases") as app:
         await make_staff(app, "li", "agent")
         await make_staff(app, "boss", "supervisor")
         yield app
@@ -180,3 +181,25 @@ async def test_merges_the_rules_forbid_are_refused_with_a_reason(office: FastAPI
         f"/console/cases/{third}/merge", data={"csrf": csrf_of(page), "into": shenzhen}
     )
     assert r.status_code == 200 and "不能合并" in r.text
+
+
+async def test_two_supervisors_merging_at_once_merge_once(office: FastAPI) -> None:
+    """The second waits for the first's row locks, then finds the report already merged:
+    one merge, one notice to each reporter, one hand-off."""
+    shenzhen, hangzhou = await two_cities(office)
+    await make_staff(office, "boss2", "supervisor")
+    api = client_for(office)
+    boss, boss2 = await token_for(api, "boss"), await token_for(api, "boss2")
+    heard = len(await pushes_to(office, "1"))
+    answers = await asyncio.gather(
+        *(
+            api.post(f"/api/v1/cases/{hangzhou}/merge", json={"into": shenzhen}, headers=who)
+            for who in (boss, boss2)
+        )
+    )
+    assert sorted(r.status_code for r in answers) == [200, 409]
+    assert {r.json().get("error") for r in answers} == {None, "already_merged"}
+    merged = await case(office, hangzhou)
+    assert len([e for e in merged.events if e.kind == "merged"]) == 1
+    assert len((await pushes_to(office, "1"))[heard:]) == 1
+    assert len(await handed_off(office, hangzhou)) == 2  # submitted, merged
