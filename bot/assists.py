@@ -31,11 +31,12 @@ STATES = {"open": "待回复", "answered": "已回复", "closed": "已结束"}
 
 
 class AssistError(ValueError):
-    """A request or answer the rules refuse, with the HTTP status it maps to."""
+    """A request or answer the rules refuse, with the HTTP status it maps to: ``message`` is
+    the API's (English, as its other errors), ``zh`` what the console shows staff."""
 
-    def __init__(self, code: str, message: str, status: int = 422) -> None:
+    def __init__(self, code: str, message: str, *, zh: str, status: int = 422) -> None:
         super().__init__(message)
-        self.code, self.status = code, status
+        self.code, self.zh, self.status = code, zh, status
 
 
 def default_due(now: datetime) -> date:
@@ -56,12 +57,16 @@ def asking_side(staff: Staff, request: AssistRequest) -> bool:
     return staff.role == "supervisor" or staff.office in {None, request.from_office}
 
 
-def _text(value: str, limit: int, what: str) -> str:
+def _text(value: str, limit: int, what: str, what_en: str) -> str:
     value = value.strip()
     if not value:
-        raise AssistError("invalid_request", f"请填写{what}")
+        raise AssistError("invalid_request", f"Give the {what_en}.", zh=f"请填写{what}")
     if len(value) > limit:
-        raise AssistError("invalid_request", f"{what}不能超过 {limit} 个字")
+        raise AssistError(
+            "invalid_request",
+            f"The {what_en} is longer than {limit} characters.",
+            zh=f"{what}不能超过 {limit} 个字",
+        )
     return value
 
 
@@ -78,15 +83,19 @@ async def ask(
 ) -> AssistRequest:
     """Open a request from the case's office to ``office``, with its first message."""
     if office.key == case.office:
-        raise AssistError("same_office", "协查对象是本案承办单位，请选择其他单位")
+        raise AssistError(
+            "same_office",
+            "That office already has the case: ask another.",
+            zh="协查对象是本案承办单位，请选择其他单位",
+        )
     if due < local_date(now):
-        raise AssistError("invalid_due", "回复期限不能早于今天")
+        raise AssistError("invalid_due", "The due date is before today.", zh="回复期限不能早于今天")
     request = AssistRequest(
         case_id=case.id,
         case_no=case.case_no,
         from_office=case.office,
         to_office=office.key,
-        subject=_text(subject, MAX_SUBJECT, "协查事项"),
+        subject=_text(subject, MAX_SUBJECT, "协查事项", "subject"),
         due=due,
         status="open",
         created_by=staff.actor,
@@ -99,7 +108,7 @@ async def ask(
             request_id=request.id,
             author=staff.actor,
             office=case.office,
-            text=_text(text, MAX_TEXT, "协查内容"),
+            text=_text(text, MAX_TEXT, "协查内容", "text"),
             at=now,
         )
     )
@@ -124,7 +133,12 @@ async def held(session: AsyncSession, request_id: int, staff: Staff) -> AssistRe
         )
     ).scalar_one_or_none()
     if request is None or not may_take_part(staff, request):
-        raise AssistError("not_found", f"没有协查请求 {request_id}", status=404)
+        raise AssistError(
+            "not_found",
+            f"No assistance request {request_id}.",
+            zh=f"没有协查请求 {request_id}",
+            status=404,
+        )
     return request
 
 
@@ -134,14 +148,14 @@ async def answer(
     """A message on the thread; from the asked office it marks the request answered."""
     request = await held(session, request_id, staff)
     if request.status == "closed":
-        raise AssistError("closed", "该协查请求已结束", status=409)
+        raise AssistError("closed", "The request has ended.", zh="该协查请求已结束", status=409)
     asked = staff.office is not None and staff.office == request.to_office
     session.add(
         AssistMessage(
             request_id=request.id,
             author=staff.actor,
             office=staff.office,
-            text=_text(text, MAX_TEXT, "回复内容"),
+            text=_text(text, MAX_TEXT, "回复内容", "text"),
             at=now,
         )
     )
@@ -164,9 +178,14 @@ async def close(
     """The asking side ends the request."""
     request = await held(session, request_id, staff)
     if not asking_side(staff, request):
-        raise AssistError("forbidden", "协查请求由发起单位结束", status=403)
+        raise AssistError(
+            "forbidden",
+            "The asking office ends a request.",
+            zh="协查请求由发起单位结束",
+            status=403,
+        )
     if request.status == "closed":
-        raise AssistError("closed", "该协查请求已结束", status=409)
+        raise AssistError("closed", "The request has ended.", zh="该协查请求已结束", status=409)
     request.status, request.closed_by, request.closed_at = "closed", staff.actor, now
     audit.record(
         session,

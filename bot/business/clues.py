@@ -53,8 +53,13 @@ class ClueNotice(Base):
 
 @dataclass(frozen=True)
 class NoticeError(Exception):
+    """A decision refused: the HTTP status, the API's code and English message, and what the
+    console shows staff."""
+
     status: int
+    code: str
     message: str
+    zh: str
 
 
 def business_key(seller: Respondent) -> str | None:
@@ -138,12 +143,21 @@ async def decide(
 ) -> ClueNotice:
     """Acknowledge (taken up) or dismiss an open notice; the decision is audited."""
     if decision not in DECISIONS:
-        raise NoticeError(422, "未知的处理方式")
+        raise NoticeError(
+            422,
+            "unknown_decision",
+            f"Decide one of: {', '.join(DECISIONS)}.",
+            "未知的处理方式",
+        )
     notice = await session.get(ClueNotice, notice_id, with_for_update=True)
     if notice is None or not may_decide(staff, notice):
-        raise NoticeError(404, f"没有找到线索通报 {notice_id}")
+        raise NoticeError(
+            404, "not_found", f"No clue notice {notice_id}.", f"没有找到线索通报 {notice_id}"
+        )
     if notice.status != "open":
-        raise NoticeError(409, "这条线索通报已处理")
+        raise NoticeError(
+            409, "decided", "The notice has already been decided.", "这条线索通报已处理"
+        )
     notice.status, notice.decided_by, notice.decided_at = DECISIONS[decision], staff.actor, now
     notice.updated_at = now
     audit.record(

@@ -48,7 +48,7 @@ async def _thread(
         try:
             found = await assists.held(session, request_id, user.staff)
         except assists.AssistError as exc:
-            return render(request, "error.html", user, status=exc.status, message=str(exc))
+            return render(request, "error.html", user, status=exc.status, message=exc.zh)
         case = await get_case(session, found.case_no)
         respondent = (case.respondent or {}) if case is not None else {}
         sees_case = case is not None and views.may_see(user.staff, case)
@@ -95,8 +95,8 @@ async def assist_action(
                 await assists.close(session, request_id, user.staff, now=runtime.now())
     except assists.AssistError as exc:
         if exc.status == 422:
-            return await _thread(request, runtime, user, request_id, error=str(exc))
-        return render(request, "error.html", user, status=exc.status, message=str(exc))
+            return await _thread(request, runtime, user, request_id, error=exc.zh)
+        return render(request, "error.html", user, status=exc.status, message=exc.zh)
     return go(f"/console/assists/{request_id}")
 
 
@@ -123,9 +123,15 @@ async def case_ask(
             when = None
         try:
             if target is None:
-                raise assists.AssistError("unknown_office", "请从名录中选择协查单位")
+                raise assists.AssistError(
+                    "unknown_office",
+                    "Choose the office from the directory.",
+                    zh="请从名录中选择协查单位",
+                )
             if when is None:
-                raise assists.AssistError("invalid_due", "回复期限的日期不正确")
+                raise assists.AssistError(
+                    "invalid_due", "The due date is not a date.", zh="回复期限的日期不正确"
+                )
             made = await assists.ask(
                 session,
                 case,
@@ -138,6 +144,6 @@ async def case_ask(
             )
         except assists.AssistError as exc:
             await session.rollback()
-            return render(request, "error.html", user, status=exc.status, message=str(exc))
+            return render(request, "error.html", user, status=exc.status, message=exc.zh)
         made_id = made.id
     return go(f"/console/assists/{made_id}")

@@ -147,7 +147,7 @@ async def clue_decision(
                 ip=client_ip(request),
             )
     except clues.NoticeError as exc:
-        return render(request, "error.html", user, status=exc.status, message=exc.message)
+        return render(request, "error.html", user, status=exc.status, message=exc.zh)
     return go("/console/queue")
 
 

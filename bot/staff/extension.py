@@ -36,7 +36,7 @@ class BackofficeExtension:
         self._run_jobs = run_jobs
 
     def install(self, app: FastAPI) -> None:
-        from bot.api import accounts, audit, auth, cases, queue, stats, transfer
+        from bot.api import accounts, assists, audit, auth, cases, queue, stats, transfer
         from bot.console import accounts as console_accounts
         from bot.console import routes as console
 
@@ -45,6 +45,7 @@ class BackofficeExtension:
             accounts.router,
             audit.router,
             cases.router,
+            assists.router,
             queue.router,
             transfer.router,
         )

@@ -146,6 +146,15 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     # merge into, so those past authorisation are told so (422).
     ("POST", "/api/v1/cases/{case_no}/merge"): row(401, 422, 422, 422, 403, office_agent=404),
     ("POST", "/api/v1/cases/{case_no}/reveal"): row(401, 403, 403, 200, 403),
+    # Between offices: whoever sees the case asks; no request or notice exists in the world
+    # (ids 999999), so workers get past authorisation to 404; lists answer every worker.
+    ("POST", "/api/v1/cases/{case_no}/assists"): row(401, 201, 201, 201, 403, office_agent=404),
+    ("GET", "/api/v1/assists"): row(401, 200, 200, 200, 403),
+    ("GET", "/api/v1/assists/{request_id}"): row(401, 404, 404, 404, 403),
+    ("POST", "/api/v1/assists/{request_id}/reply"): row(401, 404, 404, 404, 403),
+    ("POST", "/api/v1/assists/{request_id}/close"): row(401, 404, 404, 404, 403),
+    ("GET", "/api/v1/clues"): row(401, 200, 200, 200, 403),
+    ("POST", "/api/v1/clues/{notice_id}/{decision}"): row(401, 404, 404, 404, 403),
     # Supervisors only; the world's case is a complaint, which has no report password (409).
     ("POST", "/api/v1/cases/{case_no}/report-password"): row(401, 403, 403, 409, 403),
     ("POST", "/api/v1/cases/{case_no}/transitions"): row(401, 200, 200, 200, 403, office_agent=404),
@@ -333,6 +342,33 @@ PROBES.update(
         ),
         ("POST", "/console/cases/{case_no}/merge"): _post(
             "/console/cases/{case_no}/merge", data={"into": "JB20990101000001"}
+        ),
+        ("POST", "/api/v1/cases/{case_no}/assists"): _post(
+            "/api/v1/cases/{case_no}/assists",
+            json={"office": "cd-wuhou", "subject": "数码配件小铺", "text": "请核实经营地址"},
+        ),
+        ("GET", "/api/v1/assists"): _get("/api/v1/assists"),
+        ("GET", "/api/v1/assists/{request_id}"): lambda world: (
+            fill("/api/v1/assists/{request_id}", world, request_id="999999"),
+            {},
+        ),
+        ("POST", "/api/v1/assists/{request_id}/reply"): lambda world: (
+            fill("/api/v1/assists/{request_id}/reply", world, request_id="999999"),
+            {"json": {"text": "已核实"}},
+        ),
+        ("POST", "/api/v1/assists/{request_id}/close"): lambda world: (
+            fill("/api/v1/assists/{request_id}/close", world, request_id="999999"),
+            {},
+        ),
+        ("GET", "/api/v1/clues"): _get("/api/v1/clues"),
+        ("POST", "/api/v1/clues/{notice_id}/{decision}"): lambda world: (
+            fill(
+                "/api/v1/clues/{notice_id}/{decision}",
+                world,
+                notice_id="999999",
+                decision="acknowledge",
+            ),
+            {"json": {}},
         ),
         ("GET", "/console/assists/{request_id}"): lambda world: (
             fill("/console/assists/{request_id}", world, request_id="999999"),
