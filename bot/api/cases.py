@@ -104,6 +104,13 @@ async def load(session: Session, case_no: str, staff: Staff) -> Case:
     return case
 
 
+def refused(exc: WorkflowError, *, conflicts: set[str]) -> ApiError:
+    """A refusal by the rules as the API answers it: 409 when the case's current state is
+    why (the ``conflicts``), 422 when the request itself is."""
+    status = 409 if exc.code in conflicts else 422
+    return ApiError(status, exc.code, str(exc), **exc.extra)
+
+
 def ensure_may_work(staff: Staff, case: Case) -> None:
     if not views.may_work(staff, case):
         raise ApiError(403, "forbidden", "Reports are worked by supervisors.")
@@ -199,9 +206,7 @@ async def post_transition(
             note=body.note,
         )
     except WorkflowError as exc:
-        raise ApiError(
-            409 if exc.code == "invalid_transition" else 422, exc.code, str(exc), **exc.extra
-        ) from None
+        raise refused(exc, conflicts={"invalid_transition"}) from None
     runtime.wake_outbox()
     return views.summary(case, local_date(runtime.now()))
 
@@ -229,12 +234,7 @@ async def post_forward(
             note=body.note,
         )
     except WorkflowError as exc:
-        raise ApiError(
-            409 if exc.code in {"not_forwardable", "same_office"} else 422,
-            exc.code,
-            str(exc),
-            **exc.extra,
-        ) from None
+        raise refused(exc, conflicts={"not_forwardable", "same_office"}) from None
     runtime.wake_outbox()
     return views.summary(case, local_date(runtime.now()))
 
@@ -261,11 +261,8 @@ async def post_merge(
             note=body.note,
         )
     except WorkflowError as exc:
-        raise ApiError(
-            422 if exc.code in {"not_mergeable", "same_case"} else 409,
-            exc.code,
-            str(exc),
-            **exc.extra,
+        raise refused(
+            exc, conflicts={"not_earlier", "already_merged", "into_merged", "not_open"}
         ) from None
     runtime.wake_outbox()
     return views.summary(case, local_date(runtime.now())) | {"duplicate_of": into.case_no}

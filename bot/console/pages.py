@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, get_args
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import assists, backoffice, ccc_feedback
 from bot.api.cases import Status
@@ -19,7 +21,7 @@ from bot.cases import get_case
 from bot.console import charts
 from bot.console import session as cs
 from bot.console.common import WORKERS, case_for, go, render
-from bot.db.models import Evidence
+from bot.db.models import Case, Evidence
 from bot.deadlines import local_date
 from bot.evidence import disposition as evidence_disposition
 from bot.staff import audit, dashboard, report_password, views
@@ -209,6 +211,28 @@ async def case_report_password(
     return await _case_page(request, runtime, user, case_no, error="举报密码不一致。")
 
 
+Step = Callable[[AsyncSession, cs.ConsoleUser, Case], Awaitable[Response | None]]
+
+
+async def _work_on_case(
+    request: Request, runtime: Runtime, case_no: str, csrf: str, step: Step
+) -> Response:
+    """Run ``step`` on a case the user may work, in one transaction. A refusal by the rules
+    (``WorkflowError``) shows the case page with its reason and changes nothing; otherwise the
+    page ``step`` returns, or the case again."""
+    user = await cs.current(request, runtime, *WORKERS)
+    cs.check_csrf(user, csrf)
+    async with runtime.sessions() as session, session.begin():
+        case = await case_for(session, user, case_no, work=True)
+        try:
+            page = await step(session, user, case)
+        except WorkflowError as exc:
+            await session.rollback()
+            return await _case_page(request, runtime, user, case_no, error=exc.zh)
+    runtime.wake_outbox()
+    return page or go(f"/console/cases/{case_no}")
+
+
 @router.post("/cases/{case_no}/transition")
 async def case_transition(
     request: Request,
@@ -221,64 +245,48 @@ async def case_transition(
     first: Annotated[str, Form(max_length=10)] = "",
     last: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
-    user = await cs.current(request, runtime, *WORKERS)
-    cs.check_csrf(user, csrf)
-    async with runtime.sessions() as session, session.begin():
-        case = await case_for(session, user, case_no, work=True)
-        try:
-            if to == "pause":
-                start, end = _date(first), _date(last)
-                if start is None or end is None:
-                    raise WorkflowError(
-                        "invalid_pause",
-                        "Give the pause's first and last day.",
-                        zh="请填写暂停的起止日期",
-                    )
-                await record_pause(
-                    session,
-                    case,
-                    actor=user.staff.actor,
-                    now=runtime.now(),
-                    handoff=runtime.handoff,
-                    reason=reason,
-                    first=start,
-                    last=end,
-                    note=note,
+    async def step(session: AsyncSession, user: cs.ConsoleUser, case: Case) -> None:
+        actor, now, handoff = user.staff.actor, runtime.now(), runtime.handoff
+        if to == "pause":
+            start, end = _date(first), _date(last)
+            if start is None or end is None:
+                raise WorkflowError(
+                    "invalid_pause",
+                    "Give the pause's first and last day.",
+                    zh="请填写暂停的起止日期",
                 )
-            elif to == "extend_verification":
-                await extend_verification(
-                    session,
-                    case,
-                    actor=user.staff.actor,
-                    now=runtime.now(),
-                    handoff=runtime.handoff,
-                    note=note,
-                )
-            elif to == "reporter_notified":
-                await record_reporter_notice(
-                    session,
-                    case,
-                    actor=user.staff.actor,
-                    now=runtime.now(),
-                    handoff=runtime.handoff,
-                    note=note,
-                )
-            else:
-                await transition(
-                    session,
-                    case,
-                    to,
-                    actor=user.staff.actor,
-                    now=runtime.now(),
-                    handoff=runtime.handoff,
-                    reason=reason or None,
-                    note=note,
-                )
-        except WorkflowError as exc:
-            await session.rollback()
-            return await _case_page(request, runtime, user, case_no, error=exc.zh)
-    runtime.wake_outbox()
-    return go(f"/console/cases/{case_no}")
+            await record_pause(
+                session,
+                case,
+                actor=actor,
+                now=now,
+                handoff=handoff,
+                reason=reason,
+                first=start,
+                last=end,
+                note=note,
+            )
+        elif to == "extend_verification":
+            await extend_verification(
+                session, case, actor=actor, now=now, handoff=handoff, note=note
+            )
+        elif to == "reporter_notified":
+            await record_reporter_notice(
+                session, case, actor=actor, now=now, handoff=handoff, note=note
+            )
+        else:
+            await transition(
+                session,
+                case,
+                to,
+                actor=actor,
+                now=now,
+                handoff=handoff,
+                reason=reason or None,
+                note=note,
+            )
+
+    return await _work_on_case(request, runtime, case_no, csrf, step)
 
 
 @router.post("/cases/{case_no}/forward")
@@ -292,37 +300,31 @@ async def case_forward(
     note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Forward (移送) the case to another region's office chosen from the directory."""
-    user = await cs.current(request, runtime, *WORKERS)
-    cs.check_csrf(user, csrf)
-    async with runtime.sessions() as session, session.begin():
-        case = await case_for(session, user, case_no, work=True)
+
+    async def step(session: AsyncSession, user: cs.ConsoleUser, case: Case) -> Response | None:
         target = runtime.directory.get(office)
-        try:
-            if target is None:
-                raise WorkflowError(
-                    "unknown_office",
-                    "Choose the office from the directory.",
-                    zh="请从名录中选择承办单位",
-                )
-            await forward(
-                session,
-                case,
-                target,
-                actor=user.staff.actor,
-                now=runtime.now(),
-                handoff=runtime.handoff,
-                reason=reason,
-                note=note.strip(),
+        if target is None:
+            raise WorkflowError(
+                "unknown_office",
+                "Choose the office from the directory.",
+                zh="请从名录中选择承办单位",
             )
-        except WorkflowError as exc:
-            await session.rollback()
-            return await _case_page(request, runtime, user, case_no, error=exc.zh)
-        name = target.name
-    runtime.wake_outbox()
-    if not views.may_see(user.staff, case):
+        await forward(
+            session,
+            case,
+            target,
+            actor=user.staff.actor,
+            now=runtime.now(),
+            handoff=runtime.handoff,
+            reason=reason,
+            note=note.strip(),
+        )
+        if views.may_see(user.staff, case):
+            return None
         # An agent who forwarded their office's case no longer sees it: back to the list.
-        return render(request, "forwarded.html", user, case_no=case_no, office=name)
-    return go(f"/console/cases/{case_no}")
+        return render(request, "forwarded.html", user, case_no=case_no, office=target.name)
+
+    return await _work_on_case(request, runtime, case_no, csrf, step)
 
 
 @router.post("/cases/{case_no}/merge")
@@ -335,30 +337,24 @@ async def case_merge(
     note: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Merge this report into an earlier one proposed at filing as maybe the same target."""
-    user = await cs.current(request, runtime, *WORKERS)
-    cs.check_csrf(user, csrf)
-    async with runtime.sessions() as session, session.begin():
-        case = await case_for(session, user, case_no, work=True)
+
+    async def step(session: AsyncSession, user: cs.ConsoleUser, case: Case) -> None:
         target = await get_case(session, into) if into else None
-        try:
-            if target is None or not views.may_see(user.staff, target):
-                raise WorkflowError(
-                    "unknown_case", "Choose the report to merge into.", zh="请选择要并入的举报"
-                )
-            await merge_report(
-                session,
-                case,
-                target,
-                actor=user.staff.actor,
-                now=runtime.now(),
-                handoff=runtime.handoff,
-                note=note.strip(),
+        if target is None or not views.may_see(user.staff, target):
+            raise WorkflowError(
+                "unknown_case", "Choose the report to merge into.", zh="请选择要并入的举报"
             )
-        except WorkflowError as exc:
-            await session.rollback()
-            return await _case_page(request, runtime, user, case_no, error=exc.zh)
-    runtime.wake_outbox()
-    return go(f"/console/cases/{case_no}")
+        await merge_report(
+            session,
+            case,
+            target,
+            actor=user.staff.actor,
+            now=runtime.now(),
+            handoff=runtime.handoff,
+            note=note.strip(),
+        )
+
+    return await _work_on_case(request, runtime, case_no, csrf, step)
 
 
 @router.get("/cases/{case_no}/evidence/{sha256}")

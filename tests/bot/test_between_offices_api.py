@@ -4,8 +4,6 @@ and English messages, and audited."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -13,33 +11,16 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from bot.settings import Settings
 from bot.staff.models import AuditEntry
 from integrations.credit.sample import code
-from tests.bot.backoffice_helpers import Clock, client_for, make_staff, office_app, submit_case
+from tests.bot.backoffice_helpers import client_for, make_staff, submit_case
 from tests.bot.backoffice_helpers import token_for as login
+from tests.bot.test_assists import NOW, QUESTION, SHENZHEN_SHOP
+from tests.bot.test_assists import office as office  # the fixture: agents of three offices
 
 pytestmark = pytest.mark.databases("sqlite")
 
-NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 SZ_CODE = code("440305", "MA0XMPL01")  # registered in Shenzhen Nanshan (sz-nanshan)
-SHENZHEN_SHOP = {
-    "product": "充电宝",
-    "platform": "淘宝",
-    "amount": 89,
-    "merchant": f"星河数码 {SZ_CODE}",
-}
-QUESTION = "请核实该企业在贵辖区的实际经营地址"
-
-
-@pytest.fixture
-async def office(sqlite_settings: Settings) -> AsyncIterator[FastAPI]:
-    async with office_app(sqlite_settings, clock=Clock(NOW)) as app:
-        await make_staff(app, "sz1", "agent", office="sz-nanshan")
-        await make_staff(app, "hz1", "agent", office="hz-xihu")
-        await make_staff(app, "cd1", "agent", office="cd-wuhou")
-        await make_staff(app, "boss", "supervisor")
-        yield app
 
 
 class Staff:
@@ -154,6 +135,7 @@ async def test_clue_notices_over_the_api_for_the_registering_office(office: Fast
             "facts": "店里卖假耐克鞋",
         },
     )
+    await make_staff(office, "boss", "supervisor")
     sz, hz, boss = await people(office, "sz1", "hz1", "boss")
     [notice] = (await sz.get("/clues")).json()["items"]
     assert (notice["office"], notice["uscc"], notice["status"]) == ("sz-nanshan", SZ_CODE, "open")
