@@ -42,7 +42,7 @@ LADDER = (125, 250, 500, 1000, 2000, MAX_CHARS)
 BUDGET = 0.2  # seconds of CPU for one call on MAX_CHARS characters
 GROWTH = 8.0  # 4x the text may cost at most 8x the time (linear: 4x, quadratic: 16x)
 MEASURABLE = 0.005  # below this a ratio is timer noise
-# The quarter-length run is compared from here up: a run of about a millisecond varies by
+# Four quarter-length runs are compared from here up: a run of about a millisecond varies by
 # half on a busy machine (seen: 0.7 ms and 1.3 ms for one linear pattern). A pattern slow
 # enough to matter (tens of ms at full length) is still judged on its own times.
 FLOOR = MEASURABLE / 4
@@ -613,6 +613,24 @@ def _cpu(fn: Callable[[], object]) -> float:
             gc.enable()
 
 
+def _growth(full: Callable[[], object], quarter: Callable[[], object]) -> tuple[float, float]:
+    """CPU of one run on the full text against four runs on a quarter of it, the same
+    characters in all, each the least of three tries: about equal when the cost grows
+    linearly, four times apart when it grows with the square.
+
+    One quarter run would be a sixteenth of a quadratic full run: on a fast machine a
+    quadratic pattern's 9 ms at full length left 0.6 ms at a quarter, below the noise floor,
+    and the ratio against the floor (7) passed as linear. Four runs are 2.3 ms: measured."""
+    slow = min(_cpu(full) for _ in range(3))
+    fast = min(_cpu(lambda: [quarter() for _ in range(4)]) for _ in range(3))
+    return slow, fast
+
+
+def _linear(slow: float, fast: float) -> bool:
+    """``GROWTH`` for four times the text, as the full run against four quarter runs."""
+    return slow < GROWTH / 4 * max(fast, FLOOR)
+
+
 def _exercise(pattern: re.Pattern[Any], text: str) -> Callable[[], object]:
     subject: str | bytes = text.encode() if isinstance(pattern.pattern, bytes) else text
 
@@ -636,11 +654,10 @@ def _worst(pattern: re.Pattern[Any]) -> tuple[float, str]:
             )
         if times[MAX_CHARS] > MEASURABLE:
             big, small = family(MAX_CHARS), family(MAX_CHARS // 4)
-            slow = min(_cpu(_exercise(pattern, big)) for _ in range(3))
-            fast = min(_cpu(_exercise(pattern, small)) for _ in range(3))
-            assert slow < GROWTH * max(fast, FLOOR), (
-                f"{pattern.pattern!r} grows faster than linearly: {fast:.4f} s at "
-                f"{len(small)} chars, {slow:.4f} s at {len(big)} ({big[:40]!r}...)"
+            slow, fast = _growth(_exercise(pattern, big), _exercise(pattern, small))
+            assert _linear(slow, fast), (
+                f"{pattern.pattern!r} grows faster than linearly: {fast:.4f} s for four runs "
+                f"of {len(small)} chars, {slow:.4f} s for one of {len(big)} ({big[:40]!r}...)"
             )
         worst = max(worst, (times[MAX_CHARS], family(MAX_CHARS)))
     return worst
@@ -682,11 +699,10 @@ def test_extractor_runs_in_linear_time(name: str) -> None:
     spent, text = slowest
     if spent > MEASURABLE:
         quarter = text[: MAX_CHARS // 4 - 1] + text[-1]
-        slow = min(_cpu(lambda: extractor(text)) for _ in range(3))
-        fast = min(_cpu(lambda: extractor(quarter)) for _ in range(3))
-        assert slow < GROWTH * max(fast, FLOOR), (
-            f"{name} grows faster than linearly: {fast:.4f} s at {len(quarter)} chars, "
-            f"{slow:.4f} s at {len(text)} ({text[:40]!r}...)"
+        slow, fast = _growth(partial(extractor, text), partial(extractor, quarter))
+        assert _linear(slow, fast), (
+            f"{name} grows faster than linearly: {fast:.4f} s for four runs of "
+            f"{len(quarter)} chars, {slow:.4f} s for one of {len(text)} ({text[:40]!r}...)"
         )
 
 
