@@ -54,6 +54,12 @@ def link_key(text: str | None) -> str | None:
     return key.lower()[:300] or None
 
 
+def is_open(case: Case) -> bool:
+    """Whether a report is still being worked (``open_statuses``): one that may be merged
+    into, or merged."""
+    return case.status in rules()["open_statuses"]
+
+
 def _open_reports(now: datetime) -> list[Any]:
     window = timedelta(days=int(rules()["duplicate_window"]["calendar_days"]))
     return [

@@ -349,8 +349,7 @@ async def merge_report(
             "into the earlier one.",
             zh=f"{into.case_no} 登记晚于 {case.case_no}：应把后登记的举报并入先登记的。",
         )
-    open_statuses = set(reports.rules()["open_statuses"])
-    closed = [c for c in (case, into) if c.status not in open_statuses]
+    closed = [c for c in (case, into) if not reports.is_open(c)]
     if closed:
         raise WorkflowError(
             "not_open",

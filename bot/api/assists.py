@@ -13,13 +13,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot import assists
 from bot.api.cases import CaseNo, load
 from bot.api.deps import CaseStaff, RowId, Runtime, Session, client_ip
-from bot.business import clues
+from bot.business import clues, offices
 from bot.staff import views
 from bot.staff.models import AssistRequest
 from bot.web.errors import ApiError
 
 router = APIRouter(prefix="/api/v1", tags=["between offices"])
-OfficeKey = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,31}$")]
+OfficeKey = Annotated[str, Field(pattern=offices.KEY.pattern)]
 
 
 class AskIn(BaseModel):
@@ -157,7 +157,7 @@ async def close(
 async def list_clues(
     staff: CaseStaff,
     session: Session,
-    office: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9._-]{0,31}$")] = None,
+    office: Annotated[str | None, Query(pattern=offices.KEY.pattern)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
     """Open clue notices: an office's agent gets their office's; others every office's, or

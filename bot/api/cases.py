@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bot import backoffice
 from bot.api.deps import AuditSession, CaseStaff, Runtime, Session, Supervisor
+from bot.business import offices
 from bot.cases import get_case
 from bot.db.models import Case, Evidence
 from bot.deadlines import local_date
@@ -61,7 +62,7 @@ class TransitionIn(BaseModel):
 
 class ForwardIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    office: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,31}$", description="Directory key")
+    office: str = Field(pattern=offices.KEY.pattern, description="Directory key")
     reason: str = Field(max_length=64, description="A key of the rules' forward reasons")
     note: str = Field(default="", max_length=2000)
 
@@ -127,7 +128,7 @@ async def list_cases(
     overdue: bool | None = None,
     date_from: date | None = None,
     date_to: date | None = None,
-    office: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9._-]{0,31}$")] = None,
+    office: Annotated[str | None, Query(pattern=offices.KEY.pattern)] = None,
     region: Annotated[str | None, Query(pattern=r"^(\d{2}|\d{4}|\d{6})$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,

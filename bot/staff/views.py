@@ -175,7 +175,7 @@ def _merge_candidates(case: Case, events: list[CaseEvent]) -> list[str]:
     and open (bot/workflow.merge_report checks each again when staff choose one)."""
     if case.kind != "report" or case.duplicate_of_id is not None:
         return []
-    if case.status not in reports.rules()["open_statuses"]:
+    if not reports.is_open(case):
         return []
     submitted = next((e for e in events if e.kind == "submitted"), None)
     return list(submitted.detail.get("possible_duplicates") or []) if submitted else []
