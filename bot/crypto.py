@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import secrets
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,14 +163,29 @@ def read_key_file(path: Path, setting: str) -> list[bytes]:
 
 
 def default_key_file(data_dir: Path) -> Path:
-    """Development only: a key file under the data dir, created once with mode 0600."""
+    """Development only: a key file under the data dir, created once with mode 0600.
+
+    Written whole under a temporary name, then linked into place: the workers of a first
+    start, or the CLI run beside them, find either no key file or a complete one (never the
+    empty file being written), and of two creating it at once the first link wins and the
+    other uses that key."""
     path = data_dir / KEY_FILE
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    if path.exists():
+        return path
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=data_dir, prefix=f".{KEY_FILE}.")  # mode 0600
+    try:
         with os.fdopen(fd, "w") as handle:
             handle.write(new_key_text() + "\n")
-        log.warning("created personal-data key %s: back it up, data is unreadable without it", path)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return path  # another process created it first: its key is the key
+    finally:
+        os.unlink(temporary)
+    log.warning("created personal-data key %s: back it up, data is unreadable without it", path)
     return path
 
 

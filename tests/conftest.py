@@ -297,6 +297,18 @@ async def client(app) -> AsyncIterator[object]:  # type: ignore[no-untyped-def]
 CHEAP_ARGON2 = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
+@pytest.fixture(autouse=True)
+def _own_data_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test writes under the checkout's ``var/``: what a test builds from the environment
+    (a CLI run, ``Settings()``) keeps its data and creates its development key in a directory
+    of its own. A suite run had left ``var/pii.key`` in the checkout, and one test read it
+    while another was creating it."""
+    if "WEIQUAN_DATA_DIR" not in os.environ:
+        monkeypatch.setenv("WEIQUAN_DATA_DIR", str(tmp_path_factory.mktemp("var")))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _cheap_argon2() -> Iterator[None]:
     from bot.staff import passwords

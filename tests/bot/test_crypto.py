@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import multiprocessing
 import os
 import stat
 from dataclasses import dataclass, field
@@ -93,6 +94,27 @@ def test_default_key_file_is_private_and_stable(tmp_path: Path) -> None:
     assert mode == 0o600
     token = first.encrypt("x", "t.f")
     assert keyring_from_settings(settings).decrypt(token, "t.f") == "x"
+
+
+def test_processes_starting_together_share_one_whole_key_file(tmp_path: Path) -> None:
+    """Two workers of a first ``weiquan serve`` on an empty data dir start at the same time:
+    each finds no key file or a complete one (never an empty one being written), and both
+    end with the same key. Separate processes, released together, many times over."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(4) as pool:
+        for attempt in range(30):
+            data_dir = tmp_path / f"var{attempt}"
+            answers = pool.map(_key_id_at_start, [str(data_dir)] * 4)
+            assert all(not a.startswith("error") for a in answers), answers
+            assert len(set(answers)) == 1, answers
+            assert [p.name for p in data_dir.iterdir()] == ["pii.key"]
+
+
+def _key_id_at_start(data_dir: str) -> str:
+    try:
+        return keyring_from_settings(KeySettings(data_dir=Path(data_dir))).current_id
+    except Exception as exc:  # what a worker would die of
+        return f"error: {exc!r}"
 
 
 def test_production_needs_an_explicit_key_and_creates_no_file(tmp_path: Path) -> None:
